@@ -1,0 +1,73 @@
+# ngx_http_smsverify_module: deps, build, run, test, bench.
+
+SHELL        := /bin/bash
+#
+#   make run     install what is missing, build, run nginx on 127.0.0.1:8080
+#   make test    install what is missing, build, run every test
+
+NGINX_SRC    ?= /usr/share/nginx/src
+NGINX_BIN    ?= /usr/sbin/nginx
+BUILD        := $(CURDIR)/build
+MODULE       := $(BUILD)/ngx_http_smsverify_module.so
+
+CC           ?= cc
+SV_CFLAGS    := -std=c99 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Isrc
+SV_LIBS      := -llmdb -lcjson -lcurl -lcrypto -lcrypt -lpthread
+
+SV_SRCS      := $(wildcard src/sv_*.c)
+SV_OBJS      := $(patsubst src/%.c,$(BUILD)/sv/%.o,$(SV_SRCS))
+UNIT_SRCS    := $(wildcard t/unit/test_*.c)
+UNIT_BINS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+
+DEB_PACKAGES := nginx nginx-dev liblmdb-dev lmdb-utils libcjson-dev \
+                libcurl4-openssl-dev libssl-dev libcrypt-dev libcmocka-dev \
+                libtest-base-perl libtext-diff-perl libipc-run-perl \
+                libwww-perl libjson-pp-perl liburi-perl python3 \
+                python3-bcrypt valgrind wrk curl gcc make
+
+.PHONY: all deps build module unit test test-nginx run stop clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	        | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:" $$missing; \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	    $$SUDO apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive \
+	        $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+build: module
+
+module: $(MODULE)
+
+$(BUILD)/nginx-src/Makefile: config
+	rm -rf $(BUILD)/nginx-src
+	mkdir -p $(BUILD)
+	cp -r $(NGINX_SRC) $(BUILD)/nginx-src
+	cd $(BUILD)/nginx-src && . ./conf_flags && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --add-dynamic-module=$(CURDIR) >$(BUILD)/configure.log
+
+$(MODULE): $(BUILD)/nginx-src/Makefile $(wildcard src/*.[ch]) \
+           ngx_http_smsverify_module.c
+	$(MAKE) -C $(BUILD)/nginx-src -f objs/Makefile modules
+	cp $(BUILD)/nginx-src/objs/ngx_http_smsverify_module.so $@
+
+$(BUILD)/sv/%.o: src/%.c $(wildcard src/sv_*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(SV_CFLAGS) -c $< -o $@
+
+$(BUILD)/unit/%: t/unit/%.c $(SV_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SV_CFLAGS) $< $(SV_OBJS) -o $@ -lcmocka $(SV_LIBS)
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+clean:
+	rm -rf $(BUILD) t/servroot

@@ -1,0 +1,27 @@
+#ifndef SV_PASSWORD_H
+#define SV_PASSWORD_H
+
+#include <stddef.h>
+
+/* "$2b$12$" + 53 characters, NUL-terminated */
+#define SV_PASSWORD_HASH_SIZE  64
+
+
+/*
+ * min to max printable ASCII characters (0x20-0x7e) with at least one
+ * letter and one digit.  Returns 1 if the password meets the policy.
+ */
+int sv_password_acceptable(const char *pw, size_t len, size_t min,
+    size_t max);
+
+/*
+ * bcrypt "$2b$" hash of the password at the given cost (4 to 31) with a
+ * fresh random salt, via libxcrypt.  Returns 0, or -1 with err filled.
+ */
+int sv_password_hash(const char *pw, size_t len, unsigned cost, char *out,
+    size_t size, char *err, size_t errlen);
+
+/* 1 if pw matches the "$2b$"/"$2a$"/"$2y$" hash, 0 otherwise. */
+int sv_password_verify(const char *pw, size_t len, const char *hash);
+
+#endif /* SV_PASSWORD_H */
