@@ -1,0 +1,1755 @@
+
+/*
+ * ngx_http_smsverify_module: phone verification by SMS and signup.
+ *
+ * This file is the module's face: directives, configuration, and the
+ * per-process life of the store.  The endpoints live in src/.
+ */
+
+#include "ngx_http_smsverify.h"
+#include "sv_text.h"
+
+#include <openssl/rand.h>
+
+
+#define SV_SMS_MAX              90
+#define SV_CODE_TTL_MAX         600000
+#define SV_BCRYPT_PASSWORD_MAX  72
+#define SV_SWEEP_INTERVAL       10000
+#define SV_SWEEP_GRACE          3600000
+#define SV_SWEEP_BATCH          1000
+#define SV_READERS_PER_WORKER   130
+
+
+typedef struct {
+    ngx_http_smsverify_main_conf_t  *mcf;
+    ngx_msec_t                       last_sweep;
+    ngx_uint_t                       busy;
+    sv_store_rc_t                    rc;
+    char                             err[256];
+    ngx_uint_t                       sweep;
+} ngx_http_smsverify_maint_t;
+
+
+static ngx_int_t ngx_http_smsverify_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_smsverify_init(ngx_conf_t *cf);
+static void *ngx_http_smsverify_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_smsverify_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_smsverify_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_smsverify_check_message(ngx_conf_t *cf,
+    ngx_http_smsverify_loc_conf_t *conf);
+
+static char *ngx_http_smsverify(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_smsverify_store(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_smsverify_secret(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_smsverify_provider(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_smsverify_provider_param(ngx_conf_t *cf,
+    sv_provider_t *p, ngx_str_t *name, ngx_str_t *value);
+static char *ngx_http_smsverify_provider_check(ngx_conf_t *cf,
+    sv_provider_t *p);
+static char *ngx_http_smsverify_send_limit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_smsverify_countries(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_smsverify_terms(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_smsverify_password_length(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_smsverify_password_hash(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_smsverify_cors(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_smsverify_code_ttl_check(ngx_conf_t *cf, void *post,
+    void *data);
+
+static char *ngx_http_smsverify_cstr(ngx_conf_t *cf, ngx_str_t *s);
+static char *ngx_http_smsverify_read_secret_file(ngx_conf_t *cf,
+    ngx_str_t *name);
+static ngx_int_t ngx_http_smsverify_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_int_t ngx_http_smsverify_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_smsverify_make_dir(ngx_cycle_t *cycle,
+    ngx_http_smsverify_main_conf_t *mcf);
+static ngx_int_t ngx_http_smsverify_load_key(ngx_cycle_t *cycle,
+    ngx_http_smsverify_main_conf_t *mcf);
+static ngx_int_t ngx_http_smsverify_init_process(ngx_cycle_t *cycle);
+static void ngx_http_smsverify_exit_process(ngx_cycle_t *cycle);
+static void ngx_http_smsverify_log_write(void *data, const char *line,
+    size_t len);
+static void ngx_http_smsverify_maint_timer(ngx_event_t *ev);
+static void ngx_http_smsverify_maint_thread(void *data, ngx_log_t *log);
+static void ngx_http_smsverify_maint_done(ngx_event_t *ev);
+
+
+static ngx_conf_num_bounds_t  ngx_http_smsverify_code_length_bounds = {
+    ngx_conf_check_num_bounds, 4, SV_CODE_MAX
+};
+
+static ngx_conf_num_bounds_t  ngx_http_smsverify_max_attempts_bounds = {
+    ngx_conf_check_num_bounds, 1, 100
+};
+
+static ngx_conf_post_t  ngx_http_smsverify_code_ttl_post = {
+    ngx_http_smsverify_code_ttl_check
+};
+
+
+static ngx_command_t  ngx_http_smsverify_commands[] = {
+
+    { ngx_string("smsverify"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_smsverify,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("smsverify_store"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
+      ngx_http_smsverify_store,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("smsverify_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_smsverify_secret,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("smsverify_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_smsverify_loc_conf_t, thread_pool_name),
+      NULL },
+
+    { ngx_string("smsverify_provider"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_smsverify_provider,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("smsverify_message"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_smsverify_loc_conf_t, message),
+      NULL },
+
+    { ngx_string("smsverify_code_length"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_smsverify_loc_conf_t, code_length),
+      &ngx_http_smsverify_code_length_bounds },
+
+    { ngx_string("smsverify_code_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_smsverify_loc_conf_t, code_ttl),
+      &ngx_http_smsverify_code_ttl_post },
+
+    { ngx_string("smsverify_max_attempts"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_smsverify_loc_conf_t, max_attempts),
+      &ngx_http_smsverify_max_attempts_bounds },
+
+    { ngx_string("smsverify_resend_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_smsverify_loc_conf_t, resend_interval),
+      NULL },
+
+    { ngx_string("smsverify_send_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_smsverify_send_limit,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("smsverify_countries"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_smsverify_countries,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("smsverify_token_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_smsverify_loc_conf_t, token_ttl),
+      NULL },
+
+    { ngx_string("smsverify_terms"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_smsverify_terms,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("smsverify_password_length"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_smsverify_password_length,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("smsverify_password_hash"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_smsverify_password_hash,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("smsverify_token_cookie"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_smsverify_loc_conf_t, token_cookie),
+      NULL },
+
+    { ngx_string("smsverify_cors"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_smsverify_cors,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_smsverify_module_ctx = {
+    ngx_http_smsverify_add_variables,      /* preconfiguration */
+    ngx_http_smsverify_init,               /* postconfiguration */
+
+    ngx_http_smsverify_create_main_conf,   /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_smsverify_create_loc_conf,    /* create location configuration */
+    ngx_http_smsverify_merge_loc_conf      /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_smsverify_module = {
+    NGX_MODULE_V1,
+    &ngx_http_smsverify_module_ctx,        /* module context */
+    ngx_http_smsverify_commands,           /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    ngx_http_smsverify_init_module,        /* init module */
+    ngx_http_smsverify_init_process,       /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_smsverify_exit_process,       /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_str_t  ngx_http_smsverify_default_message =
+    ngx_string("인증번호 [$smsverify_code]를 입력해주세요.");
+
+static ngx_str_t  ngx_http_smsverify_code_var = ngx_string("smsverify_code");
+
+static char  *ngx_http_smsverify_default_country = "82";
+
+static ngx_event_t                  ngx_http_smsverify_maint_ev;
+static ngx_thread_task_t           *ngx_http_smsverify_maint_task;
+
+
+/* configuration */
+
+static ngx_int_t
+ngx_http_smsverify_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var;
+
+    var = ngx_http_add_variable(cf, &ngx_http_smsverify_code_var,
+                                NGX_HTTP_VAR_NOCACHEABLE);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ngx_http_smsverify_code_variable;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_smsverify_init(ngx_conf_t *cf)
+{
+    ngx_str_t                        name, pool;
+    ngx_http_smsverify_loc_conf_t   *lcf;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_smsverify_module);
+
+    if (!mcf->used) {
+        return NGX_OK;
+    }
+
+    if (mcf->store_dir.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"smsverify\" is used but no \"smsverify_store\" "
+                           "is defined at the http level");
+        return NGX_ERROR;
+    }
+
+    ngx_conf_init_size_value(mcf->store_size, 64 * 1024 * 1024);
+    ngx_conf_init_uint_value(mcf->sync_mode, NGX_HTTP_SMSVERIFY_SYNC_TIMER);
+    ngx_conf_init_msec_value(mcf->sync_interval, 1000);
+
+    ngx_str_set(&name, "smsverify_counters");
+
+    mcf->shm_zone = ngx_shared_memory_add(cf, &name, 8 * ngx_pagesize,
+                                          &ngx_http_smsverify_module);
+    if (mcf->shm_zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    mcf->shm_zone->init = ngx_http_smsverify_init_zone;
+    mcf->shm_zone->data = mcf;
+
+    /* the http level's pool runs the periodic sync and sweep */
+
+    lcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_smsverify_module);
+
+    pool = lcf->thread_pool_name;
+    if (pool.data == NULL) {
+        ngx_str_set(&pool, "default");
+    }
+
+    mcf->thread_pool = ngx_thread_pool_add(cf, &pool);
+    if (mcf->thread_pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_smsverify_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    mcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_smsverify_main_conf_t));
+    if (mcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mcf->store_dir = { 0, NULL };
+     *     mcf->secret_file = { 0, NULL };
+     *     mcf->provider_types = 0;
+     *     mcf->used = 0;
+     *     mcf->store = NULL;
+     */
+
+    mcf->store_size = NGX_CONF_UNSET_SIZE;
+    mcf->sync_mode = NGX_CONF_UNSET_UINT;
+    mcf->sync_interval = NGX_CONF_UNSET_MSEC;
+
+    return mcf;
+}
+
+
+static void *
+ngx_http_smsverify_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_smsverify_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_smsverify_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->endpoint = 0;
+     *     conf->thread_pool_name = { 0, NULL };
+     *     conf->thread_pool = NULL;
+     *     conf->message = NULL;
+     */
+
+    conf->providers = NGX_CONF_UNSET_PTR;
+    conf->code_length = NGX_CONF_UNSET_UINT;
+    conf->code_ttl = NGX_CONF_UNSET_MSEC;
+    conf->max_attempts = NGX_CONF_UNSET_UINT;
+    conf->resend_interval = NGX_CONF_UNSET_MSEC;
+    conf->send_limit = NGX_CONF_UNSET_UINT;
+    conf->send_window = NGX_CONF_UNSET_MSEC;
+    conf->countries = NGX_CONF_UNSET_PTR;
+    conf->token_ttl = NGX_CONF_UNSET_MSEC;
+    conf->terms = NGX_CONF_UNSET_PTR;
+    conf->password_min = NGX_CONF_UNSET_SIZE;
+    conf->password_max = NGX_CONF_UNSET_SIZE;
+    conf->bcrypt_cost = NGX_CONF_UNSET_UINT;
+    conf->token_cookie = NGX_CONF_UNSET;
+    conf->cors = NGX_CONF_UNSET_PTR;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_smsverify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_smsverify_loc_conf_t  *prev = parent;
+    ngx_http_smsverify_loc_conf_t  *conf = child;
+
+    ngx_array_t                       *countries;
+    ngx_http_compile_complex_value_t   ccv;
+
+    ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
+                             "default");
+    ngx_conf_merge_ptr_value(conf->providers, prev->providers, NULL);
+    ngx_conf_merge_uint_value(conf->code_length, prev->code_length, 6);
+    ngx_conf_merge_msec_value(conf->code_ttl, prev->code_ttl, 180000);
+    ngx_conf_merge_uint_value(conf->max_attempts, prev->max_attempts, 5);
+    ngx_conf_merge_msec_value(conf->resend_interval, prev->resend_interval,
+                              30000);
+    ngx_conf_merge_uint_value(conf->send_limit, prev->send_limit, 5);
+    ngx_conf_merge_msec_value(conf->send_window, prev->send_window, 3600000);
+    ngx_conf_merge_msec_value(conf->token_ttl, prev->token_ttl, 1800000);
+    ngx_conf_merge_ptr_value(conf->terms, prev->terms, NULL);
+    ngx_conf_merge_size_value(conf->password_min, prev->password_min, 8);
+    ngx_conf_merge_size_value(conf->password_max, prev->password_max, 64);
+    ngx_conf_merge_uint_value(conf->bcrypt_cost, prev->bcrypt_cost, 12);
+    ngx_conf_merge_value(conf->token_cookie, prev->token_cookie, 1);
+    ngx_conf_merge_ptr_value(conf->cors, prev->cors, NULL);
+
+    if (conf->countries == NGX_CONF_UNSET_PTR) {
+        if (prev->countries == NGX_CONF_UNSET_PTR) {
+            countries = ngx_array_create(cf->pool, 1, sizeof(char *));
+            if (countries == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            *(char **) ngx_array_push(countries) =
+                                            ngx_http_smsverify_default_country;
+            prev->countries = countries;
+        }
+
+        conf->countries = prev->countries;
+    }
+
+    if (conf->message == NULL) {
+        if (prev->message == NULL) {
+            prev->message = ngx_palloc(cf->pool,
+                                       sizeof(ngx_http_complex_value_t));
+            if (prev->message == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+            ccv.cf = cf;
+            ccv.value = &ngx_http_smsverify_default_message;
+            ccv.complex_value = prev->message;
+
+            if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        conf->message = prev->message;
+    }
+
+    if (conf->endpoint == 0) {
+        return NGX_CONF_OK;
+    }
+
+    conf->thread_pool = ngx_thread_pool_add(cf, &conf->thread_pool_name);
+    if (conf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->endpoint == NGX_HTTP_SMSVERIFY_SEND) {
+        if (conf->providers == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"smsverify send\" needs at least one "
+                               "\"smsverify_provider\"");
+            return NGX_CONF_ERROR;
+        }
+
+        return ngx_http_smsverify_check_message(cf, conf);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Where the template's only variable is the code, its length in EUC-KR is
+ * known now: a message longer than one SMS is a configuration error.
+ */
+
+#define ngx_http_smsverify_is_name_char(c)                                   \
+    (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z')               \
+     || ((c) >= '0' && (c) <= '9') || (c) == '_')
+
+
+static char *
+ngx_http_smsverify_check_message(ngx_conf_t *cf,
+    ngx_http_smsverify_loc_conf_t *conf)
+{
+    u_char     *p, *last, *q, *text;
+    size_t      len, euckr;
+    ngx_str_t  *value;
+
+    static ngx_str_t  plain = ngx_string("$smsverify_code");
+    static ngx_str_t  braced = ngx_string("${smsverify_code}");
+
+    value = &conf->message->value;
+
+    text = ngx_pnalloc(cf->temp_pool, value->len + SV_CODE_MAX + 1);
+    if (text == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = value->data;
+    last = value->data + value->len;
+    q = text;
+
+    while (p < last) {
+
+        if (*p != '$') {
+            *q++ = *p++;
+            continue;
+        }
+
+        if ((size_t) (last - p) >= braced.len
+            && ngx_strncmp(p, braced.data, braced.len) == 0)
+        {
+            len = braced.len;
+
+        } else if ((size_t) (last - p) >= plain.len
+                   && ngx_strncmp(p, plain.data, plain.len) == 0
+                   && (p + plain.len == last
+                       || !ngx_http_smsverify_is_name_char(p[plain.len])))
+        {
+            len = plain.len;
+
+        } else {
+            /* other variables: known only per request */
+            return NGX_CONF_OK;
+        }
+
+        if ((size_t) (q - text) + conf->code_length
+            > value->len + SV_CODE_MAX)
+        {
+            return NGX_CONF_OK;
+        }
+
+        q = ngx_cpymem(q, "0000000000", conf->code_length);
+        p += len;
+    }
+
+    euckr = sv_euckr_length(text, q - text);
+
+    if (euckr == (size_t) -1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"smsverify_message\" is not valid UTF-8");
+        return NGX_CONF_ERROR;
+    }
+
+    if (euckr > SV_SMS_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"smsverify_message\" takes %uz bytes in EUC-KR "
+                           "with a %ui-digit code, more than one SMS (%d)",
+                           euckr, conf->code_length, SV_SMS_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_smsverify(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    ngx_str_t                       *value;
+    ngx_http_core_loc_conf_t        *clcf;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    if (lcf->endpoint) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "send") == 0) {
+        lcf->endpoint = NGX_HTTP_SMSVERIFY_SEND;
+
+    } else if (ngx_strcmp(value[1].data, "confirm") == 0) {
+        lcf->endpoint = NGX_HTTP_SMSVERIFY_CONFIRM;
+
+    } else if (ngx_strcmp(value[1].data, "signup") == 0) {
+        lcf->endpoint = NGX_HTTP_SMSVERIFY_SIGNUP;
+
+    } else if (ngx_strcmp(value[1].data, "status") == 0) {
+        lcf->endpoint = NGX_HTTP_SMSVERIFY_STATUS;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\", it must be \"send\", "
+                           "\"confirm\", \"signup\" or \"status\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_smsverify_handler;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_smsverify_module);
+    mcf->used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_smsverify_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_smsverify_main_conf_t *mcf = conf;
+
+    ssize_t      size;
+    ngx_str_t   *value, s;
+    ngx_msec_t   interval;
+    ngx_uint_t   i;
+
+    if (mcf->store_dir.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    mcf->store_dir = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &mcf->store_dir, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_smsverify_cstr(cf, &mcf->store_dir) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "size=", 5) == 0) {
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+
+            size = ngx_parse_size(&s);
+
+            if (size < 1024 * 1024) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid store size \"%V\", "
+                                   "it must be at least 1m", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            mcf->store_size = size;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "sync=on") == 0) {
+            mcf->sync_mode = NGX_HTTP_SMSVERIFY_SYNC_ON;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "sync=off") == 0) {
+            mcf->sync_mode = NGX_HTTP_SMSVERIFY_SYNC_OFF;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "sync=", 5) == 0) {
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+
+            interval = ngx_parse_time(&s, 0);
+
+            if (interval == (ngx_msec_t) NGX_ERROR || interval == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid sync \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            mcf->sync_mode = NGX_HTTP_SMSVERIFY_SYNC_TIMER;
+            mcf->sync_interval = interval;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_smsverify_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_smsverify_main_conf_t *mcf = conf;
+
+    u_char      *buf;
+    ssize_t      n;
+    ngx_str_t   *value;
+    ngx_file_t   file;
+
+    if (mcf->secret_given) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    mcf->secret_file = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &mcf->secret_file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = mcf->secret_file;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(file.name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%s\" failed", file.name.data);
+        return NGX_CONF_ERROR;
+    }
+
+    buf = ngx_pnalloc(cf->temp_pool, SV_KEY_SIZE);
+    if (buf == NULL) {
+        ngx_close_file(file.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_file(&file, buf, SV_KEY_SIZE, 0);
+    ngx_close_file(file.fd);
+
+    if (n != SV_KEY_SIZE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret file \"%s\" must hold at least %d bytes",
+                           file.name.data, SV_KEY_SIZE);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(mcf->secret, buf, SV_KEY_SIZE);
+    ngx_explicit_memzero(buf, SV_KEY_SIZE);
+
+    mcf->secret_given = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_smsverify_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    u_char                          *eq;
+    ngx_str_t                       *value, name, val;
+    ngx_uint_t                       i, t;
+    sv_provider_t                   *p;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    value = cf->args->elts;
+
+    for (t = 0; t < SV_PROVIDER_NTYPES; t++) {
+        if (ngx_strcmp(value[1].data, sv_provider_name(t)) == 0) {
+            break;
+        }
+    }
+
+    if (t == SV_PROVIDER_NTYPES) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown provider \"%V\", it must be \"sens\", "
+                           "\"cafe24\" or \"log\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (lcf->providers == NGX_CONF_UNSET_PTR) {
+        lcf->providers = ngx_array_create(cf->pool, 2, sizeof(sv_provider_t));
+        if (lcf->providers == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    p = ngx_array_push(lcf->providers);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(p, sizeof(sv_provider_t));
+    p->type = t;
+    p->timeout_ms = 5000;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        eq = ngx_strlchr(value[i].data, value[i].data + value[i].len, '=');
+
+        if (eq == NULL || eq == value[i].data) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        name.data = value[i].data;
+        name.len = eq - value[i].data;
+        val.data = eq + 1;
+        val.len = value[i].data + value[i].len - val.data;
+
+        if (ngx_http_smsverify_provider_param(cf, p, &name, &val)
+            != NGX_CONF_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ngx_http_smsverify_provider_check(cf, p) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_smsverify_module);
+    mcf->provider_types |= 1 << t;
+
+    return NGX_CONF_OK;
+}
+
+
+#define sv_param_is(s, literal)                                              \
+    ((s)->len == sizeof(literal) - 1                                         \
+     && ngx_strncmp((s)->data, literal, sizeof(literal) - 1) == 0)
+
+
+static char *
+ngx_http_smsverify_provider_param(ngx_conf_t *cf, sv_provider_t *p,
+    ngx_str_t *name, ngx_str_t *value)
+{
+    char         *s;
+    ngx_msec_t    ms;
+    const char  **field;
+
+    field = NULL;
+
+    if (p->type == SV_PROVIDER_LOG) {
+        goto invalid;
+    }
+
+    if (sv_param_is(name, "timeout")) {
+        ms = ngx_parse_time(value, 0);
+
+        if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
+            goto invalid;
+        }
+
+        p->timeout_ms = (long) ms;
+        return NGX_CONF_OK;
+    }
+
+    if (p->type == SV_PROVIDER_CAFE24 && sv_param_is(name, "testflag")) {
+        if (sv_param_is(value, "on")) {
+            p->testflag = 1;
+
+        } else if (!sv_param_is(value, "off")) {
+            goto invalid;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    if (sv_param_is(name, "url")) {
+        field = &p->url;
+
+    } else if (sv_param_is(name, "from")) {
+        field = &p->from;
+
+    } else if (p->type == SV_PROVIDER_SENS) {
+
+        if (sv_param_is(name, "service_id")) {
+            field = &p->service_id;
+
+        } else if (sv_param_is(name, "access_key")) {
+            field = &p->access_key;
+
+        } else if (sv_param_is(name, "secret_key")) {
+            field = &p->secret_key;
+
+        } else if (sv_param_is(name, "secret_key_file")) {
+            s = ngx_http_smsverify_read_secret_file(cf, value);
+            if (s == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            p->secret_key = s;
+            return NGX_CONF_OK;
+        }
+
+    } else { /* SV_PROVIDER_CAFE24 */
+
+        if (sv_param_is(name, "user_id")) {
+            field = &p->user_id;
+
+        } else if (sv_param_is(name, "secure_key")) {
+            field = &p->secure_key;
+
+        } else if (sv_param_is(name, "secure_key_file")) {
+            s = ngx_http_smsverify_read_secret_file(cf, value);
+            if (s == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            p->secure_key = s;
+            return NGX_CONF_OK;
+        }
+    }
+
+    if (field == NULL || value->len == 0) {
+        goto invalid;
+    }
+
+    if (ngx_http_smsverify_cstr(cf, value) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    *field = (char *) value->data;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" for provider \"%s\"",
+                       name, sv_provider_name(p->type));
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_smsverify_provider_check(ngx_conf_t *cf, sv_provider_t *p)
+{
+    const char  *missing;
+
+    missing = NULL;
+
+    switch (p->type) {
+
+    case SV_PROVIDER_LOG:
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "the \"log\" provider writes every code to the "
+                           "error log: use it for development only");
+        p->log_write = ngx_http_smsverify_log_write;
+        return NGX_CONF_OK;
+
+    case SV_PROVIDER_SENS:
+        if (p->url == NULL) {
+            p->url = "https://sens.apigw.ntruss.com";
+        }
+
+        missing = p->service_id == NULL ? "service_id"
+                  : p->access_key == NULL ? "access_key"
+                  : p->secret_key == NULL ? "secret_key"
+                  : p->from == NULL ? "from" : NULL;
+        break;
+
+    default: /* SV_PROVIDER_CAFE24 */
+        if (p->url == NULL) {
+            p->url = "https://sslsms.cafe24.com";
+        }
+
+        missing = p->user_id == NULL ? "user_id"
+                  : p->secure_key == NULL ? "secure_key"
+                  : p->from == NULL ? "from" : NULL;
+        break;
+    }
+
+    if (missing) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "provider \"%s\" needs \"%s=\"",
+                           sv_provider_name(p->type), missing);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_strncmp(p->url, "http://", 7) != 0
+        && ngx_strncmp(p->url, "https://", 8) != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "provider \"%s\" url \"%s\" must start with "
+                           "\"http://\" or \"https://\"",
+                           sv_provider_name(p->type), p->url);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_smsverify_send_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value;
+    ngx_msec_t   window;
+
+    if (lcf->send_limit != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n < 1 || n > SV_SEND_LIMIT_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid number \"%V\", it must be 1 to %d",
+                           &value[1], SV_SEND_LIMIT_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    window = ngx_parse_time(&value[2], 0);
+
+    if (window == (ngx_msec_t) NGX_ERROR || window == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid time \"%V\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    lcf->send_limit = n;
+    lcf->send_window = window;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_smsverify_countries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    char        **cc;
+    ngx_str_t    *value;
+    ngx_uint_t    i, j;
+
+    if (lcf->countries != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    lcf->countries = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                      sizeof(char *));
+    if (lcf->countries == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        for (j = 0; j < value[i].len; j++) {
+            if (value[i].data[j] < '0' || value[i].data[j] > '9') {
+                break;
+            }
+        }
+
+        if (value[i].len == 0 || value[i].len > 3 || j < value[i].len
+            || value[i].data[0] == '0')
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid country calling code \"%V\"",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        cc = ngx_array_push(lcf->countries);
+        if (cc == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *cc = (char *) value[i].data;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_smsverify_terms(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    ngx_int_t                   id;
+    ngx_str_t                  *value;
+    ngx_uint_t                  i;
+    ngx_http_smsverify_term_t  *term;
+
+    value = cf->args->elts;
+
+    id = ngx_atoi(value[1].data, value[1].len);
+
+    if (id < 1 || id > 2147483647) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid terms id \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (lcf->terms == NGX_CONF_UNSET_PTR) {
+        lcf->terms = ngx_array_create(cf->pool, 4,
+                                      sizeof(ngx_http_smsverify_term_t));
+        if (lcf->terms == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    term = lcf->terms->elts;
+
+    for (i = 0; i < lcf->terms->nelts; i++) {
+        if (term[i].id == id) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate terms id \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (lcf->terms->nelts == 64) {
+        return "has more than 64 terms";
+    }
+
+    term = ngx_array_push(lcf->terms);
+    if (term == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    term->id = id;
+
+    if (ngx_strcmp(value[2].data, "required") == 0) {
+        term->required = 1;
+
+    } else if (ngx_strcmp(value[2].data, "optional") == 0) {
+        term->required = 0;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\", it must be \"required\" "
+                           "or \"optional\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_smsverify_password_length(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    ngx_int_t   min, max;
+    ngx_str_t  *value;
+
+    if (lcf->password_min != NGX_CONF_UNSET_SIZE) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    min = ngx_atoi(value[1].data, value[1].len);
+    max = ngx_atoi(value[2].data, value[2].len);
+
+    if (min < 1 || max < min || max > SV_BCRYPT_PASSWORD_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid lengths \"%V\" \"%V\", they must be "
+                           "1 <= MIN <= MAX <= %d (bcrypt's limit)",
+                           &value[1], &value[2], SV_BCRYPT_PASSWORD_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    lcf->password_min = min;
+    lcf->password_max = max;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_smsverify_password_hash(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    ngx_int_t   cost;
+    ngx_str_t  *value;
+
+    if (lcf->bcrypt_cost != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "bcrypt") != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid hash \"%V\", it must be \"bcrypt\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    lcf->bcrypt_cost = 12;
+
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value[2].data, "cost=", 5) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    cost = ngx_atoi(value[2].data + 5, value[2].len - 5);
+
+    if (cost < 4 || cost > 31) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid cost \"%V\", it must be 4 to 31",
+                           &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    lcf->bcrypt_cost = cost;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_smsverify_cors(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    ngx_str_t   *value, *origin;
+    ngx_uint_t   i;
+
+    if (lcf->cors != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    lcf->cors = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                 sizeof(ngx_str_t));
+    if (lcf->cors == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (!(value[i].len == 1 && value[i].data[0] == '*')
+            && ngx_strncmp(value[i].data, "http://", 7) != 0
+            && ngx_strncmp(value[i].data, "https://", 8) != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid origin \"%V\", it must be \"*\" or "
+                               "start with \"http://\" or \"https://\"",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (value[i].len == 1 && cf->args->nelts > 2) {
+            return "takes \"*\" alone";
+        }
+
+        origin = ngx_array_push(lcf->cors);
+        if (origin == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *origin = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_smsverify_code_ttl_check(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *ttl = data;
+
+    if (*ttl == 0 || *ttl > SV_CODE_TTL_MAX) {
+        return "must be more than 0 and at most 10m";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* a NUL-terminated copy in place of s, for the plain C parts */
+
+static char *
+ngx_http_smsverify_cstr(ngx_conf_t *cf, ngx_str_t *s)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(cf->pool, s->len + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(p, s->data, s->len);
+    p[s->len] = '\0';
+    s->data = p;
+
+    return NGX_CONF_OK;
+}
+
+
+/* a provider's secret: the file's first line, without the line end */
+
+static char *
+ngx_http_smsverify_read_secret_file(ngx_conf_t *cf, ngx_str_t *name)
+{
+    u_char           *buf, *p;
+    ssize_t           n;
+    ngx_str_t         path;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    path = *name;
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NULL;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = path;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%s\" failed", path.data);
+        return NULL;
+    }
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) > 4096)
+    {
+        ngx_close_file(file.fd);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret file \"%s\" is not a small file",
+                           path.data);
+        return NULL;
+    }
+
+    buf = ngx_pnalloc(cf->pool, ngx_file_size(&fi) + 1);
+    if (buf == NULL) {
+        ngx_close_file(file.fd);
+        return NULL;
+    }
+
+    n = ngx_read_file(&file, buf, ngx_file_size(&fi), 0);
+    ngx_close_file(file.fd);
+
+    if (n < 0) {
+        return NULL;
+    }
+
+    p = buf;
+    while (p < buf + n && *p != CR && *p != LF) {
+        p++;
+    }
+
+    *p = '\0';
+
+    if (p == buf) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret file \"%s\" is empty", path.data);
+        return NULL;
+    }
+
+    return (char *) buf;
+}
+
+
+/* the counters, shared by all workers and kept across reloads */
+
+static ngx_int_t
+ngx_http_smsverify_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_smsverify_main_conf_t  *omcf = data;
+
+    ngx_slab_pool_t                 *shpool;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    mcf = shm_zone->data;
+
+    if (omcf) {
+        mcf->counters = omcf->counters;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        mcf->counters = shpool->data;
+        return NGX_OK;
+    }
+
+    mcf->counters = ngx_slab_calloc(shpool,
+                                    sizeof(ngx_http_smsverify_counters_t));
+    if (mcf->counters == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = mcf->counters;
+
+    return NGX_OK;
+}
+
+
+/* the store's directory and the server key, made in the master */
+
+static ngx_int_t
+ngx_http_smsverify_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                              ngx_http_smsverify_module);
+
+    if (mcf == NULL || !mcf->used) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_smsverify_make_dir(cycle, mcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (!mcf->secret_given) {
+        return ngx_http_smsverify_load_key(cycle, mcf);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_smsverify_make_dir(ngx_cycle_t *cycle,
+    ngx_http_smsverify_main_conf_t *mcf)
+{
+    ngx_err_t          err;
+    ngx_core_conf_t   *ccf;
+    ngx_file_info_t    fi;
+
+    if (ngx_create_dir(mcf->store_dir.data, 0700) == NGX_FILE_ERROR) {
+        err = ngx_errno;
+
+        if (err != NGX_EEXIST) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, err,
+                          ngx_create_dir_n " \"%s\" failed",
+                          mcf->store_dir.data);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    if (geteuid() != 0 || ccf->user == (ngx_uid_t) NGX_CONF_UNSET_UINT) {
+        return NGX_OK;
+    }
+
+    if (ngx_file_info(mcf->store_dir.data, &fi) == NGX_FILE_ERROR
+        || chown((char *) mcf->store_dir.data, ccf->user, ccf->group) == -1)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                      "chown(\"%s\", %d) failed",
+                      mcf->store_dir.data, ccf->user);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_smsverify_load_key(ngx_cycle_t *cycle,
+    ngx_http_smsverify_main_conf_t *mcf)
+{
+    u_char            key[SV_KEY_SIZE];
+    ssize_t           n;
+    ngx_file_t        file;
+    ngx_core_conf_t  *ccf;
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.log = cycle->log;
+    file.name.len = mcf->store_dir.len + sizeof("/secret.key") - 1;
+    file.name.data = ngx_pnalloc(cycle->pool, file.name.len + 1);
+
+    if (file.name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(file.name.data, "%V/secret.key%Z", &mcf->store_dir);
+
+    file.fd = ngx_open_file(file.name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (file.fd == NGX_INVALID_FILE && ngx_errno == NGX_ENOENT) {
+
+        /* the first start: a fresh key nobody but the workers may read */
+
+        file.fd = ngx_open_file(file.name.data, NGX_FILE_WRONLY,
+                                NGX_FILE_CREATE_OR_OPEN | O_EXCL, 0600);
+
+        if (file.fd != NGX_INVALID_FILE) {
+            if (RAND_bytes(key, SV_KEY_SIZE) != 1
+                || ngx_write_fd(file.fd, key, SV_KEY_SIZE) != SV_KEY_SIZE
+                || fsync(file.fd) == -1)
+            {
+                ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                              "could not write \"%s\"", file.name.data);
+                ngx_close_file(file.fd);
+                ngx_explicit_memzero(key, SV_KEY_SIZE);
+                return NGX_ERROR;
+            }
+
+            ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx,
+                                                   ngx_core_module);
+
+            if (geteuid() == 0
+                && ccf->user != (ngx_uid_t) NGX_CONF_UNSET_UINT)
+            {
+                (void) fchown(file.fd, ccf->user, ccf->group);
+            }
+
+            ngx_close_file(file.fd);
+
+            ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                          "smsverify created the server key \"%s\"",
+                          file.name.data);
+
+            file.fd = ngx_open_file(file.name.data, NGX_FILE_RDONLY,
+                                    NGX_FILE_OPEN, 0);
+        }
+    }
+
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                      ngx_open_file_n " \"%s\" failed", file.name.data);
+        return NGX_ERROR;
+    }
+
+    n = ngx_read_file(&file, mcf->secret, SV_KEY_SIZE, 0);
+    ngx_close_file(file.fd);
+
+    ngx_explicit_memzero(key, SV_KEY_SIZE);
+
+    if (n != SV_KEY_SIZE) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "server key \"%s\" must hold %d bytes",
+                      file.name.data, SV_KEY_SIZE);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* each worker opens the store itself: LMDB must not cross a fork */
+
+static ngx_int_t
+ngx_http_smsverify_init_process(ngx_cycle_t *cycle)
+{
+    int                              stale;
+    char                             err[256];
+    ngx_core_conf_t                 *ccf;
+    sv_store_conf_t                  sc;
+    ngx_http_smsverify_maint_t      *maint;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                              ngx_http_smsverify_module);
+
+    if (mcf == NULL || !mcf->used) {
+        return NGX_OK;
+    }
+
+    if (sv_provider_init() != 0) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "smsverify could not initialise libcurl");
+        return NGX_ERROR;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    sc.dir = (char *) mcf->store_dir.data;
+    sc.map_size = mcf->store_size;
+    sc.nosync = (mcf->sync_mode != NGX_HTTP_SMSVERIFY_SYNC_ON);
+    sc.max_readers = (ccf->worker_processes + 1) * SV_READERS_PER_WORKER;
+
+    if (sv_store_open(&mcf->store, &sc, err, sizeof(err)) != SV_STORE_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "smsverify could not open the store \"%V\": %s",
+                      &mcf->store_dir, err);
+        return NGX_ERROR;
+    }
+
+    stale = sv_store_reader_check(mcf->store);
+
+    if (stale > 0) {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "smsverify cleared %d stale store readers", stale);
+    }
+
+    ngx_http_smsverify_maint_task = ngx_thread_task_alloc(cycle->pool,
+                                        sizeof(ngx_http_smsverify_maint_t));
+    if (ngx_http_smsverify_maint_task == NULL) {
+        return NGX_ERROR;
+    }
+
+    maint = ngx_http_smsverify_maint_task->ctx;
+    maint->mcf = mcf;
+
+    ngx_http_smsverify_maint_task->handler = ngx_http_smsverify_maint_thread;
+    ngx_http_smsverify_maint_task->event.handler =
+                                                ngx_http_smsverify_maint_done;
+    ngx_http_smsverify_maint_task->event.data = maint;
+    ngx_http_smsverify_maint_task->event.log = cycle->log;
+
+    ngx_http_smsverify_maint_ev.handler = ngx_http_smsverify_maint_timer;
+    ngx_http_smsverify_maint_ev.data = maint;
+    ngx_http_smsverify_maint_ev.log = cycle->log;
+    ngx_http_smsverify_maint_ev.cancelable = 1;
+
+    ngx_add_timer(&ngx_http_smsverify_maint_ev,
+                  mcf->sync_mode == NGX_HTTP_SMSVERIFY_SYNC_TIMER
+                  ? mcf->sync_interval : SV_SWEEP_INTERVAL);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_smsverify_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                              ngx_http_smsverify_module);
+
+    if (mcf == NULL || mcf->store == NULL) {
+        return;
+    }
+
+    /* the thread pools have finished their tasks by now */
+
+    sv_store_close(mcf->store);
+    mcf->store = NULL;
+
+    sv_provider_cleanup();
+}
+
+
+static void
+ngx_http_smsverify_log_write(void *data, const char *line, size_t len)
+{
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0, "%*s", len, line);
+}
+
+
+/* periodic work: sync lazily committed codes, sweep what has expired */
+
+static void
+ngx_http_smsverify_maint_timer(ngx_event_t *ev)
+{
+    ngx_http_smsverify_maint_t  *maint = ev->data;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    if (!maint->busy) {
+        maint->sweep = (ngx_current_msec - maint->last_sweep
+                        >= SV_SWEEP_INTERVAL);
+
+        if (ngx_thread_task_post(maint->mcf->thread_pool,
+                                 ngx_http_smsverify_maint_task)
+            == NGX_OK)
+        {
+            maint->busy = 1;
+        }
+    }
+
+    ngx_add_timer(ev, maint->mcf->sync_mode == NGX_HTTP_SMSVERIFY_SYNC_TIMER
+                      ? maint->mcf->sync_interval : SV_SWEEP_INTERVAL);
+}
+
+
+static void
+ngx_http_smsverify_maint_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_smsverify_maint_t  *maint = data;
+
+    sv_store_t  *store;
+
+    store = maint->mcf->store;
+    maint->rc = SV_STORE_OK;
+
+    if (maint->mcf->sync_mode == NGX_HTTP_SMSVERIFY_SYNC_TIMER) {
+        maint->rc = sv_store_sync(store, maint->err, sizeof(maint->err));
+    }
+
+    if (maint->rc == SV_STORE_OK && maint->sweep) {
+        maint->rc = sv_store_sweep(store, sv_clock_ms(), SV_SWEEP_GRACE,
+                                   SV_SWEEP_BATCH, maint->err,
+                                   sizeof(maint->err));
+    }
+}
+
+
+static void
+ngx_http_smsverify_maint_done(ngx_event_t *ev)
+{
+    ngx_http_smsverify_maint_t  *maint = ev->data;
+
+    maint->busy = 0;
+
+    if (maint->sweep) {
+        maint->last_sweep = ngx_current_msec;
+    }
+
+    if (maint->rc != SV_STORE_OK) {
+        ngx_log_error(NGX_LOG_ERR, ev->log, 0,
+                      "smsverify store maintenance failed: %s", maint->err);
+    }
+}

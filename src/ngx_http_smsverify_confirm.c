@@ -1,0 +1,242 @@
+
+/*
+ * POST confirm: the guess against the stored code's keyed hash; a match
+ * gives a verification token for signup.
+ */
+
+#include "ngx_http_smsverify.h"
+
+
+typedef struct {
+    sv_store_t       *store;
+    const uint8_t    *key;
+    char              phone[SV_PHONE_SIZE];
+    uint8_t           guess_hash[SV_HASH_SIZE];
+    uint8_t           token_hash[SV_HASH_SIZE];
+    char              token[SV_TOKEN_LEN + 1];
+    sv_confirm_t      confirm;
+
+    sv_store_rc_t     rc;
+    char              err[256];
+} ngx_http_smsverify_confirm_job_t;
+
+
+static ngx_int_t ngx_http_smsverify_read_guess(ngx_http_request_t *r,
+    cJSON *root, ngx_str_t *guess);
+static void ngx_http_smsverify_confirm_thread(void *data);
+static ngx_int_t ngx_http_smsverify_confirm_done(ngx_http_request_t *r,
+    void *data);
+static ngx_int_t ngx_http_smsverify_confirmed(ngx_http_request_t *r,
+    ngx_http_smsverify_confirm_job_t *job);
+static ngx_int_t ngx_http_smsverify_set_token_cookie(ngx_http_request_t *r,
+    const char *token);
+
+
+ngx_int_t
+ngx_http_smsverify_confirm(ngx_http_request_t *r, cJSON *root)
+{
+    ngx_int_t                          rc;
+    ngx_str_t                          guess;
+    ngx_http_smsverify_loc_conf_t     *lcf;
+    ngx_http_smsverify_main_conf_t    *mcf;
+    ngx_http_smsverify_confirm_job_t  *job;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
+
+    job = ngx_http_smsverify_task_alloc(r, sizeof(*job),
+                                        ngx_http_smsverify_confirm_thread,
+                                        ngx_http_smsverify_confirm_done);
+    if (job == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_smsverify_read_phone(r, root, job->phone);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_smsverify_read_guess(r, root, &guess);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    sv_code_hash(mcf->secret, job->phone, (char *) guess.data, guess.len,
+                 job->guess_hash);
+
+    job->store = mcf->store;
+    job->key = mcf->secret;
+    job->confirm.phone = job->phone;
+    job->confirm.guess_hash = job->guess_hash;
+    job->confirm.token_hash = job->token_hash;
+    job->confirm.now_ms = sv_clock_ms();
+    job->confirm.token_expires_ms = job->confirm.now_ms + lcf->token_ttl;
+
+    if (job->store == NULL) {
+        return ngx_http_smsverify_store_error(r, SV_STORE_ERROR,
+                                              "store is not open");
+    }
+
+    if (ngx_http_smsverify_task_post(r) != NGX_OK) {
+        return ngx_http_smsverify_retry_error(r, SV_ERR_BUSY, 1000);
+    }
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_smsverify_read_guess(ngx_http_request_t *r, cJSON *root,
+    ngx_str_t *guess)
+{
+    ngx_int_t   rc;
+    ngx_uint_t  i;
+
+    rc = ngx_http_smsverify_json_string(r, root, "verificationNumber",
+                                        guess);
+
+    if (rc != NGX_OK) {
+        return ngx_http_smsverify_field_error(r, rc, "verificationNumber");
+    }
+
+    /* a string of digits; one of another length is merely a wrong guess */
+
+    if (guess->len == 0 || guess->len > 2 * SV_CODE_MAX) {
+        return ngx_http_smsverify_field_error(r, SV_ERR_INVALID_FIELD,
+                                              "verificationNumber");
+    }
+
+    for (i = 0; i < guess->len; i++) {
+        if (guess->data[i] < '0' || guess->data[i] > '9') {
+            return ngx_http_smsverify_field_error(r, SV_ERR_INVALID_FIELD,
+                                                  "verificationNumber");
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_smsverify_confirm_thread(void *data)
+{
+    ngx_http_smsverify_confirm_job_t  *job = data;
+
+    if (sv_token_generate(job->token) != 0) {
+        job->rc = SV_STORE_ERROR;
+        snprintf(job->err, sizeof(job->err), "no random bytes for a token");
+        return;
+    }
+
+    sv_token_hash(job->key, job->token, SV_TOKEN_LEN, job->token_hash);
+
+    job->rc = sv_store_confirm(job->store, &job->confirm, job->err,
+                               sizeof(job->err));
+}
+
+
+static ngx_int_t
+ngx_http_smsverify_confirm_done(ngx_http_request_t *r, void *data)
+{
+    ngx_http_smsverify_confirm_job_t  *job = data;
+
+    u_char                           buf[64], *p;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
+
+    switch (job->rc) {
+
+    case SV_STORE_OK:
+        (void) ngx_atomic_fetch_add(&mcf->counters->confirmed, 1);
+        return ngx_http_smsverify_confirmed(r, job);
+
+    case SV_STORE_MISMATCH:
+        (void) ngx_atomic_fetch_add(&mcf->counters->confirm_failed, 1);
+        p = ngx_snprintf(buf, sizeof(buf), "\"attemptsLeft\":%ui",
+                         (ngx_uint_t) job->confirm.attempts_left);
+        return ngx_http_smsverify_error(r, SV_ERR_CODE_MISMATCH, (char *) buf,
+                                        p - buf);
+
+    case SV_STORE_BURNT:
+        (void) ngx_atomic_fetch_add(&mcf->counters->confirm_failed, 1);
+        return ngx_http_smsverify_error(r, SV_ERR_TOO_MANY_ATTEMPTS, NULL, 0);
+
+    case SV_STORE_NO_CODE:
+    case SV_STORE_EXPIRED:
+        (void) ngx_atomic_fetch_add(&mcf->counters->confirm_failed, 1);
+        /* fall through */
+
+    default:
+        return ngx_http_smsverify_store_error(r, job->rc, job->err);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_smsverify_confirmed(ngx_http_request_t *r,
+    ngx_http_smsverify_confirm_job_t *job)
+{
+    u_char                         *body, *p;
+    size_t                          len;
+    ngx_http_smsverify_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
+
+    if (lcf->token_cookie
+        && ngx_http_smsverify_set_token_cookie(r, job->token) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = sizeof("{\"status\":\"verified\",\"phoneNumber\":\"\","
+                 "\"verificationToken\":\"\",\"expiresIn\":}") - 1
+          + SV_PHONE_SIZE + SV_TOKEN_LEN + NGX_INT_T_LEN;
+
+    body = ngx_pnalloc(r->pool, len);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_snprintf(body, len,
+                     "{\"status\":\"verified\",\"phoneNumber\":\"%s\","
+                     "\"verificationToken\":\"%s\",\"expiresIn\":%M}",
+                     job->phone, job->token, lcf->token_ttl / 1000);
+
+    return ngx_http_smsverify_answer(r, NGX_HTTP_OK, body, p - body);
+}
+
+
+static ngx_int_t
+ngx_http_smsverify_set_token_cookie(ngx_http_request_t *r, const char *token)
+{
+    size_t                          len;
+    ngx_str_t                       cookie;
+    ngx_uint_t                      secure;
+    ngx_http_smsverify_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
+
+    secure = 0;
+#if (NGX_HTTP_SSL)
+    secure = (r->connection->ssl != NULL);
+#endif
+
+    len = sizeof("smsverify_token=; Path=/; Max-Age=; HttpOnly; "
+                 "SameSite=Strict; Secure") - 1
+          + SV_TOKEN_LEN + NGX_INT_T_LEN;
+
+    cookie.data = ngx_pnalloc(r->pool, len);
+    if (cookie.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    cookie.len = ngx_snprintf(cookie.data, len,
+                              "smsverify_token=%s; Path=/; Max-Age=%M; "
+                              "HttpOnly; SameSite=Strict%s",
+                              token, lcf->token_ttl / 1000,
+                              secure ? "; Secure" : "")
+                 - cookie.data;
+
+    return ngx_http_smsverify_add_header(r, "Set-Cookie", &cookie);
+}

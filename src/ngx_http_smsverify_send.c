@@ -1,0 +1,279 @@
+
+/*
+ * POST send: a fresh code, counted against the phone's limits, handed to
+ * the providers in order until one accepts it.
+ */
+
+#include "ngx_http_smsverify.h"
+#include "sv_text.h"
+
+
+#define SV_REASON_SIZE  256
+#define SV_SMS_MAX      90
+
+
+typedef struct {
+    sv_store_t            *store;
+    sv_send_t              limits;
+    char                   phone[SV_PHONE_SIZE];
+    uint8_t                hash[SV_HASH_SIZE];
+    int64_t                expires_ms;
+    unsigned               attempts;
+    const sv_provider_t   *providers;
+    ngx_uint_t             nproviders;
+    sv_sms_t               sms;
+
+    sv_store_rc_t          rc;
+    ngx_int_t              accepted;            /* provider index, or -1 */
+    char                 (*reasons)[SV_REASON_SIZE];
+    char                   err[SV_REASON_SIZE];
+} ngx_http_smsverify_send_job_t;
+
+
+static ngx_int_t ngx_http_smsverify_make_message(ngx_http_request_t *r,
+    ngx_http_smsverify_send_job_t *job);
+static void ngx_http_smsverify_send_thread(void *data);
+static ngx_int_t ngx_http_smsverify_send_done(ngx_http_request_t *r,
+    void *data);
+static void ngx_http_smsverify_count_providers(ngx_http_request_t *r,
+    ngx_http_smsverify_send_job_t *job);
+
+
+ngx_int_t
+ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
+{
+    ngx_int_t                        rc;
+    ngx_http_smsverify_send_job_t   *job;
+    ngx_http_smsverify_loc_conf_t   *lcf;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
+
+    job = ngx_http_smsverify_task_alloc(r, sizeof(*job),
+                                        ngx_http_smsverify_send_thread,
+                                        ngx_http_smsverify_send_done);
+    if (job == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_smsverify_read_phone(r, root, job->phone);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_smsverify_make_message(r, job);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    job->reasons = ngx_pcalloc(r->pool,
+                               lcf->providers->nelts * SV_REASON_SIZE);
+    if (job->reasons == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    job->store = mcf->store;
+    job->providers = lcf->providers->elts;
+    job->nproviders = lcf->providers->nelts;
+    job->attempts = lcf->max_attempts;
+
+    job->limits.phone = job->phone;
+    job->limits.now_ms = sv_clock_ms();
+    job->limits.resend_ms = lcf->resend_interval;
+    job->limits.limit = lcf->send_limit;
+    job->limits.window_ms = lcf->send_window;
+    job->expires_ms = job->limits.now_ms + lcf->code_ttl;
+
+    if (job->store == NULL) {
+        return ngx_http_smsverify_store_error(r, SV_STORE_ERROR,
+                                              "store is not open");
+    }
+
+    if (ngx_http_smsverify_task_post(r) != NGX_OK) {
+        return ngx_http_smsverify_retry_error(r, SV_ERR_BUSY, 1000);
+    }
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_smsverify_make_message(ngx_http_request_t *r,
+    ngx_http_smsverify_send_job_t *job)
+{
+    size_t                           euckr;
+    ngx_str_t                        text;
+    ngx_http_smsverify_ctx_t        *ctx;
+    ngx_http_smsverify_loc_conf_t   *lcf;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
+
+    if (sv_code_generate((char *) ctx->code, lcf->code_length) != 0) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "smsverify could not draw random bytes");
+        return ngx_http_smsverify_error(r, SV_ERR_INTERNAL, NULL, 0);
+    }
+
+    ctx->code_len = lcf->code_length;
+
+    sv_code_hash(mcf->secret, job->phone, (char *) ctx->code, ctx->code_len,
+                 job->hash);
+
+    /* $smsverify_code is the code only while the message is built */
+
+    if (ngx_http_complex_value(r, lcf->message, &text) != NGX_OK) {
+        ngx_explicit_memzero(ctx->code, sizeof(ctx->code));
+        ctx->code_len = 0;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_explicit_memzero(ctx->code, sizeof(ctx->code));
+    ctx->code_len = 0;
+
+    euckr = sv_euckr_length(text.data, text.len);
+
+    if (euckr > SV_SMS_MAX) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "smsverify message takes %uz bytes in EUC-KR, "
+                      "more than one SMS (%d)",
+                      euckr == (size_t) -1 ? 0 : euckr, SV_SMS_MAX);
+        return ngx_http_smsverify_error(r, SV_ERR_INTERNAL, NULL, 0);
+    }
+
+    job->sms.phone = job->phone;
+    job->sms.text = (char *) text.data;
+    job->sms.len = text.len;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_smsverify_send_thread(void *data)
+{
+    ngx_http_smsverify_send_job_t  *job = data;
+
+    ngx_uint_t  i;
+
+    job->accepted = -1;
+
+    job->rc = sv_store_send_begin(job->store, &job->limits, job->err,
+                                  sizeof(job->err));
+    if (job->rc != SV_STORE_OK) {
+        return;
+    }
+
+    for (i = 0; i < job->nproviders; i++) {
+        if (sv_provider_send(&job->providers[i], &job->sms, job->reasons[i],
+                             SV_REASON_SIZE)
+            == 0)
+        {
+            job->accepted = i;
+            break;
+        }
+    }
+
+    if (job->accepted < 0) {
+        job->rc = sv_store_send_abort(job->store, job->phone,
+                                      job->limits.now_ms, job->err,
+                                      sizeof(job->err));
+        return;
+    }
+
+    job->rc = sv_store_code_put(job->store, job->phone, job->hash,
+                                job->expires_ms, job->attempts, job->err,
+                                sizeof(job->err));
+}
+
+
+static ngx_int_t
+ngx_http_smsverify_send_done(ngx_http_request_t *r, void *data)
+{
+    ngx_http_smsverify_send_job_t  *job = data;
+
+    u_char                           buf[256], *p;
+    ngx_http_smsverify_loc_conf_t   *lcf;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
+
+    ngx_explicit_memzero((u_char *) job->sms.text, job->sms.len);
+
+    ngx_http_smsverify_count_providers(r, job);
+
+    switch (job->rc) {
+
+    case SV_STORE_OK:
+        break;
+
+    case SV_STORE_RESEND_TOO_SOON:
+        (void) ngx_atomic_fetch_add(&mcf->counters->rate_limited, 1);
+        return ngx_http_smsverify_retry_error(r, SV_ERR_RESEND_TOO_SOON,
+                                              job->limits.retry_after_ms);
+
+    case SV_STORE_SEND_LIMIT:
+        (void) ngx_atomic_fetch_add(&mcf->counters->rate_limited, 1);
+        return ngx_http_smsverify_retry_error(r, SV_ERR_SEND_LIMIT,
+                                              job->limits.retry_after_ms);
+
+    default:
+        return ngx_http_smsverify_store_error(r, job->rc, job->err);
+    }
+
+    if (job->accepted < 0) {
+        (void) ngx_atomic_fetch_add(&mcf->counters->send_failed, 1);
+        return ngx_http_smsverify_error(r, SV_ERR_PROVIDER_FAILED, NULL, 0);
+    }
+
+    (void) ngx_atomic_fetch_add(&mcf->counters->sent, 1);
+
+    p = ngx_snprintf(buf, sizeof(buf),
+                     "{\"status\":\"sent\",\"phoneNumber\":\"%s\","
+                     "\"expiresIn\":%M,\"resendAfter\":%M}",
+                     job->phone, lcf->code_ttl / 1000,
+                     lcf->resend_interval / 1000);
+
+    return ngx_http_smsverify_answer(r, NGX_HTTP_OK, buf, p - buf);
+}
+
+
+static void
+ngx_http_smsverify_count_providers(ngx_http_request_t *r,
+    ngx_http_smsverify_send_job_t *job)
+{
+    u_char                           masked[SV_PHONE_MASKED_SIZE];
+    ngx_str_t                        phone;
+    ngx_uint_t                       i, tried;
+    const sv_provider_t             *p;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
+
+    if (job->rc != SV_STORE_OK) {
+        return;
+    }
+
+    tried = job->accepted < 0 ? job->nproviders : (ngx_uint_t) job->accepted;
+    ngx_http_smsverify_mask(job->phone, &phone, masked);
+
+    for (i = 0; i < tried; i++) {
+        p = &job->providers[i];
+
+        (void) ngx_atomic_fetch_add(&mcf->counters->provider_failed[p->type],
+                                    1);
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "smsverify provider \"%s\" failed to send to \"%V\": %s",
+                      sv_provider_name(p->type), &phone, job->reasons[i]);
+    }
+
+    if (job->accepted >= 0) {
+        p = &job->providers[job->accepted];
+        (void) ngx_atomic_fetch_add(&mcf->counters->provider_ok[p->type], 1);
+    }
+}

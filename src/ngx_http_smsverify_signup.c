@@ -1,0 +1,467 @@
+
+/*
+ * POST signup: validated on the event loop; the token check, the bcrypt
+ * hash and the one transaction that creates the member run in the pool.
+ */
+
+#include "ngx_http_smsverify.h"
+#include "sv_password.h"
+#include "sv_text.h"
+
+
+#define SV_NICKNAME_MAX  20
+#define SV_TERMS_MAX     64
+
+
+typedef struct {
+    sv_store_t       *store;
+    char              phone[SV_PHONE_SIZE];
+    char             *password;
+    size_t            password_len;
+    unsigned          cost;
+    uint8_t           token_hash[SV_HASH_SIZE];
+    int               terms[SV_TERMS_MAX];
+    char              hash[SV_PASSWORD_HASH_SIZE];
+    sv_member_t       member;
+
+    sv_store_rc_t     rc;
+    char              err[256];
+} ngx_http_smsverify_signup_job_t;
+
+
+static ngx_int_t ngx_http_smsverify_read_fields(ngx_http_request_t *r,
+    cJSON *root, ngx_str_t *fields);
+static ngx_int_t ngx_http_smsverify_check_values(ngx_http_request_t *r,
+    ngx_str_t *fields);
+static ngx_int_t ngx_http_smsverify_read_terms(ngx_http_request_t *r,
+    cJSON *root, ngx_http_smsverify_signup_job_t *job);
+static ngx_int_t ngx_http_smsverify_check_terms(ngx_http_request_t *r,
+    ngx_http_smsverify_signup_job_t *job);
+static ngx_int_t ngx_http_smsverify_read_token(ngx_http_request_t *r,
+    ngx_str_t *body_token, ngx_http_smsverify_signup_job_t *job);
+static char *ngx_http_smsverify_strdup(ngx_http_request_t *r, ngx_str_t *s);
+static void ngx_http_smsverify_signup_thread(void *data);
+static ngx_int_t ngx_http_smsverify_signup_done(ngx_http_request_t *r,
+    void *data);
+static ngx_int_t ngx_http_smsverify_clear_cookie(ngx_http_request_t *r);
+
+
+enum {
+    SV_F_EMAIL = 0,
+    SV_F_PASSWORD,
+    SV_F_NICKNAME,
+    SV_F_TOKEN,
+    SV_F_LAST
+};
+
+static const char  *ngx_http_smsverify_signup_fields[] = {
+    "email", "password", "nickname", "verificationToken"
+};
+
+
+ngx_int_t
+ngx_http_smsverify_signup(ngx_http_request_t *r, cJSON *root)
+{
+    char                             *email_key;
+    ngx_int_t                         rc;
+    ngx_str_t                         fields[SV_F_LAST];
+    ngx_http_smsverify_loc_conf_t    *lcf;
+    ngx_http_smsverify_main_conf_t   *mcf;
+    ngx_http_smsverify_signup_job_t  *job;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
+
+    job = ngx_http_smsverify_task_alloc(r, sizeof(*job),
+                                        ngx_http_smsverify_signup_thread,
+                                        ngx_http_smsverify_signup_done);
+    if (job == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_smsverify_read_fields(r, root, fields);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_smsverify_read_terms(r, root, job);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_smsverify_read_phone(r, root, job->phone);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_smsverify_check_values(r, fields);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_smsverify_check_terms(r, job);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_smsverify_read_token(r, &fields[SV_F_TOKEN], job);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    job->member.email = ngx_http_smsverify_strdup(r, &fields[SV_F_EMAIL]);
+    job->member.nickname = ngx_http_smsverify_strdup(r,
+                                                     &fields[SV_F_NICKNAME]);
+    job->password = ngx_http_smsverify_strdup(r, &fields[SV_F_PASSWORD]);
+    email_key = ngx_pnalloc(r->pool, fields[SV_F_EMAIL].len + 1);
+
+    if (job->member.email == NULL || job->member.nickname == NULL
+        || job->password == NULL || email_key == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the body's copy of the password goes with the JSON tree */
+
+    ngx_explicit_memzero(fields[SV_F_PASSWORD].data,
+                         fields[SV_F_PASSWORD].len);
+
+    sv_email_fold((char *) fields[SV_F_EMAIL].data, fields[SV_F_EMAIL].len,
+                  email_key);
+
+    job->store = mcf->store;
+    job->password_len = fields[SV_F_PASSWORD].len;
+    job->cost = lcf->bcrypt_cost;
+    job->member.email_key = email_key;
+    job->member.phone = job->phone;
+    job->member.password_hash = job->hash;
+    job->member.terms = job->terms;
+    job->member.token_hash = job->token_hash;
+
+    if (job->store == NULL) {
+        return ngx_http_smsverify_store_error(r, SV_STORE_ERROR,
+                                              "store is not open");
+    }
+
+    if (ngx_http_smsverify_task_post(r) != NGX_OK) {
+        ngx_explicit_memzero(job->password, job->password_len);
+        return ngx_http_smsverify_retry_error(r, SV_ERR_BUSY, 1000);
+    }
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_smsverify_read_fields(ngx_http_request_t *r, cJSON *root,
+    ngx_str_t *fields)
+{
+    ngx_int_t   rc;
+    ngx_uint_t  i;
+
+    for (i = 0; i < SV_F_LAST; i++) {
+        rc = ngx_http_smsverify_json_string(r, root,
+                                            ngx_http_smsverify_signup_fields[i],
+                                            &fields[i]);
+
+        if (rc == NGX_OK) {
+            continue;
+        }
+
+        if (i == SV_F_TOKEN && rc == SV_ERR_MISSING_FIELD) {
+
+            /* the token may come as a cookie instead */
+
+            ngx_str_null(&fields[i]);
+            continue;
+        }
+
+        return ngx_http_smsverify_field_error(r, rc,
+                                           ngx_http_smsverify_signup_fields[i]);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_smsverify_check_values(ngx_http_request_t *r, ngx_str_t *fields)
+{
+    ngx_str_t                      *s;
+    ngx_http_smsverify_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
+
+    s = &fields[SV_F_EMAIL];
+
+    if (!sv_email_valid((char *) s->data, s->len)) {
+        return ngx_http_smsverify_error(r, SV_ERR_INVALID_EMAIL, NULL, 0);
+    }
+
+    s = &fields[SV_F_PASSWORD];
+
+    if (!sv_password_acceptable((char *) s->data, s->len, lcf->password_min,
+                                lcf->password_max))
+    {
+        return ngx_http_smsverify_error(r, SV_ERR_INVALID_PASSWORD, NULL, 0);
+    }
+
+    s = &fields[SV_F_NICKNAME];
+
+    if (!sv_nickname_valid((char *) s->data, s->len, SV_NICKNAME_MAX)) {
+        return ngx_http_smsverify_error(r, SV_ERR_INVALID_NICKNAME, NULL, 0);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_smsverify_read_terms(ngx_http_request_t *r, cJSON *root,
+    ngx_http_smsverify_signup_job_t *job)
+{
+    cJSON       *list, *item;
+    ngx_uint_t   i, n;
+
+    list = cJSON_GetObjectItemCaseSensitive(root, "termsId");
+
+    if (list == NULL || cJSON_IsNull(list)) {
+        return ngx_http_smsverify_field_error(r, SV_ERR_MISSING_FIELD,
+                                              "termsId");
+    }
+
+    if (!cJSON_IsArray(list)) {
+        return ngx_http_smsverify_field_error(r, SV_ERR_INVALID_FIELD,
+                                              "termsId");
+    }
+
+    n = 0;
+
+    cJSON_ArrayForEach(item, list) {
+
+        if (!cJSON_IsNumber(item)
+            || item->valuedouble < -2147483647.0
+            || item->valuedouble > 2147483647.0
+            || item->valuedouble != (double) item->valueint)
+        {
+            return ngx_http_smsverify_field_error(r, SV_ERR_INVALID_FIELD,
+                                                  "termsId");
+        }
+
+        for (i = 0; i < n; i++) {
+            if (job->terms[i] == item->valueint) {
+                break;
+            }
+        }
+
+        if (i < n) {
+            continue;
+        }
+
+        if (n == SV_TERMS_MAX) {
+            return ngx_http_smsverify_field_error(r, SV_ERR_INVALID_FIELD,
+                                                  "termsId");
+        }
+
+        job->terms[n++] = item->valueint;
+    }
+
+    job->member.nterms = n;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_smsverify_check_terms(ngx_http_request_t *r,
+    ngx_http_smsverify_signup_job_t *job)
+{
+    u_char                         *p, *last;
+    ngx_int_t                       unknown[SV_TERMS_MAX];
+    ngx_int_t                       missing[SV_TERMS_MAX];
+    ngx_uint_t                      i, j, nunknown, nmissing, nterms;
+    u_char                          buf[32 + SV_TERMS_MAX * (NGX_INT_T_LEN + 1)];
+    ngx_http_smsverify_term_t      *terms;
+    ngx_http_smsverify_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
+
+    terms = lcf->terms ? lcf->terms->elts : NULL;
+    nterms = lcf->terms ? lcf->terms->nelts : 0;
+    nunknown = 0;
+    nmissing = 0;
+
+    for (i = 0; i < job->member.nterms; i++) {
+        for (j = 0; j < nterms; j++) {
+            if (terms[j].id == job->terms[i]) {
+                break;
+            }
+        }
+
+        if (j == nterms) {
+            unknown[nunknown++] = job->terms[i];
+        }
+    }
+
+    last = buf + sizeof(buf);
+
+    if (nunknown) {
+        p = ngx_cpymem(buf, "\"unknown\":", sizeof("\"unknown\":") - 1);
+        p = ngx_http_smsverify_int_list(p, last, unknown, nunknown);
+        return ngx_http_smsverify_error(r, SV_ERR_UNKNOWN_TERMS, (char *) buf,
+                                        p - buf);
+    }
+
+    for (j = 0; j < nterms; j++) {
+        if (!terms[j].required) {
+            continue;
+        }
+
+        for (i = 0; i < job->member.nterms; i++) {
+            if (terms[j].id == job->terms[i]) {
+                break;
+            }
+        }
+
+        if (i == job->member.nterms && nmissing < SV_TERMS_MAX) {
+            missing[nmissing++] = terms[j].id;
+        }
+    }
+
+    if (nmissing) {
+        p = ngx_cpymem(buf, "\"missing\":", sizeof("\"missing\":") - 1);
+        p = ngx_http_smsverify_int_list(p, last, missing, nmissing);
+        return ngx_http_smsverify_error(r, SV_ERR_TERMS_REQUIRED, (char *) buf,
+                                        p - buf);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_smsverify_read_token(ngx_http_request_t *r, ngx_str_t *body_token,
+    ngx_http_smsverify_signup_job_t *job)
+{
+    ngx_str_t                        token, name;
+    ngx_http_smsverify_loc_conf_t   *lcf;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
+
+    token = *body_token;
+
+    if (token.len == 0 && lcf->token_cookie) {
+        ngx_str_set(&name, "smsverify_token");
+
+#if (nginx_version >= 1023000)
+        (void) ngx_http_parse_multi_header_lines(r, r->headers_in.cookie,
+                                                 &name, &token);
+#else
+        (void) ngx_http_parse_multi_header_lines(&r->headers_in.cookies,
+                                                 &name, &token);
+#endif
+    }
+
+    if (token.len != SV_TOKEN_LEN) {
+        return ngx_http_smsverify_error(r, SV_ERR_PHONE_NOT_VERIFIED, NULL, 0);
+    }
+
+    sv_token_hash(mcf->secret, (char *) token.data, token.len,
+                  job->token_hash);
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_smsverify_strdup(ngx_http_request_t *r, ngx_str_t *s)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(r->pool, s->len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, s->data, s->len);
+    p[s->len] = '\0';
+
+    return (char *) p;
+}
+
+
+static void
+ngx_http_smsverify_signup_thread(void *data)
+{
+    ngx_http_smsverify_signup_job_t  *job = data;
+
+    job->member.now_ms = sv_clock_ms();
+
+    job->rc = sv_store_token_check(job->store, job->token_hash, job->phone,
+                                   job->member.now_ms, job->err,
+                                   sizeof(job->err));
+
+    if (job->rc == SV_STORE_OK
+        && sv_password_hash(job->password, job->password_len, job->cost,
+                            job->hash, sizeof(job->hash), job->err,
+                            sizeof(job->err))
+           != 0)
+    {
+        job->rc = SV_STORE_ERROR;
+    }
+
+    explicit_bzero(job->password, job->password_len);
+
+    if (job->rc != SV_STORE_OK) {
+        return;
+    }
+
+    job->rc = sv_store_signup(job->store, &job->member, job->err,
+                              sizeof(job->err));
+}
+
+
+static ngx_int_t
+ngx_http_smsverify_signup_done(ngx_http_request_t *r, void *data)
+{
+    ngx_http_smsverify_signup_job_t  *job = data;
+
+    u_char                           buf[64], *p;
+    ngx_http_smsverify_loc_conf_t   *lcf;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
+
+    if (job->rc != SV_STORE_OK) {
+        return ngx_http_smsverify_store_error(r, job->rc, job->err);
+    }
+
+    (void) ngx_atomic_fetch_add(&mcf->counters->signups, 1);
+
+    if (lcf->token_cookie && ngx_http_smsverify_clear_cookie(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_snprintf(buf, sizeof(buf),
+                     "{\"status\":\"created\",\"memberId\":%uL}",
+                     (uint64_t) job->member.id);
+
+    return ngx_http_smsverify_answer(r, NGX_HTTP_OK, buf, p - buf);
+}
+
+
+static ngx_int_t
+ngx_http_smsverify_clear_cookie(ngx_http_request_t *r)
+{
+    ngx_str_t  cookie;
+
+    /* the token is used up: the browser may forget it */
+
+    ngx_str_set(&cookie, "smsverify_token=; Path=/; Max-Age=0; HttpOnly; "
+                         "SameSite=Strict");
+
+    return ngx_http_smsverify_add_header(r, "Set-Cookie", &cookie);
+}
