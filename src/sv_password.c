@@ -1,0 +1,233 @@
+/*
+ * Password policy and bcrypt hashing through libxcrypt.  Runs in pool
+ * threads: crypt_r() with a private crypt_data, nothing static.
+ */
+
+
+/* explicit_bzero() is hidden by a strict -std=c99 */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE
+#endif
+
+#include <crypt.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "sv_password.h"
+
+
+/* bcrypt uses at most this many bytes of a password */
+#define SV_BCRYPT_MAX_BYTES  72
+#define SV_BCRYPT_COST_MIN   4
+#define SV_BCRYPT_COST_MAX   31
+
+
+#if defined(__GNUC__)
+#define SV_PRINTF_LIKE(fmt, args)  __attribute__((format(printf, fmt, args)))
+#else
+#define SV_PRINTF_LIKE(fmt, args)
+#endif
+
+
+static int sv_password_bcrypt_prefix(const char *hash);
+static void sv_password_error(char *err, size_t errlen, const char *fmt,
+    ...) SV_PRINTF_LIKE(3, 4);
+
+
+int
+sv_password_acceptable(const char *pw, size_t len, size_t min, size_t max)
+{
+    int            letter, digit;
+    size_t         i;
+    unsigned char  c;
+
+    if (len < min || len > max) {
+        return 0;
+    }
+
+    letter = 0;
+    digit = 0;
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) pw[i];
+
+        if (c < 0x20 || c > 0x7e) {
+            return 0;
+        }
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+            letter = 1;
+
+        } else if (c >= '0' && c <= '9') {
+            digit = 1;
+        }
+    }
+
+    return letter && digit;
+}
+
+
+int
+sv_password_hash(const char *pw, size_t len, unsigned cost, char *out,
+    size_t size, char *err, size_t errlen)
+{
+    int                 rc;
+    char                phrase[SV_BCRYPT_MAX_BYTES + 1];
+    char                setting[CRYPT_GENSALT_OUTPUT_SIZE];
+    size_t              n;
+    const char         *hash;
+    struct crypt_data  *data;
+
+    if (cost < SV_BCRYPT_COST_MIN || cost > SV_BCRYPT_COST_MAX) {
+        sv_password_error(err, errlen, "bcrypt cost %u is not 4 to 31",
+                          cost);
+        return -1;
+    }
+
+    /* bcrypt would silently ignore what comes after either */
+
+    if (len > SV_BCRYPT_MAX_BYTES) {
+        sv_password_error(err, errlen, "password longer than %d bytes",
+                          SV_BCRYPT_MAX_BYTES);
+        return -1;
+    }
+
+    if (len > 0 && memchr(pw, '\0', len) != NULL) {
+        sv_password_error(err, errlen, "password contains a NUL byte");
+        return -1;
+    }
+
+    if (crypt_gensalt_rn("$2b$", cost, NULL, 0, setting, sizeof(setting))
+        == NULL)
+    {
+        sv_password_error(err, errlen, "crypt_gensalt_rn() failed (%d)",
+                          errno);
+        return -1;
+    }
+
+    data = calloc(1, sizeof(struct crypt_data));
+    if (data == NULL) {
+        sv_password_error(err, errlen, "out of memory");
+        return -1;
+    }
+
+    if (len > 0) {
+        memcpy(phrase, pw, len);
+    }
+
+    phrase[len] = '\0';
+
+    rc = -1;
+    hash = crypt_r(phrase, setting, data);
+
+    if (hash == NULL || !sv_password_bcrypt_prefix(hash)) {
+        sv_password_error(err, errlen, "crypt_r() failed (%d)", errno);
+        goto done;
+    }
+
+    n = strlen(hash);
+
+    if (n >= size) {
+        sv_password_error(err, errlen, "hash of %zu bytes does not fit",
+                          n);
+        goto done;
+    }
+
+    memcpy(out, hash, n + 1);
+    rc = 0;
+
+done:
+
+    explicit_bzero(phrase, sizeof(phrase));
+    explicit_bzero(data, sizeof(struct crypt_data));
+    free(data);
+
+    return rc;
+}
+
+
+int
+sv_password_verify(const char *pw, size_t len, const char *hash)
+{
+    int                 match;
+    char                phrase[SV_BCRYPT_MAX_BYTES + 1];
+    size_t              n;
+    const char         *computed;
+    struct crypt_data  *data;
+
+    if (!sv_password_bcrypt_prefix(hash)) {
+        return 0;
+    }
+
+    n = strlen(hash);
+
+    if (n >= SV_PASSWORD_HASH_SIZE) {
+        return 0;
+    }
+
+    /*
+     * A C string cannot carry a NUL: "abc\0x" must not pass for "abc".
+     * Past 72 bytes bcrypt reads nothing more, as the seed's Python
+     * bcrypt did.
+     */
+
+    if (len > 0 && memchr(pw, '\0', len) != NULL) {
+        return 0;
+    }
+
+    if (len > SV_BCRYPT_MAX_BYTES) {
+        len = SV_BCRYPT_MAX_BYTES;
+    }
+
+    data = calloc(1, sizeof(struct crypt_data));
+    if (data == NULL) {
+        return 0;
+    }
+
+    if (len > 0) {
+        memcpy(phrase, pw, len);
+    }
+
+    phrase[len] = '\0';
+
+    computed = crypt_r(phrase, hash, data);
+
+    match = computed != NULL
+            && strlen(computed) == n
+            && CRYPTO_memcmp(computed, hash, n) == 0;
+
+    explicit_bzero(phrase, sizeof(phrase));
+    explicit_bzero(data, sizeof(struct crypt_data));
+    free(data);
+
+    return match;
+}
+
+
+static int
+sv_password_bcrypt_prefix(const char *hash)
+{
+    return hash[0] == '$' && hash[1] == '2'
+           && (hash[2] == 'a' || hash[2] == 'b' || hash[2] == 'y')
+           && hash[3] == '$';
+}
+
+
+static void
+sv_password_error(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list  args;
+
+    if (err == NULL || errlen == 0) {
+        return;
+    }
+
+    va_start(args, fmt);
+    vsnprintf(err, errlen, fmt, args);
+    va_end(args);
+}

@@ -1,0 +1,1689 @@
+/*
+ * sv_store on real LMDB files: a fresh directory under /tmp per test.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <lmdb.h>
+
+#include "sv_store.h"
+
+
+#define T0          1700000000000LL        /* a wall clock in ms */
+#define SEC         1000LL
+#define MIN         (60 * SEC)
+#define HOUR        (60 * MIN)
+
+#define PHONE_A     "+821012345678"
+#define PHONE_B     "+821087654321"
+#define PHONE_C     "+14155550123"
+
+#define MAP_SIZE    (8 * 1024 * 1024)
+
+
+/* for a child process that is a fresh program, not a fork of this one */
+static const char  *argv0;
+
+
+typedef struct {
+    char         dir[64];
+    sv_store_t  *st;
+    char         err[256];
+} fx_t;
+
+
+/* Fixture. */
+
+static void
+fx_open(fx_t *f, size_t map_size, int nosync)
+{
+    sv_store_conf_t  conf;
+
+    conf.dir = f->dir;
+    conf.map_size = map_size;
+    conf.nosync = nosync;
+    conf.max_readers = 64;
+
+    f->err[0] = '\0';
+    assert_int_equal(sv_store_open(&f->st, &conf, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_non_null(f->st);
+}
+
+
+static void
+fx_close(fx_t *f)
+{
+    sv_store_close(f->st);
+    f->st = NULL;
+}
+
+
+static int
+setup(void **state)
+{
+    fx_t  *f;
+
+    f = calloc(1, sizeof(fx_t));
+    if (f == NULL) {
+        return -1;
+    }
+
+    strcpy(f->dir, "/tmp/sv_store_test_XXXXXX");
+
+    if (mkdtemp(f->dir) == NULL) {
+        free(f);
+        return -1;
+    }
+
+    fx_open(f, MAP_SIZE, 1);
+    *state = f;
+
+    return 0;
+}
+
+
+static void
+remove_dir(const char *dir)
+{
+    DIR            *d;
+    char            path[512];
+    struct dirent  *de;
+
+    d = opendir(dir);
+
+    if (d != NULL) {
+        while ((de = readdir(d)) != NULL) {
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            {
+                continue;
+            }
+
+            snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+            unlink(path);
+        }
+
+        closedir(d);
+    }
+
+    rmdir(dir);
+}
+
+
+static int
+teardown(void **state)
+{
+    fx_t  *f = *state;
+
+    fx_close(f);
+    remove_dir(f->dir);
+    free(f);
+
+    return 0;
+}
+
+
+/* Raw LMDB, for what the store does not show; the store must be closed. */
+
+static MDB_env *
+raw_open(const char *dir)
+{
+    MDB_env  *env;
+
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_NOTLS, 0600), 0);
+
+    return env;
+}
+
+
+static MDB_dbi
+raw_dbi(MDB_txn *txn, const char *db)
+{
+    MDB_dbi  dbi;
+
+    assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+
+    return dbi;
+}
+
+
+static void
+raw_put(const char *dir, const char *db, const void *key, size_t klen,
+    const void *data, size_t dlen)
+{
+    MDB_env  *env;
+    MDB_txn  *txn;
+    MDB_val   k, v;
+
+    env = raw_open(dir);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+
+    k.mv_data = (void *) key;
+    k.mv_size = klen;
+    v.mv_data = (void *) data;
+    v.mv_size = dlen;
+
+    assert_int_equal(mdb_put(txn, raw_dbi(txn, db), &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+
+/* Copies a value out into buf (NUL-terminated); -1 if there is none. */
+static int
+raw_get(const char *dir, const char *db, const void *key, size_t klen,
+    char *buf, size_t size)
+{
+    int       rc;
+    MDB_env  *env;
+    MDB_txn  *txn;
+    MDB_val   k, v;
+
+    env = raw_open(dir);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+
+    k.mv_data = (void *) key;
+    k.mv_size = klen;
+
+    rc = mdb_get(txn, raw_dbi(txn, db), &k, &v);
+
+    if (rc == 0) {
+        assert_true(v.mv_size < size);
+        memcpy(buf, v.mv_data, v.mv_size);
+        buf[v.mv_size] = '\0';
+    }
+
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+
+    return rc == 0 ? (int) v.mv_size : -1;
+}
+
+
+static size_t
+raw_entries(const char *dir, const char *db)
+{
+    MDB_env   *env;
+    MDB_txn   *txn;
+    MDB_stat   ms;
+
+    env = raw_open(dir);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_stat(txn, raw_dbi(txn, db), &ms), 0);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+
+    return ms.ms_entries;
+}
+
+
+static void
+id_key(uint64_t id, uint8_t *key)
+{
+    int  i;
+
+    for (i = 0; i < 8; i++) {
+        key[i] = (uint8_t) (id >> (8 * (7 - i)));
+    }
+}
+
+
+/* Store helpers. */
+
+static void
+hash_of(uint8_t *h, int v)
+{
+    memset(h, v, SV_HASH_SIZE);
+}
+
+
+static sv_store_rc_t
+send_at(fx_t *f, const char *phone, int64_t now, int64_t resend,
+    unsigned limit, int64_t window, int64_t *retry)
+{
+    sv_send_t      s;
+    sv_store_rc_t  rc;
+
+    memset(&s, 0, sizeof(s));
+    s.phone = phone;
+    s.now_ms = now;
+    s.resend_ms = resend;
+    s.limit = limit;
+    s.window_ms = window;
+    s.retry_after_ms = -1;
+
+    rc = sv_store_send_begin(f->st, &s, f->err, sizeof(f->err));
+
+    if (retry != NULL) {
+        *retry = s.retry_after_ms;
+    }
+
+    return rc;
+}
+
+
+/* The API's defaults: 30s between sends, 5 sends an hour. */
+static sv_store_rc_t
+send_default(fx_t *f, const char *phone, int64_t now, int64_t *retry)
+{
+    return send_at(f, phone, now, 30 * SEC, 5, HOUR, retry);
+}
+
+
+static void
+put_code(fx_t *f, const char *phone, int h, int64_t expires, unsigned n)
+{
+    uint8_t  hash[SV_HASH_SIZE];
+
+    hash_of(hash, h);
+    assert_int_equal(sv_store_code_put(f->st, phone, hash, expires, n,
+                                       f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+}
+
+
+static sv_store_rc_t
+confirm(fx_t *f, const char *phone, int guess, int64_t now, int token,
+    int64_t token_expires, unsigned *left)
+{
+    uint8_t        ghash[SV_HASH_SIZE], thash[SV_HASH_SIZE];
+    sv_confirm_t   c;
+    sv_store_rc_t  rc;
+
+    hash_of(ghash, guess);
+    hash_of(thash, token);
+
+    c.phone = phone;
+    c.guess_hash = ghash;
+    c.now_ms = now;
+    c.token_hash = thash;
+    c.token_expires_ms = token_expires;
+    c.attempts_left = 12345;
+
+    rc = sv_store_confirm(f->st, &c, f->err, sizeof(f->err));
+
+    if (left != NULL) {
+        *left = c.attempts_left;
+    }
+
+    return rc;
+}
+
+
+/* A code sent and confirmed: token hash byte 'token' proves the phone. */
+static void
+verify(fx_t *f, const char *phone, int token, int64_t now)
+{
+    put_code(f, phone, 0x42, now + 3 * MIN, 5);
+    assert_int_equal(confirm(f, phone, 0x42, now, token, now + 30 * MIN,
+                             NULL),
+                     SV_STORE_OK);
+}
+
+
+static sv_store_rc_t
+token_check(fx_t *f, int token, const char *phone, int64_t now)
+{
+    uint8_t  thash[SV_HASH_SIZE];
+
+    hash_of(thash, token);
+
+    return sv_store_token_check(f->st, thash, phone, now, f->err,
+                                sizeof(f->err));
+}
+
+
+static sv_store_rc_t
+signup(fx_t *f, const char *email, const char *phone, int token,
+    int64_t now, uint64_t *id)
+{
+    static const int  terms[] = { 1, 2 };
+    char              key[128];
+    size_t            i;
+    uint8_t           thash[SV_HASH_SIZE];
+    sv_member_t       m;
+    sv_store_rc_t     rc;
+
+    for (i = 0; email[i] && i < sizeof(key) - 1; i++) {
+        key[i] = (email[i] >= 'A' && email[i] <= 'Z') ? email[i] + 32
+                                                      : email[i];
+    }
+
+    key[i] = '\0';
+    hash_of(thash, token);
+
+    memset(&m, 0, sizeof(m));
+    m.email = email;
+    m.email_key = key;
+    m.phone = phone;
+    m.nickname = "\xed\x99\x8d\xea\xb8\xb8\xeb\x8f\x99";   /* Hong Gildong */
+    m.password_hash = "$2b$12$abcdefghijklmnopqrstuu"
+                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ012";
+    m.terms = terms;
+    m.nterms = 2;
+    m.now_ms = now;
+    m.token_hash = thash;
+
+    rc = sv_store_signup(f->st, &m, f->err, sizeof(f->err));
+
+    if (id != NULL) {
+        *id = m.id;
+    }
+
+    return rc;
+}
+
+
+static sv_store_stats_t
+stats(fx_t *f, int64_t now)
+{
+    sv_store_stats_t  s;
+
+    memset(&s, 0xff, sizeof(s));
+    assert_int_equal(sv_store_stats(f->st, now, &s, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+
+    return s;
+}
+
+
+/* Open, close, reopen. */
+
+static void
+test_open_reopen_persists(void **state)
+{
+    fx_t     *f = *state;
+    uint64_t  id;
+
+    fx_close(f);
+    fx_open(f, MAP_SIZE, 0);
+
+    verify(f, PHONE_A, 0x70, T0);
+    assert_int_equal(signup(f, "a@example.com", PHONE_A, 0x70, T0, &id),
+                     SV_STORE_OK);
+    put_code(f, PHONE_B, 0x11, T0 + 3 * MIN, 5);
+
+    fx_close(f);
+    fx_open(f, MAP_SIZE, 1);
+
+    assert_int_equal(stats(f, T0).members, 1);
+    assert_int_equal(stats(f, T0).codes_pending, 1);
+    assert_int_equal(confirm(f, PHONE_B, 0x11, T0 + SEC, 0x71, T0 + HOUR,
+                             NULL),
+                     SV_STORE_OK);
+    assert_int_equal(send_default(f, PHONE_A, T0, NULL),
+                     SV_STORE_PHONE_TAKEN);
+}
+
+
+static void
+test_open_missing_dir(void **state)
+{
+    fx_t             *f = *state;
+    char              dir[128];
+    sv_store_t       *st;
+    sv_store_conf_t   conf;
+
+    snprintf(dir, sizeof(dir), "%s/missing", f->dir);
+
+    conf.dir = dir;
+    conf.map_size = MAP_SIZE;
+    conf.nosync = 1;
+    conf.max_readers = 8;
+
+    st = (sv_store_t *) 1;
+    assert_int_equal(sv_store_open(&st, &conf, f->err, sizeof(f->err)),
+                     SV_STORE_ERROR);
+    assert_null(st);
+    assert_non_null(strstr(f->err, "mdb_env_open"));
+    assert_non_null(strstr(f->err, "No such file or directory"));
+}
+
+
+static void
+test_sync_and_reader_check(void **state)
+{
+    fx_t  *f = *state;
+
+    put_code(f, PHONE_A, 1, T0 + MIN, 5);
+    assert_int_equal(sv_store_sync(f->st, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(sv_store_reader_check(f->st), 0);
+}
+
+
+static void
+test_bad_phone(void **state)
+{
+    fx_t     *f = *state;
+    char      long_phone[64];
+    uint8_t   hash[SV_HASH_SIZE];
+
+    hash_of(hash, 1);
+    assert_int_equal(send_default(f, "", T0, NULL), SV_STORE_ERROR);
+    assert_non_null(strstr(f->err, "empty phone"));
+
+    memset(long_phone, '1', sizeof(long_phone) - 1);
+    long_phone[sizeof(long_phone) - 1] = '\0';
+    assert_int_equal(sv_store_code_put(f->st, long_phone, hash, T0, 5,
+                                       f->err, sizeof(f->err)),
+                     SV_STORE_ERROR);
+}
+
+
+/* Sends. */
+
+static void
+test_send_resend_interval(void **state)
+{
+    fx_t     *f = *state;
+    int64_t   retry;
+
+    assert_int_equal(send_default(f, PHONE_A, T0, &retry), SV_STORE_OK);
+
+    assert_int_equal(send_default(f, PHONE_A, T0 + 10 * SEC, &retry),
+                     SV_STORE_RESEND_TOO_SOON);
+    assert_int_equal(retry, 20 * SEC);
+
+    assert_int_equal(send_default(f, PHONE_A, T0 + 29999, &retry),
+                     SV_STORE_RESEND_TOO_SOON);
+    assert_int_equal(retry, 1);
+
+    /* another phone is not held back */
+    assert_int_equal(send_default(f, PHONE_B, T0 + 10 * SEC, &retry),
+                     SV_STORE_OK);
+
+    assert_int_equal(send_default(f, PHONE_A, T0 + 30 * SEC, &retry),
+                     SV_STORE_OK);
+}
+
+
+static void
+test_send_window_limit(void **state)
+{
+    fx_t     *f = *state;
+    int       i;
+    int64_t   retry;
+
+    for (i = 0; i < 5; i++) {
+        assert_int_equal(send_default(f, PHONE_A, T0 + i * MIN, &retry),
+                         SV_STORE_OK);
+    }
+
+    assert_int_equal(send_default(f, PHONE_A, T0 + 5 * MIN, &retry),
+                     SV_STORE_SEND_LIMIT);
+    assert_int_equal(retry, HOUR - 5 * MIN);
+
+    /* the resend interval is checked first */
+    assert_int_equal(send_default(f, PHONE_A, T0 + 4 * MIN + SEC, &retry),
+                     SV_STORE_RESEND_TOO_SOON);
+    assert_int_equal(retry, 29 * SEC);
+
+    /* a refused send is not counted */
+    assert_int_equal(send_default(f, PHONE_A, T0 + HOUR - 1, &retry),
+                     SV_STORE_SEND_LIMIT);
+    assert_int_equal(retry, 1);
+}
+
+
+static void
+test_send_window_slides(void **state)
+{
+    fx_t     *f = *state;
+    int64_t   retry;
+
+    assert_int_equal(send_at(f, PHONE_A, T0, 0, 2, 10 * MIN, &retry),
+                     SV_STORE_OK);
+    assert_int_equal(send_at(f, PHONE_A, T0 + 4 * MIN, 0, 2, 10 * MIN,
+                             &retry),
+                     SV_STORE_OK);
+    assert_int_equal(send_at(f, PHONE_A, T0 + 9 * MIN, 0, 2, 10 * MIN,
+                             &retry),
+                     SV_STORE_SEND_LIMIT);
+    assert_int_equal(retry, MIN);
+
+    /* the first send leaves the window exactly window_ms after it */
+    assert_int_equal(send_at(f, PHONE_A, T0 + 10 * MIN, 0, 2, 10 * MIN,
+                             &retry),
+                     SV_STORE_OK);
+    assert_int_equal(send_at(f, PHONE_A, T0 + 11 * MIN, 0, 2, 10 * MIN,
+                             &retry),
+                     SV_STORE_SEND_LIMIT);
+    assert_int_equal(retry, 3 * MIN);
+}
+
+
+static void
+test_send_resend_longer_than_window(void **state)
+{
+    fx_t     *f = *state;
+    int64_t   retry;
+
+    assert_int_equal(send_at(f, PHONE_A, T0, MIN, 5, 10 * SEC, &retry),
+                     SV_STORE_OK);
+    assert_int_equal(send_at(f, PHONE_A, T0 + 20 * SEC, MIN, 5, 10 * SEC,
+                             &retry),
+                     SV_STORE_RESEND_TOO_SOON);
+    assert_int_equal(retry, 40 * SEC);
+    assert_int_equal(send_at(f, PHONE_A, T0 + MIN, MIN, 5, 10 * SEC, &retry),
+                     SV_STORE_OK);
+}
+
+
+static void
+test_send_abort_gives_back(void **state)
+{
+    fx_t     *f = *state;
+    int64_t   retry;
+
+    /* abort without any send, or of an unknown stamp, is harmless */
+    assert_int_equal(sv_store_send_abort(f->st, PHONE_A, T0, f->err,
+                                         sizeof(f->err)),
+                     SV_STORE_OK);
+
+    assert_int_equal(send_at(f, PHONE_A, T0, 30 * SEC, 2, HOUR, &retry),
+                     SV_STORE_OK);
+    assert_int_equal(send_at(f, PHONE_A, T0 + MIN, 30 * SEC, 2, HOUR,
+                             &retry),
+                     SV_STORE_OK);
+    assert_int_equal(sv_store_send_abort(f->st, PHONE_A, T0 + 1, f->err,
+                                         sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(send_at(f, PHONE_A, T0 + 2 * MIN, 30 * SEC, 2, HOUR,
+                             &retry),
+                     SV_STORE_SEND_LIMIT);
+    assert_int_equal(retry, HOUR - 2 * MIN);
+
+    /* taking back the last send lifts both the interval and the limit */
+    assert_int_equal(sv_store_send_abort(f->st, PHONE_A, T0 + MIN, f->err,
+                                         sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(send_at(f, PHONE_A, T0 + MIN + 1, 30 * SEC, 2, HOUR,
+                             &retry),
+                     SV_STORE_OK);
+    assert_int_equal(send_at(f, PHONE_A, T0 + 2 * MIN, 30 * SEC, 2, HOUR,
+                             &retry),
+                     SV_STORE_SEND_LIMIT);
+
+    /* the record goes when its last send is taken back */
+    assert_int_equal(sv_store_send_abort(f->st, PHONE_A, T0 + MIN + 1,
+                                         f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(sv_store_send_abort(f->st, PHONE_A, T0, f->err,
+                                         sizeof(f->err)),
+                     SV_STORE_OK);
+    fx_close(f);
+    assert_int_equal(raw_entries(f->dir, "sends"), 0);
+    fx_open(f, MAP_SIZE, 1);
+}
+
+
+static void
+test_send_limit_max(void **state)
+{
+    fx_t     *f = *state;
+    int       i;
+    int64_t   retry;
+
+    for (i = 0; i < SV_SEND_LIMIT_MAX; i++) {
+        assert_int_equal(send_at(f, PHONE_A, T0 + i, 0, SV_SEND_LIMIT_MAX,
+                                 HOUR, &retry),
+                         SV_STORE_OK);
+    }
+
+    assert_int_equal(send_at(f, PHONE_A, T0 + i, 0, SV_SEND_LIMIT_MAX, HOUR,
+                             &retry),
+                     SV_STORE_SEND_LIMIT);
+    assert_int_equal(retry, HOUR - i);
+
+    /* a larger limit is SV_SEND_LIMIT_MAX */
+    assert_int_equal(send_at(f, PHONE_A, T0 + i, 0, 1000, HOUR, &retry),
+                     SV_STORE_SEND_LIMIT);
+}
+
+
+/* Codes and confirm. */
+
+static void
+test_code_put_replaces(void **state)
+{
+    fx_t      *f = *state;
+    unsigned   left;
+
+    put_code(f, PHONE_A, 0x11, T0 + 3 * MIN, 5);
+    put_code(f, PHONE_A, 0x22, T0 + 3 * MIN, 5);
+
+    assert_int_equal(confirm(f, PHONE_A, 0x11, T0, 0x70, T0 + HOUR, &left),
+                     SV_STORE_MISMATCH);
+    assert_int_equal(left, 4);
+    assert_int_equal(confirm(f, PHONE_A, 0x22, T0, 0x70, T0 + HOUR, NULL),
+                     SV_STORE_OK);
+}
+
+
+static void
+test_confirm_token(void **state)
+{
+    fx_t  *f = *state;
+
+    put_code(f, PHONE_A, 0x11, T0 + 3 * MIN, 5);
+    assert_int_equal(confirm(f, PHONE_A, 0x11, T0 + MIN, 0x70,
+                             T0 + 30 * MIN, NULL),
+                     SV_STORE_OK);
+
+    assert_int_equal(token_check(f, 0x70, PHONE_A, T0 + MIN), SV_STORE_OK);
+    assert_int_equal(token_check(f, 0x70, PHONE_A, T0 + 30 * MIN - 1),
+                     SV_STORE_OK);
+    assert_int_equal(token_check(f, 0x70, PHONE_B, T0 + MIN),
+                     SV_STORE_NO_TOKEN);
+    assert_int_equal(token_check(f, 0x70, "+8210123456", T0 + MIN),
+                     SV_STORE_NO_TOKEN);
+    assert_int_equal(token_check(f, 0x70, PHONE_A, T0 + 30 * MIN),
+                     SV_STORE_NO_TOKEN);
+    assert_int_equal(token_check(f, 0x71, PHONE_A, T0 + MIN),
+                     SV_STORE_NO_TOKEN);
+}
+
+
+static void
+test_confirm_mismatch_burnt(void **state)
+{
+    fx_t      *f = *state;
+    unsigned   left;
+
+    put_code(f, PHONE_A, 0x11, T0 + 3 * MIN, 3);
+
+    assert_int_equal(confirm(f, PHONE_A, 0x12, T0, 0x70, T0 + HOUR, &left),
+                     SV_STORE_MISMATCH);
+    assert_int_equal(left, 2);
+    assert_int_equal(confirm(f, PHONE_A, 0x13, T0, 0x70, T0 + HOUR, &left),
+                     SV_STORE_MISMATCH);
+    assert_int_equal(left, 1);
+    assert_int_equal(confirm(f, PHONE_A, 0x14, T0, 0x70, T0 + HOUR, &left),
+                     SV_STORE_BURNT);
+    assert_int_equal(left, 0);
+
+    /* burnt: even the right code is gone */
+    assert_int_equal(confirm(f, PHONE_A, 0x11, T0, 0x70, T0 + HOUR, NULL),
+                     SV_STORE_NO_CODE);
+    assert_int_equal(token_check(f, 0x70, PHONE_A, T0), SV_STORE_NO_TOKEN);
+}
+
+
+static void
+test_confirm_expired(void **state)
+{
+    fx_t  *f = *state;
+
+    put_code(f, PHONE_A, 0x11, T0 + 3 * MIN, 5);
+
+    assert_int_equal(confirm(f, PHONE_A, 0x11, T0 + 3 * MIN, 0x70,
+                             T0 + HOUR, NULL),
+                     SV_STORE_EXPIRED);
+    assert_int_equal(confirm(f, PHONE_A, 0x12, T0 + 4 * MIN, 0x70,
+                             T0 + HOUR, NULL),
+                     SV_STORE_EXPIRED);
+    assert_int_equal(token_check(f, 0x70, PHONE_A, T0), SV_STORE_NO_TOKEN);
+
+    /* the record stays: an expired guess counts no attempt */
+    assert_int_equal(confirm(f, PHONE_A, 0x11, T0 + 3 * MIN - 1, 0x70,
+                             T0 + HOUR, NULL),
+                     SV_STORE_OK);
+}
+
+
+static void
+test_confirm_once(void **state)
+{
+    fx_t  *f = *state;
+
+    assert_int_equal(confirm(f, PHONE_A, 0x11, T0, 0x70, T0 + HOUR, NULL),
+                     SV_STORE_NO_CODE);
+
+    put_code(f, PHONE_A, 0x11, T0 + 3 * MIN, 5);
+    assert_int_equal(confirm(f, PHONE_A, 0x11, T0, 0x70, T0 + HOUR, NULL),
+                     SV_STORE_OK);
+    assert_int_equal(confirm(f, PHONE_A, 0x11, T0, 0x71, T0 + HOUR, NULL),
+                     SV_STORE_NO_CODE);
+    assert_int_equal(token_check(f, 0x71, PHONE_A, T0), SV_STORE_NO_TOKEN);
+}
+
+
+/* Signup. */
+
+static void
+test_phone_taken_after_signup(void **state)
+{
+    fx_t  *f = *state;
+
+    verify(f, PHONE_A, 0x70, T0);
+    put_code(f, PHONE_A, 0x11, T0 + 3 * MIN, 5);
+    assert_int_equal(signup(f, "a@example.com", PHONE_A, 0x70, T0, NULL),
+                     SV_STORE_OK);
+
+    assert_int_equal(send_default(f, PHONE_A, T0 + HOUR, NULL),
+                     SV_STORE_PHONE_TAKEN);
+    assert_int_equal(confirm(f, PHONE_A, 0x11, T0 + SEC, 0x71, T0 + HOUR,
+                             NULL),
+                     SV_STORE_PHONE_TAKEN);
+    assert_int_equal(send_default(f, PHONE_B, T0 + HOUR, NULL),
+                     SV_STORE_OK);
+}
+
+
+static void
+test_signup_consumes_token(void **state)
+{
+    fx_t  *f = *state;
+
+    verify(f, PHONE_A, 0x70, T0);
+    assert_int_equal(signup(f, "a@example.com", PHONE_A, 0x70, T0, NULL),
+                     SV_STORE_OK);
+    assert_int_equal(token_check(f, 0x70, PHONE_A, T0), SV_STORE_NO_TOKEN);
+    assert_int_equal(signup(f, "b@example.com", PHONE_A, 0x70, T0, NULL),
+                     SV_STORE_NO_TOKEN);
+}
+
+
+static void
+test_signup_email_taken(void **state)
+{
+    fx_t      *f = *state;
+    uint64_t   id;
+
+    verify(f, PHONE_A, 0x70, T0);
+    verify(f, PHONE_B, 0x71, T0);
+
+    assert_int_equal(signup(f, "Kim@Example.com", PHONE_A, 0x70, T0, NULL),
+                     SV_STORE_OK);
+    assert_int_equal(signup(f, "kim@example.COM", PHONE_B, 0x71, T0, NULL),
+                     SV_STORE_EMAIL_TAKEN);
+
+    /* the refused signup kept its token */
+    assert_int_equal(token_check(f, 0x71, PHONE_B, T0), SV_STORE_OK);
+    assert_int_equal(signup(f, "lee@example.com", PHONE_B, 0x71, T0, &id),
+                     SV_STORE_OK);
+    assert_int_equal(id, 2);
+}
+
+
+static void
+test_signup_phone_taken(void **state)
+{
+    fx_t  *f = *state;
+
+    /* two tokens for one phone, both confirmed before any signup */
+    verify(f, PHONE_A, 0x70, T0);
+    verify(f, PHONE_A, 0x71, T0);
+
+    assert_int_equal(signup(f, "a@example.com", PHONE_A, 0x70, T0, NULL),
+                     SV_STORE_OK);
+    assert_int_equal(signup(f, "b@example.com", PHONE_A, 0x71, T0, NULL),
+                     SV_STORE_PHONE_TAKEN);
+    assert_int_equal(stats(f, T0).members, 1);
+}
+
+
+static void
+test_signup_needs_token(void **state)
+{
+    fx_t  *f = *state;
+
+    assert_int_equal(signup(f, "a@example.com", PHONE_A, 0x70, T0, NULL),
+                     SV_STORE_NO_TOKEN);
+
+    verify(f, PHONE_A, 0x70, T0);
+    assert_int_equal(signup(f, "a@example.com", PHONE_B, 0x70, T0, NULL),
+                     SV_STORE_NO_TOKEN);
+    assert_int_equal(signup(f, "a@example.com", PHONE_A, 0x70, T0 + 30 * MIN,
+                            NULL),
+                     SV_STORE_NO_TOKEN);
+    assert_int_equal(stats(f, T0).members, 0);
+
+    assert_int_equal(signup(f, "a@example.com", PHONE_A, 0x70,
+                            T0 + 30 * MIN - 1, NULL),
+                     SV_STORE_OK);
+}
+
+
+static void
+test_signup_ids(void **state)
+{
+    fx_t      *f = *state;
+    uint64_t   id;
+
+    verify(f, PHONE_A, 0x70, T0);
+    verify(f, PHONE_B, 0x71, T0);
+    verify(f, PHONE_C, 0x72, T0);
+
+    assert_int_equal(signup(f, "a@example.com", PHONE_A, 0x70, T0, &id),
+                     SV_STORE_OK);
+    assert_int_equal(id, 1);
+    assert_int_equal(signup(f, "b@example.com", PHONE_B, 0x71, T0, &id),
+                     SV_STORE_OK);
+    assert_int_equal(id, 2);
+
+    /* ids survive a reopen */
+    fx_close(f);
+    fx_open(f, MAP_SIZE, 1);
+
+    assert_int_equal(signup(f, "c@example.com", PHONE_C, 0x72, T0, &id),
+                     SV_STORE_OK);
+    assert_int_equal(id, 3);
+}
+
+
+static void
+test_member_json(void **state)
+{
+    fx_t      *f = *state;
+    char       buf[1024];
+    cJSON     *obj, *terms;
+    uint8_t    key[8];
+    uint64_t   id;
+
+    verify(f, PHONE_A, 0x70, T0);
+    assert_int_equal(signup(f, "Kim@Example.com", PHONE_A, 0x70, T0 + 5,
+                            &id),
+                     SV_STORE_OK);
+    fx_close(f);
+
+    id_key(id, key);
+    assert_true(raw_get(f->dir, "members", key, 8, buf, sizeof(buf)) > 0);
+
+    obj = cJSON_Parse(buf);
+    assert_non_null(obj);
+    assert_int_equal(cJSON_GetObjectItem(obj, "id")->valuedouble, 1);
+    assert_string_equal(cJSON_GetObjectItem(obj, "email")->valuestring,
+                        "Kim@Example.com");
+    assert_string_equal(cJSON_GetObjectItem(obj, "phone")->valuestring,
+                        PHONE_A);
+    assert_string_equal(cJSON_GetObjectItem(obj, "nickname")->valuestring,
+                        "\xed\x99\x8d\xea\xb8\xb8\xeb\x8f\x99");
+    assert_memory_equal(
+        cJSON_GetObjectItem(obj, "passwordHash")->valuestring, "$2b$12$", 7);
+    assert_true(cJSON_GetObjectItem(obj, "createdAt")->valuedouble
+                == (double) (T0 + 5));
+
+    terms = cJSON_GetObjectItem(obj, "terms");
+    assert_true(cJSON_IsArray(terms));
+    assert_int_equal(cJSON_GetArraySize(terms), 2);
+    assert_int_equal(cJSON_GetArrayItem(terms, 0)->valueint, 1);
+    assert_int_equal(cJSON_GetArrayItem(terms, 1)->valueint, 2);
+    cJSON_Delete(obj);
+
+    /* plain text, exactly as mdb_dump -p shows it */
+    assert_non_null(strstr(buf, "\"createdAt\":1700000000005"));
+    assert_non_null(strstr(buf, "{\"id\":1,\"email\":\"Kim@Example.com\""));
+
+    assert_int_equal(raw_get(f->dir, "emails", "kim@example.com", 15, buf,
+                             sizeof(buf)),
+                     8);
+    assert_memory_equal(buf, key, 8);
+    assert_int_equal(raw_get(f->dir, "phones", PHONE_A, strlen(PHONE_A), buf,
+                             sizeof(buf)),
+                     8);
+    assert_memory_equal(buf, key, 8);
+    assert_int_equal(raw_get(f->dir, "meta", "next_id", 7, buf, sizeof(buf)),
+                     8);
+    id_key(2, key);
+    assert_memory_equal(buf, key, 8);
+
+    fx_open(f, MAP_SIZE, 1);
+}
+
+
+static void
+test_member_json_no_terms(void **state)
+{
+    fx_t         *f = *state;
+    char          buf[1024];
+    uint8_t       key[8], thash[SV_HASH_SIZE];
+    sv_member_t   m;
+
+    verify(f, PHONE_A, 0x70, T0);
+    hash_of(thash, 0x70);
+
+    memset(&m, 0, sizeof(m));
+    m.email = "a\"b@example.com";
+    m.email_key = "a\"b@example.com";
+    m.phone = PHONE_A;
+    m.nickname = "x";
+    m.password_hash = "$2b$04$x";
+    m.terms = NULL;
+    m.nterms = 0;
+    m.now_ms = T0;
+    m.token_hash = thash;
+
+    assert_int_equal(sv_store_signup(f->st, &m, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    fx_close(f);
+
+    id_key(m.id, key);
+    assert_true(raw_get(f->dir, "members", key, 8, buf, sizeof(buf)) > 0);
+    assert_non_null(strstr(buf, "\"email\":\"a\\\"b@example.com\""));
+    assert_non_null(strstr(buf, "\"terms\":[]"));
+
+    fx_open(f, MAP_SIZE, 1);
+}
+
+
+/* Stats and sweep. */
+
+static void
+test_stats(void **state)
+{
+    fx_t              *f = *state;
+    sv_store_stats_t   s;
+
+    s = stats(f, T0);
+    assert_int_equal(s.codes_pending, 0);
+    assert_int_equal(s.members, 0);
+
+    put_code(f, PHONE_A, 0x11, T0 + MIN, 5);
+    put_code(f, PHONE_B, 0x11, T0 + 2 * MIN, 5);
+    put_code(f, PHONE_C, 0x11, T0 + 3 * MIN, 5);
+
+    assert_int_equal(stats(f, T0).codes_pending, 3);
+    assert_int_equal(stats(f, T0 + MIN).codes_pending, 2);
+    assert_int_equal(stats(f, T0 + 3 * MIN).codes_pending, 0);
+
+    assert_int_equal(confirm(f, PHONE_C, 0x11, T0, 0x70, T0 + HOUR, NULL),
+                     SV_STORE_OK);
+    assert_int_equal(signup(f, "c@example.com", PHONE_C, 0x70, T0, NULL),
+                     SV_STORE_OK);
+
+    s = stats(f, T0);
+    assert_int_equal(s.codes_pending, 2);
+    assert_int_equal(s.members, 1);
+}
+
+
+static void
+test_sweep(void **state)
+{
+    fx_t  *f = *state;
+
+    put_code(f, PHONE_A, 0x11, T0 + MIN, 5);
+    put_code(f, PHONE_B, 0x11, T0 + 10 * MIN, 5);
+    verify(f, PHONE_C, 0x70, T0);
+    assert_int_equal(send_at(f, PHONE_A, T0, 30 * SEC, 5, HOUR, NULL),
+                     SV_STORE_OK);
+    assert_int_equal(send_at(f, PHONE_B, T0 + 30 * MIN, 30 * SEC, 5, HOUR,
+                             NULL),
+                     SV_STORE_OK);
+
+    /* within the grace an expired code still answers EXPIRED */
+    assert_int_equal(sv_store_sweep(f->st, T0 + 5 * MIN, 5 * MIN, 100,
+                                    f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(confirm(f, PHONE_A, 0x11, T0 + 5 * MIN, 0x71, T0 + HOUR,
+                             NULL),
+                     SV_STORE_EXPIRED);
+
+    /* the code of A is past its grace, C's token expired, A's sends old */
+    assert_int_equal(sv_store_sweep(f->st, T0 + HOUR, 5 * MIN, 100,
+                                    f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(confirm(f, PHONE_A, 0x11, T0 + HOUR, 0x71,
+                             T0 + 2 * HOUR, NULL),
+                     SV_STORE_NO_CODE);
+
+    fx_close(f);
+    assert_int_equal(raw_entries(f->dir, "codes"), 0);
+    assert_int_equal(raw_entries(f->dir, "tokens"), 0);
+    assert_int_equal(raw_entries(f->dir, "sends"), 1);
+    fx_open(f, MAP_SIZE, 1);
+
+    /* B's sends are still counted */
+    assert_int_equal(send_at(f, PHONE_B, T0 + 30 * MIN + SEC, 30 * SEC, 5,
+                             HOUR, NULL),
+                     SV_STORE_RESEND_TOO_SOON);
+}
+
+
+static void
+test_sweep_max(void **state)
+{
+    fx_t  *f = *state;
+    int    i;
+    char   phone[32];
+
+    for (i = 0; i < 25; i++) {
+        snprintf(phone, sizeof(phone), "+8210000%05d", i);
+        put_code(f, phone, 0x11, T0, 5);
+    }
+
+    put_code(f, PHONE_A, 0x11, T0 + HOUR, 5);
+
+    assert_int_equal(sv_store_sweep(f->st, T0, 0, 0, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(sv_store_sweep(f->st, T0, 0, 10, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    fx_close(f);
+    assert_int_equal(raw_entries(f->dir, "codes"), 16);
+    fx_open(f, MAP_SIZE, 1);
+
+    assert_int_equal(sv_store_sweep(f->st, T0, 0, 100, f->err,
+                                    sizeof(f->err)),
+                     SV_STORE_OK);
+    fx_close(f);
+    assert_int_equal(raw_entries(f->dir, "codes"), 1);
+    fx_open(f, MAP_SIZE, 1);
+
+    assert_int_equal(stats(f, T0).codes_pending, 1);
+}
+
+
+/* Failures. */
+
+static void
+test_map_full(void **state)
+{
+    fx_t           *f = *state;
+    int             i, stored;
+    char            phone[32];
+    uint8_t         hash[SV_HASH_SIZE];
+    sv_store_rc_t   rc;
+
+    fx_close(f);
+    fx_open(f, 64 * 1024, 1);
+
+    hash_of(hash, 0x11);
+    stored = 0;
+    rc = SV_STORE_OK;
+
+    for (i = 0; i < 100000; i++) {
+        snprintf(phone, sizeof(phone), "+8210%08d", i);
+        rc = sv_store_code_put(f->st, phone, hash, T0 + HOUR, 5, f->err,
+                               sizeof(f->err));
+        if (rc != SV_STORE_OK) {
+            break;
+        }
+
+        stored++;
+    }
+
+    assert_int_equal(rc, SV_STORE_ERROR);
+    assert_true(stored > 0);
+    assert_non_null(strstr(f->err, "MDB_MAP_FULL"));
+    assert_non_null(strstr(f->err, " failed: "));
+
+    /* reads still work and show exactly what was committed */
+    assert_int_equal(stats(f, T0).codes_pending, stored);
+    assert_int_equal(token_check(f, 0x70, PHONE_A, T0), SV_STORE_NO_TOKEN);
+
+    fx_close(f);
+    fx_open(f, 64 * 1024, 1);
+    assert_int_equal(stats(f, T0).codes_pending, stored);
+
+    /* deleting makes room again */
+    assert_int_equal(sv_store_sweep(f->st, T0 + 2 * HOUR, 0, 1000, f->err,
+                                    sizeof(f->err)),
+                     SV_STORE_OK);
+    put_code(f, PHONE_A, 0x11, T0 + 3 * MIN, 5);
+}
+
+
+static void
+test_map_full_signup(void **state)
+{
+    fx_t           *f = *state;
+    int             i;
+    char            phone[32], email[64];
+    uint8_t         hash[SV_HASH_SIZE];
+    uint64_t        id;
+    sv_store_rc_t   rc;
+
+    fx_close(f);
+    fx_open(f, 256 * 1024, 1);
+
+    rc = SV_STORE_OK;
+
+    for (i = 0; i < 100000; i++) {
+        snprintf(phone, sizeof(phone), "+8210%08d", i);
+        snprintf(email, sizeof(email), "member%d@example.com", i);
+
+        hash_of(hash, 0x42);
+        rc = sv_store_code_put(f->st, phone, hash, T0 + 3 * MIN, 5, f->err,
+                               sizeof(f->err));
+        if (rc == SV_STORE_OK) {
+            rc = confirm(f, phone, 0x42, T0, 0x70, T0 + HOUR, NULL);
+        }
+
+        if (rc == SV_STORE_OK) {
+            rc = signup(f, email, phone, 0x70, T0, &id);
+        }
+
+        if (rc != SV_STORE_OK) {
+            break;
+        }
+
+        assert_int_equal(id, i + 1);
+    }
+
+    /* a signup needs more pages than a code: its commit hits the limit */
+    assert_int_equal(rc, SV_STORE_ERROR);
+    assert_non_null(strstr(f->err, "MDB_MAP_FULL"));
+    assert_true(i > 0);
+
+    /* no half member: the members, emails and phones agree */
+    fx_close(f);
+    assert_true(raw_entries(f->dir, "members") > 0);
+    assert_int_equal(raw_entries(f->dir, "members"),
+                     raw_entries(f->dir, "emails"));
+    assert_int_equal(raw_entries(f->dir, "members"),
+                     raw_entries(f->dir, "phones"));
+    fx_open(f, 256 * 1024, 1);
+}
+
+
+static void
+test_corrupt_records(void **state)
+{
+    fx_t      *f = *state;
+    uint8_t    bad[20], hash[SV_HASH_SIZE];
+
+    put_code(f, PHONE_B, 0x11, T0 + MIN, 5);
+    fx_close(f);
+
+    memset(bad, 1, sizeof(bad));
+    raw_put(f->dir, "codes", PHONE_A, strlen(PHONE_A), bad, sizeof(bad));
+    raw_put(f->dir, "sends", PHONE_A, strlen(PHONE_A), bad, 3);
+    hash_of(hash, 0x70);
+    raw_put(f->dir, "tokens", hash, SV_HASH_SIZE, bad, 5);
+
+    fx_open(f, MAP_SIZE, 1);
+
+    assert_int_equal(confirm(f, PHONE_A, 0x11, T0, 0x71, T0 + HOUR, NULL),
+                     SV_STORE_ERROR);
+    assert_string_equal(f->err, "corrupt record in \"codes\"");
+
+    assert_int_equal(send_default(f, PHONE_A, T0, NULL), SV_STORE_ERROR);
+    assert_string_equal(f->err, "corrupt record in \"sends\"");
+
+    assert_int_equal(token_check(f, 0x70, PHONE_A, T0), SV_STORE_ERROR);
+    assert_string_equal(f->err, "corrupt record in \"tokens\"");
+
+    assert_int_equal(signup(f, "a@example.com", PHONE_A, 0x70, T0, NULL),
+                     SV_STORE_ERROR);
+    assert_string_equal(f->err, "corrupt record in \"tokens\"");
+
+    assert_int_equal(sv_store_stats(f->st, T0, &(sv_store_stats_t) { 0, 0 },
+                                    f->err, sizeof(f->err)),
+                     SV_STORE_ERROR);
+    assert_int_equal(sv_store_sweep(f->st, T0, 0, 100, f->err,
+                                    sizeof(f->err)),
+                     SV_STORE_ERROR);
+
+    /* other phones are not affected */
+    assert_int_equal(confirm(f, PHONE_B, 0x11, T0, 0x71, T0 + HOUR, NULL),
+                     SV_STORE_OK);
+
+    /* a code record of the right size but an unknown version */
+    fx_close(f);
+    memset(bad, 0, sizeof(bad));
+    {
+        uint8_t  rec[1 + 4 + 8 + SV_HASH_SIZE];
+
+        memset(rec, 0, sizeof(rec));
+        rec[0] = 2;
+        raw_put(f->dir, "codes", PHONE_C, strlen(PHONE_C), rec, sizeof(rec));
+    }
+    fx_open(f, MAP_SIZE, 1);
+
+    assert_int_equal(confirm(f, PHONE_C, 0x11, T0, 0x71, T0 + HOUR, NULL),
+                     SV_STORE_ERROR);
+    assert_string_equal(f->err, "corrupt record in \"codes\"");
+}
+
+
+static void
+test_corrupt_meta(void **state)
+{
+    fx_t     *f = *state;
+    uint8_t   bad[3] = { 1, 2, 3 };
+
+    verify(f, PHONE_A, 0x70, T0);
+    fx_close(f);
+    raw_put(f->dir, "meta", "next_id", 7, bad, sizeof(bad));
+    fx_open(f, MAP_SIZE, 1);
+
+    assert_int_equal(signup(f, "a@example.com", PHONE_A, 0x70, T0, NULL),
+                     SV_STORE_ERROR);
+    assert_string_equal(f->err, "corrupt record in \"meta\"");
+
+    /* nothing half-written, the token kept */
+    assert_int_equal(stats(f, T0).members, 0);
+    assert_int_equal(token_check(f, 0x70, PHONE_A, T0), SV_STORE_OK);
+}
+
+
+/* Concurrency. */
+
+#define RACE_N  50
+
+/*
+ * The children of fork() must not use cmocka's asserts (a failure would
+ * run the remaining tests in the child): they check and exit instead.
+ */
+static sv_store_t *
+child_open(const char *dir, size_t map_size)
+{
+    char              err[256];
+    sv_store_t       *st;
+    sv_store_conf_t   conf;
+
+    conf.dir = dir;
+    conf.map_size = map_size;
+    conf.nosync = 1;
+    conf.max_readers = 64;
+
+    if (sv_store_open(&st, &conf, err, sizeof(err)) != SV_STORE_OK) {
+        fprintf(stderr, "child: %s\n", err);
+        return NULL;
+    }
+
+    return st;
+}
+
+
+static sv_store_rc_t
+child_signup(sv_store_t *st, const char *phone, const char *email, int token)
+{
+    char            err[256];
+    uint8_t         hash[SV_HASH_SIZE], thash[SV_HASH_SIZE];
+    sv_member_t     m;
+    sv_confirm_t    c;
+
+    hash_of(hash, 0x42);
+    hash_of(thash, token);
+
+    if (sv_store_code_put(st, phone, hash, T0 + MIN, 5, err, sizeof(err))
+        != SV_STORE_OK)
+    {
+        return SV_STORE_ERROR;
+    }
+
+    memset(&c, 0, sizeof(c));
+    c.phone = phone;
+    c.guess_hash = hash;
+    c.now_ms = T0;
+    c.token_hash = thash;
+    c.token_expires_ms = T0 + HOUR;
+
+    if (sv_store_confirm(st, &c, err, sizeof(err)) != SV_STORE_OK) {
+        return SV_STORE_ERROR;
+    }
+
+    memset(&m, 0, sizeof(m));
+    m.email = email;
+    m.email_key = email;
+    m.phone = phone;
+    m.nickname = "racer";
+    m.password_hash = "$2b$04$x";
+    m.now_ms = T0;
+    m.token_hash = thash;
+
+    return sv_store_signup(st, &m, err, sizeof(err));
+}
+
+
+static int
+race_child(const char *dir, int k, int start_fd)
+{
+    int             i, won;
+    char            c, phone[32], email[64];
+    sv_store_t     *st;
+    sv_store_rc_t   rc;
+
+    /* both children open the store, then wait for the start */
+    st = child_open(dir, MAP_SIZE);
+    if (st == NULL || read(start_fd, &c, 1) < 0) {
+        return 100;
+    }
+
+    won = 0;
+
+    for (i = 0; i < RACE_N; i++) {
+        snprintf(phone, sizeof(phone), "+8210%d%07d", k + 1, i);
+        snprintf(email, sizeof(email), "user%02d@example.com", i);
+
+        rc = child_signup(st, phone, email, 0x70 + k);
+
+        if (rc == SV_STORE_OK) {
+            won++;
+
+        } else if (rc != SV_STORE_EMAIL_TAKEN) {
+            won = 100;
+            break;
+        }
+    }
+
+    sv_store_close(st);
+
+    return won;
+}
+
+
+static void
+race_check_members(const char *dir)
+{
+    int          seen[RACE_N], i;
+    char         buf[1024];
+    cJSON       *obj;
+    MDB_env     *env;
+    MDB_txn     *txn;
+    MDB_val      k, v;
+    uint64_t     id, expect;
+    MDB_cursor  *cur;
+
+    memset(seen, 0, sizeof(seen));
+
+    env = raw_open(dir);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_cursor_open(txn, raw_dbi(txn, "members"), &cur), 0);
+
+    expect = 1;
+
+    while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+        assert_int_equal(k.mv_size, 8);
+        id = 0;
+
+        for (i = 0; i < 8; i++) {
+            id = (id << 8) | ((uint8_t *) k.mv_data)[i];
+        }
+
+        /* ids unique and dense, in key order */
+        assert_int_equal(id, expect++);
+
+        assert_true(v.mv_size < sizeof(buf));
+        memcpy(buf, v.mv_data, v.mv_size);
+        buf[v.mv_size] = '\0';
+
+        obj = cJSON_Parse(buf);
+        assert_non_null(obj);
+        assert_int_equal(cJSON_GetObjectItem(obj, "id")->valuedouble, id);
+        assert_int_equal(sscanf(
+            cJSON_GetObjectItem(obj, "email")->valuestring,
+            "user%d@example.com", &i), 1);
+        assert_true(i >= 0 && i < RACE_N);
+        seen[i]++;
+        cJSON_Delete(obj);
+    }
+
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+
+    for (i = 0; i < RACE_N; i++) {
+        assert_int_equal(seen[i], 1);
+    }
+
+    assert_int_equal(raw_entries(dir, "emails"), RACE_N);
+    assert_int_equal(raw_entries(dir, "phones"), RACE_N);
+}
+
+
+static void
+test_two_processes_race(void **state)
+{
+    fx_t   *f = *state;
+    int     k, status, won, fds[2];
+    pid_t   pid[2];
+
+    /* LMDB: no environment open across fork() */
+    fx_close(f);
+
+    assert_int_equal(pipe(fds), 0);
+
+    for (k = 0; k < 2; k++) {
+        pid[k] = fork();
+        assert_true(pid[k] >= 0);
+
+        if (pid[k] == 0) {
+            close(fds[1]);
+            _exit(race_child(f->dir, k, fds[0]));
+        }
+    }
+
+    close(fds[0]);
+    usleep(100 * 1000);
+    close(fds[1]);
+
+    won = 0;
+
+    for (k = 0; k < 2; k++) {
+        assert_int_equal(waitpid(pid[k], &status, 0), pid[k]);
+        assert_true(WIFEXITED(status));
+        assert_true(WEXITSTATUS(status) <= RACE_N);
+        won += WEXITSTATUS(status);
+    }
+
+    assert_int_equal(won, RACE_N);
+    race_check_members(f->dir);
+
+    fx_open(f, MAP_SIZE, 1);
+    assert_int_equal(stats(f, T0).members, RACE_N);
+}
+
+
+#define THREADS     8
+#define THREAD_N    40
+
+typedef struct {
+    sv_store_t  *st;
+    int          k;
+    int          failed;
+} thread_arg_t;
+
+
+static void *
+thread_main(void *p)
+{
+    int                i;
+    char               phone[32], err[256];
+    uint8_t            hash[SV_HASH_SIZE], thash[SV_HASH_SIZE];
+    sv_send_t          s;
+    sv_confirm_t       c;
+    thread_arg_t      *a = p;
+    sv_store_stats_t   stats;
+
+    hash_of(hash, 0x42);
+    hash_of(thash, 0);
+
+    for (i = 0; i < THREAD_N; i++) {
+        snprintf(phone, sizeof(phone), "+8210%02d%06d", a->k, i);
+        thash[0] = (uint8_t) a->k;
+        thash[1] = (uint8_t) i;
+
+        memset(&s, 0, sizeof(s));
+        s.phone = phone;
+        s.now_ms = T0;
+        s.resend_ms = 30 * SEC;
+        s.limit = 5;
+        s.window_ms = HOUR;
+
+        memset(&c, 0, sizeof(c));
+        c.phone = phone;
+        c.guess_hash = hash;
+        c.now_ms = T0;
+        c.token_hash = thash;
+        c.token_expires_ms = T0 + HOUR;
+
+        if (sv_store_send_begin(a->st, &s, err, sizeof(err)) != SV_STORE_OK
+            || sv_store_code_put(a->st, phone, hash, T0 + MIN, 5, err,
+                                 sizeof(err)) != SV_STORE_OK
+            || sv_store_stats(a->st, T0, &stats, err, sizeof(err))
+               != SV_STORE_OK
+            || sv_store_confirm(a->st, &c, err, sizeof(err)) != SV_STORE_OK
+            || sv_store_token_check(a->st, thash, phone, T0, err,
+                                    sizeof(err)) != SV_STORE_OK)
+        {
+            a->failed++;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+test_threads(void **state)
+{
+    fx_t          *f = *state;
+    int            k;
+    pthread_t      tid[THREADS];
+    thread_arg_t   arg[THREADS];
+
+    for (k = 0; k < THREADS; k++) {
+        arg[k].st = f->st;
+        arg[k].k = k;
+        arg[k].failed = 0;
+        assert_int_equal(pthread_create(&tid[k], NULL, thread_main, &arg[k]),
+                         0);
+    }
+
+    for (k = 0; k < THREADS; k++) {
+        assert_int_equal(pthread_join(tid[k], NULL), 0);
+        assert_int_equal(arg[k].failed, 0);
+    }
+
+    fx_close(f);
+    assert_int_equal(raw_entries(f->dir, "sends"), THREADS * THREAD_N);
+    assert_int_equal(raw_entries(f->dir, "codes"), 0);
+    fx_open(f, MAP_SIZE, 1);
+}
+
+
+static int
+grow_child(const char *dir)
+{
+    int          i;
+    char         phone[32], err[256];
+    uint8_t      hash[SV_HASH_SIZE];
+    sv_store_t  *st;
+
+    st = child_open(dir, 4 * 1024 * 1024);
+    if (st == NULL) {
+        return 1;
+    }
+
+    hash_of(hash, 0x11);
+
+    for (i = 0; i < 3000; i++) {
+        snprintf(phone, sizeof(phone), "+8210%08d", i);
+
+        if (sv_store_code_put(st, phone, hash, T0 + HOUR, 5, err,
+                              sizeof(err)) != SV_STORE_OK)
+        {
+            fprintf(stderr, "child: %s\n", err);
+            sv_store_close(st);
+            return 1;
+        }
+    }
+
+    sv_store_close(st);
+
+    return 0;
+}
+
+
+/*
+ * Another process opens the environment with a larger map and grows the
+ * file past ours: our next transaction must adopt the new size.
+ */
+static void
+test_map_grown_by_other_process(void **state)
+{
+    fx_t           *f = *state;
+    int     status;
+    pid_t   pid;
+
+    fx_close(f);
+    fx_open(f, 128 * 1024, 1);
+    put_code(f, PHONE_A, 0x11, T0 + HOUR, 5);
+
+    pid = fork();
+    assert_true(pid >= 0);
+
+    /* a fresh process, as another worker is: ours has the env open */
+    if (pid == 0) {
+        execlp(argv0, argv0, "--grow", f->dir, (char *) NULL);
+        _exit(127);
+    }
+
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    assert_int_equal(stats(f, T0).codes_pending, 3001);
+    put_code(f, PHONE_B, 0x11, T0 + HOUR, 5);
+    assert_int_equal(stats(f, T0).codes_pending, 3002);
+}
+
+
+int
+main(int argc, char **argv)
+{
+    const struct CMUnitTest  tests[] = {
+#define T(name)  cmocka_unit_test_setup_teardown(name, setup, teardown)
+        T(test_open_reopen_persists),
+        T(test_open_missing_dir),
+        T(test_sync_and_reader_check),
+        T(test_bad_phone),
+        T(test_send_resend_interval),
+        T(test_send_window_limit),
+        T(test_send_window_slides),
+        T(test_send_resend_longer_than_window),
+        T(test_send_abort_gives_back),
+        T(test_send_limit_max),
+        T(test_code_put_replaces),
+        T(test_confirm_token),
+        T(test_confirm_mismatch_burnt),
+        T(test_confirm_expired),
+        T(test_confirm_once),
+        T(test_phone_taken_after_signup),
+        T(test_signup_consumes_token),
+        T(test_signup_email_taken),
+        T(test_signup_phone_taken),
+        T(test_signup_needs_token),
+        T(test_signup_ids),
+        T(test_member_json),
+        T(test_member_json_no_terms),
+        T(test_stats),
+        T(test_sweep),
+        T(test_sweep_max),
+        T(test_map_full),
+        T(test_map_full_signup),
+        T(test_corrupt_records),
+        T(test_corrupt_meta),
+        T(test_two_processes_race),
+        T(test_threads),
+        T(test_map_grown_by_other_process),
+#undef T
+    };
+
+    argv0 = argv[0];
+
+    if (argc == 3 && strcmp(argv[1], "--grow") == 0) {
+        return grow_child(argv[2]);
+    }
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
