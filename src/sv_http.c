@@ -1,0 +1,363 @@
+/*
+ * HTTP POST over a per-thread libcurl easy handle.  The handle lives as
+ * long as its thread, so the connection to a provider is kept alive
+ * between messages; curl_easy_reset() clears the options of the previous
+ * call but keeps the connection cache.
+ */
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "sv_http.h"
+
+#define SV_HTTP_DEFAULT_TIMEOUT_MS  5000
+
+
+static void sv_http_key_create(void);
+static void sv_http_handle_free(void *handle);
+static CURL *sv_http_handle(void);
+static struct curl_slist *sv_http_header_list(const char *const *headers);
+static CURLcode sv_http_set_options(CURL *h, const char *url,
+    struct curl_slist *list, const char *body, size_t len, long timeout_ms,
+    sv_http_response_t *resp, char *curl_err);
+static size_t sv_http_collect(char *data, size_t size, size_t n, void *ctx);
+static void sv_http_error(char *err, size_t errlen, CURLcode rc,
+    const char *curl_err);
+
+
+static pthread_once_t  sv_http_once = PTHREAD_ONCE_INIT;
+static pthread_key_t   sv_http_key;
+static int             sv_http_key_ready;
+
+
+int
+sv_http_post(const char *url, const char *const *headers, const char *body,
+    size_t len, long timeout_ms, sv_http_response_t *resp, char *err,
+    size_t errlen)
+{
+    CURL               *h;
+    CURLcode            rc;
+    struct curl_slist  *list;
+    char                curl_err[CURL_ERROR_SIZE];
+
+    resp->status = 0;
+    resp->len = 0;
+    resp->body[0] = '\0';
+
+    h = sv_http_handle();
+    if (h == NULL) {
+        snprintf(err, errlen, "cannot create an HTTP handle");
+        return -1;
+    }
+
+    list = sv_http_header_list(headers);
+    if (list == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    curl_err[0] = '\0';
+
+    rc = sv_http_set_options(h, url, list, body, len, timeout_ms, resp,
+                             curl_err);
+    if (rc == CURLE_OK) {
+        rc = curl_easy_perform(h);
+    }
+
+    if (rc == CURLE_OK) {
+        rc = curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+    }
+
+    /* neither may outlive this call inside the kept handle */
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(list);
+
+    resp->body[resp->len] = '\0';
+
+    if (rc != CURLE_OK) {
+        sv_http_error(err, errlen, rc, curl_err);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
+sv_http_url(char *out, size_t size, const char *base, const char *path)
+{
+    int     n;
+    size_t  len;
+
+    len = strlen(base);
+    while (len > 0 && base[len - 1] == '/') {
+        len--;
+    }
+
+    n = snprintf(out, size, "%.*s%s", (int) len, base, path);
+
+    return (n < 0 || (size_t) n >= size) ? -1 : 0;
+}
+
+
+size_t
+sv_http_escape(char *out, size_t size, const char *s, size_t len,
+    int ascii_only)
+{
+    size_t          n, i, need;
+    unsigned char   c;
+    static const char  hex[] = "0123456789abcdef";
+
+    if (size == 0) {
+        return 0;
+    }
+
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) s[i];
+
+        if (c < 0x20 || c == 0x7f || (ascii_only && c >= 0x80)) {
+            need = 4;
+
+        } else if (c == '"' || c == '\\') {
+            need = 2;
+
+        } else {
+            need = 1;
+        }
+
+        if (n + need >= size) {
+            break;
+        }
+
+        if (need == 4) {
+            out[n++] = '\\';
+            out[n++] = 'x';
+            out[n++] = hex[c >> 4];
+            out[n++] = hex[c & 0x0f];
+            continue;
+        }
+
+        if (need == 2) {
+            out[n++] = '\\';
+        }
+
+        out[n++] = (char) c;
+    }
+
+    out[n] = '\0';
+
+    return n;
+}
+
+
+size_t
+sv_http_reason(char *out, size_t size, const char *body, size_t len,
+    size_t max)
+{
+    const char  *end;
+
+    while (len > 0 && (*body == ' ' || *body == '\t' || *body == '\r'
+                       || *body == '\n'))
+    {
+        body++;
+        len--;
+    }
+
+    if (len > max) {
+        len = max;
+    }
+
+    end = memchr(body, '\n', len);
+    if (end != NULL) {
+        len = end - body;
+    }
+
+    while (len > 0 && (body[len - 1] == '\r' || body[len - 1] == ' ')) {
+        len--;
+    }
+
+    return sv_http_escape(out, size, body, len, 1);
+}
+
+
+void
+sv_http_thread_cleanup(void)
+{
+    CURL  *h;
+
+    pthread_once(&sv_http_once, sv_http_key_create);
+
+    if (!sv_http_key_ready) {
+        return;
+    }
+
+    h = pthread_getspecific(sv_http_key);
+    if (h != NULL) {
+        pthread_setspecific(sv_http_key, NULL);
+        curl_easy_cleanup(h);
+    }
+}
+
+
+static void
+sv_http_key_create(void)
+{
+    sv_http_key_ready = (pthread_key_create(&sv_http_key,
+                                            sv_http_handle_free) == 0);
+}
+
+
+static void
+sv_http_handle_free(void *handle)
+{
+    curl_easy_cleanup(handle);
+}
+
+
+static CURL *
+sv_http_handle(void)
+{
+    CURL  *h;
+
+    pthread_once(&sv_http_once, sv_http_key_create);
+
+    if (!sv_http_key_ready) {
+        return NULL;
+    }
+
+    h = pthread_getspecific(sv_http_key);
+    if (h != NULL) {
+        curl_easy_reset(h);
+        return h;
+    }
+
+    h = curl_easy_init();
+    if (h == NULL) {
+        return NULL;
+    }
+
+    if (pthread_setspecific(sv_http_key, h) != 0) {
+        curl_easy_cleanup(h);
+        return NULL;
+    }
+
+    return h;
+}
+
+
+static struct curl_slist *
+sv_http_header_list(const char *const *headers)
+{
+    struct curl_slist  *list, *next;
+
+    /*
+     * An empty "Expect:" stops curl from waiting for "100 Continue" on
+     * larger bodies: a round trip for nothing.
+     */
+    list = curl_slist_append(NULL, "Expect:");
+    if (list == NULL || headers == NULL) {
+        return list;
+    }
+
+    while (*headers != NULL) {
+        next = curl_slist_append(list, *headers++);
+        if (next == NULL) {
+            curl_slist_free_all(list);
+            return NULL;
+        }
+
+        list = next;
+    }
+
+    return list;
+}
+
+
+static CURLcode
+sv_http_set_options(CURL *h, const char *url, struct curl_slist *list,
+    const char *body, size_t len, long timeout_ms, sv_http_response_t *resp,
+    char *curl_err)
+{
+    CURLcode  rc;
+
+    if (timeout_ms <= 0) {
+        timeout_ms = SV_HTTP_DEFAULT_TIMEOUT_MS;
+    }
+
+    rc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
+
+#define SV_SETOPT(opt, val)                                                  \
+    if (rc == CURLE_OK) {                                                    \
+        rc = curl_easy_setopt(h, opt, val);                                  \
+    }
+
+    SV_SETOPT(CURLOPT_URL, url);
+
+    /* signals would hit the whole worker, not just this thread */
+    SV_SETOPT(CURLOPT_NOSIGNAL, 1L);
+    SV_SETOPT(CURLOPT_TIMEOUT_MS, timeout_ms);
+    SV_SETOPT(CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+
+#if LIBCURL_VERSION_NUM >= 0x075500
+    SV_SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    SV_SETOPT(CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+
+    SV_SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
+    SV_SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
+    SV_SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
+    SV_SETOPT(CURLOPT_USERAGENT, "ngx_http_smsverify");
+
+    SV_SETOPT(CURLOPT_POST, 1L);
+    SV_SETOPT(CURLOPT_POSTFIELDS, body);
+    SV_SETOPT(CURLOPT_POSTFIELDSIZE, (long) len);
+    SV_SETOPT(CURLOPT_HTTPHEADER, list);
+
+    SV_SETOPT(CURLOPT_WRITEFUNCTION, sv_http_collect);
+    SV_SETOPT(CURLOPT_WRITEDATA, resp);
+
+#undef SV_SETOPT
+
+    return rc;
+}
+
+
+static size_t
+sv_http_collect(char *data, size_t size, size_t n, void *ctx)
+{
+    size_t               total, room;
+    sv_http_response_t  *resp;
+
+    resp = ctx;
+    total = size * n;
+    room = SV_HTTP_BODY_MAX - resp->len;
+
+    if (room > total) {
+        room = total;
+    }
+
+    memcpy(resp->body + resp->len, data, room);
+    resp->len += room;
+
+    /* the rest is read and dropped, so the connection stays usable */
+    return total;
+}
+
+
+static void
+sv_http_error(char *err, size_t errlen, CURLcode rc, const char *curl_err)
+{
+    if (curl_err[0] != '\0') {
+        snprintf(err, errlen, "%s", curl_err);
+
+    } else {
+        snprintf(err, errlen, "%s", curl_easy_strerror(rc));
+    }
+}

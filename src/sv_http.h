@@ -1,0 +1,61 @@
+#ifndef SV_HTTP_H
+#define SV_HTTP_H
+
+/*
+ * A minimal HTTP client for the providers: one libcurl easy handle per
+ * thread, kept across calls so that connections are reused.  Never logs.
+ */
+
+#include <stddef.h>
+
+/* what a provider needs to see of an answer; longer bodies are cut */
+#define SV_HTTP_BODY_MAX  8192
+
+
+typedef struct {
+    long     status;                    /* HTTP status, 0 if none */
+    size_t   len;                       /* body bytes kept */
+    char     body[SV_HTTP_BODY_MAX + 1];  /* NUL-terminated */
+} sv_http_response_t;
+
+
+/*
+ * POSTs len bytes of body to url with the headers (NULL-terminated list of
+ * "Name: value" lines), no redirects followed, within timeout_ms.  Returns
+ * 0 once any answer came (see resp->status), or -1 with curl's reason in
+ * err if none did.
+ */
+int sv_http_post(const char *url, const char *const *headers,
+    const char *body, size_t len, long timeout_ms, sv_http_response_t *resp,
+    char *err, size_t errlen);
+
+/*
+ * base and path joined into out (size bytes), whether or not base ends in
+ * "/".  Returns 0, or -1 if it does not fit.
+ */
+int sv_http_url(char *out, size_t size, const char *base, const char *path);
+
+/*
+ * Copies len bytes of s into out (size bytes, always NUL-terminated) so
+ * that the text can stand between double quotes in a log line: '"' and
+ * '\\' get a backslash, control bytes become \xHH, and so do bytes of
+ * 0x80 and above when ascii_only is set (text from a remote party).  Stops
+ * before an escape that would not fit.  Returns the length written.
+ */
+size_t sv_http_escape(char *out, size_t size, const char *s, size_t len,
+    int ascii_only);
+
+/*
+ * The reason to quote from an answer body: its first line, at most max
+ * bytes, escaped as above with ascii_only set.
+ */
+size_t sv_http_reason(char *out, size_t size, const char *body, size_t len,
+    size_t max);
+
+/*
+ * Frees the calling thread's handle now, for a thread (such as the main
+ * one) whose end does not run thread-specific destructors.
+ */
+void sv_http_thread_cleanup(void);
+
+#endif /* SV_HTTP_H */

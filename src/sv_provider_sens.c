@@ -1,0 +1,384 @@
+/*
+ * NAVER Cloud Platform SENS, SMS API v2.
+ *
+ * POST {url}/sms/v2/services/{serviceId}/messages with a JSON body, signed
+ * for the API gateway: x-ncp-apigw-signature-v2 is
+ * base64(HMAC-SHA256(secret key, "POST {path}\n{timestamp}\n{access key}")).
+ * The message is accepted when the answer is 202 with "statusCode":"202".
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "sv_http.h"
+#include "sv_phone.h"
+#include "sv_provider.h"
+
+#define SV_SENS_PATH_SIZE       256
+#define SV_SENS_URL_SIZE        1024
+/* longest service id or access key taken */
+#define SV_SENS_NAME_MAX        128
+/* base64 of a SHA-256 digest, NUL included */
+#define SV_SENS_SIGNATURE_SIZE  45
+/* how much of a reason from the answer goes into err */
+#define SV_SENS_REASON_MAX      100
+
+
+typedef struct {
+    char         stamp[64];
+    char         key[SV_SENS_NAME_MAX + 32];
+    char         sign[SV_SENS_SIGNATURE_SIZE + 32];
+    const char  *list[5];
+} sv_sens_headers_t;
+
+
+static int sv_sens_check_config(const sv_provider_t *p, char *err,
+    size_t errlen);
+static int sv_sens_safe(const char *s, const char *extra);
+static int sv_sens_headers(const sv_provider_t *p, const char *path,
+    sv_sens_headers_t *h);
+static char *sv_sens_body(const sv_provider_t *p, const sv_sms_t *sms);
+static int sv_sens_fill(cJSON *root, const char *cc, const char *from,
+    const char *text, const char *to);
+static long long sv_sens_timestamp(void);
+static int sv_sens_sign(const sv_provider_t *p, const char *path,
+    const char *timestamp, char *out);
+static int sv_sens_accepted(const sv_http_response_t *resp);
+static void sv_sens_failure(const sv_http_response_t *resp, char *err,
+    size_t errlen);
+static const char *sv_sens_json_reason(const cJSON *json);
+
+
+int
+sv_provider_sens_send(const sv_provider_t *p, const sv_sms_t *sms, char *err,
+    size_t errlen)
+{
+    int                  rc;
+    char                *body;
+    sv_sens_headers_t    headers;
+    sv_http_response_t   resp;
+    char                 path[SV_SENS_PATH_SIZE];
+    char                 url[SV_SENS_URL_SIZE];
+    char                 curl_err[CURL_ERROR_SIZE];
+
+    if (sv_sens_check_config(p, err, errlen) != 0) {
+        return -1;
+    }
+
+    if (sms->phone[0] != '+' || sv_phone_country_code_len(sms->phone) == 0) {
+        snprintf(err, errlen, "sens: not an E.164 number");
+        return -1;
+    }
+
+    snprintf(path, sizeof(path), "/sms/v2/services/%s/messages",
+             p->service_id);
+
+    if (sv_http_url(url, sizeof(url), p->url, path) != 0) {
+        snprintf(err, errlen, "sens: url too long");
+        return -1;
+    }
+
+    if (sv_sens_headers(p, path, &headers) != 0) {
+        snprintf(err, errlen, "sens: cannot compute the signature");
+        return -1;
+    }
+
+    body = sv_sens_body(p, sms);
+    if (body == NULL) {
+        snprintf(err, errlen, "sens: cannot build the request");
+        return -1;
+    }
+
+    rc = sv_http_post(url, headers.list, body, strlen(body), p->timeout_ms,
+                      &resp, curl_err, sizeof(curl_err));
+
+    cJSON_free(body);
+
+    if (rc != 0) {
+        snprintf(err, errlen, "sens: %s", curl_err);
+        return -1;
+    }
+
+    if (sv_sens_accepted(&resp)) {
+        return 0;
+    }
+
+    sv_sens_failure(&resp, err, errlen);
+
+    return -1;
+}
+
+
+static int
+sv_sens_check_config(const sv_provider_t *p, char *err, size_t errlen)
+{
+    if (p->url == NULL || p->service_id == NULL || p->access_key == NULL
+        || p->secret_key == NULL || p->from == NULL)
+    {
+        snprintf(err, errlen, "sens: incomplete configuration");
+        return -1;
+    }
+
+    /* these go into the path and headers as they are */
+    if (!sv_sens_safe(p->service_id, ":-_.") || !sv_sens_safe(p->access_key,
+                                                             "-_.+/="))
+    {
+        snprintf(err, errlen, "sens: bad service_id or access_key");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+sv_sens_safe(const char *s, const char *extra)
+{
+    size_t  len;
+
+    len = strlen(s);
+    if (len == 0 || len > SV_SENS_NAME_MAX) {
+        return 0;
+    }
+
+    for ( /* void */ ; *s != '\0'; s++) {
+        if ((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z')
+            || (*s >= 'A' && *s <= 'Z') || strchr(extra, *s) != NULL)
+        {
+            continue;
+        }
+
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static int
+sv_sens_headers(const sv_provider_t *p, const char *path,
+    sv_sens_headers_t *h)
+{
+    char  timestamp[32];
+    char  signature[SV_SENS_SIGNATURE_SIZE];
+
+    snprintf(timestamp, sizeof(timestamp), "%lld", sv_sens_timestamp());
+
+    if (sv_sens_sign(p, path, timestamp, signature) != 0) {
+        return -1;
+    }
+
+    snprintf(h->stamp, sizeof(h->stamp), "x-ncp-apigw-timestamp: %s",
+             timestamp);
+    snprintf(h->key, sizeof(h->key), "x-ncp-iam-access-key: %s",
+             p->access_key);
+    snprintf(h->sign, sizeof(h->sign), "x-ncp-apigw-signature-v2: %s",
+             signature);
+
+    h->list[0] = "Content-Type: application/json; charset=utf-8";
+    h->list[1] = h->stamp;
+    h->list[2] = h->key;
+    h->list[3] = h->sign;
+    h->list[4] = NULL;
+
+    return 0;
+}
+
+
+static char *
+sv_sens_body(const sv_provider_t *p, const sv_sms_t *sms)
+{
+    char    *text, *out;
+    size_t   cclen;
+    cJSON   *root;
+    char     cc[4];
+    char     national[SV_PHONE_SIZE];
+
+    cclen = sv_phone_country_code_len(sms->phone);
+    if (cclen == 0 || cclen >= sizeof(cc)) {
+        return NULL;
+    }
+
+    memcpy(cc, sms->phone + 1, cclen);
+    cc[cclen] = '\0';
+
+    sv_phone_national(sms->phone, national);
+
+    /* sms->text is not NUL-terminated */
+    text = malloc(sms->len + 1);
+    if (text == NULL) {
+        return NULL;
+    }
+
+    memcpy(text, sms->text, sms->len);
+    text[sms->len] = '\0';
+
+    out = NULL;
+
+    root = cJSON_CreateObject();
+    if (root != NULL
+        && sv_sens_fill(root, cc, p->from, text, national) == 0)
+    {
+        out = cJSON_PrintUnformatted(root);
+    }
+
+    cJSON_Delete(root);
+    free(text);
+
+    return out;
+}
+
+
+static int
+sv_sens_fill(cJSON *root, const char *cc, const char *from, const char *text,
+    const char *to)
+{
+    cJSON  *messages, *message;
+
+    if (cJSON_AddStringToObject(root, "type", "SMS") == NULL
+        || cJSON_AddStringToObject(root, "contentType", "COMM") == NULL
+        || cJSON_AddStringToObject(root, "countryCode", cc) == NULL
+        || cJSON_AddStringToObject(root, "from", from) == NULL
+        || cJSON_AddStringToObject(root, "content", text) == NULL)
+    {
+        return -1;
+    }
+
+    messages = cJSON_AddArrayToObject(root, "messages");
+    message = cJSON_CreateObject();
+
+    if (messages == NULL || message == NULL) {
+        cJSON_Delete(message);
+        return -1;
+    }
+
+    cJSON_AddItemToArray(messages, message);
+
+    if (cJSON_AddStringToObject(message, "to", to) == NULL) {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static long long
+sv_sens_timestamp(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+static int
+sv_sens_sign(const sv_provider_t *p, const char *path, const char *timestamp,
+    char *out)
+{
+    int            n;
+    unsigned int   mdlen;
+    unsigned char  md[EVP_MAX_MD_SIZE];
+    char           msg[SV_SENS_PATH_SIZE + SV_SENS_NAME_MAX + 64];
+
+    n = snprintf(msg, sizeof(msg), "POST %s\n%s\n%s", path, timestamp,
+                 p->access_key);
+    if (n < 0 || (size_t) n >= sizeof(msg)) {
+        return -1;
+    }
+
+    if (HMAC(EVP_sha256(), p->secret_key, (int) strlen(p->secret_key),
+             (unsigned char *) msg, n, md, &mdlen)
+        == NULL)
+    {
+        return -1;
+    }
+
+    EVP_EncodeBlock((unsigned char *) out, md, (int) mdlen);
+
+    return 0;
+}
+
+
+static int
+sv_sens_accepted(const sv_http_response_t *resp)
+{
+    int           ok;
+    cJSON        *json;
+    const cJSON  *code;
+
+    if (resp->status != 202) {
+        return 0;
+    }
+
+    json = cJSON_ParseWithLength(resp->body, resp->len);
+    code = cJSON_GetObjectItemCaseSensitive(json, "statusCode");
+
+    ok = cJSON_IsString(code) && strcmp(code->valuestring, "202") == 0;
+
+    cJSON_Delete(json);
+
+    return ok;
+}
+
+
+static void
+sv_sens_failure(const sv_http_response_t *resp, char *err, size_t errlen)
+{
+    cJSON       *json;
+    const char  *why;
+    char         reason[4 * SV_SENS_REASON_MAX + 1];
+
+    json = cJSON_ParseWithLength(resp->body, resp->len);
+    why = sv_sens_json_reason(json);
+
+    if (why != NULL) {
+        sv_http_reason(reason, sizeof(reason), why, strlen(why),
+                       SV_SENS_REASON_MAX);
+
+    } else {
+        sv_http_reason(reason, sizeof(reason), resp->body, resp->len,
+                       SV_SENS_REASON_MAX);
+    }
+
+    snprintf(err, errlen, "sens answered %ld: \"%s\"", resp->status, reason);
+
+    cJSON_Delete(json);
+}
+
+
+/*
+ * SENS itself says "errorMessage" (or "statusName" next to a statusCode),
+ * the API gateway in front of it {"error": {"message": ...}}.
+ */
+static const char *
+sv_sens_json_reason(const cJSON *json)
+{
+    const cJSON  *item;
+
+    item = cJSON_GetObjectItemCaseSensitive(json, "errorMessage");
+    if (cJSON_IsString(item)) {
+        return item->valuestring;
+    }
+
+    item = cJSON_GetObjectItemCaseSensitive(json, "error");
+    item = cJSON_GetObjectItemCaseSensitive(item, "message");
+    if (cJSON_IsString(item)) {
+        return item->valuestring;
+    }
+
+    item = cJSON_GetObjectItemCaseSensitive(json, "statusName");
+    if (cJSON_IsString(item)) {
+        return item->valuestring;
+    }
+
+    return NULL;
+}

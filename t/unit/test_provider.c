@@ -1,0 +1,960 @@
+/*
+ * The providers against t/mock/sms_mock.py, started on a loopback port for
+ * the whole run.  SV_MOCK names the mock if not run from the repository's
+ * top directory.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "sv_http.h"
+#include "sv_provider.h"
+
+#define MOCK_DEFAULT   "t/mock/sms_mock.py"
+#define PYTHON         "/usr/bin/python3"
+
+#define SENS_SERVICE   "ncp:sms:kr:123456789012:smsverify"
+#define SENS_ACCESS    "AKIAMOCKACCESSKEY01"
+#define SENS_SECRET    "sens-secret-0123456789abcdef"
+#define SENS_FROM      "0212345678"
+#define CAFE24_USER    "myshop"
+#define CAFE24_SECURE  "cafe24-secure-fedcba9876543210"
+#define CAFE24_FROM    "070-1234-5678"
+
+#define PHONE          "+821012345678"
+#define CODE           "482913"
+#define TEXT           "[MyShop] 인증번호 [" CODE "]를 입력해주세요."
+
+
+static pid_t  mock_pid = -1;
+static char   mock_url[64];
+
+
+/* the mock */
+
+static int
+mock_start(void)
+{
+    int             fds[2];
+    char            line[64];
+    size_t          n;
+    ssize_t         r;
+    struct pollfd   pfd;
+    const char     *path;
+
+    path = getenv("SV_MOCK");
+    if (path == NULL) {
+        path = MOCK_DEFAULT;
+    }
+
+    if (pipe(fds) != 0) {
+        return -1;
+    }
+
+    mock_pid = fork();
+    if (mock_pid < 0) {
+        return -1;
+    }
+
+    if (mock_pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execl(PYTHON, PYTHON, path, "--port", "0",
+              "--sens-service-id", SENS_SERVICE,
+              "--sens-access-key", SENS_ACCESS,
+              "--sens-secret-key", SENS_SECRET,
+              "--cafe24-user-id", CAFE24_USER,
+              "--cafe24-secure-key", CAFE24_SECURE, (char *) NULL);
+        _exit(127);
+    }
+
+    close(fds[1]);
+
+    /* "ready <port>\n", within 10 s */
+    n = 0;
+    pfd.fd = fds[0];
+    pfd.events = POLLIN;
+
+    while (n < sizeof(line) - 1 && memchr(line, '\n', n) == NULL) {
+        if (poll(&pfd, 1, 10000) != 1) {
+            break;
+        }
+
+        r = read(fds[0], line + n, sizeof(line) - 1 - n);
+        if (r <= 0) {
+            break;
+        }
+
+        n += r;
+    }
+
+    close(fds[0]);
+    line[n] = '\0';
+
+    if (strncmp(line, "ready ", 6) != 0) {
+        fprintf(stderr, "sms_mock.py did not start: \"%s\"\n", line);
+        return -1;
+    }
+
+    snprintf(mock_url, sizeof(mock_url), "http://127.0.0.1:%d",
+             atoi(line + 6));
+
+    return 0;
+}
+
+
+static void
+mock_stop(void)
+{
+    int  status;
+
+    if (mock_pid > 0) {
+        kill(mock_pid, SIGTERM);
+        waitpid(mock_pid, &status, 0);
+        mock_pid = -1;
+    }
+}
+
+
+static size_t
+mock_collect(char *data, size_t size, size_t n, void *ctx)
+{
+    size_t              len, room;
+    sv_http_response_t  *resp;
+
+    resp = ctx;
+    len = size * n;
+    room = SV_HTTP_BODY_MAX - resp->len;
+    len = len < room ? len : room;
+
+    memcpy(resp->body + resp->len, data, len);
+    resp->len += len;
+
+    return size * n;
+}
+
+
+/* the control API, over a handle of its own; body NULL means GET */
+static cJSON *
+mock_call(const char *path, const char *body)
+{
+    CURL                *h;
+    CURLcode             rc;
+    char                 url[128];
+    sv_http_response_t  *resp;
+    cJSON               *json;
+
+    resp = calloc(1, sizeof(*resp));
+    assert_non_null(resp);
+
+    snprintf(url, sizeof(url), "%s%s", mock_url, path);
+
+    h = curl_easy_init();
+    assert_non_null(h);
+
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, mock_collect);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
+
+    if (body != NULL) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    }
+
+    rc = curl_easy_perform(h);
+    curl_easy_cleanup(h);
+
+    assert_int_equal(rc, CURLE_OK);
+
+    json = cJSON_ParseWithLength(resp->body, resp->len);
+    free(resp);
+    assert_non_null(json);
+
+    return json;
+}
+
+
+static void
+mock_behave(const char *provider, const char *mode)
+{
+    char  body[128];
+
+    snprintf(body, sizeof(body), "{\"provider\":\"%s\",\"mode\":\"%s\"}",
+             provider, mode);
+    cJSON_Delete(mock_call("/__mock/behaviour", body));
+}
+
+
+static cJSON *
+mock_messages(void)
+{
+    cJSON  *list;
+
+    list = mock_call("/__mock/messages", NULL);
+    assert_true(cJSON_IsArray(list));
+
+    return list;
+}
+
+
+static const char *
+field(const cJSON *message, const char *name)
+{
+    const cJSON  *item;
+
+    item = cJSON_GetObjectItemCaseSensitive(message, name);
+    assert_true(cJSON_IsString(item));
+
+    return item->valuestring;
+}
+
+
+static double
+field_number(const cJSON *message, const char *name)
+{
+    const cJSON  *item;
+
+    item = cJSON_GetObjectItemCaseSensitive(message, name);
+    assert_true(cJSON_IsNumber(item));
+
+    return item->valuedouble;
+}
+
+
+/* providers as nginx.conf would give them */
+
+static sv_provider_t
+sens(void)
+{
+    sv_provider_t  p;
+
+    memset(&p, 0, sizeof(p));
+    p.type = SV_PROVIDER_SENS;
+    p.url = mock_url;
+    p.timeout_ms = 5000;
+    p.service_id = SENS_SERVICE;
+    p.access_key = SENS_ACCESS;
+    p.secret_key = SENS_SECRET;
+    p.from = SENS_FROM;
+
+    return p;
+}
+
+
+static sv_provider_t
+cafe24(void)
+{
+    sv_provider_t  p;
+
+    memset(&p, 0, sizeof(p));
+    p.type = SV_PROVIDER_CAFE24;
+    p.url = mock_url;
+    p.timeout_ms = 5000;
+    p.user_id = CAFE24_USER;
+    p.secure_key = CAFE24_SECURE;
+    p.from = CAFE24_FROM;
+
+    return p;
+}
+
+
+static int
+send_to(const sv_provider_t *p, const char *phone, const char *text,
+    char *err, size_t errlen)
+{
+    sv_sms_t  sms;
+
+    sms.phone = phone;
+    sms.text = text;
+    sms.len = strlen(text);
+
+    return sv_provider_send(p, &sms, err, errlen);
+}
+
+
+static int
+send_one(const sv_provider_t *p, char *err, size_t errlen)
+{
+    return send_to(p, PHONE, TEXT, err, errlen);
+}
+
+
+static void
+assert_no_secrets(const char *err)
+{
+    assert_null(strstr(err, SENS_SECRET));
+    assert_null(strstr(err, CAFE24_SECURE));
+    assert_null(strstr(err, CODE));
+}
+
+
+static long
+elapsed_ms(const struct timespec *since)
+{
+    struct timespec  now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+
+    return (now.tv_sec - since->tv_sec) * 1000
+           + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+
+/* a loopback port nothing listens on */
+static int
+closed_port(void)
+{
+    int                 s, port;
+    socklen_t           len;
+    struct sockaddr_in  sin;
+
+    s = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(s >= 0);
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof(sin);
+
+    assert_int_equal(bind(s, (struct sockaddr *) &sin, sizeof(sin)), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *) &sin, &len), 0);
+    port = ntohs(sin.sin_port);
+    close(s);
+
+    return port;
+}
+
+
+/* fixtures */
+
+static int
+group_setup(void **state)
+{
+    (void) state;
+
+    if (sv_provider_init() != 0) {
+        return -1;
+    }
+
+    return mock_start();
+}
+
+
+static int
+group_teardown(void **state)
+{
+    (void) state;
+
+    mock_stop();
+    sv_provider_cleanup();
+
+    return 0;
+}
+
+
+static int
+reset_mock(void **state)
+{
+    (void) state;
+
+    cJSON_Delete(mock_call("/__mock/reset", "{}"));
+
+    return 0;
+}
+
+
+/* the tests */
+
+static void
+test_names(void **state)
+{
+    (void) state;
+
+    assert_string_equal(sv_provider_name(SV_PROVIDER_LOG), "log");
+    assert_string_equal(sv_provider_name(SV_PROVIDER_SENS), "sens");
+    assert_string_equal(sv_provider_name(SV_PROVIDER_CAFE24), "cafe24");
+    assert_string_equal(sv_provider_name(SV_PROVIDER_NTYPES), "unknown");
+}
+
+
+static void
+test_sens_success(void **state)
+{
+    char            err[256];
+    cJSON          *list, *m;
+    sv_provider_t   p;
+
+    (void) state;
+
+    p = sens();
+    assert_int_equal(send_one(&p, err, sizeof(err)), 0);
+
+    list = mock_messages();
+    assert_int_equal(cJSON_GetArraySize(list), 1);
+
+    m = cJSON_GetArrayItem(list, 0);
+    assert_string_equal(field(m, "provider"), "sens");
+    assert_string_equal(field(m, "to"), "01012345678");
+    assert_string_equal(field(m, "countryCode"), "82");
+    assert_string_equal(field(m, "from"), SENS_FROM);
+    assert_string_equal(field(m, "text"), TEXT);
+    assert_string_equal(field(m, "type"), "SMS");
+    assert_string_equal(field(m, "contentType"), "COMM");
+
+    cJSON_Delete(list);
+}
+
+
+static void
+test_sens_abroad(void **state)
+{
+    char            err[256];
+    cJSON          *list, *m;
+    sv_provider_t   p;
+
+    (void) state;
+
+    p = sens();
+    assert_int_equal(send_to(&p, "+14155550123", "code 1234", err,
+                             sizeof(err)), 0);
+
+    list = mock_messages();
+    m = cJSON_GetArrayItem(list, 0);
+    assert_non_null(m);
+    assert_string_equal(field(m, "to"), "4155550123");
+    assert_string_equal(field(m, "countryCode"), "1");
+
+    cJSON_Delete(list);
+}
+
+
+static void
+test_sens_escapes_text(void **state)
+{
+    char            err[256];
+    cJSON          *list, *m;
+    const char     *text;
+    sv_provider_t   p;
+
+    (void) state;
+
+    text = "a \"quoted\" \\ line\nand a tab\t";
+
+    p = sens();
+    assert_int_equal(send_to(&p, PHONE, text, err, sizeof(err)), 0);
+
+    list = mock_messages();
+    m = cJSON_GetArrayItem(list, 0);
+    assert_non_null(m);
+    assert_string_equal(field(m, "text"), text);
+
+    cJSON_Delete(list);
+}
+
+
+static void
+test_cafe24_success(void **state)
+{
+    char            err[256];
+    cJSON          *list, *m;
+    sv_provider_t   p;
+
+    (void) state;
+
+    p = cafe24();
+    assert_int_equal(send_one(&p, err, sizeof(err)), 0);
+
+    list = mock_messages();
+    assert_int_equal(cJSON_GetArraySize(list), 1);
+
+    m = cJSON_GetArrayItem(list, 0);
+    assert_string_equal(field(m, "provider"), "cafe24");
+    assert_string_equal(field(m, "to"), "010-1234-5678");
+    assert_string_equal(field(m, "from"), CAFE24_FROM);
+    assert_string_equal(field(m, "text"), TEXT);
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(m, "testflag")));
+
+    cJSON_Delete(list);
+}
+
+
+static void
+test_cafe24_testflag(void **state)
+{
+    char            err[256];
+    cJSON          *list, *m;
+    sv_provider_t   p;
+
+    (void) state;
+
+    p = cafe24();
+    p.testflag = 1;
+    assert_int_equal(send_one(&p, err, sizeof(err)), 0);
+
+    list = mock_messages();
+    m = cJSON_GetArrayItem(list, 0);
+    assert_non_null(m);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(m, "testflag")));
+    assert_string_equal(field(m, "text"), TEXT);
+
+    cJSON_Delete(list);
+}
+
+
+static void
+test_cafe24_numbers(void **state)
+{
+    char            err[256];
+    cJSON          *list, *m;
+    sv_provider_t   p;
+
+    (void) state;
+
+    /* a two-part sender and an old 10-digit mobile */
+    p = cafe24();
+    p.from = "1588-0000";
+    assert_int_equal(send_to(&p, "+82111234567", TEXT, err, sizeof(err)),
+                     0);
+
+    list = mock_messages();
+    m = cJSON_GetArrayItem(list, 0);
+    assert_non_null(m);
+    assert_string_equal(field(m, "from"), "1588-0000");
+    assert_string_equal(field(m, "to"), "011-123-4567");
+
+    cJSON_Delete(list);
+
+    p.from = "07012345678";
+    assert_int_equal(send_one(&p, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "sender number"));
+}
+
+
+static void
+test_sens_wrong_secret(void **state)
+{
+    char            err[256];
+    cJSON          *list;
+    sv_provider_t   p;
+
+    (void) state;
+
+    p = sens();
+    p.secret_key = "not-the-secret-key-at-all";
+    assert_int_equal(send_one(&p, err, sizeof(err)), -1);
+    assert_string_equal(err, "sens answered 401: \"Authentication Failed\"");
+    assert_no_secrets(err);
+    assert_null(strstr(err, p.secret_key));
+
+    list = mock_messages();
+    assert_int_equal(cJSON_GetArraySize(list), 0);
+    cJSON_Delete(list);
+}
+
+
+static void
+test_cafe24_wrong_key(void **state)
+{
+    char            err[256];
+    sv_provider_t   p;
+
+    (void) state;
+
+    p = cafe24();
+    p.secure_key = "not-the-secure-key";
+    assert_int_equal(send_one(&p, err, sizeof(err)), -1);
+    assert_string_equal(err, "cafe24 answered \"-102\"");
+    assert_no_secrets(err);
+    assert_null(strstr(err, p.secure_key));
+}
+
+
+static void
+test_http500(void **state)
+{
+    char            err[256];
+    sv_provider_t   p;
+
+    (void) state;
+
+    mock_behave("sens", "http500");
+    p = sens();
+    assert_int_equal(send_one(&p, err, sizeof(err)), -1);
+    assert_string_equal(err, "sens answered 500: \"Unexpected Error\"");
+
+    mock_behave("cafe24", "http500");
+    p = cafe24();
+    assert_int_equal(send_one(&p, err, sizeof(err)), -1);
+    assert_string_equal(err, "cafe24: HTTP 500");
+}
+
+
+static void
+test_http400(void **state)
+{
+    char            err[256];
+    sv_provider_t   p;
+
+    (void) state;
+
+    mock_behave("sens", "http400");
+    p = sens();
+    assert_int_equal(send_one(&p, err, sizeof(err)), -1);
+    assert_string_equal(err, "sens answered 400: \"Bad Request Exception\"");
+}
+
+
+static void
+test_garbage(void **state)
+{
+    char            err[256];
+    sv_provider_t   p;
+
+    (void) state;
+
+    mock_behave("sens", "garbage");
+    p = sens();
+    assert_int_equal(send_one(&p, err, sizeof(err)), -1);
+    assert_string_equal(err,
+        "sens answered 202: \"<html><body>garbage</body></html>\"");
+
+    mock_behave("cafe24", "garbage");
+    p = cafe24();
+    assert_int_equal(send_one(&p, err, sizeof(err)), -1);
+    assert_string_equal(err,
+        "cafe24 answered \"\\x00\\x01garbage\\xff\"");
+}
+
+
+static void
+test_badstatus(void **state)
+{
+    char            err[256];
+    sv_provider_t   p;
+
+    (void) state;
+
+    mock_behave("sens", "badstatus");
+    p = sens();
+    assert_int_equal(send_one(&p, err, sizeof(err)), -1);
+    assert_string_equal(err, "sens answered 202: \"fail\"");
+
+    mock_behave("cafe24", "badstatus");
+    p = cafe24();
+    assert_int_equal(send_one(&p, err, sizeof(err)), -1);
+    assert_string_equal(err, "cafe24 answered \"-100\"");
+}
+
+
+static void
+test_refused(void **state)
+{
+    char            err[256], url[64];
+    sv_provider_t   p;
+
+    (void) state;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", closed_port());
+
+    p = sens();
+    p.url = url;
+    assert_int_equal(send_one(&p, err, sizeof(err)), -1);
+    assert_memory_equal(err, "sens: ", 6);
+    assert_no_secrets(err);
+
+    p = cafe24();
+    p.url = url;
+    assert_int_equal(send_one(&p, err, sizeof(err)), -1);
+    assert_memory_equal(err, "cafe24: ", 8);
+    assert_no_secrets(err);
+}
+
+
+static void
+test_timeout(void **state)
+{
+    char             err[256];
+    long             ms;
+    sv_provider_t    p;
+    struct timespec  start;
+
+    (void) state;
+
+    mock_behave("sens", "hang");
+    p = sens();
+    p.timeout_ms = 300;
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    assert_int_equal(send_one(&p, err, sizeof(err)), -1);
+    ms = elapsed_ms(&start);
+
+    assert_true(ms >= 250 && ms < 1000);
+    assert_memory_equal(err, "sens: ", 6);
+    assert_non_null(strstr(err, "imed out"));
+
+    mock_behave("cafe24", "hang");
+    p = cafe24();
+    p.timeout_ms = 300;
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    assert_int_equal(send_one(&p, err, sizeof(err)), -1);
+    ms = elapsed_ms(&start);
+
+    assert_true(ms >= 250 && ms < 1000);
+    assert_memory_equal(err, "cafe24: ", 8);
+}
+
+
+static void
+test_slow(void **state)
+{
+    char             err[256];
+    long             ms;
+    sv_provider_t    p;
+    struct timespec  start;
+
+    (void) state;
+
+    cJSON_Delete(mock_call("/__mock/behaviour",
+                           "{\"provider\":\"cafe24\",\"mode\":\"ok\","
+                           "\"delay_ms\":400,\"count\":1}"));
+    p = cafe24();
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    assert_int_equal(send_one(&p, err, sizeof(err)), 0);
+    assert_true(elapsed_ms(&start) >= 400);
+
+    /* count 1: the next one is prompt again */
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    assert_int_equal(send_one(&p, err, sizeof(err)), 0);
+    ms = elapsed_ms(&start);
+    assert_true(ms < 400);
+}
+
+
+static void
+test_keepalive(void **state)
+{
+    char            err[256];
+    cJSON          *list;
+    sv_provider_t   p;
+
+    (void) state;
+
+    p = sens();
+    assert_int_equal(send_one(&p, err, sizeof(err)), 0);
+    assert_int_equal(send_one(&p, err, sizeof(err)), 0);
+
+    list = mock_messages();
+    assert_int_equal(cJSON_GetArraySize(list), 2);
+
+    /* the same client port: the second call reused the connection */
+    assert_true(field_number(cJSON_GetArrayItem(list, 0), "conn")
+                == field_number(cJSON_GetArrayItem(list, 1), "conn"));
+
+    cJSON_Delete(list);
+}
+
+
+static void *
+send_in_thread(void *arg)
+{
+    int            i;
+    char           err[256];
+    sv_provider_t  p;
+
+    p = *(sv_provider_t *) arg;
+
+    for (i = 0; i < 3; i++) {
+        if (send_one(&p, err, sizeof(err)) != 0) {
+            return (void *) 1;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+test_threads(void **state)
+{
+    int             i;
+    void           *result;
+    cJSON          *list;
+    pthread_t       t[4];
+    sv_provider_t   p[2];
+
+    (void) state;
+
+    /* each thread its own handle, freed when the thread ends */
+    p[0] = sens();
+    p[1] = cafe24();
+
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(pthread_create(&t[i], NULL, send_in_thread,
+                                        &p[i % 2]), 0);
+    }
+
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(t[i], &result), 0);
+        assert_null(result);
+    }
+
+    list = mock_messages();
+    assert_int_equal(cJSON_GetArraySize(list), 12);
+    cJSON_Delete(list);
+}
+
+
+static char    log_line[2048];
+static size_t  log_len;
+static int     log_calls;
+
+static void
+log_capture(void *data, const char *line, size_t len)
+{
+    assert_ptr_equal(data, &log_calls);
+    assert_true(len < sizeof(log_line));
+
+    memcpy(log_line, line, len);
+    log_line[len] = '\0';
+    log_len = len;
+    log_calls++;
+}
+
+
+static void
+test_log(void **state)
+{
+    char           err[256];
+    sv_provider_t  p;
+
+    (void) state;
+
+    memset(&p, 0, sizeof(p));
+    p.type = SV_PROVIDER_LOG;
+    p.log_write = log_capture;
+    p.log_data = &log_calls;
+    log_calls = 0;
+
+    assert_int_equal(send_one(&p, err, sizeof(err)), 0);
+    assert_int_equal(log_calls, 1);
+    assert_string_equal(log_line,
+        "smsverify log provider: to \"+82 10-****-5678\" message \""
+        TEXT "\"");
+    assert_int_equal(log_len, strlen(log_line));
+
+    assert_int_equal(send_to(&p, "+14155550123",
+                             "say \"hi\" \\ now\r\n\x7f", err, sizeof(err)),
+                     0);
+    assert_string_equal(log_line,
+        "smsverify log provider: to \"+1 ******0123\" message "
+        "\"say \\\"hi\\\" \\\\ now\\x0d\\x0a\\x7f\"");
+
+    /* no writer: still a success */
+    p.log_write = NULL;
+    assert_int_equal(send_one(&p, err, sizeof(err)), 0);
+    assert_int_equal(log_calls, 2);
+}
+
+
+static void
+test_escape(void **state)
+{
+    char  out[16];
+
+    (void) state;
+
+    assert_int_equal(sv_http_escape(out, sizeof(out), "a\"b\\c", 5, 0), 7);
+    assert_string_equal(out, "a\\\"b\\\\c");
+
+    assert_int_equal(sv_http_escape(out, sizeof(out), "\xed\x95\x9c", 3, 0),
+                     3);
+    assert_string_equal(out, "\xed\x95\x9c");
+
+    assert_int_equal(sv_http_escape(out, sizeof(out), "\xed\x95\x9c", 3, 1),
+                     12);
+    assert_string_equal(out, "\\xed\\x95\\x9c");
+
+    /* an escape that would not fit is left out whole */
+    assert_int_equal(sv_http_escape(out, 6, "ab\ncd", 5, 0), 2);
+    assert_string_equal(out, "ab");
+
+    assert_int_equal(sv_http_reason(out, sizeof(out), "  -101\r\nmore", 12,
+                                    100), 4);
+    assert_string_equal(out, "-101");
+
+    assert_int_equal(sv_http_reason(out, sizeof(out), "0123456789", 10, 4),
+                     4);
+    assert_string_equal(out, "0123");
+}
+
+
+static void
+test_url(void **state)
+{
+    char  out[32];
+
+    (void) state;
+
+    assert_int_equal(sv_http_url(out, sizeof(out), "http://h:1//", "/a"), 0);
+    assert_string_equal(out, "http://h:1/a");
+
+    assert_int_equal(sv_http_url(out, sizeof(out), "https://h", "/a/b"), 0);
+    assert_string_equal(out, "https://h/a/b");
+
+    assert_int_equal(sv_http_url(out, 8, "https://h", "/a/b"), -1);
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_url),
+        cmocka_unit_test(test_log),
+        cmocka_unit_test_setup(test_sens_success, reset_mock),
+        cmocka_unit_test_setup(test_sens_abroad, reset_mock),
+        cmocka_unit_test_setup(test_sens_escapes_text, reset_mock),
+        cmocka_unit_test_setup(test_cafe24_success, reset_mock),
+        cmocka_unit_test_setup(test_cafe24_testflag, reset_mock),
+        cmocka_unit_test_setup(test_cafe24_numbers, reset_mock),
+        cmocka_unit_test_setup(test_sens_wrong_secret, reset_mock),
+        cmocka_unit_test_setup(test_cafe24_wrong_key, reset_mock),
+        cmocka_unit_test_setup(test_http500, reset_mock),
+        cmocka_unit_test_setup(test_http400, reset_mock),
+        cmocka_unit_test_setup(test_garbage, reset_mock),
+        cmocka_unit_test_setup(test_badstatus, reset_mock),
+        cmocka_unit_test_setup(test_refused, reset_mock),
+        cmocka_unit_test_setup(test_timeout, reset_mock),
+        cmocka_unit_test_setup(test_slow, reset_mock),
+        cmocka_unit_test_setup(test_keepalive, reset_mock),
+        cmocka_unit_test_setup(test_threads, reset_mock),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
