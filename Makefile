@@ -27,6 +27,14 @@ DEB_PACKAGES := nginx nginx-dev liblmdb-dev lmdb-utils libcjson-dev \
 
 .PHONY: all deps build module unit test test-nginx run stop clean
 
+# the stand-in Test::Nginx in t/lib serves only where upstream's is absent
+PROVE_INC    = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
+                   || echo -I t/lib) -I t/inc
+PROVE_FILES ?= t/selftest t
+
+export TEST_NGINX_SMSVERIFY_MODULE := $(MODULE)
+export TEST_NGINX_BINARY ?= $(NGINX_BIN)
+
 all: build
 
 deps:
@@ -68,6 +76,23 @@ $(BUILD)/unit/%: t/unit/%.c $(SV_OBJS)
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+test: deps
+	$(MAKE) build
+	$(MAKE) unit
+	$(MAKE) test-nginx
+
+test-nginx: $(MODULE)
+	prove $(PROVE_INC) $(PROVE_FILES)
+
+run: deps
+	$(MAKE) build
+	mkdir -p var/log
+	@echo "nginx on http://127.0.0.1:8080/ (codes in var/log/error.log)"
+	$(NGINX_BIN) -p $(CURDIR)/ -c conf/nginx.conf -g 'daemon off;'
+
+stop:
+	-$(NGINX_BIN) -p $(CURDIR)/ -c conf/nginx.conf -s quit
 
 clean:
 	rm -rf $(BUILD) t/servroot

@@ -1450,6 +1450,12 @@ ngx_http_smsverify_init_module(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    if (mcf->provider_types & (1 << SV_PROVIDER_LOG)) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "the \"log\" provider writes every code to the "
+                      "error log: use it for development only");
+    }
+
     if (ngx_http_smsverify_make_dir(cycle, mcf) != NGX_OK) {
         return NGX_ERROR;
     }

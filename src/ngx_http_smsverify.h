@@ -192,7 +192,11 @@ ngx_int_t ngx_http_smsverify_confirm(ngx_http_request_t *r, cJSON *root);
 ngx_int_t ngx_http_smsverify_signup(ngx_http_request_t *r, cJSON *root);
 ngx_int_t ngx_http_smsverify_status(ngx_http_request_t *r);
 
-/* shared by the endpoints */
+/*
+ * Shared by the endpoints.  Like every reader and check of input, these
+ * answer a bad request themselves and return the answer's rc, or return
+ * NGX_DECLINED when the input passes.
+ */
 ngx_int_t ngx_http_smsverify_read_phone(ngx_http_request_t *r, cJSON *root,
     char *e164);
 ngx_int_t ngx_http_smsverify_store_error(ngx_http_request_t *r,

@@ -52,12 +52,12 @@ ngx_http_smsverify_confirm(ngx_http_request_t *r, cJSON *root)
     }
 
     rc = ngx_http_smsverify_read_phone(r, root, job->phone);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
     rc = ngx_http_smsverify_read_guess(r, root, &guess);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
@@ -113,7 +113,7 @@ ngx_http_smsverify_read_guess(ngx_http_request_t *r, cJSON *root,
         }
     }
 
-    return NGX_OK;
+    return NGX_DECLINED;
 }
 
 

@@ -33,7 +33,7 @@ ngx_http_smsverify_read_phone(ngx_http_request_t *r, cJSON *root,
                                         NULL, 0);
     }
 
-    return NGX_OK;
+    return NGX_DECLINED;
 }
 
 

@@ -58,12 +58,12 @@ ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
     }
 
     rc = ngx_http_smsverify_read_phone(r, root, job->phone);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
     rc = ngx_http_smsverify_make_message(r, job);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
@@ -148,7 +148,7 @@ ngx_http_smsverify_make_message(ngx_http_request_t *r,
     job->sms.text = (char *) text.data;
     job->sms.len = text.len;
 
-    return NGX_OK;
+    return NGX_DECLINED;
 }
 
 

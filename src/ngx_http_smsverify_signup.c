@@ -80,32 +80,32 @@ ngx_http_smsverify_signup(ngx_http_request_t *r, cJSON *root)
     }
 
     rc = ngx_http_smsverify_read_fields(r, root, fields);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
     rc = ngx_http_smsverify_read_terms(r, root, job);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
     rc = ngx_http_smsverify_read_phone(r, root, job->phone);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
     rc = ngx_http_smsverify_check_values(r, fields);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
     rc = ngx_http_smsverify_check_terms(r, job);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
     rc = ngx_http_smsverify_read_token(r, &fields[SV_F_TOKEN], job);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
@@ -180,7 +180,7 @@ ngx_http_smsverify_read_fields(ngx_http_request_t *r, cJSON *root,
                                            ngx_http_smsverify_signup_fields[i]);
     }
 
-    return NGX_OK;
+    return NGX_DECLINED;
 }
 
 
@@ -212,7 +212,7 @@ ngx_http_smsverify_check_values(ngx_http_request_t *r, ngx_str_t *fields)
         return ngx_http_smsverify_error(r, SV_ERR_INVALID_NICKNAME, NULL, 0);
     }
 
-    return NGX_OK;
+    return NGX_DECLINED;
 }
 
 
@@ -268,7 +268,7 @@ ngx_http_smsverify_read_terms(ngx_http_request_t *r, cJSON *root,
 
     job->member.nterms = n;
 
-    return NGX_OK;
+    return NGX_DECLINED;
 }
 
 
@@ -335,7 +335,7 @@ ngx_http_smsverify_check_terms(ngx_http_request_t *r,
                                         p - buf);
     }
 
-    return NGX_OK;
+    return NGX_DECLINED;
 }
 
 
@@ -371,7 +371,7 @@ ngx_http_smsverify_read_token(ngx_http_request_t *r, ngx_str_t *body_token,
     sv_token_hash(mcf->secret, (char *) token.data, token.len,
                   job->token_hash);
 
-    return NGX_OK;
+    return NGX_DECLINED;
 }
 
 
