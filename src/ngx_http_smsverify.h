@@ -140,7 +140,7 @@ typedef ngx_int_t (*ngx_http_smsverify_done_pt)(ngx_http_request_t *r,
 
 
 typedef struct {
-    /* the code while the message is built, for $smsverify_code */
+    /* what $smsverify_code yields while the message is built */
     u_char                      code[SV_CODE_MAX + 1];
     size_t                      code_len;
 

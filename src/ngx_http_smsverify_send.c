@@ -11,6 +11,9 @@
 #define SV_REASON_SIZE  256
 #define SV_SMS_MAX      90
 
+/* ASCII SUB: what $smsverify_code yields while a message is built */
+#define SV_CODE_PLACEHOLDER  0x1a
+
 
 typedef struct {
     sv_store_t            *store;
@@ -32,6 +35,8 @@ typedef struct {
 
 static ngx_int_t ngx_http_smsverify_make_message(ngx_http_request_t *r,
     ngx_http_smsverify_send_job_t *job);
+static void ngx_http_smsverify_put_code(ngx_str_t *text, u_char *code,
+    size_t len);
 static void ngx_http_smsverify_send_thread(void *data);
 static ngx_int_t ngx_http_smsverify_send_done(ngx_http_request_t *r,
     void *data);
@@ -102,6 +107,7 @@ static ngx_int_t
 ngx_http_smsverify_make_message(ngx_http_request_t *r,
     ngx_http_smsverify_send_job_t *job)
 {
+    u_char                           code[SV_CODE_MAX + 1];
     size_t                           euckr;
     ngx_str_t                        text;
     ngx_http_smsverify_ctx_t        *ctx;
@@ -112,27 +118,33 @@ ngx_http_smsverify_make_message(ngx_http_request_t *r,
     mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
     ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
 
-    if (sv_code_generate((char *) ctx->code, lcf->code_length) != 0) {
+    if (sv_code_generate((char *) code, lcf->code_length) != 0) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "smsverify could not draw random bytes");
         return ngx_http_smsverify_error(r, SV_ERR_INTERNAL, NULL, 0);
     }
 
-    ctx->code_len = lcf->code_length;
-
-    sv_code_hash(mcf->secret, job->phone, (char *) ctx->code, ctx->code_len,
+    sv_code_hash(mcf->secret, job->phone, (char *) code, lcf->code_length,
                  job->hash);
 
-    /* $smsverify_code is the code only while the message is built */
+    /*
+     * nginx's script engine writes variable values to the debug log, so
+     * $smsverify_code stands for a placeholder while the template is
+     * evaluated, and the code takes its place afterwards.
+     */
+
+    ngx_memset(ctx->code, SV_CODE_PLACEHOLDER, lcf->code_length);
+    ctx->code_len = lcf->code_length;
 
     if (ngx_http_complex_value(r, lcf->message, &text) != NGX_OK) {
-        ngx_explicit_memzero(ctx->code, sizeof(ctx->code));
-        ctx->code_len = 0;
+        ngx_explicit_memzero(code, sizeof(code));
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_explicit_memzero(ctx->code, sizeof(ctx->code));
     ctx->code_len = 0;
+
+    ngx_http_smsverify_put_code(&text, code, lcf->code_length);
+    ngx_explicit_memzero(code, sizeof(code));
 
     euckr = sv_euckr_length(text.data, text.len);
 
@@ -149,6 +161,31 @@ ngx_http_smsverify_make_message(ngx_http_request_t *r,
     job->sms.len = text.len;
 
     return NGX_DECLINED;
+}
+
+
+static void
+ngx_http_smsverify_put_code(ngx_str_t *text, u_char *code, size_t len)
+{
+    u_char  *p, *last;
+    size_t   i;
+
+    p = text->data;
+    last = text->data + text->len;
+
+    while ((size_t) (last - p) >= len) {
+
+        for (i = 0; i < len && p[i] == SV_CODE_PLACEHOLDER; i++) {
+            /* void */
+        }
+
+        if (i == len) {
+            p = ngx_cpymem(p, code, len);
+            continue;
+        }
+
+        p += i + 1;
+    }
 }
 
 
