@@ -150,6 +150,7 @@ typedef struct {
     ngx_http_smsverify_thread_pt  thread_handler;
     ngx_http_smsverify_done_pt  done_handler;
     ngx_event_t                 guard;
+    unsigned                    client_gone:1;
 } ngx_http_smsverify_ctx_t;
 
 

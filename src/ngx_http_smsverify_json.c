@@ -231,10 +231,16 @@ ngx_http_smsverify_answer(ngx_http_request_t *r, ngx_uint_t status,
     ngx_int_t                  rc;
     ngx_buf_t                 *b;
     ngx_chain_t                out;
-    ngx_table_elt_t           *h;
     ngx_http_smsverify_ctx_t  *ctx;
 
     static ngx_str_t  json = ngx_string("application/json");
+    static ngx_str_t  no_store = ngx_string("no-store");
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
+
+    if (ctx && ctx->client_gone) {
+        return NGX_ERROR;
+    }
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         r->keepalive = 0;
@@ -246,16 +252,11 @@ ngx_http_smsverify_answer(ngx_http_request_t *r, ngx_uint_t status,
     r->headers_out.content_type_lowcase = NULL;
     r->headers_out.content_length_n = len;
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    if (ngx_http_smsverify_add_header(r, "Cache-Control", &no_store)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Cache-Control");
-    ngx_str_set(&h->value, "no-store");
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
 
     if (ctx && ctx->cors_origin.len) {
         if (ngx_http_smsverify_cors_headers(r, &ctx->cors_origin, 0)
@@ -341,9 +342,9 @@ ngx_int_t
 ngx_http_smsverify_retry_error(ngx_http_request_t *r,
     ngx_http_smsverify_err_e err, int64_t retry_after_ms)
 {
-    u_char            buf[64], *p;
-    int64_t           seconds;
-    ngx_table_elt_t  *h;
+    u_char     buf[64], *p;
+    int64_t    seconds;
+    ngx_str_t  value;
 
     seconds = (retry_after_ms + 999) / 1000;
 
@@ -351,20 +352,16 @@ ngx_http_smsverify_retry_error(ngx_http_request_t *r,
         seconds = 1;
     }
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    value.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (value.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    h->hash = 1;
-    ngx_str_set(&h->key, "Retry-After");
+    value.len = ngx_sprintf(value.data, "%L", seconds) - value.data;
 
-    h->value.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
-    if (h->value.data == NULL) {
+    if (ngx_http_smsverify_add_header(r, "Retry-After", &value) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    h->value.len = ngx_sprintf(h->value.data, "%L", seconds) - h->value.data;
 
     if (err == SV_ERR_BUSY) {
         return ngx_http_smsverify_error(r, err, NULL, 0);

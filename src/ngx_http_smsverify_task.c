@@ -127,8 +127,15 @@ ngx_http_smsverify_task_event(ngx_event_t *ev)
 
     /*
      * If the client went away meanwhile, nginx replaced the handler with
-     * its finalizer; either way the request is finalized exactly once.
+     * its finalizer: the result is still counted and logged, but not
+     * answered.  Either way the request is finalized exactly once.
      */
+
+    if (r->write_event_handler != ngx_http_smsverify_task_resume) {
+        ctx->client_gone = 1;
+        (void) ctx->done_handler(r, ((ngx_http_smsverify_task_ctx_t *)
+                                     ctx->task->ctx)->data);
+    }
 
     r->write_event_handler(r);
 
