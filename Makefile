@@ -25,7 +25,7 @@ DEB_PACKAGES := nginx nginx-dev liblmdb-dev lmdb-utils libcjson-dev \
                 libwww-perl libjson-pp-perl liburi-perl python3 \
                 python3-bcrypt valgrind wrk curl gcc make
 
-.PHONY: all deps build module unit test test-nginx run stop clean
+.PHONY: all deps build module unit test test-nginx test-valgrind run stop clean
 
 # the stand-in Test::Nginx in t/lib serves only where upstream's is absent
 PROVE_INC    = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
@@ -81,9 +81,13 @@ test: deps
 	$(MAKE) build
 	$(MAKE) unit
 	$(MAKE) test-nginx
+	$(MAKE) test-valgrind
 
 test-nginx: $(MODULE)
 	prove $(PROVE_INC) $(PROVE_FILES)
+
+test-valgrind: $(MODULE)
+	TEST_NGINX_USE_VALGRIND=1 prove $(PROVE_INC) $(PROVE_FILES)
 
 run: deps
 	$(MAKE) build
