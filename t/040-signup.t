@@ -234,14 +234,12 @@ push @tokens, verify_phone('010-1234-5678');
 push @tokens, verify_phone('010-1234-5678');
 my @pids;
 for my $i (0, 1) {
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
+    push @pids, sv_fork(sub {
         my $res = sv_request(POST => '/signup',
             member(verificationToken => $tokens[$i],
                    email => "racer$i\@example.com"));
-        exit($res->{status} == 200 ? 0 : $res->{status} == 409 ? 9 : 1);
-    }
-    push @pids, $pid;
+        return $res->{status} == 200 ? 0 : $res->{status} == 409 ? 9 : 1;
+    });
 }
 my @rc = map { waitpid($_, 0); $? >> 8 } @pids;
 is_deeply [sort @rc], [0, 9], 'one 200, one 409 PHONE_TAKEN';

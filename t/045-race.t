@@ -74,15 +74,13 @@ GET /status
 my @tokens = map { verify_phone("010-1234-00$_") } 10 .. 17;
 my @pids;
 for my $i (0 .. 7) {
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
+    push @pids, sv_fork(sub {
         my $res = sv_request(POST => '/signup',
             member(verificationToken => $tokens[$i],
                    phoneNumber => '010-1234-00' . (10 + $i),
                    email => 'same@example.com'));
-        exit($res->{status} == 200 ? 0 : $res->{status} == 409 ? 9 : 1);
-    }
-    push @pids, $pid;
+        return $res->{status} == 200 ? 0 : $res->{status} == 409 ? 9 : 1;
+    });
 }
 my @rc = sort map { waitpid($_, 0); $? >> 8 } @pids;
 is_deeply \@rc, [0, (9) x 7], 'one 200, seven 409 EMAIL_TAKEN';

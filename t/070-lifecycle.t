@@ -26,12 +26,10 @@ sub SmsVerify::hang_provider {
 # one request in a child; the child exits with the answer's status / 10
 sub SmsVerify::in_child {
     my ($path, $body) = @_;
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
+    return sv_fork(sub {
         my $res = sv_request(POST => $path, $body);
-        exit int($res->{status} / 10);
-    }
-    return $pid;
+        return int($res->{status} / 10);
+    });
 }
 
 sub SmsVerify::status_of {
