@@ -182,7 +182,7 @@ ngx_int_t ngx_http_smsverify_retry_error(ngx_http_request_t *r,
 u_char *ngx_http_smsverify_int_list(u_char *p, u_char *last,
     const ngx_int_t *ids, ngx_uint_t n);
 
-/* ngx_http_smsverify_task.c */
+/* ngx_http_smsverify_task.c: post answers 503 BUSY itself, or NGX_DONE */
 void *ngx_http_smsverify_task_alloc(ngx_http_request_t *r, size_t size,
     ngx_http_smsverify_thread_pt thread, ngx_http_smsverify_done_pt done);
 ngx_int_t ngx_http_smsverify_task_post(ngx_http_request_t *r);

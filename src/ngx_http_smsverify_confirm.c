@@ -72,16 +72,7 @@ ngx_http_smsverify_confirm(ngx_http_request_t *r, cJSON *root)
     job->confirm.now_ms = sv_clock_ms();
     job->confirm.token_expires_ms = job->confirm.now_ms + lcf->token_ttl;
 
-    if (job->store == NULL) {
-        return ngx_http_smsverify_store_error(r, SV_STORE_ERROR,
-                                              "store is not open");
-    }
-
-    if (ngx_http_smsverify_task_post(r) != NGX_OK) {
-        return ngx_http_smsverify_retry_error(r, SV_ERR_BUSY, 1000);
-    }
-
-    return NGX_DONE;
+    return ngx_http_smsverify_task_post(r);
 }
 
 

@@ -90,16 +90,7 @@ ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
     job->limits.window_ms = lcf->send_window;
     job->expires_ms = job->limits.now_ms + lcf->code_ttl;
 
-    if (job->store == NULL) {
-        return ngx_http_smsverify_store_error(r, SV_STORE_ERROR,
-                                              "store is not open");
-    }
-
-    if (ngx_http_smsverify_task_post(r) != NGX_OK) {
-        return ngx_http_smsverify_retry_error(r, SV_ERR_BUSY, 1000);
-    }
-
-    return NGX_DONE;
+    return ngx_http_smsverify_task_post(r);
 }
 
 

@@ -138,17 +138,13 @@ ngx_http_smsverify_signup(ngx_http_request_t *r, cJSON *root)
     job->member.terms = job->terms;
     job->member.token_hash = job->token_hash;
 
-    if (job->store == NULL) {
-        return ngx_http_smsverify_store_error(r, SV_STORE_ERROR,
-                                              "store is not open");
-    }
+    rc = ngx_http_smsverify_task_post(r);
 
-    if (ngx_http_smsverify_task_post(r) != NGX_OK) {
+    if (rc != NGX_DONE) {
         ngx_explicit_memzero(job->password, job->password_len);
-        return ngx_http_smsverify_retry_error(r, SV_ERR_BUSY, 1000);
     }
 
-    return NGX_DONE;
+    return rc;
 }
 
 

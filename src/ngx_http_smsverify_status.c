@@ -21,11 +21,6 @@ ngx_http_smsverify_status(ngx_http_request_t *r)
     mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
     c = mcf->counters;
 
-    if (mcf->store == NULL) {
-        return ngx_http_smsverify_store_error(r, SV_STORE_ERROR,
-                                              "store is not open");
-    }
-
     /* a read transaction: it never waits for a writer */
 
     rc = sv_store_stats(mcf->store, sv_clock_ms(), &stats, err, sizeof(err));

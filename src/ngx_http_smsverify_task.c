@@ -69,7 +69,7 @@ ngx_http_smsverify_task_post(ngx_http_request_t *r)
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
 
     if (ngx_thread_task_post(lcf->thread_pool, ctx->task) != NGX_OK) {
-        return NGX_ERROR;
+        return ngx_http_smsverify_retry_error(r, SV_ERR_BUSY, 1000);
     }
 
     /*
@@ -89,7 +89,7 @@ ngx_http_smsverify_task_post(ngx_http_request_t *r)
     ctx->guard.log = r->connection->log;
     ngx_add_timer(&ctx->guard, NGX_HTTP_SMSVERIFY_GUARD);
 
-    return NGX_OK;
+    return NGX_DONE;
 }
 
 
