@@ -52,6 +52,7 @@ static char *ngx_http_smsverify_provider_param(ngx_conf_t *cf,
     sv_provider_t *p, ngx_str_t *name, ngx_str_t *value);
 static char *ngx_http_smsverify_provider_check(ngx_conf_t *cf,
     sv_provider_t *p);
+static ngx_uint_t ngx_http_smsverify_sender_valid(sv_provider_t *p);
 static char *ngx_http_smsverify_send_limit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_smsverify_countries(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -998,6 +999,17 @@ ngx_http_smsverify_provider_check(ngx_conf_t *cf, sv_provider_t *p)
         return NGX_CONF_ERROR;
     }
 
+    if (!ngx_http_smsverify_sender_valid(p)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid sender \"from=%s\" for provider \"%s\", "
+                           "it must be %s", p->from,
+                           sv_provider_name(p->type),
+                           p->type == SV_PROVIDER_SENS
+                           ? "digits, e.g. \"0212345678\""
+                           : "digits in 2 or 3 groups, e.g. \"070-1234-5678\"");
+        return NGX_CONF_ERROR;
+    }
+
     if (ngx_strncmp(p->url, "http://", 7) != 0
         && ngx_strncmp(p->url, "https://", 8) != 0)
     {
@@ -1009,6 +1021,41 @@ ngx_http_smsverify_provider_check(ngx_conf_t *cf, sv_provider_t *p)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* SENS takes the registered number's digits; Cafe24 its hyphenated parts */
+
+static ngx_uint_t
+ngx_http_smsverify_sender_valid(sv_provider_t *p)
+{
+    const char  *c;
+    ngx_uint_t   digits, groups;
+
+    digits = 0;
+    groups = 1;
+
+    for (c = p->from; *c; c++) {
+
+        if (*c >= '0' && *c <= '9') {
+            digits++;
+            continue;
+        }
+
+        if (*c != '-' || p->type != SV_PROVIDER_CAFE24
+            || c == p->from || c[-1] == '-' || c[1] == '\0')
+        {
+            return 0;
+        }
+
+        groups++;
+    }
+
+    if (digits < 3 || digits > 16) {
+        return 0;
+    }
+
+    return p->type == SV_PROVIDER_SENS || groups == 2 || groups == 3;
 }
 
 
