@@ -64,7 +64,9 @@ $(BUILD)/nginx-src/Makefile: config
 $(MODULE): $(BUILD)/nginx-src/Makefile $(wildcard src/*.[ch]) \
            ngx_http_smsverify_module.c
 	$(MAKE) -C $(BUILD)/nginx-src -f objs/Makefile modules
-	cp $(BUILD)/nginx-src/objs/ngx_http_smsverify_module.so $@
+	@# a running nginx maps the .so: replace it, never overwrite it
+	cp $(BUILD)/nginx-src/objs/ngx_http_smsverify_module.so $@.tmp
+	mv -f $@.tmp $@
 
 $(BUILD)/sv/%.o: src/%.c $(wildcard src/sv_*.h)
 	@mkdir -p $(dir $@)

@@ -67,6 +67,8 @@ static char *ngx_http_smsverify_cors(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_smsverify_code_ttl_check(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_smsverify_thread_pool_check(ngx_conf_t *cf, void *post,
+    void *data);
 
 static char *ngx_http_smsverify_cstr(ngx_conf_t *cf, ngx_str_t *s);
 static char *ngx_http_smsverify_read_secret_file(ngx_conf_t *cf,
@@ -99,6 +101,10 @@ static ngx_conf_post_t  ngx_http_smsverify_code_ttl_post = {
     ngx_http_smsverify_code_ttl_check
 };
 
+static ngx_conf_post_t  ngx_http_smsverify_thread_pool_post = {
+    ngx_http_smsverify_thread_pool_check
+};
+
 
 static ngx_command_t  ngx_http_smsverify_commands[] = {
 
@@ -128,7 +134,7 @@ static ngx_command_t  ngx_http_smsverify_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_smsverify_loc_conf_t, thread_pool_name),
-      NULL },
+      &ngx_http_smsverify_thread_pool_post },
 
     { ngx_string("smsverify_provider"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
@@ -488,9 +494,10 @@ ngx_http_smsverify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->endpoint == NGX_HTTP_SMSVERIFY_SEND) {
         if (conf->providers == NULL) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"smsverify send\" needs at least one "
-                               "\"smsverify_provider\"");
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"smsverify send\" needs at least one "
+                          "\"smsverify_provider\" in %s:%ui",
+                          conf->file, conf->line);
             return NGX_CONF_ERROR;
         }
 
@@ -570,16 +577,19 @@ ngx_http_smsverify_check_message(ngx_conf_t *cf,
     euckr = sv_euckr_length(text, q - text);
 
     if (euckr == (size_t) -1) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"smsverify_message\" is not valid UTF-8");
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"smsverify_message\" is not valid UTF-8 in %s:%ui",
+                      conf->file, conf->line);
         return NGX_CONF_ERROR;
     }
 
     if (euckr > SV_SMS_MAX) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"smsverify_message\" takes %uz bytes in EUC-KR "
-                           "with a %ui-digit code, more than one SMS (%d)",
-                           euckr, conf->code_length, SV_SMS_MAX);
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"smsverify_message\" takes %uz bytes in EUC-KR "
+                      "with a %ui-digit code, more than one SMS (%d) "
+                      "in %s:%ui",
+                      euckr, conf->code_length, SV_SMS_MAX,
+                      conf->file, conf->line);
         return NGX_CONF_ERROR;
     }
 
@@ -621,6 +631,10 @@ ngx_http_smsverify(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                            &value[1]);
         return NGX_CONF_ERROR;
     }
+
+    /* for the errors only the merge can find */
+    lcf->file = cf->conf_file->file.name.data;
+    lcf->line = cf->conf_file->line;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_smsverify_handler;
@@ -1339,6 +1353,25 @@ ngx_http_smsverify_cors(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         *origin = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The pool is registered where it is named, as nginx's "aio threads=" does,
+ * so that an undefined one is reported at this line, not at the end of the
+ * block whose merge first asks for it.
+ */
+
+static char *
+ngx_http_smsverify_thread_pool_check(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *name = data;
+
+    if (ngx_thread_pool_add(cf, name) == NULL) {
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;

@@ -110,6 +110,8 @@ typedef struct {
 
 typedef struct {
     ngx_uint_t                  endpoint;
+    u_char                     *file;               /* of "smsverify" */
+    ngx_uint_t                  line;
 
     ngx_str_t                   thread_pool_name;
     ngx_thread_pool_t          *thread_pool;
