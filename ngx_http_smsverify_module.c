@@ -37,6 +37,7 @@ static void *ngx_http_smsverify_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_smsverify_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_smsverify_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static size_t ngx_http_smsverify_code_var_at(u_char *p, u_char *last);
 static char *ngx_http_smsverify_check_message(ngx_conf_t *cf,
     ngx_http_smsverify_loc_conf_t *conf);
 
@@ -518,20 +519,46 @@ ngx_http_smsverify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
      || ((c) >= '0' && (c) <= '9') || (c) == '_')
 
 
+/* the length of "$smsverify_code" or "${smsverify_code}" at p, or 0 */
+
+static size_t
+ngx_http_smsverify_code_var_at(u_char *p, u_char *last)
+{
+    static ngx_str_t  plain = ngx_string("$smsverify_code");
+    static ngx_str_t  braced = ngx_string("${smsverify_code}");
+
+    if ((size_t) (last - p) >= braced.len
+        && ngx_strncmp(p, braced.data, braced.len) == 0)
+    {
+        return braced.len;
+    }
+
+    if ((size_t) (last - p) >= plain.len
+        && ngx_strncmp(p, plain.data, plain.len) == 0
+        && (p + plain.len == last
+            || !ngx_http_smsverify_is_name_char(p[plain.len])))
+    {
+        return plain.len;
+    }
+
+    return 0;
+}
+
+
 static char *
 ngx_http_smsverify_check_message(ngx_conf_t *cf,
     ngx_http_smsverify_loc_conf_t *conf)
 {
-    u_char     *p, *last, *q, *text;
-    size_t      len, euckr;
-    ngx_str_t  *value;
-
-    static ngx_str_t  plain = ngx_string("$smsverify_code");
-    static ngx_str_t  braced = ngx_string("${smsverify_code}");
+    u_char      *p, *last, *q, *text;
+    size_t       len, euckr;
+    ngx_str_t   *value;
+    ngx_uint_t   codes, others;
 
     value = &conf->message->value;
 
-    text = ngx_pnalloc(cf->temp_pool, value->len + SV_CODE_MAX + 1);
+    /* the code's digits never take more room than its variable's name */
+
+    text = ngx_pnalloc(cf->temp_pool, value->len);
     if (text == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -539,6 +566,8 @@ ngx_http_smsverify_check_message(ngx_conf_t *cf,
     p = value->data;
     last = value->data + value->len;
     q = text;
+    codes = 0;
+    others = 0;
 
     while (p < last) {
 
@@ -547,31 +576,29 @@ ngx_http_smsverify_check_message(ngx_conf_t *cf,
             continue;
         }
 
-        if ((size_t) (last - p) >= braced.len
-            && ngx_strncmp(p, braced.data, braced.len) == 0)
-        {
-            len = braced.len;
+        len = ngx_http_smsverify_code_var_at(p, last);
 
-        } else if ((size_t) (last - p) >= plain.len
-                   && ngx_strncmp(p, plain.data, plain.len) == 0
-                   && (p + plain.len == last
-                       || !ngx_http_smsverify_is_name_char(p[plain.len])))
-        {
-            len = plain.len;
-
-        } else {
-            /* other variables: known only per request */
-            return NGX_CONF_OK;
+        if (len == 0) {
+            others++;
+            *q++ = *p++;
+            continue;
         }
 
-        if ((size_t) (q - text) + conf->code_length
-            > value->len + SV_CODE_MAX)
-        {
-            return NGX_CONF_OK;
-        }
-
+        codes++;
         q = ngx_cpymem(q, "0000000000", conf->code_length);
         p += len;
+    }
+
+    if (codes == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"smsverify_message\" has no $smsverify_code "
+                      "in %s:%ui", conf->file, conf->line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (others) {
+        /* other variables: the length is known only per request */
+        return NGX_CONF_OK;
     }
 
     euckr = sv_euckr_length(text, q - text);

@@ -946,6 +946,33 @@ qr/\[emerg\] .*"smsverify_message" is not valid UTF-8/
 
 
 
+=== TEST 62b: a smsverify_message without the code
+--- http_config
+    smsverify_store smsverify_temp size=8m;
+    smsverify_provider log;
+    smsverify_message "Welcome to [$host]";
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"smsverify_message" has no \$smsverify_code in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 62c: the code with other variables is checked per request only
+--- http_config
+    smsverify_store smsverify_temp size=8m;
+    smsverify_provider log;
+    smsverify_message "[$host] ${smsverify_code}";
+--- request
+POST /send
+{"phoneNumber":"010-1234-5678"}
+--- more_headers
+Content-Type: application/json
+--- error_code: 200
+--- error_log eval
+qr/message "\[localhost\] \d{6}"/
+
+
+
 === TEST 63: smsverify_code_length 3
 --- http_config
     smsverify_store smsverify_temp size=8m;
