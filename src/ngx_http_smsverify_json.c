@@ -4,7 +4,7 @@
  */
 
 #include "ngx_http_smsverify.h"
-#include "sv_text.h"
+#include "sv_json.h"
 
 
 typedef struct {
@@ -72,7 +72,6 @@ static ngx_http_smsverify_err_t  ngx_http_smsverify_errors[] = {
 
 static ngx_int_t ngx_http_smsverify_body_bytes(ngx_http_request_t *r,
     ngx_str_t *body);
-static ngx_uint_t ngx_http_smsverify_has_nul_escape(ngx_str_t *body);
 
 
 ngx_int_t
@@ -91,21 +90,9 @@ ngx_http_smsverify_parse_body(ngx_http_request_t *r, cJSON **root)
         return SV_ERR_INTERNAL;
     }
 
-    if (body.len == 0
-        || !sv_utf8_valid(body.data, body.len)
-        || ngx_http_smsverify_has_nul_escape(&body))
-    {
-        return SV_ERR_INVALID_JSON;
-    }
-
-    json = cJSON_ParseWithLength((const char *) body.data, body.len);
+    json = sv_json_parse_object((char *) body.data, body.len);
 
     if (json == NULL) {
-        return SV_ERR_INVALID_JSON;
-    }
-
-    if (!cJSON_IsObject(json)) {
-        cJSON_Delete(json);
         return SV_ERR_INVALID_JSON;
     }
 
@@ -165,62 +152,24 @@ ngx_http_smsverify_body_bytes(ngx_http_request_t *r, ngx_str_t *body)
 }
 
 
-/*
- * cJSON would decode "\u0000" into a C string that ends early, so that
- * "a\u0000b" would pass as "a": such strings are refused outright.
- */
-
-static ngx_uint_t
-ngx_http_smsverify_has_nul_escape(ngx_str_t *body)
-{
-    u_char      *p, *last;
-    ngx_uint_t   backslashes;
-
-    last = body->data + body->len;
-    backslashes = 0;
-
-    for (p = body->data; p < last; p++) {
-
-        if (*p != '\\') {
-            backslashes = 0;
-            continue;
-        }
-
-        backslashes++;
-
-        if ((backslashes & 1)
-            && last - p >= 6
-            && p[1] == 'u' && p[2] == '0' && p[3] == '0' && p[4] == '0'
-            && p[5] == '0')
-        {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
 ngx_int_t
 ngx_http_smsverify_json_string(ngx_http_request_t *r, cJSON *root,
     const char *name, ngx_str_t *value)
 {
-    cJSON  *item;
+    const char  *s;
 
-    item = cJSON_GetObjectItemCaseSensitive(root, name);
+    switch (sv_json_string(root, name, &s, &value->len)) {
 
-    if (item == NULL || cJSON_IsNull(item)) {
+    case SV_JSON_OK:
+        value->data = (u_char *) s;
+        return NGX_OK;
+
+    case SV_JSON_MISSING:
         return SV_ERR_MISSING_FIELD;
-    }
 
-    if (!cJSON_IsString(item)) {
+    default:
         return SV_ERR_INVALID_FIELD;
     }
-
-    value->data = (u_char *) item->valuestring;
-    value->len = ngx_strlen(item->valuestring);
-
-    return NGX_OK;
 }
 
 

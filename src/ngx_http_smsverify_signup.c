@@ -5,6 +5,7 @@
  */
 
 #include "ngx_http_smsverify.h"
+#include "sv_json.h"
 #include "sv_password.h"
 #include "sv_text.h"
 
@@ -216,55 +217,20 @@ static ngx_int_t
 ngx_http_smsverify_read_terms(ngx_http_request_t *r, cJSON *root,
     ngx_http_smsverify_signup_job_t *job)
 {
-    cJSON       *list, *item;
-    ngx_uint_t   i, n;
+    switch (sv_json_int_set(root, "termsId", job->terms, SV_TERMS_MAX,
+                            &job->member.nterms))
+    {
+    case SV_JSON_OK:
+        return NGX_DECLINED;
 
-    list = cJSON_GetObjectItemCaseSensitive(root, "termsId");
-
-    if (list == NULL || cJSON_IsNull(list)) {
+    case SV_JSON_MISSING:
         return ngx_http_smsverify_field_error(r, SV_ERR_MISSING_FIELD,
                                               "termsId");
-    }
 
-    if (!cJSON_IsArray(list)) {
+    default:
         return ngx_http_smsverify_field_error(r, SV_ERR_INVALID_FIELD,
                                               "termsId");
     }
-
-    n = 0;
-
-    cJSON_ArrayForEach(item, list) {
-
-        if (!cJSON_IsNumber(item)
-            || item->valuedouble < -2147483647.0
-            || item->valuedouble > 2147483647.0
-            || item->valuedouble != (double) item->valueint)
-        {
-            return ngx_http_smsverify_field_error(r, SV_ERR_INVALID_FIELD,
-                                                  "termsId");
-        }
-
-        for (i = 0; i < n; i++) {
-            if (job->terms[i] == item->valueint) {
-                break;
-            }
-        }
-
-        if (i < n) {
-            continue;
-        }
-
-        if (n == SV_TERMS_MAX) {
-            return ngx_http_smsverify_field_error(r, SV_ERR_INVALID_FIELD,
-                                                  "termsId");
-        }
-
-        job->terms[n++] = item->valueint;
-    }
-
-    job->member.nterms = n;
-
-    return NGX_DECLINED;
 }
 
 

@@ -138,6 +138,19 @@ Content-Type: application/json
 
 
 
+=== TEST 9b: an object followed by more than white space is INVALID_JSON
+--- request eval
+["POST /send\n{\"phoneNumber\":\"010-1234-5678\"} {}",
+ "POST /send\n{\"phoneNumber\":\"010-1234-5678\"}x"]
+--- more_headers
+Content-Type: application/json
+--- error_code eval
+[400, 400]
+--- response_body_like eval
+['"error":"INVALID_JSON"', '"error":"INVALID_JSON"']
+
+
+
 === TEST 10: invalid UTF-8 is INVALID_JSON
 --- request eval
 "POST /send\n{\"phoneNumber\":\"010-1234-5678\",\"x\":\"\xff\xfe\"}"
