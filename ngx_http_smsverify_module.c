@@ -707,10 +707,10 @@ ngx_http_smsverify_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
             size = ngx_parse_size(&s);
 
-            if (size < 64 * 1024) {
+            if (size < 256 * 1024) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid store size \"%V\", "
-                                   "it must be at least 64k", &value[i]);
+                                   "it must be at least 256k", &value[i]);
                 return NGX_CONF_ERROR;
             }
 

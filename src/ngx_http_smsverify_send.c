@@ -191,6 +191,14 @@ ngx_http_smsverify_send_thread(void *data)
 
     job->rc = sv_store_send_begin(job->store, &job->limits, job->err,
                                   sizeof(job->err));
+
+    if (job->rc == SV_STORE_FULL
+        && ngx_http_smsverify_store_relieved(job->store))
+    {
+        job->rc = sv_store_send_begin(job->store, &job->limits, job->err,
+                                      sizeof(job->err));
+    }
+
     if (job->rc != SV_STORE_OK) {
         return;
     }
@@ -215,6 +223,14 @@ ngx_http_smsverify_send_thread(void *data)
     job->rc = sv_store_code_put(job->store, job->phone, job->hash,
                                 job->expires_ms, job->attempts, job->err,
                                 sizeof(job->err));
+
+    if (job->rc == SV_STORE_FULL
+        && ngx_http_smsverify_store_relieved(job->store))
+    {
+        job->rc = sv_store_code_put(job->store, job->phone, job->hash,
+                                    job->expires_ms, job->attempts, job->err,
+                                    sizeof(job->err));
+    }
 }
 
 

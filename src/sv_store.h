@@ -5,7 +5,8 @@
  * The store of codes, tokens and members.  Every call is one transaction
  * and may block on other processes' writers: callers run them off the
  * event loop.  Strings are NUL-terminated; phones are E.164.  Errors
- * (SV_STORE_ERROR) leave a sentence in err and nothing half-written.
+ * (SV_STORE_FULL, SV_STORE_ERROR) leave a sentence in err and nothing
+ * half-written.
  */
 
 #include <stddef.h>
@@ -27,6 +28,7 @@ typedef enum {
     SV_STORE_MISMATCH,
     SV_STORE_BURNT,
     SV_STORE_NO_TOKEN,
+    SV_STORE_FULL,              /* the map is full; err says so too */
     SV_STORE_ERROR
 } sv_store_rc_t;
 

@@ -48,6 +48,9 @@
 
 #define SV_ID_SIZE          8
 
+/* the least room writes leave for sweeps: see sv_check_room() */
+#define SV_RESERVE_MIN      (64 * 1024)
+
 #if SV_SEND_LIMIT_MAX > 65535
 #error "SV_SEND_LIMIT_MAX does not fit the send record's count"
 #endif
@@ -73,6 +76,7 @@ struct sv_store_s {
     MDB_env            *env;
     MDB_dbi             dbi[SV_DB_N];
     int                 nosync;
+    size_t              psize;
 
     /*
      * Held shared by every transaction, exclusively to adopt a map grown
@@ -87,6 +91,7 @@ typedef struct {
     MDB_txn            *txn;
     char               *err;
     size_t              errlen;
+    int                 mdb_rc;         /* of the last LMDB failure */
 } sv_txn_t;
 
 typedef sv_store_rc_t (*sv_txn_body_pt)(sv_txn_t *t, void *arg);
@@ -319,6 +324,8 @@ sv_token_rec_decode(const MDB_val *val, sv_token_rec_t *rec)
 static sv_store_rc_t
 sv_fail(sv_txn_t *t, const char *what, int db, int rc)
 {
+    t->mdb_rc = rc;
+
     if (db < 0) {
         snprintf(t->err, t->errlen, "%s failed: %s", what, mdb_strerror(rc));
 
@@ -440,27 +447,115 @@ sv_txn_commit(sv_txn_t *t)
 }
 
 
+static size_t sv_free_pages(sv_txn_t *t);
+
+
+/*
+ * Writes that add records stop short of the map's end (an eighth of it,
+ * at least SV_RESERVE_MIN), counting freed pages as room: a map full to
+ * the last page could not even copy the pages a sweep deletes from.
+ */
+static sv_store_rc_t
+sv_check_room(sv_txn_t *t)
+{
+    size_t       used, reserve;
+    MDB_envinfo  info;
+
+    if (mdb_env_info(t->st->env, &info) != MDB_SUCCESS) {
+        return SV_STORE_OK;
+    }
+
+    reserve = info.me_mapsize / 8;
+
+    if (reserve < SV_RESERVE_MIN) {
+        reserve = SV_RESERVE_MIN;
+    }
+
+    used = (info.me_last_pgno + 1) * t->st->psize;
+
+    if (used + reserve <= info.me_mapsize) {
+        return SV_STORE_OK;
+    }
+
+    used -= sv_free_pages(t) * t->st->psize;
+
+    if (used + reserve <= info.me_mapsize) {
+        return SV_STORE_OK;
+    }
+
+    t->mdb_rc = MDB_MAP_FULL;
+    snprintf(t->err, t->errlen,
+             "store is full: %zu of %zu bytes in use, the rest is kept for "
+             "sweeping (MDB_MAP_FULL ahead)", used, info.me_mapsize);
+
+    return SV_STORE_ERROR;
+}
+
+
+/*
+ * Pages in LMDB's freelist (database 0: each record a count, then pgnos).
+ * LMDB opens no cursor on it in a write txn, so a read txn looks at the
+ * last commit, which is what the caller's write txn started from; the
+ * caller's shared hold of resize_lock already keeps the map still.
+ */
+static size_t
+sv_free_pages(sv_txn_t *t)
+{
+    size_t       n;
+    MDB_txn     *txn;
+    MDB_val      key, val;
+    MDB_cursor  *cur;
+
+    if (mdb_txn_begin(t->st->env, NULL, MDB_RDONLY, &txn) != MDB_SUCCESS) {
+        return 0;
+    }
+
+    n = 0;
+
+    if (mdb_cursor_open(txn, 0, &cur) == MDB_SUCCESS) {
+
+        while (mdb_cursor_get(cur, &key, &val, MDB_NEXT) == MDB_SUCCESS) {
+            if (val.mv_size >= sizeof(size_t)) {
+                n += *(size_t *) val.mv_data;
+            }
+        }
+
+        mdb_cursor_close(cur);
+    }
+
+    mdb_txn_abort(txn);
+
+    return n;
+}
+
+
 /* Runs body in a write txn: committed unless the body failed. */
 static sv_store_rc_t
-sv_write(sv_store_t *st, sv_txn_body_pt body, void *arg, char *err,
-    size_t errlen)
+sv_write(sv_store_t *st, int adds, sv_txn_body_pt body, void *arg,
+    char *err, size_t errlen)
 {
-    sv_txn_t       t = { st, NULL, err, errlen };
+    sv_txn_t       t = { st, NULL, err, errlen, 0 };
     sv_store_rc_t  rc;
 
     if (sv_txn_begin(&t, 0) != SV_STORE_OK) {
         return SV_STORE_ERROR;
     }
 
-    rc = body(&t, arg);
+    rc = adds ? sv_check_room(&t) : SV_STORE_OK;
+
+    if (rc == SV_STORE_OK) {
+        rc = body(&t, arg);
+    }
 
     if (rc == SV_STORE_ERROR) {
         sv_txn_abort(&t);
-        return rc;
+
+    } else if (sv_txn_commit(&t) != SV_STORE_OK) {
+        rc = SV_STORE_ERROR;
     }
 
-    if (sv_txn_commit(&t) != SV_STORE_OK) {
-        return SV_STORE_ERROR;
+    if (rc == SV_STORE_ERROR && t.mdb_rc == MDB_MAP_FULL) {
+        return SV_STORE_FULL;
     }
 
     return rc;
@@ -471,7 +566,7 @@ static sv_store_rc_t
 sv_read(sv_store_t *st, sv_txn_body_pt body, void *arg, char *err,
     size_t errlen)
 {
-    sv_txn_t       t = { st, NULL, err, errlen };
+    sv_txn_t       t = { st, NULL, err, errlen, 0 };
     sv_store_rc_t  rc;
 
     if (sv_txn_begin(&t, MDB_RDONLY) != SV_STORE_OK) {
@@ -664,6 +759,7 @@ static sv_store_rc_t
 sv_env_open(sv_store_t *st, const sv_store_conf_t *conf, sv_txn_t *t)
 {
     int       rc;
+    MDB_stat  stat;
     unsigned  flags;
 
     rc = mdb_env_create(&st->env);
@@ -705,6 +801,14 @@ sv_env_open(sv_store_t *st, const sv_store_conf_t *conf, sv_txn_t *t)
                  conf->dir, mdb_strerror(rc));
         return SV_STORE_ERROR;
     }
+
+    if (mdb_env_stat(st->env, &stat) != MDB_SUCCESS) {
+        snprintf(t->err, t->errlen, "mdb_env_stat(\"%s\") failed",
+                 conf->dir);
+        return SV_STORE_ERROR;
+    }
+
+    st->psize = stat.ms_psize;
 
     return SV_STORE_OK;
 }
@@ -758,7 +862,7 @@ sv_store_open(sv_store_t **stp, const sv_store_conf_t *conf, char *err,
     t.errlen = errlen;
 
     if (sv_env_open(st, conf, &t) != SV_STORE_OK
-        || sv_write(st, sv_dbs_open, NULL, err, errlen) != SV_STORE_OK)
+        || sv_write(st, 0, sv_dbs_open, NULL, err, errlen) != SV_STORE_OK)
     {
         sv_store_close(st);
         return SV_STORE_ERROR;
@@ -952,13 +1056,13 @@ sv_send_begin_txn(sv_txn_t *t, void *arg)
 sv_store_rc_t
 sv_store_send_begin(sv_store_t *st, sv_send_t *s, char *err, size_t errlen)
 {
-    sv_txn_t  t = { st, NULL, err, errlen };
+    sv_txn_t  t = { st, NULL, err, errlen, 0 };
 
     if (sv_bad_phone(&t, s->phone) != SV_STORE_OK) {
         return SV_STORE_ERROR;
     }
 
-    return sv_write(st, sv_send_begin_txn, s, err, errlen);
+    return sv_write(st, 1, sv_send_begin_txn, s, err, errlen);
 }
 
 
@@ -999,14 +1103,14 @@ sv_store_rc_t
 sv_store_send_abort(sv_store_t *st, const char *phone, int64_t stamp_ms,
     char *err, size_t errlen)
 {
-    sv_txn_t        t = { st, NULL, err, errlen };
+    sv_txn_t  t = { st, NULL, err, errlen, 0 };
     sv_abort_arg_t  a = { phone, stamp_ms };
 
     if (sv_bad_phone(&t, phone) != SV_STORE_OK) {
         return SV_STORE_ERROR;
     }
 
-    return sv_write(st, sv_send_abort_txn, &a, err, errlen);
+    return sv_write(st, 0, sv_send_abort_txn, &a, err, errlen);
 }
 
 
@@ -1032,14 +1136,14 @@ sv_store_code_put(sv_store_t *st, const char *phone,
     const uint8_t *code_hash, int64_t expires_ms, unsigned attempts,
     char *err, size_t errlen)
 {
-    sv_txn_t       t = { st, NULL, err, errlen };
+    sv_txn_t       t = { st, NULL, err, errlen, 0 };
     sv_code_arg_t  a = { phone, code_hash, expires_ms, attempts };
 
     if (sv_bad_phone(&t, phone) != SV_STORE_OK) {
         return SV_STORE_ERROR;
     }
 
-    return sv_write(st, sv_code_put_txn, &a, err, errlen);
+    return sv_write(st, 1, sv_code_put_txn, &a, err, errlen);
 }
 
 
@@ -1121,13 +1225,13 @@ sv_confirm_txn(sv_txn_t *t, void *arg)
 sv_store_rc_t
 sv_store_confirm(sv_store_t *st, sv_confirm_t *c, char *err, size_t errlen)
 {
-    sv_txn_t  t = { st, NULL, err, errlen };
+    sv_txn_t  t = { st, NULL, err, errlen, 0 };
 
     if (sv_bad_phone(&t, c->phone) != SV_STORE_OK) {
         return SV_STORE_ERROR;
     }
 
-    return sv_write(st, sv_confirm_txn, c, err, errlen);
+    return sv_write(st, 1, sv_confirm_txn, c, err, errlen);
 }
 
 
@@ -1322,14 +1426,14 @@ sv_signup_txn(sv_txn_t *t, void *arg)
 sv_store_rc_t
 sv_store_signup(sv_store_t *st, sv_member_t *m, char *err, size_t errlen)
 {
-    sv_txn_t       t = { st, NULL, err, errlen };
+    sv_txn_t       t = { st, NULL, err, errlen, 0 };
     sv_store_rc_t  rc;
 
     if (sv_bad_phone(&t, m->phone) != SV_STORE_OK) {
         return SV_STORE_ERROR;
     }
 
-    rc = sv_write(st, sv_signup_txn, m, err, errlen);
+    rc = sv_write(st, 1, sv_signup_txn, m, err, errlen);
 
     /* without MDB_NOSYNC the commit itself was synced */
 
@@ -1533,5 +1637,5 @@ sv_store_sweep(sv_store_t *st, int64_t now_ms, int64_t grace_ms, size_t max,
 {
     sv_sweep_arg_t  a = { now_ms, grace_ms, max };
 
-    return sv_write(st, sv_sweep_txn, &a, err, errlen);
+    return sv_write(st, 0, sv_sweep_txn, &a, err, errlen);
 }

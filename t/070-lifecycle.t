@@ -160,10 +160,12 @@ exited on signal
 
 
 
-=== TEST 4: a full store is 500 INTERNAL with a clear log line, then reads go on
+=== TEST 4: a full store is 500 INTERNAL with a clear log line, then heals
+Once the codes have expired, the next write sweeps them and goes through.
 --- http_config
-    smsverify_store smsverify_temp size=64k;
+    smsverify_store smsverify_temp size=256k;
     smsverify_provider log;
+    smsverify_code_ttl 2s;
 --- config
     location = /send { smsverify send; }
     location = /status { smsverify status; }
@@ -180,11 +182,17 @@ for $i (1 .. 3000) {
 }
 is $res->{status}, 500, 'the store filled up';
 is $res->{json}{error}, 'INTERNAL', 'INTERNAL';
-ok log_has(qr/smsverify store failed: .*MDB_MAP_FULL/), 'the log says why';
+ok log_has(qr/smsverify store failed: store is full/), 'the log says why';
 $res = sv_request(GET => '/status');
 is $res->{status}, 200, 'status still answers';
 ok $res->{json}{codesPending} > 10, 'and sees the codes'
     or diag "$i sends, $res->{body}";
+sleep 2.2;
+$res = sv_request(POST => '/send', { phoneNumber => '010-8888-0001' });
+is $res->{status}, 200, 'after the codes expired, a send goes through'
+    or diag $res->{body};
+$res = sv_request(GET => '/status');
+is $res->{json}{codesPending}, 1, 'the expired codes were swept';
 --- timeout: 60
 --- no_error_log
 exited on signal
