@@ -32,6 +32,10 @@ PROVE_INC    = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
                    || echo -I t/lib) -I t/inc
 PROVE_FILES ?= t/selftest t
 
+# as root, workers would run as "nobody", who may not reach a checkout
+# under a private home: the development server keeps the caller's user
+RUN_USER     = $(if $(filter 0,$(shell id -u)),user root;)
+
 export TEST_NGINX_SMSVERIFY_MODULE := $(MODULE)
 export TEST_NGINX_BINARY ?= $(NGINX_BIN)
 
@@ -95,7 +99,7 @@ run: deps
 	$(MAKE) build
 	mkdir -p var/log
 	@echo "nginx on http://127.0.0.1:8080/ (codes in var/log/error.log)"
-	$(NGINX_BIN) -p $(CURDIR)/ -c conf/nginx.conf -g 'daemon off;'
+	$(NGINX_BIN) -p $(CURDIR)/ -c conf/nginx.conf -g 'daemon off; $(RUN_USER)'
 
 stop:
 	-$(NGINX_BIN) -p $(CURDIR)/ -c conf/nginx.conf -s quit
