@@ -163,6 +163,19 @@ typedef struct {
 extern ngx_module_t  ngx_http_smsverify_module;
 
 
+/* ngx_http_smsverify_module.c */
+char *ngx_http_smsverify_cstr(ngx_conf_t *cf, ngx_str_t *s);
+
+/* ngx_http_smsverify_provider.c */
+char *ngx_http_smsverify_provider(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* ngx_http_smsverify_process.c */
+ngx_int_t ngx_http_smsverify_init_zone(ngx_shm_zone_t *shm_zone, void *data);
+ngx_int_t ngx_http_smsverify_init_module(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_smsverify_init_process(ngx_cycle_t *cycle);
+void ngx_http_smsverify_exit_process(ngx_cycle_t *cycle);
+
 /* ngx_http_smsverify_handler.c */
 ngx_int_t ngx_http_smsverify_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_smsverify_code_variable(ngx_http_request_t *r,

@@ -1,0 +1,393 @@
+
+/*
+ * The module's life in nginx's processes: the store's directory and the
+ * server key in the master, the store and the periodic sync and sweep in
+ * each worker, the counters in shared memory.
+ */
+
+#include "ngx_http_smsverify.h"
+
+#include <openssl/rand.h>
+
+
+#define SV_SWEEP_INTERVAL       10000
+#define SV_SWEEP_GRACE          3600000
+#define SV_SWEEP_BATCH          1000
+#define SV_READERS_PER_WORKER   130
+
+
+typedef struct {
+    ngx_http_smsverify_main_conf_t  *mcf;
+    ngx_msec_t                       last_sweep;
+    ngx_uint_t                       busy;
+    sv_store_rc_t                    rc;
+    char                             err[256];
+    ngx_uint_t                       sweep;
+} ngx_http_smsverify_maint_t;
+
+
+static ngx_int_t ngx_http_smsverify_make_dir(ngx_cycle_t *cycle,
+    ngx_http_smsverify_main_conf_t *mcf);
+static ngx_int_t ngx_http_smsverify_load_key(ngx_cycle_t *cycle,
+    ngx_http_smsverify_main_conf_t *mcf);
+static void ngx_http_smsverify_maint_timer(ngx_event_t *ev);
+static void ngx_http_smsverify_maint_thread(void *data, ngx_log_t *log);
+static void ngx_http_smsverify_maint_done(ngx_event_t *ev);
+
+
+static ngx_event_t         ngx_http_smsverify_maint_ev;
+static ngx_thread_task_t  *ngx_http_smsverify_maint_task;
+
+
+/* the counters, shared by all workers and kept across reloads */
+
+ngx_int_t
+ngx_http_smsverify_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_smsverify_main_conf_t  *omcf = data;
+
+    ngx_slab_pool_t                 *shpool;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    mcf = shm_zone->data;
+
+    if (omcf) {
+        mcf->counters = omcf->counters;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        mcf->counters = shpool->data;
+        return NGX_OK;
+    }
+
+    mcf->counters = ngx_slab_calloc(shpool,
+                                    sizeof(ngx_http_smsverify_counters_t));
+    if (mcf->counters == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = mcf->counters;
+
+    return NGX_OK;
+}
+
+
+/* the store's directory and the server key, made in the master */
+
+ngx_int_t
+ngx_http_smsverify_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                              ngx_http_smsverify_module);
+
+    if (mcf == NULL || !mcf->used) {
+        return NGX_OK;
+    }
+
+    if (mcf->provider_types & (1 << SV_PROVIDER_LOG)) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "the \"log\" provider writes every code to the "
+                      "error log: use it for development only");
+    }
+
+    if (ngx_http_smsverify_make_dir(cycle, mcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (!mcf->secret_given) {
+        return ngx_http_smsverify_load_key(cycle, mcf);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_smsverify_make_dir(ngx_cycle_t *cycle,
+    ngx_http_smsverify_main_conf_t *mcf)
+{
+    ngx_err_t          err;
+    ngx_core_conf_t   *ccf;
+    ngx_file_info_t    fi;
+
+    if (ngx_create_dir(mcf->store_dir.data, 0700) == NGX_FILE_ERROR) {
+        err = ngx_errno;
+
+        if (err != NGX_EEXIST) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, err,
+                          ngx_create_dir_n " \"%s\" failed",
+                          mcf->store_dir.data);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    if (geteuid() != 0 || ccf->user == (ngx_uid_t) NGX_CONF_UNSET_UINT) {
+        return NGX_OK;
+    }
+
+    if (ngx_file_info(mcf->store_dir.data, &fi) == NGX_FILE_ERROR
+        || chown((char *) mcf->store_dir.data, ccf->user, ccf->group) == -1)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                      "chown(\"%s\", %d) failed",
+                      mcf->store_dir.data, ccf->user);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_smsverify_load_key(ngx_cycle_t *cycle,
+    ngx_http_smsverify_main_conf_t *mcf)
+{
+    u_char            key[SV_KEY_SIZE];
+    ssize_t           n;
+    ngx_file_t        file;
+    ngx_core_conf_t  *ccf;
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.log = cycle->log;
+    file.name.len = mcf->store_dir.len + sizeof("/secret.key") - 1;
+    file.name.data = ngx_pnalloc(cycle->pool, file.name.len + 1);
+
+    if (file.name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(file.name.data, "%V/secret.key%Z", &mcf->store_dir);
+
+    file.fd = ngx_open_file(file.name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (file.fd == NGX_INVALID_FILE && ngx_errno == NGX_ENOENT) {
+
+        /* the first start: a fresh key nobody but the workers may read */
+
+        file.fd = ngx_open_file(file.name.data, NGX_FILE_WRONLY,
+                                NGX_FILE_CREATE_OR_OPEN | O_EXCL, 0600);
+
+        if (file.fd != NGX_INVALID_FILE) {
+            if (RAND_bytes(key, SV_KEY_SIZE) != 1
+                || ngx_write_fd(file.fd, key, SV_KEY_SIZE) != SV_KEY_SIZE
+                || fsync(file.fd) == -1)
+            {
+                ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                              "could not write \"%s\"", file.name.data);
+                ngx_close_file(file.fd);
+                ngx_explicit_memzero(key, SV_KEY_SIZE);
+                return NGX_ERROR;
+            }
+
+            ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx,
+                                                   ngx_core_module);
+
+            if (geteuid() == 0
+                && ccf->user != (ngx_uid_t) NGX_CONF_UNSET_UINT)
+            {
+                (void) fchown(file.fd, ccf->user, ccf->group);
+            }
+
+            ngx_close_file(file.fd);
+
+            ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                          "smsverify created the server key \"%s\"",
+                          file.name.data);
+
+            file.fd = ngx_open_file(file.name.data, NGX_FILE_RDONLY,
+                                    NGX_FILE_OPEN, 0);
+        }
+    }
+
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                      ngx_open_file_n " \"%s\" failed", file.name.data);
+        return NGX_ERROR;
+    }
+
+    n = ngx_read_file(&file, mcf->secret, SV_KEY_SIZE, 0);
+    ngx_close_file(file.fd);
+
+    ngx_explicit_memzero(key, SV_KEY_SIZE);
+
+    if (n != SV_KEY_SIZE) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "server key \"%s\" must hold %d bytes",
+                      file.name.data, SV_KEY_SIZE);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* each worker opens the store itself: LMDB must not cross a fork */
+
+ngx_int_t
+ngx_http_smsverify_init_process(ngx_cycle_t *cycle)
+{
+    int                              stale;
+    char                             err[256];
+    ngx_core_conf_t                 *ccf;
+    sv_store_conf_t                  sc;
+    ngx_http_smsverify_maint_t      *maint;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                              ngx_http_smsverify_module);
+
+    if (mcf == NULL || !mcf->used) {
+        return NGX_OK;
+    }
+
+    if (sv_provider_init() != 0) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "smsverify could not initialise libcurl");
+        return NGX_ERROR;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    sc.dir = (char *) mcf->store_dir.data;
+    sc.map_size = mcf->store_size;
+    sc.nosync = (mcf->sync_mode != NGX_HTTP_SMSVERIFY_SYNC_ON);
+    sc.max_readers = (ccf->worker_processes + 1) * SV_READERS_PER_WORKER;
+
+    if (sv_store_open(&mcf->store, &sc, err, sizeof(err)) != SV_STORE_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "smsverify could not open the store \"%V\": %s",
+                      &mcf->store_dir, err);
+        return NGX_ERROR;
+    }
+
+    stale = sv_store_reader_check(mcf->store);
+
+    if (stale > 0) {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "smsverify cleared %d stale store readers", stale);
+    }
+
+    ngx_http_smsverify_maint_task = ngx_thread_task_alloc(cycle->pool,
+                                        sizeof(ngx_http_smsverify_maint_t));
+    if (ngx_http_smsverify_maint_task == NULL) {
+        return NGX_ERROR;
+    }
+
+    maint = ngx_http_smsverify_maint_task->ctx;
+    maint->mcf = mcf;
+
+    ngx_http_smsverify_maint_task->handler = ngx_http_smsverify_maint_thread;
+    ngx_http_smsverify_maint_task->event.handler =
+                                                ngx_http_smsverify_maint_done;
+    ngx_http_smsverify_maint_task->event.data = maint;
+    ngx_http_smsverify_maint_task->event.log = cycle->log;
+
+    ngx_http_smsverify_maint_ev.handler = ngx_http_smsverify_maint_timer;
+    ngx_http_smsverify_maint_ev.data = maint;
+    ngx_http_smsverify_maint_ev.log = cycle->log;
+    ngx_http_smsverify_maint_ev.cancelable = 1;
+
+    ngx_add_timer(&ngx_http_smsverify_maint_ev,
+                  mcf->sync_mode == NGX_HTTP_SMSVERIFY_SYNC_TIMER
+                  ? mcf->sync_interval : SV_SWEEP_INTERVAL);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_smsverify_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                              ngx_http_smsverify_module);
+
+    if (mcf == NULL || mcf->store == NULL) {
+        return;
+    }
+
+    /* the thread pools have finished their tasks by now */
+
+    sv_store_close(mcf->store);
+    mcf->store = NULL;
+
+    sv_provider_cleanup();
+}
+
+
+/* periodic work: sync lazily committed codes, sweep what has expired */
+
+static void
+ngx_http_smsverify_maint_timer(ngx_event_t *ev)
+{
+    ngx_http_smsverify_maint_t  *maint = ev->data;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    if (!maint->busy) {
+        maint->sweep = (ngx_current_msec - maint->last_sweep
+                        >= SV_SWEEP_INTERVAL);
+
+        if (ngx_thread_task_post(maint->mcf->thread_pool,
+                                 ngx_http_smsverify_maint_task)
+            == NGX_OK)
+        {
+            maint->busy = 1;
+        }
+    }
+
+    ngx_add_timer(ev, maint->mcf->sync_mode == NGX_HTTP_SMSVERIFY_SYNC_TIMER
+                      ? maint->mcf->sync_interval : SV_SWEEP_INTERVAL);
+}
+
+
+static void
+ngx_http_smsverify_maint_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_smsverify_maint_t  *maint = data;
+
+    sv_store_t  *store;
+
+    store = maint->mcf->store;
+    maint->rc = SV_STORE_OK;
+
+    if (maint->mcf->sync_mode == NGX_HTTP_SMSVERIFY_SYNC_TIMER) {
+        maint->rc = sv_store_sync(store, maint->err, sizeof(maint->err));
+    }
+
+    if (maint->rc == SV_STORE_OK && maint->sweep) {
+        maint->rc = sv_store_sweep(store, sv_clock_ms(), SV_SWEEP_GRACE,
+                                   SV_SWEEP_BATCH, maint->err,
+                                   sizeof(maint->err));
+    }
+}
+
+
+static void
+ngx_http_smsverify_maint_done(ngx_event_t *ev)
+{
+    ngx_http_smsverify_maint_t  *maint = ev->data;
+
+    maint->busy = 0;
+
+    if (maint->sweep) {
+        maint->last_sweep = ngx_current_msec;
+    }
+
+    if (maint->rc != SV_STORE_OK) {
+        ngx_log_error(NGX_LOG_ERR, ev->log, 0,
+                      "smsverify store maintenance failed: %s", maint->err);
+    }
+}
