@@ -204,6 +204,7 @@ invalid:
 static char *
 ngx_http_smsverify_provider_check(ngx_conf_t *cf, sv_provider_t *p)
 {
+    char         err[256];
     const char  *missing;
 
     missing = NULL;
@@ -267,6 +268,14 @@ ngx_http_smsverify_provider_check(ngx_conf_t *cf, sv_provider_t *p)
         return NGX_CONF_ERROR;
     }
 
+    /* what every send would refuse */
+    if (sv_provider_check(p, err, sizeof(err)) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "provider \"%s\" cannot send: %s",
+                           sv_provider_name(p->type), err);
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -277,15 +286,24 @@ static ngx_uint_t
 ngx_http_smsverify_sender_valid(sv_provider_t *p)
 {
     const char  *c;
-    ngx_uint_t   digits, groups;
+    ngx_uint_t   digits, groups, group;
 
     digits = 0;
     groups = 1;
+    group = 0;
 
     for (c = p->from; *c; c++) {
 
         if (*c >= '0' && *c <= '9') {
             digits++;
+
+            /* sv_provider_cafe24.c sends groups of up to this many */
+            if (++group > SV_CAFE24_GROUP_MAX
+                && p->type == SV_PROVIDER_CAFE24)
+            {
+                return 0;
+            }
+
             continue;
         }
 
@@ -296,6 +314,7 @@ ngx_http_smsverify_sender_valid(sv_provider_t *p)
         }
 
         groups++;
+        group = 0;
     }
 
     if (digits < 3 || digits > 16) {

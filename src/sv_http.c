@@ -1,12 +1,19 @@
 /*
  * HTTP POST over a per-thread libcurl easy handle.  The handle lives as
- * long as its thread, so the connection to a provider is kept alive
+ * long as the process, so the connection to a provider is kept alive
  * between messages; curl_easy_reset() clears the options of the previous
  * call but keeps the connection cache.
+ *
+ * The handles are freed by sv_http_cleanup(), not by a thread-specific
+ * destructor: nginx's pool threads end in pthread_exit() after telling
+ * the worker they are done, so a destructor would run while the worker
+ * goes on to curl_global_cleanup() and, in single-process mode, unloads
+ * this module - the destructor's code with it.
  */
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
@@ -17,7 +24,6 @@
 
 
 static void sv_http_key_create(void);
-static void sv_http_handle_free(void *handle);
 static CURL *sv_http_handle(void);
 static struct curl_slist *sv_http_header_list(const char *const *headers);
 static CURLcode sv_http_set_options(CURL *h, const char *url,
@@ -28,9 +34,15 @@ static void sv_http_error(char *err, size_t errlen, CURLcode rc,
     const char *curl_err);
 
 
-static pthread_once_t  sv_http_once = PTHREAD_ONCE_INIT;
-static pthread_key_t   sv_http_key;
-static int             sv_http_key_ready;
+static pthread_once_t   sv_http_once = PTHREAD_ONCE_INIT;
+static pthread_key_t    sv_http_key;
+static int              sv_http_key_ready;
+
+/* every handle made, for sv_http_cleanup() */
+static pthread_mutex_t  sv_http_lock = PTHREAD_MUTEX_INITIALIZER;
+static CURL           **sv_http_handles;
+static size_t           sv_http_nhandles;
+static size_t           sv_http_handles_size;
 
 
 int
@@ -187,36 +199,70 @@ sv_http_reason(char *out, size_t size, const char *body, size_t len,
 
 
 void
-sv_http_thread_cleanup(void)
+sv_http_cleanup(void)
 {
-    CURL  *h;
+    size_t  i;
 
     pthread_once(&sv_http_once, sv_http_key_create);
 
-    if (!sv_http_key_ready) {
-        return;
+    if (sv_http_key_ready) {
+        pthread_setspecific(sv_http_key, NULL);
     }
 
-    h = pthread_getspecific(sv_http_key);
-    if (h != NULL) {
-        pthread_setspecific(sv_http_key, NULL);
-        curl_easy_cleanup(h);
+    pthread_mutex_lock(&sv_http_lock);
+
+    for (i = 0; i < sv_http_nhandles; i++) {
+        curl_easy_cleanup(sv_http_handles[i]);
     }
+
+    free(sv_http_handles);
+    sv_http_handles = NULL;
+    sv_http_nhandles = 0;
+    sv_http_handles_size = 0;
+
+    pthread_mutex_unlock(&sv_http_lock);
 }
 
 
 static void
 sv_http_key_create(void)
 {
-    sv_http_key_ready = (pthread_key_create(&sv_http_key,
-                                            sv_http_handle_free) == 0);
+    /* no destructor: see the top of this file */
+    sv_http_key_ready = (pthread_key_create(&sv_http_key, NULL) == 0);
 }
 
 
-static void
-sv_http_handle_free(void *handle)
+static int
+sv_http_register(CURL *h)
 {
-    curl_easy_cleanup(handle);
+    int     rc;
+    size_t  size;
+    CURL  **handles;
+
+    rc = 0;
+
+    pthread_mutex_lock(&sv_http_lock);
+
+    if (sv_http_nhandles == sv_http_handles_size) {
+        size = sv_http_handles_size ? 2 * sv_http_handles_size : 16;
+        handles = realloc(sv_http_handles, size * sizeof(CURL *));
+
+        if (handles == NULL) {
+            rc = -1;
+
+        } else {
+            sv_http_handles = handles;
+            sv_http_handles_size = size;
+        }
+    }
+
+    if (rc == 0) {
+        sv_http_handles[sv_http_nhandles++] = h;
+    }
+
+    pthread_mutex_unlock(&sv_http_lock);
+
+    return rc;
 }
 
 
@@ -242,8 +288,13 @@ sv_http_handle(void)
         return NULL;
     }
 
-    if (pthread_setspecific(sv_http_key, h) != 0) {
+    if (sv_http_register(h) != 0) {
         curl_easy_cleanup(h);
+        return NULL;
+    }
+
+    /* on failure the handle stays registered: freed at cleanup */
+    if (pthread_setspecific(sv_http_key, h) != 0) {
         return NULL;
     }
 

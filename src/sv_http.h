@@ -53,9 +53,9 @@ size_t sv_http_reason(char *out, size_t size, const char *body, size_t len,
     size_t max);
 
 /*
- * Frees the calling thread's handle now, for a thread (such as the main
- * one) whose end does not run thread-specific destructors.
+ * Frees every thread's handle.  Only once no thread calls sv_http_post()
+ * any more (in nginx: at exit_process, after the thread pools ended).
  */
-void sv_http_thread_cleanup(void);
+void sv_http_cleanup(void);
 
 #endif /* SV_HTTP_H */

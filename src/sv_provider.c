@@ -7,16 +7,7 @@
 #include <curl/curl.h>
 
 #include "sv_http.h"
-#include "sv_provider.h"
-
-
-/* the back ends, one file each */
-int sv_provider_log_send(const sv_provider_t *p, const sv_sms_t *sms,
-    char *err, size_t errlen);
-int sv_provider_sens_send(const sv_provider_t *p, const sv_sms_t *sms,
-    char *err, size_t errlen);
-int sv_provider_cafe24_send(const sv_provider_t *p, const sv_sms_t *sms,
-    char *err, size_t errlen);
+#include "sv_provider_impl.h"
 
 
 typedef int (*sv_provider_send_pt)(const sv_provider_t *p,
@@ -70,6 +61,27 @@ sv_provider_send(const sv_provider_t *p, const sv_sms_t *sms, char *err,
 
 
 int
+sv_provider_check(const sv_provider_t *p, char *err, size_t errlen)
+{
+    if (errlen > 0) {
+        err[0] = '\0';
+    }
+
+    switch (p->type) {
+
+    case SV_PROVIDER_SENS:
+        return sv_provider_sens_check(p, err, errlen);
+
+    case SV_PROVIDER_CAFE24:
+        return sv_provider_cafe24_check(p, err, errlen);
+
+    default:
+        return 0;
+    }
+}
+
+
+int
 sv_provider_init(void)
 {
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
@@ -79,7 +91,7 @@ sv_provider_init(void)
 void
 sv_provider_cleanup(void)
 {
-    /* pool threads free theirs on exit; this one never "exits" */
-    sv_http_thread_cleanup();
+    /* the pool threads are gone by now: their handles go with this one's */
+    sv_http_cleanup();
     curl_global_cleanup();
 }

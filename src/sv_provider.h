@@ -52,6 +52,16 @@ typedef struct {
 
 const char *sv_provider_name(sv_provider_type_t type);
 
+/* the longest group of digits in a Cafe24 sender number */
+#define SV_CAFE24_GROUP_MAX  7
+
+/*
+ * 0 if a send with this configuration could be tried; -1 with the reason
+ * in err.  Called when the configuration is loaded, so that what every
+ * send would refuse is a configuration error.
+ */
+int sv_provider_check(const sv_provider_t *p, char *err, size_t errlen);
+
 /* 0 if the provider accepted the message; -1 with the reason in err. */
 int sv_provider_send(const sv_provider_t *p, const sv_sms_t *sms,
     char *err, size_t errlen);

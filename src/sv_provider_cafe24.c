@@ -14,11 +14,11 @@
 
 #include "sv_http.h"
 #include "sv_phone.h"
-#include "sv_provider.h"
+#include "sv_provider_impl.h"
 
 #define SV_CAFE24_URL_SIZE    1024
 /* "070", "1234", "5678" and the like */
-#define SV_CAFE24_PART_SIZE   8
+#define SV_CAFE24_PART_SIZE   (SV_CAFE24_GROUP_MAX + 1)
 /* "010-1234-5678" */
 #define SV_CAFE24_PHONE_SIZE  (SV_PHONE_SIZE + 2)
 #define SV_CAFE24_REASON_MAX  100
@@ -47,6 +47,34 @@ static int sv_cafe24_accepted(const sv_provider_t *p,
     const sv_http_response_t *resp);
 static int sv_cafe24_starts(const char *body, size_t len,
     const char *prefix);
+
+
+int
+sv_provider_cafe24_check(const sv_provider_t *p, char *err, size_t errlen)
+{
+    sv_cafe24_sender_t  sender;
+    char                url[SV_CAFE24_URL_SIZE];
+
+    if (p->url == NULL || p->user_id == NULL || p->secure_key == NULL
+        || p->from == NULL)
+    {
+        snprintf(err, errlen, "cafe24: incomplete configuration");
+        return -1;
+    }
+
+    if (sv_http_url(url, sizeof(url), p->url, "/sms_sender.php") != 0) {
+        snprintf(err, errlen, "cafe24: url too long");
+        return -1;
+    }
+
+    if (sv_cafe24_split_sender(p->from, &sender) != 0) {
+        snprintf(err, errlen,
+                 "cafe24: sender number is not like \"070-1234-5678\"");
+        return -1;
+    }
+
+    return 0;
+}
 
 
 int

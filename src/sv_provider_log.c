@@ -7,7 +7,7 @@
 
 #include "sv_http.h"
 #include "sv_phone.h"
-#include "sv_provider.h"
+#include "sv_provider_impl.h"
 
 /* an SMS is at most 90 bytes in EUC-KR, a few hundred once escaped */
 #define SV_LOG_LINE_SIZE  1024

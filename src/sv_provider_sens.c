@@ -19,7 +19,7 @@
 
 #include "sv_http.h"
 #include "sv_phone.h"
-#include "sv_provider.h"
+#include "sv_provider_impl.h"
 
 #define SV_SENS_PATH_SIZE       256
 #define SV_SENS_URL_SIZE        1024
@@ -54,6 +54,28 @@ static int sv_sens_accepted(const sv_http_response_t *resp);
 static void sv_sens_failure(const sv_http_response_t *resp, char *err,
     size_t errlen);
 static const char *sv_sens_json_reason(const cJSON *json);
+
+
+int
+sv_provider_sens_check(const sv_provider_t *p, char *err, size_t errlen)
+{
+    char  path[SV_SENS_PATH_SIZE];
+    char  url[SV_SENS_URL_SIZE];
+
+    if (sv_sens_check_config(p, err, errlen) != 0) {
+        return -1;
+    }
+
+    snprintf(path, sizeof(path), "/sms/v2/services/%s/messages",
+             p->service_id);
+
+    if (sv_http_url(url, sizeof(url), p->url, path) != 0) {
+        snprintf(err, errlen, "sens: url too long");
+        return -1;
+    }
+
+    return 0;
+}
 
 
 int

@@ -245,4 +245,259 @@ sub run_flow {
     ok(0, $block->name . " - flow died: $@") if !$ok;
 }
 
+# ---- the store, the error log, nginx's processes ---------------------------
+#
+# For tests of crashes, reloads and a full store: what the store holds,
+# read beside nginx with the LMDB tools (a read transaction: it never
+# waits for nginx's writers), and which nginx processes run.
+
+push @EXPORT, qw(sv_store_dump sv_store_entries sv_log_grep sv_master_pid
+                 sv_worker_pids);
+
+# The records of one database of the store ("codes", "sends", "tokens",
+# "members", "emails", "phones", "meta"), in key order: [[key, value], ...]
+# as bytes. $dir is the store's directory, by default the servroot's
+# smsverify_temp. Dies if mdb_dump fails.
+sub sv_store_dump {
+    my ($db, $dir) = @_;
+    $dir //= server_root() . '/smsverify_temp';
+    open my $in, '-|', 'mdb_dump', '-p', '-s', $db, $dir
+        or die "cannot run mdb_dump: $!\n";
+    my ($in_data, $key, @records);
+    while (my $line = <$in>) {
+        chomp $line;
+        if (!$in_data) {
+            $in_data = $line eq 'HEADER=END';
+            next;
+        }
+        last if $line eq 'DATA=END';
+        # -p: printable bytes as they are, "\\" for a backslash, "\xx" else
+        $line =~ s/^ //;
+        $line =~ s/\\(\\|[0-9a-fA-F]{2})/$1 eq '\\' ? '\\' : chr hex $1/ge;
+        if (defined $key) {
+            push @records, [$key, $line];
+            undef $key;
+        } else {
+            $key = $line;
+        }
+    }
+    close $in or die "mdb_dump -p -s $db $dir failed (status $?)\n";
+    return \@records;
+}
+
+# How many records one database holds, as mdb_stat counts them.
+sub sv_store_entries {
+    my ($db, $dir) = @_;
+    $dir //= server_root() . '/smsverify_temp';
+    my $out = `mdb_stat -s \Q$db\E \Q$dir\E 2>&1`;
+    die "mdb_stat -s $db $dir failed: $out" if $? || $out !~ /Entries: (\d+)/;
+    return $1;
+}
+
+# The error log's lines that match a pattern.
+sub sv_log_grep {
+    my $re = shift;
+    open my $in, '<', $Test::Nginx::Util::ErrLogFile or return ();
+    my @lines = grep { /$re/ } <$in>;
+    close $in;
+    return @lines;
+}
+
+# The master's pid, from nginx's pid file (undef if there is none).
+sub sv_master_pid {
+    open my $in, '<', server_root() . '/logs/nginx.pid' or return undef;
+    my $pid = <$in> // '';
+    close $in;
+    return $pid =~ /^\s*(\d+)/ ? $1 : undef;
+}
+
+# The pids of the master's worker processes (Linux /proc), sorted. Under
+# valgrind the process titles are not seen: every child but a cache
+# process counts.
+sub sv_worker_pids {
+    my $master = shift // sv_master_pid() // return ();
+    my @pids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $in, '<', $stat or next;
+        my $line = <$in> // '';
+        close $in;
+        # pid (comm) state ppid ...: comm may hold spaces and parentheses
+        my ($pid, $state, $ppid) = $line =~ /^(\d+) \(.*\) (\S) (\d+) / or next;
+        next if $ppid != $master || $state eq 'Z';
+        open my $cmd, '<', "/proc/$pid/cmdline" or next;
+        my $cmdline = <$cmd> // '';
+        close $cmd;
+        push @pids, $pid if $cmdline !~ /cache (?:manager|loader)/;
+    }
+    return sort { $a <=> $b } @pids;
+}
+
+# ---- the mock SMS providers (t/mock/sms_mock.py) ---------------------------
+#
+#   sv_mock_start(sens_service_id => 'ncp:sms:kr:1:svc',
+#                 sens_access_key => 'AK...', sens_secret_key => '...',
+#                 cafe24_user_id => 'myid', cafe24_secure_key => '...');
+#   run_tests();
+#
+# and in config sections: url=http://127.0.0.1:$TEST_NGINX_MOCK_PORT.
+# A credential left out is not checked by the mock.
+
+push @EXPORT, qw(sv_mock_start sv_mock_messages sv_mock_behaviour
+                     sv_mock_reset sv_mock_code_for);
+
+our $MockPython = $ENV{TEST_NGINX_PYTHON} // '/usr/bin/python3';
+our $MockScript = File::Spec->catfile($RepoRoot, 't', 'mock', 'sms_mock.py');
+our ($MockPid, $MockOwner, $MockPort, $MockPipe);
+
+my %MockFlags = (
+    sens_service_id   => '--sens-service-id',
+    sens_access_key   => '--sens-access-key',
+    sens_secret_key   => '--sens-secret-key',
+    cafe24_user_id    => '--cafe24-user-id',
+    cafe24_secure_key => '--cafe24-secure-key',
+);
+
+# Starts the mock on a free loopback port, once per .t file (a second call
+# returns the running mock's port), and sets $ENV{TEST_NGINX_MOCK_PORT}:
+# call it before run_tests(). verbose => 1 has the mock log each request
+# to stderr. The mock is stopped when this process exits (not when a
+# child of it does).
+sub sv_mock_start {
+    my %args = @_;
+    return $MockPort if $MockPid;
+
+    my @cmd = ($MockPython, $MockScript, '--host', '127.0.0.1', '--port', 0);
+    for my $name (sort keys %args) {
+        next if $name eq 'verbose';
+        my $flag = $MockFlags{$name}
+            // die "sv_mock_start: unknown argument \"$name\"\n";
+        push @cmd, $flag, $args{$name} if defined $args{$name};
+    }
+    push @cmd, '--verbose' if $args{verbose};
+
+    pipe(my $from_mock, my $to_us) or die "sv_mock_start: pipe: $!\n";
+    my $pid = fork // die "sv_mock_start: fork: $!\n";
+    if ($pid == 0) {
+        close $from_mock;
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>&', $to_us or POSIX::_exit(126);
+        exec { $cmd[0] } @cmd;
+        warn "sv_mock_start: cannot run $cmd[0]: $!\n";
+        POSIX::_exit(127);
+    }
+    close $to_us;
+
+    # "ready <port>" once it listens
+    my ($out, $sel, $deadline) = ('', IO::Select->new($from_mock), time + 10);
+    while ($out !~ /\n/) {
+        my $left = $deadline - time;
+        my $n = $left > 0 && $sel->can_read($left)
+                ? sysread($from_mock, $out, 256, length $out) : undef;
+        next if $n;
+        kill 'KILL', $pid if !defined $n;
+        waitpid $pid, 0;
+        die "sv_mock_start: the mock did not start (" . ($out =~ s/\s+$//r)
+            . "): @cmd\n";
+    }
+    my ($port) = $out =~ /^ready (\d+)$/m
+        or do { kill 'KILL', $pid; waitpid $pid, 0;
+                die "sv_mock_start: unexpected output \"$out\"\n" };
+
+    # the pipe stays open: the mock never blocks writing to it
+    ($MockPid, $MockOwner, $MockPort, $MockPipe) = ($pid, $$, $port, $from_mock);
+    $ENV{TEST_NGINX_MOCK_PORT} = $port;
+    return $port;
+}
+
+sub sv_mock_stop {
+    return if !$MockPid || $$ != $MockOwner;
+    local ($?, $!);
+    my $pid = $MockPid;
+    undef $MockPid;
+    kill 'TERM', $pid;
+    my $deadline = time + 5;
+    while (waitpid($pid, POSIX::WNOHANG()) == 0) {
+        if (time > $deadline) {
+            kill 'KILL', $pid;
+            waitpid $pid, 0;
+            last;
+        }
+        sleep 0.05;
+    }
+    close $MockPipe if $MockPipe;
+    undef $MockPipe;
+}
+
+END { sv_mock_stop() }
+
+# One request to the mock's control API; its JSON answer. Dies if the mock
+# does not answer 200: a test that cannot steer the mock tests nothing.
+sub mock_call {
+    my ($method, $path, $body) = @_;
+    my $port = $MockPort // $ENV{TEST_NGINX_MOCK_PORT}
+        // die "the mock is not running: call sv_mock_start() first\n";
+
+    $body = defined $body ? JSON::PP->new->canonical->encode($body) : '';
+    my $req = "$method $path HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            . "Connection: close\r\nContent-Type: application/json\r\n"
+            . "Content-Length: " . length($body) . "\r\n\r\n$body";
+
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                     PeerPort => $port, Proto => 'tcp',
+                                     Timeout => $Timeout)
+        or die "cannot connect to the mock on port $port: $!\n";
+    local $SIG{PIPE} = 'IGNORE';
+    binmode $sock;
+    defined syswrite($sock, $req) or die "writing to the mock: $!\n";
+
+    my ($raw, $sel) = ('', IO::Select->new($sock));
+    while (1) {
+        $sel->can_read($Timeout) or die "the mock did not answer $path\n";
+        my $n = sysread $sock, my $buf, 65536;
+        die "reading from the mock: $!\n" if !defined $n;
+        last if $n == 0;
+        $raw .= $buf;
+    }
+    close $sock;
+
+    my $res = parse_response($raw);
+    die "the mock answered $path with " . ($res->{status} // '?')
+        . ": $res->{body}\n" if ($res->{status} // 0) != 200;
+    return $res->{json};
+}
+
+# Every message the mock accepted, oldest first: [{provider, to, from,
+# text, conn, ...}], strings decoded from UTF-8.
+sub sv_mock_messages { mock_call(GET => '/__mock/messages') }
+
+# What the next requests to a provider get:
+#   sv_mock_behaviour({ provider => 'sens', mode => 'http500', count => 1 })
+sub sv_mock_behaviour {
+    my $b = shift;
+    ref $b eq 'HASH' or die "sv_mock_behaviour: takes a hashref\n";
+    mock_call(POST => '/__mock/behaviour', $b);
+    return 1;
+}
+
+# Forget the messages and behaviours.
+sub sv_mock_reset { mock_call(POST => '/__mock/reset'); return 1 }
+
+# The code in the last message the mock accepted for a phone whose "to"
+# ends in these 4 digits (more may be given: only the last 4 count), as
+# sv_code_for does for the log provider: the first bracketed group of
+# digits. Waits up to 2 s for such a message; undef if none.
+sub sv_mock_code_for {
+    my $last4 = substr((shift // '') =~ s/\D//gr, -4);
+    my $deadline = time + 2;
+    while (1) {
+        my ($last) = grep { (($_->{to} // '') =~ s/\D//gr) =~ /\Q$last4\E$/ }
+                     reverse @{ sv_mock_messages() };
+        if ($last) {
+            return ($last->{text} // '') =~ /\[([0-9]+)\]/ ? $1 : undef;
+        }
+        return undef if time >= $deadline;
+        sleep 0.05;
+    }
+}
+
 1;
