@@ -23,9 +23,11 @@ DEB_PACKAGES := nginx nginx-dev liblmdb-dev lmdb-utils libcjson-dev \
                 libcurl4-openssl-dev libssl-dev libcrypt-dev libcmocka-dev \
                 libtest-base-perl libtext-diff-perl libipc-run-perl \
                 libwww-perl libjson-pp-perl liburi-perl python3 \
-                python3-bcrypt valgrind wrk curl gcc make
+                python3-bcrypt valgrind wrk curl gcc make \
+                chromium fonts-noto-cjk
 
-.PHONY: all deps build module unit test test-nginx test-valgrind run stop clean
+.PHONY: all deps build module unit test test-nginx test-valgrind test-e2e \
+        run stop clean
 
 # the stand-in Test::Nginx in t/lib serves only where upstream's is absent
 PROVE_INC    = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
@@ -88,12 +90,16 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) test-nginx
 	$(MAKE) test-valgrind
+	$(MAKE) test-e2e
 
 test-nginx: $(MODULE)
 	prove $(PROVE_INC) $(PROVE_FILES)
 
 test-valgrind: $(MODULE)
 	TEST_NGINX_USE_VALGRIND=1 prove $(PROVE_INC) $(PROVE_FILES)
+
+test-e2e: $(MODULE)
+	SMSVERIFY_MODULE=$(MODULE) t/e2e/run.sh
 
 run: deps
 	$(MAKE) build
