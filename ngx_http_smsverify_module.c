@@ -291,6 +291,9 @@ ngx_http_smsverify_init(ngx_conf_t *cf)
     mcf->shm_zone->init = ngx_http_smsverify_init_zone;
     mcf->shm_zone->data = mcf;
 
+    ngx_http_smsverify_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_smsverify_header_filter;
+
     /* the http level's pool runs the periodic sync and sweep */
 
     lcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_smsverify_module);

@@ -177,7 +177,10 @@ ngx_int_t ngx_http_smsverify_init_process(ngx_cycle_t *cycle);
 void ngx_http_smsverify_exit_process(ngx_cycle_t *cycle);
 
 /* ngx_http_smsverify_handler.c */
+extern ngx_http_output_header_filter_pt  ngx_http_smsverify_next_header_filter;
+
 ngx_int_t ngx_http_smsverify_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_smsverify_header_filter(ngx_http_request_t *r);
 ngx_int_t ngx_http_smsverify_code_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 ngx_int_t ngx_http_smsverify_add_header(ngx_http_request_t *r,

@@ -7,12 +7,15 @@
 #include "ngx_http_smsverify.h"
 
 
+ngx_http_output_header_filter_pt  ngx_http_smsverify_next_header_filter;
+
+
 static ngx_int_t ngx_http_smsverify_not_allowed(ngx_http_request_t *r,
     ngx_http_smsverify_loc_conf_t *lcf);
 static ngx_int_t ngx_http_smsverify_preflight(ngx_http_request_t *r,
     ngx_http_smsverify_ctx_t *ctx);
-static void ngx_http_smsverify_find_origin(ngx_http_request_t *r,
-    ngx_http_smsverify_loc_conf_t *lcf, ngx_http_smsverify_ctx_t *ctx);
+static ngx_str_t *ngx_http_smsverify_allowed_origin(ngx_http_request_t *r,
+    ngx_http_smsverify_loc_conf_t *lcf);
 static ngx_uint_t ngx_http_smsverify_is_json(ngx_http_request_t *r);
 static void ngx_http_smsverify_body_handler(ngx_http_request_t *r);
 
@@ -21,6 +24,7 @@ ngx_int_t
 ngx_http_smsverify_handler(ngx_http_request_t *r)
 {
     ngx_int_t                       rc;
+    ngx_str_t                      *origin;
     ngx_http_smsverify_ctx_t       *ctx;
     ngx_http_smsverify_loc_conf_t  *lcf;
 
@@ -33,8 +37,10 @@ ngx_http_smsverify_handler(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_smsverify_module);
 
-    if (lcf->cors) {
-        ngx_http_smsverify_find_origin(r, lcf, ctx);
+    origin = lcf->cors ? ngx_http_smsverify_allowed_origin(r, lcf) : NULL;
+
+    if (origin) {
+        ctx->cors_origin = *origin;
     }
 
     if (r->method == NGX_HTTP_OPTIONS && ctx->cors_origin.len) {
@@ -164,9 +170,9 @@ ngx_http_smsverify_not_allowed(ngx_http_request_t *r,
 }
 
 
-static void
-ngx_http_smsverify_find_origin(ngx_http_request_t *r,
-    ngx_http_smsverify_loc_conf_t *lcf, ngx_http_smsverify_ctx_t *ctx)
+static ngx_str_t *
+ngx_http_smsverify_allowed_origin(ngx_http_request_t *r,
+    ngx_http_smsverify_loc_conf_t *lcf)
 {
     ngx_str_t        *origins, *origin;
     ngx_uint_t        i;
@@ -199,7 +205,7 @@ ngx_http_smsverify_find_origin(ngx_http_request_t *r,
     }
 
     if (origin == NULL || origin->len == 0) {
-        return;
+        return NULL;
     }
 
     origins = lcf->cors->elts;
@@ -210,10 +216,11 @@ ngx_http_smsverify_find_origin(ngx_http_request_t *r,
                 && ngx_strncasecmp(origins[i].data, origin->data,
                                    origin->len) == 0))
         {
-            ctx->cors_origin = *origin;
-            return;
+            return origin;
         }
     }
+
+    return NULL;
 }
 
 
@@ -323,6 +330,38 @@ ngx_http_smsverify_add_header(ngx_http_request_t *r, const char *key,
     h->value = *value;
 
     return NGX_OK;
+}
+
+
+/*
+ * Answers nginx makes before the handler runs, such as 413 for a body over
+ * client_max_body_size, get the CORS headers too: a page on another
+ * origin could not read them otherwise.
+ */
+
+ngx_int_t
+ngx_http_smsverify_header_filter(ngx_http_request_t *r)
+{
+    ngx_str_t                      *origin;
+    ngx_http_smsverify_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
+
+    if (lcf->endpoint == 0 || lcf->cors == NULL || r != r->main
+        || ngx_http_get_module_ctx(r, ngx_http_smsverify_module) != NULL)
+    {
+        return ngx_http_smsverify_next_header_filter(r);
+    }
+
+    origin = ngx_http_smsverify_allowed_origin(r, lcf);
+
+    if (origin
+        && ngx_http_smsverify_cors_headers(r, origin, 0) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_smsverify_next_header_filter(r);
 }
 
 

@@ -10,7 +10,8 @@
 #include "sv_text.h"
 
 
-static int sv_json_has_nul_escape(const char *p, size_t len);
+static int sv_json_hides_bytes(const char *p, size_t len);
+static int sv_json_hex(char c);
 
 
 cJSON *
@@ -21,7 +22,7 @@ sv_json_parse_object(const char *p, size_t len)
 
     if (len == 0
         || !sv_utf8_valid((const unsigned char *) p, len)
-        || sv_json_has_nul_escape(p, len))
+        || sv_json_hides_bytes(p, len))
     {
         return NULL;
     }
@@ -51,32 +52,78 @@ sv_json_parse_object(const char *p, size_t len)
 }
 
 
-static int
-sv_json_has_nul_escape(const char *p, size_t len)
-{
-    size_t  i, backslashes;
+/*
+ * What cJSON takes though RFC 8259 does not, and reads otherwise than it
+ * was sent: a raw control character (kept in a string, where a NUL ends
+ * the C string, and skipped as white space between tokens), and a "\u"
+ * escape that is not four hex digits (decoded as U+0000), or is "\u0000"
+ * itself: "a\u0000b", "a\uZZZZb" and "a<NUL>b" would all pass for "a".
+ * Strings are delimited here as cJSON does, so both agree on what is in
+ * one.
+ */
 
-    backslashes = 0;
+static int
+sv_json_hides_bytes(const char *p, size_t len)
+{
+    int            in_string;
+    size_t         i;
+    unsigned char  c;
+
+    in_string = 0;
 
     for (i = 0; i < len; i++) {
+        c = (unsigned char) p[i];
 
-        if (p[i] != '\\') {
-            backslashes = 0;
+        if (c < 0x20) {
+            if (in_string || (c != '\t' && c != '\n' && c != '\r')) {
+                return 1;
+            }
+
             continue;
         }
 
-        backslashes++;
+        if (!in_string) {
+            in_string = (c == '"');
+            continue;
+        }
 
-        /* an odd run of backslashes escapes what follows */
+        if (c == '"') {
+            in_string = 0;
+            continue;
+        }
 
-        if ((backslashes & 1) && len - i >= 6
-            && memcmp(p + i + 1, "u0000", 5) == 0)
+        if (c != '\\') {
+            continue;
+        }
+
+        /* an escape: only "\u" takes more than the next character */
+
+        i++;
+
+        if (i == len || p[i] != 'u') {
+            continue;
+        }
+
+        if (len - i < 5
+            || !sv_json_hex(p[i + 1]) || !sv_json_hex(p[i + 2])
+            || !sv_json_hex(p[i + 3]) || !sv_json_hex(p[i + 4])
+            || memcmp(p + i + 1, "0000", 4) == 0)
         {
             return 1;
         }
+
+        i += 4;
     }
 
     return 0;
+}
+
+
+static int
+sv_json_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
+           || (c >= 'A' && c <= 'F');
 }
 
 

@@ -353,3 +353,36 @@ Vary: Origin
 [405, 200]
 --- response_headers eval
 ["!Access-Control-Allow-Origin", "!Access-Control-Allow-Origin"]
+
+
+
+=== TEST 16: nginx's own 413 carries the CORS headers for an allowed origin
+--- config
+    location = /send { client_max_body_size 16; smsverify send; }
+--- request
+POST /send
+{"phoneNumber":"010-1234-5678"}
+--- more_headers
+Content-Type: application/json
+Origin: https://shop.example
+--- error_code: 413
+--- response_headers
+Access-Control-Allow-Origin: https://shop.example
+Access-Control-Allow-Credentials: true
+Vary: Origin
+
+
+
+=== TEST 17: ... and none for another origin
+--- config
+    location = /send { client_max_body_size 16; smsverify send; }
+--- request
+POST /send
+{"phoneNumber":"010-1234-5678"}
+--- more_headers
+Content-Type: application/json
+Origin: https://evil.example
+--- error_code: 413
+--- response_headers
+!Access-Control-Allow-Origin
+!Vary
