@@ -27,7 +27,7 @@ DEB_PACKAGES := nginx nginx-dev liblmdb-dev lmdb-utils libcjson-dev \
                 chromium fonts-noto-cjk
 
 .PHONY: all deps build module unit test test-nginx test-valgrind test-e2e \
-        run stop clean
+        bench bench-smoke run stop clean
 
 # the stand-in Test::Nginx in t/lib serves only where upstream's is absent
 PROVE_INC    = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
@@ -89,6 +89,7 @@ test: deps
 	$(MAKE) build
 	$(MAKE) unit
 	$(MAKE) test-nginx
+	$(MAKE) bench-smoke
 	$(MAKE) test-valgrind
 	$(MAKE) test-e2e
 
@@ -100,6 +101,14 @@ test-valgrind: $(MODULE)
 
 test-e2e: $(MODULE)
 	SMSVERIFY_MODULE=$(MODULE) t/e2e/run.sh
+
+# one run, every endpoint against nginx's return 200 (bench/README.md)
+bench: $(MODULE)
+	BENCH_MODULE=$(MODULE) bench/run $(BENCH_ARGS)
+
+# CI: every bench scenario for ~1 s; checks they produce numbers, never figures
+bench-smoke: $(MODULE)
+	BENCH_MODULE=$(MODULE) bench/run --smoke
 
 run: deps
 	$(MAKE) build

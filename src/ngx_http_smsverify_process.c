@@ -12,7 +12,7 @@
 
 #define SV_SWEEP_INTERVAL       10000
 #define SV_SWEEP_GRACE          3600000
-#define SV_SWEEP_BATCH          1000
+#define SV_SWEEP_BATCH          10000
 #define SV_READERS_PER_WORKER   130
 
 

@@ -365,6 +365,10 @@ ngx_http_smsverify_signup_thread(void *data)
                                    job->member.now_ms, job->err,
                                    sizeof(job->err));
 
+    if (job->rc == SV_STORE_OK) {
+        sv_password_thread_yield();
+    }
+
     if (job->rc == SV_STORE_OK
         && sv_password_hash(job->password, job->password_len, job->cost,
                             job->hash, sizeof(job->hash), job->err,

@@ -1,31 +1,88 @@
 
 /*
  * GET status: counters summed over all workers, and what the store holds.
+ * Counting pending codes reads every code record, so it runs in the pool.
  */
 
 #include "ngx_http_smsverify.h"
 
 
+typedef struct {
+    sv_store_t        *store;
+    int64_t            now_ms;
+    sv_store_stats_t   stats;
+
+    sv_store_rc_t      rc;
+    char               err[256];
+} ngx_http_smsverify_status_job_t;
+
+
+static void ngx_http_smsverify_status_thread(void *data);
+static ngx_int_t ngx_http_smsverify_status_done(ngx_http_request_t *r,
+    void *data);
+
+
 ngx_int_t
 ngx_http_smsverify_status(ngx_http_request_t *r)
 {
-    u_char                          *body, *p, *last;
-    char                             err[256];
-    size_t                           len;
-    ngx_uint_t                       t, first;
-    sv_store_rc_t                    rc;
-    sv_store_stats_t                 stats;
-    ngx_http_smsverify_counters_t   *c;
-    ngx_http_smsverify_main_conf_t  *mcf;
+    ngx_int_t                         rc;
+    ngx_http_smsverify_main_conf_t   *mcf;
+    ngx_http_smsverify_status_job_t  *job;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    job = ngx_http_smsverify_task_alloc(r, sizeof(*job),
+                                        ngx_http_smsverify_status_thread,
+                                        ngx_http_smsverify_status_done);
+    if (job == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    job->store = mcf->store;
+    job->now_ms = sv_clock_ms();
+
+    rc = ngx_http_smsverify_task_post(r);
+
+    if (rc == NGX_DONE) {
+        /* no body reader took a reference: the task's completion owns one */
+        r->main->count++;
+    }
+
+    return rc;
+}
+
+
+static void
+ngx_http_smsverify_status_thread(void *data)
+{
+    ngx_http_smsverify_status_job_t  *job = data;
+
+    job->rc = sv_store_stats(job->store, job->now_ms, &job->stats, job->err,
+                             sizeof(job->err));
+}
+
+
+static ngx_int_t
+ngx_http_smsverify_status_done(ngx_http_request_t *r, void *data)
+{
+    ngx_http_smsverify_status_job_t  *job = data;
+
+    u_char                           *body, *p, *last;
+    size_t                            len;
+    ngx_uint_t                        t, first;
+    ngx_http_smsverify_counters_t    *c;
+    ngx_http_smsverify_main_conf_t   *mcf;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
     c = mcf->counters;
 
-    /* a read transaction: it never waits for a writer */
-
-    rc = sv_store_stats(mcf->store, sv_clock_ms(), &stats, err, sizeof(err));
-    if (rc != SV_STORE_OK) {
-        return ngx_http_smsverify_store_error(r, rc, err);
+    if (job->rc != SV_STORE_OK) {
+        return ngx_http_smsverify_store_error(r, job->rc, job->err);
     }
 
     len = 512 + SV_PROVIDER_NTYPES * 64;
@@ -42,7 +99,7 @@ ngx_http_smsverify_status(ngx_http_request_t *r)
                      "\"sendFailed\":%uA,\"confirmed\":%uA,"
                      "\"confirmFailed\":%uA,\"signups\":%uA,"
                      "\"rateLimited\":%uA,\"providers\":{",
-                     stats.codes_pending, stats.members, c->sent,
+                     job->stats.codes_pending, job->stats.members, c->sent,
                      c->send_failed, c->confirmed, c->confirm_failed,
                      c->signups, c->rate_limited);
 

@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -230,4 +233,20 @@ sv_password_error(char *err, size_t errlen, const char *fmt, ...)
     va_start(args, fmt);
     vsnprintf(err, errlen, fmt, args);
     va_end(args);
+}
+
+
+void
+sv_password_thread_yield(void)
+{
+    static __thread int  yielded;
+
+    if (yielded) {
+        return;
+    }
+
+    /* on Linux the nice value of a thread id is the thread's own */
+
+    (void) setpriority(PRIO_PROCESS, (id_t) syscall(SYS_gettid), 10);
+    yielded = 1;
 }

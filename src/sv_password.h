@@ -21,6 +21,14 @@ int sv_password_acceptable(const char *pw, size_t len, size_t min,
 int sv_password_hash(const char *pw, size_t len, unsigned cost, char *out,
     size_t size, char *err, size_t errlen);
 
+/*
+ * Lowers the calling thread's priority (nice 10), once per thread: bcrypt
+ * in a pool thread then yields the CPU to nginx's event loop instead of
+ * sharing it evenly.  A thread cannot raise its priority again, so it is
+ * meant for threads that hash.
+ */
+void sv_password_thread_yield(void);
+
 /* 1 if pw matches the "$2b$"/"$2a$"/"$2y$" hash, 0 otherwise. */
 int sv_password_verify(const char *pw, size_t len, const char *hash);
 

@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -470,6 +473,46 @@ test_threads(void **state)
 }
 
 
+static void *
+yield_thread(void *arg)
+{
+    int  *nice = arg;
+    id_t  tid;
+
+    tid = (id_t) syscall(SYS_gettid);
+
+    nice[0] = getpriority(PRIO_PROCESS, tid);
+    sv_password_thread_yield();
+    nice[1] = getpriority(PRIO_PROCESS, tid);
+    sv_password_thread_yield();
+    nice[2] = getpriority(PRIO_PROCESS, tid);
+
+    return NULL;
+}
+
+
+static void
+test_thread_yield(void **state)
+{
+    int        nice[3], main_nice;
+    pthread_t  t;
+
+    (void) state;
+
+    main_nice = getpriority(PRIO_PROCESS, 0);
+
+    assert_int_equal(pthread_create(&t, NULL, yield_thread, nice), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+
+    assert_int_equal(nice[1], 10);
+    assert_int_equal(nice[2], 10);
+    assert_true(nice[0] <= nice[1]);
+
+    /* only the hashing thread yields, not the process */
+    assert_int_equal(getpriority(PRIO_PROCESS, 0), main_nice);
+}
+
+
 int
 main(void)
 {
@@ -485,6 +528,7 @@ main(void)
         cmocka_unit_test(test_verify_bad_hashes),
         cmocka_unit_test(test_verify_reads_only_len),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_thread_yield),
     };
 
     return cmocka_run_group_tests_name("sv_password", tests, NULL, NULL);
