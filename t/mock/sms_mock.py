@@ -275,6 +275,9 @@ class Handler(BaseHTTPRequestHandler):
     # HTTP/1.1 so that clients may keep the connection alive
     protocol_version = "HTTP/1.1"
     server_version = "sms-mock/1"
+    # headers and body go out in two writes: with Nagle, the body would
+    # wait ~40 ms for the client's delayed ACK of the headers
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         if self.server.config.verbose:
@@ -404,10 +407,15 @@ def parse_args():
     return p.parse_args()
 
 
+class Server(ThreadingHTTPServer):
+    # every pool thread of every worker may connect at once
+    request_queue_size = 1024
+
+
 def main():
     config = parse_args()
 
-    server = ThreadingHTTPServer((config.host, config.port), Handler)
+    server = Server((config.host, config.port), Handler)
     server.daemon_threads = True
     server.config = config
     server.state = State()
