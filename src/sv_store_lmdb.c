@@ -1143,7 +1143,11 @@ sv_store_code_put(sv_store_t *st, const char *phone,
         return SV_STORE_ERROR;
     }
 
-    return sv_write(st, 1, sv_code_put_txn, &a, err, errlen);
+    /*
+     * No room check: the provider has sent this code already, and
+     * send_begin checked the room; the reserve holds one code a thread.
+     */
+    return sv_write(st, 0, sv_code_put_txn, &a, err, errlen);
 }
 
 
@@ -1231,7 +1235,8 @@ sv_store_confirm(sv_store_t *st, sv_confirm_t *c, char *err, size_t errlen)
         return SV_STORE_ERROR;
     }
 
-    return sv_write(st, 1, sv_confirm_txn, c, err, errlen);
+    /* a confirm never grows the store: a token takes its code's place */
+    return sv_write(st, 0, sv_confirm_txn, c, err, errlen);
 }
 
 

@@ -257,11 +257,13 @@ push @EXPORT, qw(sv_store_dump sv_store_entries sv_log_grep sv_master_pid
 # The records of one database of the store ("codes", "sends", "tokens",
 # "members", "emails", "phones", "meta"), in key order: [[key, value], ...]
 # as bytes. $dir is the store's directory, by default the servroot's
-# smsverify_temp. Dies if mdb_dump fails.
+# smsverify_temp. Dies if mdb_dump fails. (Read in mdb_dump's hex format:
+# LMDB 0.9's -p prints a backslash as it is, so "\5c" in its output may
+# be one byte or three.)
 sub sv_store_dump {
     my ($db, $dir) = @_;
     $dir //= server_root() . '/smsverify_temp';
-    open my $in, '-|', 'mdb_dump', '-p', '-s', $db, $dir
+    open my $in, '-|', 'mdb_dump', '-s', $db, $dir
         or die "cannot run mdb_dump: $!\n";
     my ($in_data, $key, @records);
     while (my $line = <$in>) {
@@ -271,17 +273,15 @@ sub sv_store_dump {
             next;
         }
         last if $line eq 'DATA=END';
-        # -p: printable bytes as they are, "\\" for a backslash, "\xx" else
-        $line =~ s/^ //;
-        $line =~ s/\\(\\|[0-9a-fA-F]{2})/$1 eq '\\' ? '\\' : chr hex $1/ge;
+        my $bytes = pack 'H*', $line =~ s/^ //r;
         if (defined $key) {
-            push @records, [$key, $line];
+            push @records, [$key, $bytes];
             undef $key;
         } else {
-            $key = $line;
+            $key = $bytes;
         }
     }
-    close $in or die "mdb_dump -p -s $db $dir failed (status $?)\n";
+    close $in or die "mdb_dump -s $db $dir failed (status $?)\n";
     return \@records;
 }
 
