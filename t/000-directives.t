@@ -23,14 +23,8 @@ our $Config = <<'_EOC_';
     location = /status  { smsverify status; }
 _EOC_
 
-add_block_preprocessor(sub {
-    my $block = shift;
-    $block->set_value(http_config => $HttpConfig)
-        if !defined $block->http_config;
-    $block->set_value(config => $Config) if !defined $block->config;
-    $block->set_value(more_headers => 'Content-Type: application/json')
-        if !defined $block->more_headers;
-});
+sv_block_defaults(http_config => $HttpConfig, config => $Config,
+                  more_headers => 'Content-Type: application/json');
 
 # a reload (HUP) must run init_process in fresh workers: master on
 master_on();

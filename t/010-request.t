@@ -17,12 +17,7 @@ our $Config = <<'_EOC_';
     location = /status  { smsverify status; }
 _EOC_
 
-add_block_preprocessor(sub {
-    my $block = shift;
-    $block->set_value(http_config => $HttpConfig)
-        if !defined $block->http_config;
-    $block->set_value(config => $Config) if !defined $block->config;
-});
+sv_block_defaults(http_config => $HttpConfig, config => $Config);
 
 no_shuffle();
 run_tests();

@@ -15,14 +15,8 @@ our $Config = <<'_EOC_';
     location = /signup  { smsverify signup; }
 _EOC_
 
-add_block_preprocessor(sub {
-    my $block = shift;
-    $block->set_value(http_config => $HttpConfig)
-        if !defined $block->http_config;
-    $block->set_value(config => $Config) if !defined $block->config;
-    $block->set_value(more_headers => 'Content-Type: application/json')
-        if !defined $block->more_headers;
-});
+sv_block_defaults(http_config => $HttpConfig, config => $Config,
+                  more_headers => 'Content-Type: application/json');
 
 no_shuffle();
 sv_flow_blocks();

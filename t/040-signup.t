@@ -21,41 +21,8 @@ our $Config = <<'_EOC_';
     location = /status  { smsverify status; }
 _EOC_
 
-add_block_preprocessor(sub {
-    my $block = shift;
-    $block->set_value(http_config => $HttpConfig)
-        if !defined $block->http_config;
-    $block->set_value(config => $Config) if !defined $block->config;
-    $block->set_value(more_headers => 'Content-Type: application/json')
-        if !defined $block->more_headers;
-});
-
-# send, read the code where a person would see it, confirm: the token
-sub SmsVerify::verify_phone {
-    my ($phone) = @_;
-    my $res = sv_request(POST => '/send', { phoneNumber => $phone });
-    die "send: $res->{status} $res->{body}" if $res->{status} != 200;
-    my $code = sv_code_for($phone);
-    $res = sv_request(POST => '/confirm',
-                      { phoneNumber => $phone, verificationNumber => "$code" });
-    die "confirm: $res->{status} $res->{body}" if $res->{status} != 200;
-    $SmsVerify::LastConfirm = $res;
-    return $res->{json}{verificationToken};
-}
-
-sub SmsVerify::member {
-    my %m = (email => 'kim@example.com', password => 'Passw0rd!',
-             nickname => "\x{AE40}\x{CCA0}\x{C218}", phoneNumber => '010-1234-5678',
-             termsId => [1, 2], @_);
-    delete $m{$_} for grep { !defined $m{$_} } keys %m;
-    return \%m;
-}
-
-sub SmsVerify::members_in_store {
-    my $dir = Test::Nginx::Util::server_root() . '/smsverify_temp';
-    my @out = `mdb_dump -p -s members $dir 2>&1`;
-    return grep { /^ \{/ } @out;
-}
+sv_block_defaults(http_config => $HttpConfig, config => $Config,
+                  more_headers => 'Content-Type: application/json');
 
 no_shuffle();
 sv_flow_blocks();
@@ -68,13 +35,13 @@ __DATA__
 GET /status
 --- error_code: 200
 --- flow
-my $token = verify_phone('010-1234-5678');
+my $token = sv_verify_phone('010-1234-5678');
 my $res = sv_request(POST => '/signup',
-    member(verificationToken => $token, phoneNumber => '+82 10 1234 5678'));
+    sv_member(verificationToken => $token, phoneNumber => '+82 10 1234 5678'));
 is $res->{status}, 200, 'created' or diag $res->{body};
 is_deeply $res->{json}, { status => 'created', memberId => 1 }, 'the answer';
 is $res->{headers}{'cache-control'}, 'no-store', 'no-store';
-my @m = members_in_store();
+my @m = sv_members_in_store();
 is scalar @m, 1, 'one member in LMDB';
 like $m[0], qr/"email":"kim\@example.com"/, 'email stored';
 like $m[0], qr/"phone":"\+821012345678"/, 'E.164 phone stored';
@@ -93,11 +60,11 @@ GET /status
 --- error_code: 200
 --- timeout: 20
 --- flow
-my $token = verify_phone('010-1234-5678');
+my $token = sv_verify_phone('010-1234-5678');
 my $res = sv_request(POST => '/signup',
-    member(verificationToken => $token, termsId => []));
+    sv_member(verificationToken => $token, termsId => []));
 is $res->{status}, 200, 'created' or diag $res->{body};
-my ($m) = members_in_store();
+my ($m) = sv_members_in_store();
 my ($hash) = $m =~ /"passwordHash":"([^"]+)"/;
 like $hash, qr/^\$2b\$12\$/, 'cost 12';
 my $ok = `/usr/bin/python3 -c 'import bcrypt,sys; print(bcrypt.checkpw(b"Passw0rd!", sys.argv[1].encode()))' '$hash'`;
@@ -112,10 +79,10 @@ is $ok, "False\n", 'and refuses another';
 GET /status
 --- error_code: 200
 --- flow
-my $token = verify_phone('010-1234-5678');
+my $token = sv_verify_phone('010-1234-5678');
 my $cookie = sv_cookie($SmsVerify::LastConfirm, 'smsverify_token');
 is $cookie, $token, 'the cookie is the token';
-my $res = sv_request(POST => '/signup', member(),
+my $res = sv_request(POST => '/signup', sv_member(),
                      { Cookie => "other=1; smsverify_token=$cookie" });
 is $res->{status}, 200, 'created from the cookie' or diag $res->{body};
 like $res->{headers}{'set-cookie'}, qr/^smsverify_token=; .*Max-Age=0/,
@@ -149,16 +116,16 @@ POST /signup
 GET /status
 --- error_code: 200
 --- flow
-my $token = verify_phone('010-1111-1111');
+my $token = sv_verify_phone('010-1111-1111');
 my $res = sv_request(POST => '/signup',
-    member(phoneNumber => '010-2222-2222', verificationToken => $token));
+    sv_member(phoneNumber => '010-2222-2222', verificationToken => $token));
 is $res->{status}, 403, 'another phone';
 is $res->{json}{error}, 'PHONE_NOT_VERIFIED', 'PHONE_NOT_VERIFIED';
 $res = sv_request(POST => '/signup',
-    member(phoneNumber => '010-1111-1111', verificationToken => $token));
+    sv_member(phoneNumber => '010-1111-1111', verificationToken => $token));
 is $res->{status}, 200, 'its own phone' or diag $res->{body};
 $res = sv_request(POST => '/signup',
-    member(phoneNumber => '010-1111-1111', email => 'other@example.com',
+    sv_member(phoneNumber => '010-1111-1111', email => 'other@example.com',
            verificationToken => $token));
 is $res->{status}, 403, 'the token is used up';
 
@@ -174,9 +141,9 @@ is $res->{status}, 403, 'the token is used up';
 GET /status
 --- error_code: 200
 --- flow
-my $token = verify_phone('010-1234-5678');
+my $token = sv_verify_phone('010-1234-5678');
 sleep 1.2;
-my $res = sv_request(POST => '/signup', member(verificationToken => $token, termsId => []));
+my $res = sv_request(POST => '/signup', sv_member(verificationToken => $token, termsId => []));
 is $res->{status}, 403, 'expired' or diag $res->{body};
 is $res->{json}{error}, 'PHONE_NOT_VERIFIED', 'PHONE_NOT_VERIFIED';
 
@@ -188,17 +155,17 @@ GET /status
 --- error_code: 200
 --- flow
 my $res = sv_request(POST => '/signup',
-    member(verificationToken => verify_phone('010-1111-1111'),
+    sv_member(verificationToken => sv_verify_phone('010-1111-1111'),
            phoneNumber => '010-1111-1111', email => 'Kim@Example.com'));
 is $res->{status}, 200, 'first member';
-my $token = verify_phone('010-2222-2222');
+my $token = sv_verify_phone('010-2222-2222');
 $res = sv_request(POST => '/signup',
-    member(verificationToken => $token, phoneNumber => '010-2222-2222',
+    sv_member(verificationToken => $token, phoneNumber => '010-2222-2222',
            email => 'KIM@EXAMPLE.COM'));
 is $res->{status}, 409, 'taken';
 is $res->{json}{error}, 'EMAIL_TAKEN', 'EMAIL_TAKEN';
 $res = sv_request(POST => '/signup',
-    member(verificationToken => $token, phoneNumber => '010-2222-2222',
+    sv_member(verificationToken => $token, phoneNumber => '010-2222-2222',
            email => 'lee@example.com'));
 is $res->{status}, 200, 'the refused signup left the token usable';
 is $res->{json}{memberId}, 2, 'member 2';
@@ -211,7 +178,7 @@ GET /status
 --- error_code: 200
 --- flow
 my $res = sv_request(POST => '/signup',
-    member(verificationToken => verify_phone('010-1234-5678')));
+    sv_member(verificationToken => sv_verify_phone('010-1234-5678')));
 is $res->{status}, 200, 'member';
 $res = sv_request(POST => '/send', { phoneNumber => '+821012345678' });
 is $res->{status}, 409, 'send';
@@ -230,20 +197,20 @@ GET /status
 --- flow
 my @tokens;
 # two tokens for one phone: confirm, send again, confirm again
-push @tokens, verify_phone('010-1234-5678');
-push @tokens, verify_phone('010-1234-5678');
+push @tokens, sv_verify_phone('010-1234-5678');
+push @tokens, sv_verify_phone('010-1234-5678');
 my @pids;
 for my $i (0, 1) {
     push @pids, sv_fork(sub {
         my $res = sv_request(POST => '/signup',
-            member(verificationToken => $tokens[$i],
+            sv_member(verificationToken => $tokens[$i],
                    email => "racer$i\@example.com"));
         return $res->{status} == 200 ? 0 : $res->{status} == 409 ? 9 : 1;
     });
 }
 my @rc = map { waitpid($_, 0); $? >> 8 } @pids;
 is_deeply [sort @rc], [0, 9], 'one 200, one 409 PHONE_TAKEN';
-is scalar(members_in_store()), 1, 'one member';
+is scalar(sv_members_in_store()), 1, 'one member';
 
 
 
@@ -308,7 +275,7 @@ GET /status
 --- error_code: 200
 --- flow
 my $res = sv_request(POST => '/signup',
-    member(verificationToken => verify_phone('010-1234-5678'),
+    sv_member(verificationToken => sv_verify_phone('010-1234-5678'),
            password => 'a1' x 32, nickname => "\x{AC00}" x 20,
            email => "o'brien+shop\@mail.example.co.kr"));
 is $res->{status}, 200, 'created' or diag $res->{body};
@@ -351,13 +318,13 @@ is $res->{status}, 200, 'created' or diag $res->{body};
 GET /status
 --- error_code: 200
 --- flow
-my $token = verify_phone('010-1234-5678');
-for my $bad (member(email => 'bad'), member(password => 'short1'),
-             member(termsId => [1]), member(nickname => ''))
+my $token = sv_verify_phone('010-1234-5678');
+for my $bad (sv_member(email => 'bad'), sv_member(password => 'short1'),
+             sv_member(termsId => [1]), sv_member(nickname => ''))
 {
     my $res = sv_request(POST => '/signup', { %$bad, verificationToken => $token });
     is $res->{status}, 400, "refused: $res->{json}{error}";
 }
-is scalar(members_in_store()), 0, 'no member';
-my $res = sv_request(POST => '/signup', member(verificationToken => $token));
+is scalar(sv_members_in_store()), 0, 'no member';
+my $res = sv_request(POST => '/signup', sv_member(verificationToken => $token));
 is $res->{status}, 200, 'the token still works after refusals';

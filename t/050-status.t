@@ -24,12 +24,7 @@ our $Config = <<'_EOC_';
     location = /status  { smsverify status; }
 _EOC_
 
-add_block_preprocessor(sub {
-    my $block = shift;
-    $block->set_value(http_config => $HttpConfig)
-        if !defined $block->http_config;
-    $block->set_value(config => $Config) if !defined $block->config;
-});
+sv_block_defaults(http_config => $HttpConfig, config => $Config);
 
 # the zero state of every counter
 our %Zero = (codesPending => 0, members => 0, sent => 0, sendFailed => 0,

@@ -19,12 +19,7 @@ our $Config = <<'_EOC_';
     location = /signup  { smsverify signup; }
 _EOC_
 
-add_block_preprocessor(sub {
-    my $block = shift;
-    $block->set_value(http_config => $HttpConfig)
-        if !defined $block->http_config;
-    $block->set_value(config => $Config) if !defined $block->config;
-});
+sv_block_defaults(http_config => $HttpConfig, config => $Config);
 
 no_shuffle();
 sv_flow_blocks();

@@ -46,11 +46,7 @@ sub SmsVerify::log_has {
     return $found;
 }
 
-add_block_preprocessor(sub {
-    my $block = shift;
-    $block->set_value(more_headers => 'Content-Type: application/json')
-        if !defined $block->more_headers;
-});
+sv_block_defaults(more_headers => 'Content-Type: application/json');
 
 master_on();
 workers(1);

@@ -1052,12 +1052,7 @@ our $Config = <<'_EOC_';
     location = /status  { smsverify status;  client_max_body_size 1m; }
 _EOC_
 
-add_block_preprocessor(sub {
-    my $block = shift;
-    $block->set_value(http_config => $HttpConfig)
-        if !defined $block->http_config;
-    $block->set_value(config => $Config) if !defined $block->config;
-});
+sv_block_defaults(http_config => $HttpConfig, config => $Config);
 
 master_on();
 workers(2);

@@ -500,4 +500,55 @@ sub sv_mock_code_for {
     }
 }
 
+
+# ---- defaults and whole flows ----------------------------------------------
+
+push @EXPORT, qw(sv_block_defaults sv_verify_phone sv_member
+                 sv_members_in_store);
+
+# Sections a block leaves out take these values, e.g.
+#   sv_block_defaults(http_config => $HttpConfig, config => $Config,
+#                     more_headers => 'Content-Type: application/json');
+sub sv_block_defaults {
+    my %default = @_;
+    Test::Nginx::Util::add_block_preprocessor(sub {
+        my $block = shift;
+        for my $name (sort keys %default) {
+            my $given = $block->can($name) ? $block->$name : undef;
+            $block->set_value($name => $default{$name}) if !defined $given;
+        }
+    });
+}
+
+# Send, read the code where a person would see it (the log provider's
+# line), confirm: the token.  The confirm's response stays in
+# $SmsVerify::LastConfirm.
+our $LastConfirm;
+
+sub sv_verify_phone {
+    my ($phone, $send, $confirm) = @_;
+    my $res = sv_request(POST => $send // '/send', { phoneNumber => $phone });
+    die "send: $res->{status} $res->{body}" if $res->{status} != 200;
+    my $code = sv_code_for($phone);
+    $res = sv_request(POST => $confirm // '/confirm',
+                      { phoneNumber => $phone, verificationNumber => "$code" });
+    die "confirm: $res->{status} $res->{body}" if $res->{status} != 200;
+    $LastConfirm = $res;
+    return $res->{json}{verificationToken};
+}
+
+# A signup body; keys given replace the defaults, undef ones are left out.
+sub sv_member {
+    my %m = (email => 'kim@example.com', password => 'Passw0rd!',
+             nickname => "\x{AE40}\x{CCA0}\x{C218}",
+             phoneNumber => '010-1234-5678', termsId => [1, 2], @_);
+    delete $m{$_} for grep { !defined $m{$_} } keys %m;
+    return \%m;
+}
+
+# The member records of the store, as JSON text.
+sub sv_members_in_store {
+    return map { $_->[1] } @{ sv_store_dump('members', @_) };
+}
+
 1;
