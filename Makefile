@@ -24,10 +24,10 @@ DEB_PACKAGES := nginx nginx-dev liblmdb-dev lmdb-utils libcjson-dev \
                 libtest-base-perl libtext-diff-perl libipc-run-perl \
                 libwww-perl libjson-pp-perl liburi-perl python3 \
                 python3-bcrypt valgrind wrk curl gcc make \
-                chromium fonts-noto-cjk
+                chromium fonts-noto-cjk clang libclang-rt-14-dev
 
 .PHONY: all deps build module unit test test-nginx test-valgrind test-e2e \
-        bench bench-smoke run stop clean
+        test-asan fuzz bench bench-smoke run stop clean
 
 # the stand-in Test::Nginx in t/lib serves only where upstream's is absent
 PROVE_INC    = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
@@ -88,7 +88,9 @@ unit: $(UNIT_BINS)
 test: deps
 	$(MAKE) build
 	$(MAKE) unit
+	$(MAKE) fuzz
 	$(MAKE) test-nginx
+	$(MAKE) test-asan
 	$(MAKE) bench-smoke
 	$(MAKE) test-valgrind
 	$(MAKE) test-e2e
@@ -101,6 +103,16 @@ test-valgrind: $(MODULE)
 
 test-e2e: $(MODULE)
 	SMSVERIFY_MODULE=$(MODULE) t/e2e/run.sh
+
+# libFuzzer targets of the parsers and validators, FUZZ_SECONDS each
+FUZZ_SECONDS ?= 10
+
+fuzz:
+	t/fuzz/run.sh $(FUZZ_SECONDS)
+
+# the suite again, the module built with AddressSanitizer and UBSan
+test-asan:
+	t/asan/run.sh
 
 # one run, every endpoint against nginx's return 200 (bench/README.md)
 bench: $(MODULE)

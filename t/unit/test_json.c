@@ -51,6 +51,65 @@ test_objects_only(void **state)
 }
 
 
+/*
+ * Found by t/fuzz (fuzz_body): cJSON keeps raw control characters in
+ * strings and decodes a "\u" without four hex digits as U+0000, so that
+ * "abc12345<NUL>junk" and "abc12345\uZZZZjunk" passed for "abc12345";
+ * it also skips control characters between tokens.
+ */
+
+static void
+test_hidden_bytes(void **state)
+{
+    size_t       i, len;
+    cJSON       *json;
+    const char  *s;
+
+    static const struct {
+        const char  *text;
+        size_t       len;
+    } bad[] = {
+#define B(s)  { s, sizeof(s) - 1 }
+        B("{\"a\":\"abc12345\0junk\"}"),
+        B("{\"a\":\"\0\"}"),
+        B("{\"a\":\"x\x01y\"}"),
+        B("{\"a\":\"x\ty\"}"),
+        B("{\"a\":\"x\ny\"}"),
+        B("{\"a\":\"x\x1fy\"}"),
+        B("{\"a\":\"abc12345\\uZZZZjunk\"}"),
+        B("{\"a\":\"\\u000g\"}"),
+        B("{\"a\":\"\\u-123\"}"),
+        B("{\"a\":\"\\u12\"}"),
+        B("{\"a\":\"\\u\"}"),
+        B("{\"a\":\"\\ud800\\uZZZZ\"}"),
+        B("{\"a\":\"\\\\\\u0000\"}"),
+        B("{\x01\"a\":1}"),
+        B("{\"a\":1\0}"),
+        B("{\"a\":1}\0"),
+        B("\x0c{\"a\":1}"),
+#undef B
+    };
+
+    (void) state;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json = sv_json_parse_object(bad[i].text, bad[i].len);
+        if (json != NULL) {
+            cJSON_Delete(json);
+            fail_msg("accepted bad[%zu]", i);
+        }
+    }
+
+    /* white space, escapes that look alike, and hex in either case */
+
+    json = parse("\t{\r\n\"a\" :\t\"\\\\uZZZZ\\u00e9\\u00E9\\/\\\"\"}\n");
+    assert_non_null(json);
+    assert_int_equal(sv_json_string(json, "a", &s, &len), SV_JSON_OK);
+    assert_string_equal(s, "\\uZZZZ\xc3\xa9\xc3\xa9/\"");
+    cJSON_Delete(json);
+}
+
+
 static void
 test_length_is_respected(void **state)
 {
@@ -148,6 +207,7 @@ main(void)
 {
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_objects_only),
+        cmocka_unit_test(test_hidden_bytes),
         cmocka_unit_test(test_length_is_respected),
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_int_sets),
