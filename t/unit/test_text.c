@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "sv_text.h"
+#include "bytes.h"
 
 
 /* a string literal and its length, embedded NULs included */
@@ -179,47 +180,6 @@ static const text_case_t  emails_invalid[] = {
     { S("user@example.com:25") },
     { S("user@example!.com") },
 };
-
-
-static char *
-dup_exact(const char *s, size_t len)
-{
-    char  *p;
-
-    p = malloc(len > 0 ? len : 1);
-    assert_non_null(p);
-
-    if (len > 0) {
-        memcpy(p, s, len);
-    }
-
-    return p;
-}
-
-
-static const char *
-show(const char *s, size_t len, char *buf, size_t size)
-{
-    size_t         i, n;
-    unsigned char  c;
-
-    n = 0;
-
-    for (i = 0; i < len && n + 5 < size; i++) {
-        c = (unsigned char) s[i];
-
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
-            buf[n++] = (char) c;
-
-        } else {
-            n += (size_t) snprintf(buf + n, size - n, "\\x%02x", c);
-        }
-    }
-
-    buf[n] = '\0';
-
-    return buf;
-}
 
 
 static char *
