@@ -78,7 +78,7 @@ $(BUILD)/sv/%.o: src/%.c $(wildcard src/sv_*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(SV_CFLAGS) -c $< -o $@
 
-$(BUILD)/unit/%: t/unit/%.c $(SV_OBJS)
+$(BUILD)/unit/%: t/unit/%.c t/unit/bytes.h $(SV_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(SV_CFLAGS) $< $(SV_OBJS) -o $@ -lcmocka $(SV_LIBS)
 
