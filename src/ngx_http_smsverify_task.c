@@ -13,7 +13,6 @@
 
 static void ngx_http_smsverify_task_thread(void *data, ngx_log_t *log);
 static void ngx_http_smsverify_task_event(ngx_event_t *ev);
-static void ngx_http_smsverify_task_resume(ngx_http_request_t *r);
 static void ngx_http_smsverify_guard(ngx_event_t *ev);
 
 
@@ -81,8 +80,15 @@ ngx_http_smsverify_task_post(ngx_http_request_t *r)
     r->main->blocked++;
     r->aio = 1;
 
+    /*
+     * Only the task's completion may answer: a write event can arrive at
+     * any time (epoll keeps reporting EPOLLOUT on a connection that once
+     * met EAGAIN), so the write handler is parked, as nginx's own thread
+     * handlers do.  A client that goes away is still noticed by reading.
+     */
+
     r->read_event_handler = ngx_http_test_reading;
-    r->write_event_handler = ngx_http_smsverify_task_resume;
+    r->write_event_handler = ngx_http_request_empty_handler;
 
     ctx->guard.handler = ngx_http_smsverify_guard;
     ctx->guard.data = r;
@@ -107,9 +113,11 @@ ngx_http_smsverify_task_thread(void *data, ngx_log_t *log)
 static void
 ngx_http_smsverify_task_event(ngx_event_t *ev)
 {
-    ngx_connection_t          *c;
-    ngx_http_request_t        *r;
-    ngx_http_smsverify_ctx_t  *ctx;
+    ngx_int_t                       rc;
+    ngx_connection_t               *c;
+    ngx_http_request_t             *r;
+    ngx_http_smsverify_ctx_t       *ctx;
+    ngx_http_smsverify_task_ctx_t  *tctx;
 
     r = ev->data;
     c = r->connection;
@@ -117,6 +125,7 @@ ngx_http_smsverify_task_event(ngx_event_t *ev)
     ngx_http_set_log_request(c->log, r);
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
+    tctx = ctx->task->ctx;
 
     if (ctx->guard.timer_set) {
         ngx_del_timer(&ctx->guard);
@@ -125,39 +134,25 @@ ngx_http_smsverify_task_event(ngx_event_t *ev)
     r->main->blocked--;
     r->aio = 0;
 
-    /*
-     * If the client went away meanwhile, nginx replaced the handler with
-     * its finalizer: the result is still counted and logged, but not
-     * answered.  Either way the request is finalized exactly once.
-     */
+    if (r->write_event_handler == ngx_http_request_empty_handler) {
+        rc = ctx->done_handler(r, tctx->data);
+        ngx_http_finalize_request(r, rc);
 
-    if (r->write_event_handler != ngx_http_smsverify_task_resume) {
+    } else {
+
+        /*
+         * The client went away meanwhile and nginx replaced the parked
+         * handler with its finalizer: the result is still counted and
+         * logged, but not answered, and the request is finalized once.
+         */
+
         ctx->client_gone = 1;
-        (void) ctx->done_handler(r, ((ngx_http_smsverify_task_ctx_t *)
-                                     ctx->task->ctx)->data);
+        (void) ctx->done_handler(r, tctx->data);
+
+        r->write_event_handler(r);
     }
 
-    r->write_event_handler(r);
-
     ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_http_smsverify_task_resume(ngx_http_request_t *r)
-{
-    ngx_int_t                  rc;
-    ngx_http_smsverify_ctx_t  *ctx;
-    ngx_http_smsverify_task_ctx_t  *tctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
-    tctx = ctx->task->ctx;
-
-    r->write_event_handler = ngx_http_request_empty_handler;
-
-    rc = ctx->done_handler(r, tctx->data);
-
-    ngx_http_finalize_request(r, rc);
 }
 
 

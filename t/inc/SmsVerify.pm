@@ -24,6 +24,7 @@ use IO::Select ();
 use IO::Socket::INET ();
 use JSON::PP ();
 use POSIX ();
+use Socket ();
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -164,6 +165,58 @@ sub dechunk {
         pos($raw) += $size + 2;     # the data and its CRLF
     }
     return $out;
+}
+
+# ---- keep-alive connections ------------------------------------------------
+
+push @EXPORT, qw(sv_primed_connection sv_read_response);
+
+# A keep-alive connection on which nginx has already met EAGAIN: it
+# downloads $path (a file far larger than the socket buffers) through a
+# small receive buffer, so epoll keeps reporting the connection writable
+# and every later read event comes with a write event.
+sub sv_primed_connection {
+    my $path = shift;
+    socket(my $sock, Socket::PF_INET(), Socket::SOCK_STREAM(), 0)
+        or die "socket: $!";
+    setsockopt($sock, Socket::SOL_SOCKET(), Socket::SO_RCVBUF(), 4096)
+        or die "setsockopt: $!";
+    connect($sock, Socket::pack_sockaddr_in(server_port(),
+                                            Socket::inet_aton('127.0.0.1')))
+        or die "connect: $!";
+    binmode $sock;
+    syswrite($sock, "GET $path HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        or die "write: $!";
+    # let nginx fill the window and meet EAGAIN before anything is read
+    sleep 0.3;
+    my $res = sv_read_response($sock);
+    die "priming $path: $res->{status}\n" if $res->{status} != 200;
+    return $sock;
+}
+
+# One response read from a keep-alive connection (the connection stays
+# open): as sv_request returns it. $head: the request was HEAD.
+sub sv_read_response {
+    my ($sock, $head) = @_;
+    my ($raw, $sel) = ('', IO::Select->new($sock));
+    my $read = sub {
+        $sel->can_read($Timeout) or return "timed out reading the response";
+        my $n = sysread $sock, $raw, 65536, length $raw;
+        return defined $n ? ($n ? undef : "closed") : "read failed: $!";
+    };
+    while ($raw !~ /\r\n\r\n/) {
+        my $err = $read->();
+        return { status => 599, headers => {}, body => $err, json => undef }
+            if $err;
+    }
+    my ($len) = $raw =~ /^Content-Length:\s*(\d+)/mi;
+    my $want = index($raw, "\r\n\r\n") + 4 + ($head ? 0 : $len // 0);
+    while (length $raw < $want) {
+        my $err = $read->();
+        return { status => 599, headers => {}, body => $err, json => undef }
+            if $err;
+    }
+    return parse_response(substr $raw, 0, $want);
 }
 
 sub sv_cookie {
