@@ -219,7 +219,9 @@ my $holder = occupy_pool('010-5000-0105');
 my $res = held_request($sock, GET => '/status');
 is $res->{status}, 200, 'GET answered';
 ok defined $res->{json}{codesPending}, 'with the store figures';
-is $res->{json}{sent}, 0, 'the held send was not yet counted';
+is_deeply [sort keys %{ $res->{json} }],
+          [sort qw(codesPending members sent sendFailed confirmed confirmFailed
+                   signups rateLimited providers)], 'every figure';
 ok reaped_ok($holder), 'the send that held the pool was answered 200';
 
 $sock = sv_primed_connection(big_file());
