@@ -24,10 +24,11 @@ DEB_PACKAGES := nginx nginx-dev liblmdb-dev lmdb-utils libcjson-dev \
                 libtest-base-perl libtext-diff-perl libipc-run-perl \
                 libwww-perl libjson-pp-perl liburi-perl python3 \
                 python3-bcrypt valgrind wrk curl gcc make \
-                chromium fonts-noto-cjk clang libclang-rt-14-dev
+                chromium fonts-noto-cjk clang libclang-rt-14-dev \
+                build-essential debhelper dpkg-dev
 
 .PHONY: all deps build module unit test test-nginx test-valgrind test-e2e \
-        test-asan fuzz bench bench-smoke run stop clean
+        test-asan fuzz bench bench-smoke run stop clean deb test-deb
 
 # the stand-in Test::Nginx in t/lib serves only where upstream's is absent
 PROVE_INC    = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
@@ -93,6 +94,7 @@ test: deps
 	$(MAKE) test-asan
 	$(MAKE) bench-smoke
 	$(MAKE) test-valgrind
+	$(MAKE) test-deb
 	$(MAKE) test-e2e
 
 test-nginx: $(MODULE)
@@ -103,6 +105,34 @@ test-valgrind: $(MODULE)
 
 test-e2e: $(MODULE)
 	SMSVERIFY_MODULE=$(MODULE) t/e2e/run.sh
+
+# the Debian package libnginx-mod-http-smsverify (debian/), built with
+# dh_nginx from a copy of the tree in build/deb: the tree stays clean
+DEB_NAME     := libnginx-mod-http-smsverify
+DEB_VERSION   = $(shell dpkg-parsechangelog -l debian/changelog -S Version)
+DEB_ARCH      = $(shell dpkg-architecture -qDEB_HOST_ARCH)
+DEB_SRC       = $(BUILD)/deb/$(DEB_NAME)-$(DEB_VERSION)
+DEB_FILE      = $(BUILD)/deb/$(DEB_NAME)_$(DEB_VERSION)_$(DEB_ARCH).deb
+# the tree the package is built from: what git knows (new files too), not
+# the tests, benchmarks or anything built or ignored; outside git, all
+# but build/, var/ and t/
+DEB_TREE      = { git ls-files -co --exclude-standard -- . \
+                      ':!t' ':!bench' ':!docs' ':!.ci' 2>/dev/null \
+                  || find . \( -path ./build -o -path ./var -o -path ./.git \
+                              -o -path ./t \) -prune -o -type f -print; } \
+                | while read -r f; do [ -e "$$f" ] && echo "$$f"; done
+
+deb:
+	rm -rf $(BUILD)/deb
+	mkdir -p $(DEB_SRC)
+	$(DEB_TREE) | tar -cf - -T - | tar -xf - -C $(DEB_SRC)
+	cd $(DEB_SRC) && dpkg-buildpackage -b -us -uc >../build.log 2>&1 \
+	    || { tail -40 ../build.log; echo "deb: failed, see $(BUILD)/deb/build.log"; exit 1; }
+	@echo "deb: $(DEB_FILE)"
+
+# installs the package, checks nginx -t and a whole signup, removes it
+test-deb: deb
+	t/deb/run.sh $(DEB_FILE)
 
 # libFuzzer targets of the parsers and validators, FUZZ_SECONDS each
 FUZZ_SECONDS ?= 10
