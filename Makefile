@@ -24,7 +24,8 @@ DEB_PACKAGES := nginx nginx-dev liblmdb-dev lmdb-utils libcjson-dev \
                 libtest-base-perl libtext-diff-perl libipc-run-perl \
                 libwww-perl libjson-pp-perl liburi-perl python3 \
                 python3-bcrypt valgrind wrk curl gcc make \
-                chromium fonts-noto-cjk clang libclang-rt-14-dev
+                chromium fonts-noto-cjk clang libclang-rt-14-dev \
+                libpcre2-dev zlib1g-dev binutils
 
 .PHONY: all deps build module unit test test-nginx test-valgrind test-e2e \
         test-asan fuzz bench bench-smoke run stop clean
@@ -90,6 +91,7 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) fuzz
 	$(MAKE) test-nginx
+	$(MAKE) test-static
 	$(MAKE) test-asan
 	$(MAKE) bench-smoke
 	$(MAKE) test-valgrind
@@ -97,6 +99,15 @@ test: deps
 
 test-nginx: $(MODULE)
 	prove $(PROVE_INC) $(PROVE_FILES)
+
+# a whole nginx from Debian's source package with the module linked in
+# (--add-module), and the CORS, lifecycle and flow files against it
+STATIC_FILES ?= t/020-send.t t/030-confirm.t t/040-signup.t t/060-cors.t \
+                t/070-lifecycle.t
+
+.PHONY: test-static
+test-static:
+	t/static/run.sh $(STATIC_FILES)
 
 test-valgrind: $(MODULE)
 	TEST_NGINX_USE_VALGRIND=1 prove $(PROVE_INC) $(PROVE_FILES)
