@@ -154,6 +154,15 @@ mv -f "$nginx.tmp" "$nginx"
 "$nginx" -V 2>&1 | grep -q -- "--add-module=$root" \
     || { echo "static: $nginx was not built with the module" >&2; exit 1; }
 
+# the module's version script is for its .so only: nginx must go on
+# exporting its own symbols to the dynamic modules it loads
+exports=$(nm -D --defined-only "$nginx" | awk '{ print $NF }')
+for sym in ngx_palloc ngx_http_top_header_filter ngx_http_smsverify_module; do
+    grep -Fxq "$sym" <<<"$exports" \
+        || { echo "static: $nginx does not export $sym" >&2; exit 1; }
+done
+echo "static: nginx exports $(wc -l <<<"$exports") symbols, ngx_palloc among them"
+
 
 # ---- the suite against it ----------------------------------------------------
 
