@@ -109,12 +109,15 @@ fetch_source() {
     return 1
 }
 
-if [ -f "$tarball.sha256" ] \
-   && (cd "$download" && sha256sum --quiet -c "$(basename "$tarball").sha256")
-then
-    echo "static: $(basename "$tarball") cached in $download"
-else
+if [ ! -f "$tarball.sha256" ]; then
     fetch_source
+elif ! (cd "$download" &&
+        sha256sum --quiet -c "$(basename "$tarball").sha256" 2>/dev/null)
+then
+    echo "static: the cached $(basename "$tarball") is damaged"
+    fetch_source
+else
+    echo "static: $(basename "$tarball") cached in $download"
 fi
 
 
