@@ -25,7 +25,8 @@ DEB_PACKAGES := nginx nginx-dev liblmdb-dev lmdb-utils libcjson-dev \
                 libwww-perl libjson-pp-perl liburi-perl python3 \
                 python3-bcrypt valgrind wrk curl gcc make \
                 chromium fonts-noto-cjk clang libclang-rt-14-dev \
-                build-essential debhelper dpkg-dev
+                build-essential debhelper dpkg-dev \
+                libpcre2-dev zlib1g-dev binutils
 
 .PHONY: all deps build module unit test test-nginx test-valgrind test-e2e \
         test-asan fuzz bench bench-smoke run stop clean deb test-deb
@@ -91,6 +92,7 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) fuzz
 	$(MAKE) test-nginx
+	$(MAKE) test-static
 	$(MAKE) test-asan
 	$(MAKE) bench-smoke
 	$(MAKE) test-valgrind
@@ -99,6 +101,15 @@ test: deps
 
 test-nginx: $(MODULE)
 	prove $(PROVE_INC) $(PROVE_FILES)
+
+# a whole nginx from Debian's source package with the module linked in
+# (--add-module), and the CORS, lifecycle and flow files against it
+STATIC_FILES ?= t/020-send.t t/030-confirm.t t/040-signup.t t/060-cors.t \
+                t/070-lifecycle.t
+
+.PHONY: test-static
+test-static:
+	t/static/run.sh $(STATIC_FILES)
 
 test-valgrind: $(MODULE)
 	TEST_NGINX_USE_VALGRIND=1 prove $(PROVE_INC) $(PROVE_FILES)

@@ -8,10 +8,11 @@ package SmsVerify;
 #   use SmsVerify;
 #
 # Loading it makes every block load the module (unless the block has a
-# --- no_load_module section). sv_flow_blocks() enables --- flow sections:
-# Perl code run once, after the block's first response, with these
-# helpers, Test::More's functions, server_root(), html_dir(), $block and
-# $body (that response's body) in scope.
+# --- no_load_module section, or TEST_NGINX_SMSVERIFY_MODULE is set but
+# empty: the module is built into nginx). sv_flow_blocks() enables
+# --- flow sections: Perl code run once, after the block's first
+# response, with these helpers, Test::More's functions, server_root(),
+# html_dir(), $block and $body (that response's body) in scope.
 
 use strict;
 use warnings;
@@ -34,8 +35,12 @@ our @EXPORT = qw(sv_request sv_code_for sv_flow_blocks sv_cookie sv_fork);
 our $RepoRoot = Cwd::abs_path(
     File::Spec->catdir(File::Basename::dirname(__FILE__), '..', '..'));
 
-our $Module = File::Spec->rel2abs($ENV{TEST_NGINX_SMSVERIFY_MODULE}
-    // File::Spec->catfile($RepoRoot, 'build', 'ngx_http_smsverify_module.so'));
+# The module's .so for load_module. Set but empty: the module is built
+# into TEST_NGINX_BINARY (--add-module, make test-static), and no block
+# loads it.
+our $Module = $ENV{TEST_NGINX_SMSVERIFY_MODULE}
+    // File::Spec->catfile($RepoRoot, 'build', 'ngx_http_smsverify_module.so');
+$Module = File::Spec->rel2abs($Module) if $Module ne '';
 
 # valgrind slows nginx down a lot
 our $Timeout = $ENV{TEST_NGINX_USE_VALGRIND} ? 60 : 10;
@@ -51,7 +56,7 @@ sub register_load_module {
     return if $registered_preprocessor++;
     Test::Nginx::Util::add_block_preprocessor(sub {
         my $block = shift;
-        return if defined $block->no_load_module;
+        return if defined $block->no_load_module || $Module eq '';
         my $main_config = $block->main_config // '';
         $block->set_value(main_config => "load_module $Module;\n$main_config");
     });
