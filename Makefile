@@ -29,7 +29,8 @@ DEB_PACKAGES := nginx nginx-dev liblmdb-dev lmdb-utils libcjson-dev \
                 libpcre2-dev zlib1g-dev binutils
 
 .PHONY: all deps build module unit test test-nginx test-valgrind test-e2e \
-        test-asan fuzz bench bench-smoke run stop clean deb test-deb
+        test-asan test-static fuzz bench bench-smoke run stop clean deb \
+        test-deb
 
 # the stand-in Test::Nginx in t/lib serves only where upstream's is absent
 PROVE_INC    = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
@@ -61,7 +62,7 @@ build: module
 
 module: $(MODULE)
 
-$(BUILD)/nginx-src/Makefile: config
+$(BUILD)/nginx-src/Makefile: config ngx_http_smsverify_module.map
 	rm -rf $(BUILD)/nginx-src
 	mkdir -p $(BUILD)
 	cp -r $(NGINX_SRC) $(BUILD)/nginx-src
@@ -106,7 +107,6 @@ test-nginx: $(MODULE)
 # (--add-module), and the CORS, lifecycle and flow files against it
 STATIC_FILES ?= t/020-send.t t/030-confirm.t t/040-signup.t t/060-cors.t \
                 t/070-lifecycle.t
-
 .PHONY: test-static
 test-static:
 	t/static/run.sh $(STATIC_FILES)
