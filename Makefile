@@ -107,7 +107,7 @@ test-nginx: $(MODULE)
 # (--add-module), and the CORS, lifecycle and flow files against it
 STATIC_FILES ?= t/020-send.t t/030-confirm.t t/040-signup.t t/060-cors.t \
                 t/070-lifecycle.t
-.PHONY: test-static
+
 test-static:
 	t/static/run.sh $(STATIC_FILES)
 
