@@ -15,6 +15,13 @@
 #define SV_CODE_PLACEHOLDER  0x1a
 
 
+/* what one provider did with the message */
+typedef struct {
+    int                    rc;                  /* SV_PROVIDER_* */
+    char                   reason[SV_REASON_SIZE];
+} ngx_http_smsverify_outcome_t;
+
+
 typedef struct {
     sv_store_t            *store;
     sv_send_t              limits;
@@ -28,7 +35,7 @@ typedef struct {
 
     sv_store_rc_t          rc;
     ngx_int_t              accepted;            /* provider index, or -1 */
-    char                 (*reasons)[SV_REASON_SIZE];
+    ngx_http_smsverify_outcome_t  *outcomes;   /* one per provider */
     char                   err[SV_REASON_SIZE];
 } ngx_http_smsverify_send_job_t;
 
@@ -72,9 +79,9 @@ ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
         return rc;
     }
 
-    job->reasons = ngx_pcalloc(r->pool,
-                               lcf->providers->nelts * SV_REASON_SIZE);
-    if (job->reasons == NULL) {
+    job->outcomes = ngx_pcalloc(r->pool, lcf->providers->nelts
+                                    * sizeof(ngx_http_smsverify_outcome_t));
+    if (job->outcomes == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -185,7 +192,8 @@ ngx_http_smsverify_send_thread(void *data)
 {
     ngx_http_smsverify_send_job_t  *job = data;
 
-    ngx_uint_t  i;
+    ngx_uint_t                     i;
+    ngx_http_smsverify_outcome_t  *o;
 
     job->accepted = -1;
 
@@ -204,10 +212,12 @@ ngx_http_smsverify_send_thread(void *data)
     }
 
     for (i = 0; i < job->nproviders; i++) {
-        if (sv_provider_send(&job->providers[i], &job->sms, job->reasons[i],
-                             SV_REASON_SIZE)
-            == 0)
-        {
+        o = &job->outcomes[i];
+
+        o->rc = sv_provider_send(&job->providers[i], &job->sms, o->reason,
+                                 SV_REASON_SIZE);
+
+        if (o->rc == SV_PROVIDER_ACCEPTED) {
             job->accepted = i;
             break;
         }
@@ -292,8 +302,9 @@ ngx_http_smsverify_count_providers(ngx_http_request_t *r,
 {
     u_char                           masked[SV_PHONE_MASKED_SIZE];
     ngx_str_t                        phone;
-    ngx_uint_t                       i, tried;
+    ngx_uint_t                       i, tried, skip_level;
     const sv_provider_t             *p;
+    ngx_http_smsverify_outcome_t    *o;
     ngx_http_smsverify_main_conf_t  *mcf;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
@@ -303,17 +314,31 @@ ngx_http_smsverify_count_providers(ngx_http_request_t *r,
     }
 
     tried = job->accepted < 0 ? job->nproviders : (ngx_uint_t) job->accepted;
+    skip_level = job->accepted < 0 ? NGX_LOG_WARN : NGX_LOG_INFO;
     ngx_http_smsverify_mask(job->phone, &phone, masked);
 
     for (i = 0; i < tried; i++) {
         p = &job->providers[i];
+        o = &job->outcomes[i];
+
+        if (o->rc == SV_PROVIDER_SKIPPED) {
+            /*
+             * neither ok nor failed: it was not asked; a warning only
+             * when no other provider took the message
+             */
+            ngx_log_error(skip_level, r->connection->log, 0,
+                          "smsverify provider \"%s\" not asked to send to "
+                          "\"%V\": %s",
+                          sv_provider_name(p->type), &phone, o->reason);
+            continue;
+        }
 
         (void) ngx_atomic_fetch_add(&mcf->counters->provider_failed[p->type],
                                     1);
 
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "smsverify provider \"%s\" failed to send to \"%V\": %s",
-                      sv_provider_name(p->type), &phone, job->reasons[i]);
+                      sv_provider_name(p->type), &phone, o->reason);
     }
 
     if (job->accepted >= 0) {

@@ -97,6 +97,15 @@ sv_provider_cafe24_send(const sv_provider_t *p, const sv_sms_t *sms,
         return -1;
     }
 
+    /*
+     * sv_provider_send() skips Cafe24 for a number abroad; a foreign
+     * number's national digits would go to whoever has them in Korea
+     */
+    if (!sv_provider_serves(p, sms->phone)) {
+        snprintf(err, errlen, "cafe24: not a Korean number");
+        return -1;
+    }
+
     if (sv_http_url(url, sizeof(url), p->url, "/sms_sender.php") != 0) {
         snprintf(err, errlen, "cafe24: url too long");
         return -1;

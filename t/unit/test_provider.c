@@ -219,6 +219,19 @@ mock_messages(void)
 }
 
 
+/* every request a provider got, accepted or not */
+static cJSON *
+mock_requests(void)
+{
+    cJSON  *list;
+
+    list = mock_call("/__mock/requests", NULL);
+    assert_true(cJSON_IsArray(list));
+
+    return list;
+}
+
+
 static const char *
 field(const cJSON *message, const char *name)
 {
@@ -447,6 +460,114 @@ test_sens_abroad(void **state)
     assert_string_equal(field(m, "countryCode"), "1");
 
     cJSON_Delete(list);
+}
+
+
+/* +1 and +44 as typed with a Korean-looking national part, and as usual */
+static void
+test_sens_abroad_numbers(void **state)
+{
+    size_t          i;
+    char            err[256];
+    cJSON          *list, *m;
+    sv_provider_t   p;
+
+    static const struct {
+        const char  *phone, *cc, *to;
+    } cases[] = {
+        { "+101055556666", "1", "01055556666" },
+        { "+4401055556666", "44", "01055556666" },
+        { "+447911123456", "44", "7911123456" },
+        { "+821055556666", "82", "01055556666" },
+    };
+
+    (void) state;
+
+    p = sens();
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(send_to(&p, cases[i].phone, "code 1234", err,
+                                 sizeof(err)), SV_PROVIDER_ACCEPTED);
+    }
+
+    list = mock_messages();
+    assert_int_equal(cJSON_GetArraySize(list), 4);
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        m = cJSON_GetArrayItem(list, (int) i);
+        assert_string_equal(field(m, "countryCode"), cases[i].cc);
+        assert_string_equal(field(m, "to"), cases[i].to);
+    }
+
+    cJSON_Delete(list);
+}
+
+
+/* Cafe24 sends within Korea: a number abroad is skipped, never sent */
+static void
+test_cafe24_abroad(void **state)
+{
+    size_t          i;
+    char            err[256];
+    cJSON          *list, *m;
+    sv_provider_t   p;
+
+    static const char  *abroad[] = {
+        "+101055556666", "+4401055556666", "+14155550123", "+447911123456",
+        "+8612345678901",
+    };
+
+    (void) state;
+
+    p = cafe24();
+
+    for (i = 0; i < sizeof(abroad) / sizeof(abroad[0]); i++) {
+        err[0] = '\0';
+        assert_int_equal(send_to(&p, abroad[i], TEXT, err, sizeof(err)),
+                         SV_PROVIDER_SKIPPED);
+        assert_non_null(strstr(err, "cafe24: sends within Korea"));
+    }
+
+    list = mock_requests();
+    assert_int_equal(cJSON_GetArraySize(list), 0);
+    cJSON_Delete(list);
+
+    /* a Korean number still goes */
+    assert_int_equal(send_to(&p, "+821055556666", TEXT, err, sizeof(err)),
+                     SV_PROVIDER_ACCEPTED);
+
+    list = mock_requests();
+    assert_int_equal(cJSON_GetArraySize(list), 1);
+    m = cJSON_GetArrayItem(list, 0);
+    assert_string_equal(field(m, "to"), "010-5555-6666");
+    cJSON_Delete(list);
+}
+
+
+static void
+test_serves(void **state)
+{
+    sv_provider_t  p;
+
+    (void) state;
+
+    memset(&p, 0, sizeof(p));
+
+    p.type = SV_PROVIDER_CAFE24;
+    assert_true(sv_provider_serves(&p, "+821012345678"));
+    assert_false(sv_provider_serves(&p, "+14155550123"));
+    assert_false(sv_provider_serves(&p, "+4401055556666"));
+    assert_false(sv_provider_serves(&p, "+8"));
+    assert_false(sv_provider_serves(&p, "+82"));
+    assert_false(sv_provider_serves(&p, "01012345678"));
+    assert_false(sv_provider_serves(&p, ""));
+
+    p.type = SV_PROVIDER_SENS;
+    assert_true(sv_provider_serves(&p, "+821012345678"));
+    assert_true(sv_provider_serves(&p, "+14155550123"));
+
+    p.type = SV_PROVIDER_LOG;
+    assert_true(sv_provider_serves(&p, "+4401055556666"));
 }
 
 
@@ -934,11 +1055,14 @@ main(void)
 {
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_serves),
         cmocka_unit_test(test_escape),
         cmocka_unit_test(test_url),
         cmocka_unit_test(test_log),
         cmocka_unit_test_setup(test_sens_success, reset_mock),
         cmocka_unit_test_setup(test_sens_abroad, reset_mock),
+        cmocka_unit_test_setup(test_sens_abroad_numbers, reset_mock),
+        cmocka_unit_test_setup(test_cafe24_abroad, reset_mock),
         cmocka_unit_test_setup(test_sens_escapes_text, reset_mock),
         cmocka_unit_test_setup(test_cafe24_success, reset_mock),
         cmocka_unit_test_setup(test_cafe24_testflag, reset_mock),
