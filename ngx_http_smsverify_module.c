@@ -14,6 +14,21 @@
 #define SV_CODE_TTL_MAX         600000
 #define SV_BCRYPT_PASSWORD_MAX  72
 
+#define SV_STORE_SIZE_MIN       (256 * 1024)
+
+/*
+ * Each worker maps the whole LMDB map into its address space: 256g fits
+ * the smallest user address space of 64-bit Linux (512g with 39-bit
+ * virtual addresses, e.g. some arm64 kernels), 1g a 32-bit one.
+ */
+#if (NGX_PTR_SIZE == 8)
+#define SV_STORE_SIZE_MAX       ((off_t) 256 << 30)
+#define SV_STORE_SIZE_MAX_TEXT  "256g"
+#else
+#define SV_STORE_SIZE_MAX       ((off_t) 1 << 30)
+#define SV_STORE_SIZE_MAX_TEXT  "1g"
+#endif
+
 
 static ngx_int_t ngx_http_smsverify_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_smsverify_init(ngx_conf_t *cf);
@@ -742,7 +757,7 @@ ngx_http_smsverify_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_smsverify_main_conf_t *mcf = conf;
 
-    ssize_t      size;
+    off_t        size;
     ngx_str_t   *value, s;
     ngx_msec_t   interval;
     ngx_uint_t   i;
@@ -769,16 +784,31 @@ ngx_http_smsverify_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.data = value[i].data + 5;
             s.len = value[i].len - 5;
 
-            size = ngx_parse_size(&s);
+            /* nginx 1.22's ngx_parse_size() knows no "g" */
+            size = ngx_parse_offset(&s);
 
-            if (size < 256 * 1024) {
+            if (size == NGX_ERROR) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid store size \"%V\", "
+                                   "invalid store size \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            if (size < SV_STORE_SIZE_MIN) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "store size \"%V\" is too small, "
                                    "it must be at least 256k", &value[i]);
                 return NGX_CONF_ERROR;
             }
 
-            mcf->store_size = size;
+            if (size > SV_STORE_SIZE_MAX) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "store size \"%V\" is too large, "
+                                   "it must be at most "
+                                   SV_STORE_SIZE_MAX_TEXT, &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            mcf->store_size = (size_t) size;
             continue;
         }
 

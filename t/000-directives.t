@@ -271,7 +271,19 @@ qr/\[emerg\] .*"smsverify_store" directive is not allowed here in \S+nginx\.conf
     smsverify_provider log;
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid store size "size=1k", it must be at least \S+ in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*store size "size=1k" is too small, it must be at least 256k in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 8b: smsverify_store size=100k is too small, not invalid
+--- http_config
+    smsverify_store smsverify_temp size=100k;
+    smsverify_provider log;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*store size "size=100k" is too small, it must be at least 256k in \S+nginx\.conf:\d+/
+--- no_error_log
+invalid store size
 
 
 
@@ -281,7 +293,58 @@ qr/\[emerg\] .*invalid store size "size=1k", it must be at least \S+ in \S+nginx
     smsverify_provider log;
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid store size "size=lots"/
+qr/\[emerg\] .*invalid store size "size=lots" in \S+nginx\.conf:\d+/
+--- no_error_log
+at least
+
+
+
+=== TEST 9b: smsverify_store sizes that do not parse are invalid, whatever their digits
+--- http_config
+    smsverify_store smsverify_temp size=12x;
+    smsverify_provider log;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid store size "size=12x" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 9c: smsverify_store size= with nothing after it
+--- http_config
+    smsverify_store smsverify_temp size=;
+    smsverify_provider log;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid store size "size=" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 9d: smsverify_store size= past what a worker can map
+--- http_config
+    smsverify_store smsverify_temp size=257g;
+    smsverify_provider log;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*store size "size=257g" is too large, it must be at most 256g in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 9e: smsverify_store size=1g works, and the map is 1g
+--- http_config
+    smsverify_store smsverify_temp size=1g;
+    smsverify_provider log;
+--- request
+POST /send
+{"phoneNumber":"010-1234-5678"}
+--- error_code: 200
+--- flow
+my $res = sv_request(POST => '/confirm', { phoneNumber => '010-1234-5678',
+    verificationNumber => sv_code_for('5678') });
+is $res->{status}, 200, 'a code confirms in a 1g store';
+my $dir = Test::Nginx::Util::server_root() . '/smsverify_temp';
+my $out = `mdb_stat -e \Q$dir\E 2>&1`;
+like $out, qr/^\s*Map size: 1073741824$/m, 'mdb_stat -e: a map of 1g'
+    or diag $out;
 
 
 
