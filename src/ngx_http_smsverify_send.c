@@ -82,6 +82,7 @@ ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
     job->outcomes = ngx_pcalloc(r->pool, lcf->providers->nelts
                                     * sizeof(ngx_http_smsverify_outcome_t));
     if (job->outcomes == NULL) {
+        ngx_explicit_memzero((u_char *) job->sms.text, job->sms.len);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -97,7 +98,14 @@ ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
     job->limits.window_ms = lcf->send_window;
     job->expires_ms = job->limits.now_ms + lcf->code_ttl;
 
-    return ngx_http_smsverify_task_post(r);
+    rc = ngx_http_smsverify_task_post(r);
+
+    if (rc != NGX_DONE) {
+        /* BUSY: no thread will see the message */
+        ngx_explicit_memzero((u_char *) job->sms.text, job->sms.len);
+    }
+
+    return rc;
 }
 
 
@@ -147,6 +155,8 @@ ngx_http_smsverify_make_message(ngx_http_request_t *r,
     euckr = sv_euckr_length(text.data, text.len);
 
     if (euckr > SV_SMS_MAX) {
+        ngx_explicit_memzero(text.data, text.len);
+
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "smsverify message takes %uz bytes in EUC-KR, "
                       "more than one SMS (%d)",
@@ -208,6 +218,7 @@ ngx_http_smsverify_send_thread(void *data)
     }
 
     if (job->rc != SV_STORE_OK) {
+        ngx_explicit_memzero((u_char *) job->sms.text, job->sms.len);
         return;
     }
 
@@ -222,6 +233,9 @@ ngx_http_smsverify_send_thread(void *data)
             break;
         }
     }
+
+    /* the text with the code is of no more use */
+    ngx_explicit_memzero((u_char *) job->sms.text, job->sms.len);
 
     if (job->accepted < 0) {
         job->rc = sv_store_send_abort(job->store, job->phone,
@@ -255,8 +269,6 @@ ngx_http_smsverify_send_done(ngx_http_request_t *r, void *data)
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
     mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
-
-    ngx_explicit_memzero((u_char *) job->sms.text, job->sms.len);
 
     ngx_http_smsverify_count_providers(r, job);
 

@@ -1186,3 +1186,40 @@ is $st->{codesPending}, 1, 'a code for the Korean phone only';
 qr/\[warn\] .*smsverify provider "cafe24" not asked to send to "\+1 \*+6666": cafe24: sends within Korea \(\+82\) only/
 --- no_error_log
 failed to send
+
+
+
+=== TEST 44: a full thread pool queue: 503 BUSY, and the send it refused changed nothing
+--- main_config
+    thread_pool tiny threads=1 max_queue=1;
+--- config
+    location = /send   { smsverify_thread_pool tiny; smsverify send; }
+    location = /status { smsverify status; }
+    location = /fast   { return 200 "fast\n"; }
+--- mock_behaviour
+{"provider": "sens", "mode": "ok", "delay_ms": 1000, "count": 2}
+--- request
+GET /fast
+--- error_code: 200
+--- timeout: 10
+--- flow
+# one send in the pool's thread, one in its queue of 1
+my @kids = map { send_in_child("010-1234-000$_") } 1, 2;
+sleep 0.4;
+my $res = sv_request(POST => '/send', { phoneNumber => '010-1234-0003' });
+is $res->{status}, 503, 'the third: 503';
+is $res->{json}{error}, 'BUSY', 'BUSY';
+is $res->{headers}{'retry-after'}, '1', 'Retry-After: 1';
+is_deeply [map { child_status($_) } @kids], [200, 200],
+          'the two in the pool got through';
+is_deeply [sort map { $_->{to} } @{ sv_mock_requests() }],
+          ['01012340001', '01012340002'], 'the refused send reached no provider';
+$res = sv_request(POST => '/send', { phoneNumber => '010-1234-0003' });
+is $res->{status}, 200, 'the refused phone sends at once: nothing was counted'
+    or diag $res->{body};
+my $st = status_json();
+is $st->{sent}, 3, 'sent 3';
+is $st->{rateLimited}, 0, 'rateLimited 0';
+is $st->{codesPending}, 3, 'three codes';
+--- error_log
+thread pool "tiny" queue overflow
