@@ -595,6 +595,33 @@ test_sens_escapes_text(void **state)
 }
 
 
+/* the body is printed into a buffer of our own: the worst case fits */
+static void
+test_sens_escapes_all(void **state)
+{
+    char            err[256], text[301];
+    cJSON          *list, *m;
+    sv_provider_t   p;
+
+    (void) state;
+
+    /* every byte a control character: \u0001, six bytes each */
+    memset(text, 0x01, sizeof(text) - 1);
+    text[sizeof(text) - 1] = '\0';
+
+    p = sens();
+    assert_int_equal(send_to(&p, PHONE, text, err, sizeof(err)),
+                     SV_PROVIDER_ACCEPTED);
+
+    list = mock_messages();
+    m = cJSON_GetArrayItem(list, 0);
+    assert_non_null(m);
+    assert_string_equal(field(m, "text"), text);
+
+    cJSON_Delete(list);
+}
+
+
 static void
 test_cafe24_success(void **state)
 {
@@ -1064,6 +1091,7 @@ main(void)
         cmocka_unit_test_setup(test_sens_abroad_numbers, reset_mock),
         cmocka_unit_test_setup(test_cafe24_abroad, reset_mock),
         cmocka_unit_test_setup(test_sens_escapes_text, reset_mock),
+        cmocka_unit_test_setup(test_sens_escapes_all, reset_mock),
         cmocka_unit_test_setup(test_cafe24_success, reset_mock),
         cmocka_unit_test_setup(test_cafe24_testflag, reset_mock),
         cmocka_unit_test_setup(test_cafe24_numbers, reset_mock),
