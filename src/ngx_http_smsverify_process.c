@@ -89,10 +89,16 @@ ngx_http_smsverify_init_module(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    /*
+     * once per configuration load, to the new error log (and to stderr
+     * on a start or "nginx -t"): a warning from the directive itself
+     * went out once per "smsverify_provider log", to the old log
+     */
     if (mcf->provider_types & (1 << SV_PROVIDER_LOG)) {
         ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
                       "the \"log\" provider writes every code to the "
-                      "error log: use it for development only");
+                      "error log: use it for development only in %s:%ui",
+                      mcf->log_provider_pos.file, mcf->log_provider_pos.line);
     }
 
     if (ngx_http_smsverify_make_dir(cycle, mcf) != NGX_OK) {

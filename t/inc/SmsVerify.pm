@@ -400,8 +400,8 @@ sub sv_worker_pids {
 # and in config sections: url=http://127.0.0.1:$TEST_NGINX_MOCK_PORT.
 # A credential left out is not checked by the mock.
 
-push @EXPORT, qw(sv_mock_start sv_mock_messages sv_mock_behaviour
-                     sv_mock_reset sv_mock_code_for);
+push @EXPORT, qw(sv_mock_start sv_mock_messages sv_mock_requests
+                     sv_mock_behaviour sv_mock_reset sv_mock_code_for);
 
 our $MockPython = $ENV{TEST_NGINX_PYTHON} // '/usr/bin/python3';
 our $MockScript = File::Spec->catfile($RepoRoot, 't', 'mock', 'sms_mock.py');
@@ -527,6 +527,10 @@ sub mock_call {
 # Every message the mock accepted, oldest first: [{provider, to, from,
 # text, conn, ...}], strings decoded from UTF-8.
 sub sv_mock_messages { mock_call(GET => '/__mock/messages') }
+
+# Every request a provider got, accepted or refused, oldest first:
+# [{provider, to, countryCode}], as far as the mock could read the body.
+sub sv_mock_requests { mock_call(GET => '/__mock/requests') }
 
 # What the next requests to a provider get:
 #   sv_mock_behaviour({ provider => 'sens', mode => 'http500', count => 1 })
