@@ -271,7 +271,7 @@
   function span(s) {
     for (var i = 0; i < UNITS.length; i++) {
       if (s >= UNITS[i][0] || i === UNITS.length - 1) {
-        var n = Math.floor(s / UNITS[i][0]);
+        var n = Math.round(s / UNITS[i][0]);
         return [n + UNITS[i][1], n + ' ' + UNITS[i][2] + (n === 1 ? '' : 's')];
       }
     }
