@@ -113,7 +113,10 @@ remove_dir(const char *dir)
             }
 
             snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-            unlink(path);
+
+            if (unlink(path) != 0) {
+                remove_dir(path);
+            }
         }
 
         closedir(d);
@@ -136,16 +139,35 @@ teardown(void **state)
 }
 
 
-/* Raw LMDB, for what the store does not show; the store must be closed. */
+/*
+ * Raw LMDB, for what the store does not show; the store must be closed.
+ * Each database lives in one of the store's two environments.
+ */
+
+static void
+raw_env_dir(const char *dir, const char *db, char *path, size_t size)
+{
+    int  codes;
+
+    codes = strcmp(db, "codes") == 0 || strcmp(db, "sends") == 0
+            || strcmp(db, "tokens") == 0;
+
+    snprintf(path, size, "%s/%s", dir,
+             codes ? SV_STORE_CODES_DIR : SV_STORE_MEMBERS_DIR);
+}
+
 
 static MDB_env *
-raw_open(const char *dir)
+raw_open(const char *dir, const char *db)
 {
+    char      path[256];
     MDB_env  *env;
+
+    raw_env_dir(dir, db, path, sizeof(path));
 
     assert_int_equal(mdb_env_create(&env), 0);
     assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
-    assert_int_equal(mdb_env_open(env, dir, MDB_NOTLS, 0600), 0);
+    assert_int_equal(mdb_env_open(env, path, MDB_NOTLS, 0600), 0);
 
     return env;
 }
@@ -170,7 +192,7 @@ raw_put(const char *dir, const char *db, const void *key, size_t klen,
     MDB_txn  *txn;
     MDB_val   k, v;
 
-    env = raw_open(dir);
+    env = raw_open(dir, db);
     assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
 
     k.mv_data = (void *) key;
@@ -194,7 +216,7 @@ raw_get(const char *dir, const char *db, const void *key, size_t klen,
     MDB_txn  *txn;
     MDB_val   k, v;
 
-    env = raw_open(dir);
+    env = raw_open(dir, db);
     assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
 
     k.mv_data = (void *) key;
@@ -222,7 +244,7 @@ raw_entries(const char *dir, const char *db)
     MDB_txn   *txn;
     MDB_stat   ms;
 
-    env = raw_open(dir);
+    env = raw_open(dir, db);
     assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
     assert_int_equal(mdb_stat(txn, raw_dbi(txn, db), &ms), 0);
     mdb_txn_abort(txn);
@@ -1403,7 +1425,7 @@ race_check_members(const char *dir)
 
     memset(seen, 0, sizeof(seen));
 
-    env = raw_open(dir);
+    env = raw_open(dir, "members");
     assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
     assert_int_equal(mdb_cursor_open(txn, raw_dbi(txn, "members"), &cur), 0);
 
