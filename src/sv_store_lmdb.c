@@ -2059,6 +2059,34 @@ sv_sync_dir(const char *path)
 }
 
 
+/*
+ * 1 if a process has the environment of this lock file open: each holds
+ * a shared fcntl() lock on its first byte while it does.
+ */
+static int
+sv_env_in_use(const char *lock)
+{
+    int           fd, used;
+    struct flock  fl;
+
+    fd = open(lock, O_RDWR);
+    if (fd == -1) {
+        return 0;
+    }
+
+    memset(&fl, 0, sizeof(fl));
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = 0;
+    fl.l_len = 1;
+
+    used = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+    close(fd);
+
+    return used;
+}
+
+
 /* The old layout, one environment in dir itself, becomes the members'. */
 static int
 sv_migrate(const char *dir, int fd)
@@ -2077,6 +2105,12 @@ sv_migrate(const char *dir, int fd)
 
     if (!sv_exists(old)) {
         return 0;
+    }
+
+    if (sv_env_in_use(lock)) {
+        sv_tell(fd, "error \"%s\" is open in another process (an nginx of "
+                "the old layout?): stop it, then start", old);
+        return -1;
     }
 
     if (sv_exists(moved)) {

@@ -1276,6 +1276,18 @@ test_check_migrates(void **state)
                      SV_STORE_ERROR);
     assert_non_null(strstr(f->err, "old layout"));
 
+    /* nor is it moved while another process (an old nginx) has it open */
+    {
+        MDB_env  *env;
+
+        assert_int_equal(mdb_env_create(&env), 0);
+        assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+        assert_int_equal(mdb_env_open(env, f->dir, MDB_NOTLS, 0600), 0);
+        check_store(f, &chk, SV_STORE_ERROR);
+        assert_non_null(strstr(f->err, "open in another process"));
+        mdb_env_close(env);
+    }
+
     check_store(f, &chk, SV_STORE_OK);
     assert_int_equal(chk.migrated, 1);
     assert_int_equal(chk.damaged, 0);
