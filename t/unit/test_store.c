@@ -1279,10 +1279,20 @@ test_check_migrates(void **state)
     /* nor is it moved while another process (an old nginx) has it open */
     {
         MDB_env  *env;
+        MDB_txn  *txn;
+        MDB_dbi   dbi;
+        MDB_val   k = { 3, "abc" }, v = { 3, "xyz" };
 
         assert_int_equal(mdb_env_create(&env), 0);
         assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
         assert_int_equal(mdb_env_open(env, f->dir, MDB_NOTLS, 0600), 0);
+
+        /* the old layout had the codes in the same environment */
+        assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+        assert_int_equal(mdb_dbi_open(txn, "codes", MDB_CREATE, &dbi), 0);
+        assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+        assert_int_equal(mdb_txn_commit(txn), 0);
+
         check_store(f, &chk, SV_STORE_ERROR);
         assert_non_null(strstr(f->err, "open in another process"));
         mdb_env_close(env);
@@ -1296,6 +1306,20 @@ test_check_migrates(void **state)
     assert_int_equal(stats(f, T0).members, 1);
     assert_int_equal(signup(f, "A@example.com", PHONE_B, 0x71, T0, NULL),
                      SV_STORE_EMAIL_TAKEN);
+
+    /* the old codes went with the open: the codes' part has its own */
+    fx_close(f);
+    {
+        MDB_env  *env;
+        MDB_txn  *txn;
+        MDB_dbi   dbi;
+
+        env = raw_open(f->dir, "members");
+        assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+        assert_int_equal(mdb_dbi_open(txn, "codes", 0, &dbi), MDB_NOTFOUND);
+        mdb_txn_abort(txn);
+        mdb_env_close(env);
+    }
 
     /* both a store of the old layout and a members' part: a person says */
     fx_close(f);
