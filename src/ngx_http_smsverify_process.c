@@ -237,10 +237,11 @@ ngx_http_smsverify_load_key(ngx_cycle_t *cycle,
 
 
 /*
- * At a start, not a reload (the workers have the store open then): the
- * codes' part, lazily synced, read whole and started afresh if a crash
- * damaged it; a store of the old layout moved in.  As the worker user,
- * so that what it creates is theirs.
+ * At a start, not a reload (the workers have the store open then; "nginx
+ * -s", which loads the configuration too, finds it open and leaves it):
+ * the codes' part, lazily synced, read whole and started afresh if a
+ * crash damaged it; a store of the old layout moved in.  As the worker
+ * user, so that what it creates is theirs.
  */
 
 static ngx_int_t

@@ -57,6 +57,8 @@ typedef struct {
     long            gid;
     int             migrated;      /* out: an old single environment ... */
                                    /* ... became the members' part */
+    int             in_use;        /* out: open in other processes, ... */
+                                   /* ... who checked it: not read */
     int             damaged;       /* out: the codes' part was moved ... */
     char            moved_to[512]; /* ... here */
     char            reason[256];   /* out: what was wrong with it */
@@ -103,9 +105,10 @@ typedef struct {
  * Before any process opens the store (nginx's start): moves an old
  * single-environment store (dir/data.mdb) to the members' part, then
  * reads every page and record of the codes' part in a child process
- * (damage may crash a reader).  A damaged part is renamed aside, to be
- * created afresh by the next open; the members' part is never touched
- * but to move it in.  ERROR only if the check could not be made.
+ * (damage may crash a reader), unless other processes have it open.  A
+ * damaged part is renamed aside, to be created afresh by the next open;
+ * the members' part is never touched but to move it in.  ERROR only if
+ * the check could not be made.
  */
 sv_store_rc_t sv_store_check(const char *dir, sv_store_check_t *chk,
     char *err, size_t errlen);

@@ -2007,7 +2007,7 @@ sv_store_sweep(sv_store_t *st, int64_t now_ms, int64_t grace_ms, size_t max,
  * make LMDB read through a wild page number, and a crash of the child is
  * one more sign of damage rather than the end of nginx's master.  The
  * child tells its findings in lines on a pipe: "migrated", then "ok",
- * "damaged REASON" or "error REASON".
+ * "in use", "damaged REASON" or "error REASON".
  */
 
 typedef struct {
@@ -2265,7 +2265,7 @@ static void
 sv_walk_codes(const char *dir, int fd)
 {
     int          rc, db;
-    char         path[512], data[512], e[256];
+    char         path[512], data[512], lock[512], e[256];
     MDB_env     *env;
     MDB_txn     *txn;
     sv_walk_t    w;
@@ -2273,7 +2273,8 @@ sv_walk_codes(const char *dir, int fd)
 
     if (sv_path(path, sizeof(path), dir, SV_STORE_CODES_DIR, e, sizeof(e))
         != 0
-        || sv_path(data, sizeof(data), path, "data.mdb", e, sizeof(e)) != 0)
+        || sv_path(data, sizeof(data), path, "data.mdb", e, sizeof(e)) != 0
+        || sv_path(lock, sizeof(lock), path, "lock.mdb", e, sizeof(e)) != 0)
     {
         sv_tell(fd, "error %s", e);
         return;
@@ -2281,6 +2282,17 @@ sv_walk_codes(const char *dir, int fd)
 
     if (!sv_exists(data)) {
         sv_tell(fd, "ok");
+        return;
+    }
+
+    /*
+     * Processes that have it open (the workers, when "nginx -s" or a
+     * binary upgrade loads the configuration) found it sound when they
+     * started, and may be writing: it is theirs.
+     */
+
+    if (sv_env_in_use(lock)) {
+        sv_tell(fd, "in use");
         return;
     }
 
@@ -2463,6 +2475,7 @@ sv_store_check(const char *dir, sv_store_check_t *chk, char *err,
     pid_t  pid;
 
     chk->migrated = 0;
+    chk->in_use = 0;
     chk->damaged = 0;
     chk->moved_to[0] = '\0';
     chk->reason[0] = '\0';
@@ -2506,6 +2519,11 @@ sv_store_check(const char *dir, sv_store_check_t *chk, char *err,
     }
 
     if (strcmp(last, "ok") == 0) {
+        return SV_STORE_OK;
+    }
+
+    if (strcmp(last, "in use") == 0) {
+        chk->in_use = 1;
         return SV_STORE_OK;
     }
 

@@ -1199,10 +1199,17 @@ test_check_sound_store(void **state)
     check_store(f, &chk, SV_STORE_OK);
     assert_int_equal(chk.damaged, 0);
     assert_int_equal(chk.migrated, 0);
+    assert_int_equal(chk.in_use, 0);
 
     fx_open(f, MAP_SIZE, 1);
     assert_int_equal(stats(f, T0).codes_pending, 300);
     assert_int_equal(token_check(f, 0x71, PHONE_B, T0), SV_STORE_OK);
+
+    /* open here (as in running workers): theirs, not read */
+    check_store(f, &chk, SV_STORE_OK);
+    assert_int_equal(chk.in_use, 1);
+    assert_int_equal(chk.damaged, 0);
+    assert_int_equal(stats(f, T0).codes_pending, 300);
 }
 
 
