@@ -1700,17 +1700,18 @@ sv_token_consume_txn(sv_txn_t *t, void *arg)
 }
 
 
-/* The taken answer, or ERROR if it could not be counted. */
+/*
+ * The taken answer, counted against the token.  It is the answer even if
+ * the count fails (a full store): the refusal cost no hash, and the
+ * member's commit still decides.
+ */
 static sv_store_rc_t
-sv_signup_refused(sv_store_t *st, const sv_member_t *m, sv_store_rc_t taken,
-    char *err, size_t errlen)
+sv_signup_refused(sv_store_t *st, const sv_member_t *m, sv_store_rc_t taken)
 {
-    if (sv_write(st, SV_ENV_CODES, 0, sv_token_fail_txn, (void *) m, err,
-                 errlen)
-        != SV_STORE_OK)
-    {
-        return SV_STORE_ERROR;
-    }
+    char  ignored[256];
+
+    (void) sv_write(st, SV_ENV_CODES, 0, sv_token_fail_txn, (void *) m,
+                    ignored, sizeof(ignored));
 
     return taken;
 }
@@ -1737,7 +1738,7 @@ sv_store_signup_check(sv_store_t *st, const sv_member_t *m, char *err,
                  errlen);
 
     if (rc == SV_STORE_EMAIL_TAKEN || rc == SV_STORE_PHONE_TAKEN) {
-        return sv_signup_refused(st, m, rc, err, errlen);
+        return sv_signup_refused(st, m, rc);
     }
 
     return rc;
@@ -1771,7 +1772,7 @@ sv_store_signup(sv_store_t *st, sv_member_t *m, char *err, size_t errlen)
     rc = sv_write(st, SV_ENV_MEMBERS, 1, sv_signup_txn, m, err, errlen);
 
     if (rc == SV_STORE_EMAIL_TAKEN || rc == SV_STORE_PHONE_TAKEN) {
-        return sv_signup_refused(st, m, rc, err, errlen);
+        return sv_signup_refused(st, m, rc);
     }
 
     if (rc != SV_STORE_OK) {
