@@ -17,16 +17,17 @@
 #define SV_STORE_SIZE_MIN       (256 * 1024)
 
 /*
- * Each worker maps the whole LMDB map into its address space: 256g fits
- * the smallest user address space of 64-bit Linux (512g with 39-bit
- * virtual addresses, e.g. some arm64 kernels), 1g a 32-bit one.
+ * Each worker maps both parts of the store (members and codes), each of
+ * SIZE, into its address space: two of 128g fit the smallest user address
+ * space of 64-bit Linux (512g with 39-bit virtual addresses, e.g. some
+ * arm64 kernels), two of 512m a 32-bit one.
  */
 #if (NGX_PTR_SIZE == 8)
-#define SV_STORE_SIZE_MAX       ((off_t) 256 << 30)
-#define SV_STORE_SIZE_MAX_TEXT  "256g"
+#define SV_STORE_SIZE_MAX       ((off_t) 128 << 30)
+#define SV_STORE_SIZE_MAX_TEXT  "128g"
 #else
-#define SV_STORE_SIZE_MAX       ((off_t) 1 << 30)
-#define SV_STORE_SIZE_MAX_TEXT  "1g"
+#define SV_STORE_SIZE_MAX       ((off_t) 512 << 20)
+#define SV_STORE_SIZE_MAX_TEXT  "512m"
 #endif
 
 

@@ -27,6 +27,7 @@ typedef struct {
     sv_send_t              limits;
     char                   phone[SV_PHONE_SIZE];
     uint8_t                hash[SV_HASH_SIZE];
+    int64_t                ttl_ms;
     int64_t                expires_ms;
     unsigned               attempts;
     const sv_provider_t   *providers;
@@ -92,11 +93,10 @@ ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
     job->attempts = lcf->max_attempts;
 
     job->limits.phone = job->phone;
-    job->limits.now_ms = sv_clock_ms();
     job->limits.resend_ms = lcf->resend_interval;
     job->limits.limit = lcf->send_limit;
     job->limits.window_ms = lcf->send_window;
-    job->expires_ms = job->limits.now_ms + lcf->code_ttl;
+    job->ttl_ms = lcf->code_ttl;
 
     rc = ngx_http_smsverify_task_post(r);
 
@@ -206,6 +206,11 @@ ngx_http_smsverify_send_thread(void *data)
     ngx_http_smsverify_outcome_t  *o;
 
     job->accepted = -1;
+
+    /* the time of the send, not of the request: it may have queued */
+
+    job->limits.now_ms = sv_clock_ms();
+    job->expires_ms = job->limits.now_ms + job->ttl_ms;
 
     job->rc = sv_store_send_begin(job->store, &job->limits, job->err,
                                   sizeof(job->err));

@@ -321,11 +321,11 @@ qr/\[emerg\] .*invalid store size "size=" in \S+nginx\.conf:\d+/
 
 === TEST 9d: smsverify_store size= past what a worker can map
 --- http_config
-    smsverify_store smsverify_temp size=257g;
+    smsverify_store smsverify_temp size=129g;
     smsverify_provider log;
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*store size "size=257g" is too large, it must be at most 256g in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*store size "size=129g" is too large, it must be at most 128g in \S+nginx\.conf:\d+/
 
 
 

@@ -309,8 +309,19 @@ sub run_flow {
 # read beside nginx with the LMDB tools (a read transaction: it never
 # waits for nginx's writers), and which nginx processes run.
 
-push @EXPORT, qw(sv_store_dump sv_store_entries sv_log_grep sv_master_pid
-                 sv_worker_pids);
+push @EXPORT, qw(sv_store_dump sv_store_entries sv_store_env sv_log_grep
+                 sv_master_pid sv_worker_pids);
+
+# The store is two LMDB environments under its directory: "members"
+# (members, emails, phones, meta) and "codes" (codes, sends, tokens).
+# The environment directory that holds a database; $dir is the store's
+# directory, by default the servroot's smsverify_temp.
+sub sv_store_env {
+    my ($db, $dir) = @_;
+    $dir //= server_root() . '/smsverify_temp';
+    my $env = $db =~ /^(?:codes|sends|tokens)$/ ? 'codes' : 'members';
+    return "$dir/$env";
+}
 
 # The records of one database of the store ("codes", "sends", "tokens",
 # "members", "emails", "phones", "meta"), in key order: [[key, value], ...]
@@ -320,7 +331,7 @@ push @EXPORT, qw(sv_store_dump sv_store_entries sv_log_grep sv_master_pid
 # be one byte or three.)
 sub sv_store_dump {
     my ($db, $dir) = @_;
-    $dir //= server_root() . '/smsverify_temp';
+    $dir = sv_store_env($db, $dir);
     open my $in, '-|', 'mdb_dump', '-s', $db, $dir
         or die "cannot run mdb_dump: $!\n";
     my ($in_data, $key, @records);
@@ -346,7 +357,7 @@ sub sv_store_dump {
 # How many records one database holds, as mdb_stat counts them.
 sub sv_store_entries {
     my ($db, $dir) = @_;
-    $dir //= server_root() . '/smsverify_temp';
+    $dir = sv_store_env($db, $dir);
     my $out = `mdb_stat -s \Q$db\E \Q$dir\E 2>&1`;
     die "mdb_stat -s $db $dir failed: $out" if $? || $out !~ /Entries: (\d+)/;
     return $1;
