@@ -85,6 +85,15 @@ $(BUILD)/unit/%: t/unit/%.c t/unit/bytes.h $(SV_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(SV_CFLAGS) $< $(SV_OBJS) -o $@ -lcmocka $(SV_LIBS)
 
+# the rules and the records alone: no LMDB in their tests
+$(BUILD)/unit/test_rules: t/unit/test_rules.c $(BUILD)/sv/sv_rules.o
+	@mkdir -p $(dir $@)
+	$(CC) $(SV_CFLAGS) $^ -o $@ -lcmocka -lcrypto
+
+$(BUILD)/unit/test_record: t/unit/test_record.c $(BUILD)/sv/sv_record.o
+	@mkdir -p $(dir $@)
+	$(CC) $(SV_CFLAGS) $^ -o $@ -lcmocka -lcjson
+
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 

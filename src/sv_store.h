@@ -2,13 +2,18 @@
 #define SV_STORE_H
 
 /*
- * The store of codes, tokens and members, in two parts under one
- * directory: the members, every commit synced, and the codes, send counts
- * and tokens, synced lazily if nosync is set.  Every call is one
- * transaction in each part it touches and may block on other processes'
- * writers: callers run them off the event loop.  Strings are
- * NUL-terminated; phones are E.164.  Errors (SV_STORE_FULL,
- * SV_STORE_ERROR) leave a sentence in err and nothing half-written.
+ * The store of codes, tokens and members, whatever keeps them: in two
+ * parts, the members, every commit synced, and the codes, send counts and
+ * tokens, synced lazily if nosync is set.  Every call is one transaction
+ * in each part it touches and may block on other processes' writers:
+ * callers run them off the event loop.  Strings are NUL-terminated;
+ * phones are E.164.  Errors (SV_STORE_FULL, SV_STORE_ERROR) leave a
+ * sentence in err and nothing half-written.  Each call is given its
+ * time, and decides by it.
+ *
+ * sv_store.c checks the arguments and dispatches to the backend
+ * sv_store_open() chose (sv_store_impl.h); the rules every backend
+ * applies are in sv_rules.h.
  */
 
 #include <stddef.h>
@@ -36,6 +41,9 @@ typedef enum {
 
 #define SV_SEND_LIMIT_MAX  100
 
+/* the longest phone the store takes: E.164 has at most 15 digits */
+#define SV_STORE_PHONE_MAX  32
+
 /* signups refused as taken that use a token up */
 #define SV_TOKEN_FAILURES_MAX  3
 
@@ -44,6 +52,11 @@ typedef enum {
 #define SV_STORE_CODES_DIR    "codes"
 
 
+/*
+ * Which backend sv_store_open() opens follows from what is given: a dir
+ * is the LMDB store (sv_store_lmdb.c).  A backend to come adds what
+ * names it here (a connection string, say) and its branch there.
+ */
 typedef struct {
     const char     *dir;           /* existing directory */
     size_t          map_size;      /* of each part */
@@ -102,6 +115,7 @@ typedef struct {
 
 
 /*
+ * The LMDB store's start check (sv_store_lmdb_check.c), on its directory.
  * Before any process opens the store (nginx's start): moves an old
  * single-environment store (dir/data.mdb) to the members' part, then
  * reads every page and record of the codes' part in a child process
@@ -113,15 +127,21 @@ typedef struct {
 sv_store_rc_t sv_store_check(const char *dir, sv_store_check_t *chk,
     char *err, size_t errlen);
 
-/* Makes the parts' subdirectories if need be; ERROR for an old layout. */
+/*
+ * Opens the backend conf names.  LMDB: makes the parts' subdirectories if
+ * need be; ERROR for an old layout.
+ */
 sv_store_rc_t sv_store_open(sv_store_t **st, const sv_store_conf_t *conf,
     char *err, size_t errlen);
 void sv_store_close(sv_store_t *st);
 
-/* Flushes the codes' commits made without fsync to disk. */
+/* Flushes the codes' commits made without fsync to disk, if any. */
 sv_store_rc_t sv_store_sync(sv_store_t *st, char *err, size_t errlen);
 
-/* Clears reader slots of dead processes; returns how many, -1 on error. */
+/*
+ * Clears what dead processes left (LMDB: reader slots); returns how
+ * many, -1 on error.
+ */
 int sv_store_reader_check(sv_store_t *st);
 
 /*
