@@ -61,10 +61,6 @@ typedef enum {
 } ngx_http_smsverify_err_e;
 
 
-/* records a sweep may delete when the store is full */
-#define SV_FULL_SWEEP_MAX              10000
-
-
 #define NGX_HTTP_SMSVERIFY_SYNC_ON     0
 #define NGX_HTTP_SMSVERIFY_SYNC_OFF    1
 #define NGX_HTTP_SMSVERIFY_SYNC_TIMER  2
@@ -221,7 +217,6 @@ u_char *ngx_http_smsverify_int_list(u_char *p, u_char *last,
 void *ngx_http_smsverify_task_alloc(ngx_http_request_t *r, size_t size,
     ngx_http_smsverify_thread_pt thread, ngx_http_smsverify_done_pt done);
 ngx_int_t ngx_http_smsverify_task_post(ngx_http_request_t *r);
-ngx_uint_t ngx_http_smsverify_store_relieved(sv_store_t *store);
 
 /* one file per endpoint */
 ngx_int_t ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root);

@@ -128,13 +128,6 @@ ngx_http_smsverify_confirm_thread(void *data)
 
     job->rc = sv_store_confirm(job->store, &job->confirm, job->err,
                                sizeof(job->err));
-
-    if (job->rc == SV_STORE_FULL
-        && ngx_http_smsverify_store_relieved(job->store))
-    {
-        job->rc = sv_store_confirm(job->store, &job->confirm, job->err,
-                                   sizeof(job->err));
-    }
 }
 
 

@@ -215,13 +215,6 @@ ngx_http_smsverify_send_thread(void *data)
     job->rc = sv_store_send_begin(job->store, &job->limits, job->err,
                                   sizeof(job->err));
 
-    if (job->rc == SV_STORE_FULL
-        && ngx_http_smsverify_store_relieved(job->store))
-    {
-        job->rc = sv_store_send_begin(job->store, &job->limits, job->err,
-                                      sizeof(job->err));
-    }
-
     if (job->rc != SV_STORE_OK) {
         ngx_explicit_memzero((u_char *) job->sms.text, job->sms.len);
         return;
@@ -252,14 +245,6 @@ ngx_http_smsverify_send_thread(void *data)
     job->rc = sv_store_code_put(job->store, job->phone, job->hash,
                                 job->expires_ms, job->attempts, job->err,
                                 sizeof(job->err));
-
-    if (job->rc == SV_STORE_FULL
-        && ngx_http_smsverify_store_relieved(job->store))
-    {
-        job->rc = sv_store_code_put(job->store, job->phone, job->hash,
-                                    job->expires_ms, job->attempts, job->err,
-                                    sizeof(job->err));
-    }
 }
 
 

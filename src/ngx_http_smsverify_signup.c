@@ -390,13 +390,6 @@ ngx_http_smsverify_signup_thread(void *data)
 
     job->rc = sv_store_signup(job->store, &job->member, job->err,
                               sizeof(job->err));
-
-    if (job->rc == SV_STORE_FULL
-        && ngx_http_smsverify_store_relieved(job->store))
-    {
-        job->rc = sv_store_signup(job->store, &job->member, job->err,
-                                  sizeof(job->err));
-    }
 }
 
 

@@ -156,23 +156,6 @@ ngx_http_smsverify_task_event(ngx_event_t *ev)
 }
 
 
-/*
- * Called in a pool thread after SV_STORE_FULL: a full map is often full of
- * what has expired, so that is swept at once, with no grace.  Whether the
- * transaction is worth another try.
- */
-
-ngx_uint_t
-ngx_http_smsverify_store_relieved(sv_store_t *store)
-{
-    char  err[256];
-
-    return sv_store_sweep(store, sv_clock_ms(), 0, SV_FULL_SWEEP_MAX, err,
-                          sizeof(err))
-           == SV_STORE_OK;
-}
-
-
 static void
 ngx_http_smsverify_guard(ngx_event_t *ev)
 {

@@ -1,12 +1,16 @@
 /*
- * The store's calls: the arguments checked once for every backend, then
- * the backend's function called.
+ * The store's calls: the arguments checked once for every backend, the
+ * backend's function called, and a full store relieved.
  */
 
 #include <stdio.h>
 #include <string.h>
 
 #include "sv_store_impl.h"
+
+
+/* the records a sweep of a full store may delete */
+#define SV_RELIEF_SWEEP_MAX  10000
 
 
 static int
@@ -24,6 +28,21 @@ sv_phone_fits(const char *phone, char *err, size_t errlen)
     }
 
     return 1;
+}
+
+
+/*
+ * After SV_STORE_FULL: what has expired is swept at now_ms, with no
+ * grace.  1 if the call is worth another try.
+ */
+static int
+sv_store_relieved(sv_store_t *st, int64_t now_ms)
+{
+    char  ignored[256];
+
+    return st->ops->sweep(st, now_ms, 0, SV_RELIEF_SWEEP_MAX, ignored,
+                          sizeof(ignored))
+           == SV_STORE_OK;
 }
 
 
@@ -68,11 +87,19 @@ sv_store_reader_check(sv_store_t *st)
 sv_store_rc_t
 sv_store_send_begin(sv_store_t *st, sv_send_t *s, char *err, size_t errlen)
 {
+    sv_store_rc_t  rc;
+
     if (!sv_phone_fits(s->phone, err, errlen)) {
         return SV_STORE_ERROR;
     }
 
-    return st->ops->send_begin(st, s, err, errlen);
+    rc = st->ops->send_begin(st, s, err, errlen);
+
+    if (rc == SV_STORE_FULL && sv_store_relieved(st, s->now_ms)) {
+        rc = st->ops->send_begin(st, s, err, errlen);
+    }
+
+    return rc;
 }
 
 
@@ -93,23 +120,42 @@ sv_store_code_put(sv_store_t *st, const char *phone,
     const uint8_t *code_hash, int64_t expires_ms, unsigned attempts,
     char *err, size_t errlen)
 {
+    sv_store_rc_t  rc;
+
     if (!sv_phone_fits(phone, err, errlen)) {
         return SV_STORE_ERROR;
     }
 
-    return st->ops->code_put(st, phone, code_hash, expires_ms, attempts, err,
-                             errlen);
+    rc = st->ops->code_put(st, phone, code_hash, expires_ms, attempts, err,
+                           errlen);
+
+    /* the one call not given its time: the sweep asks the clock */
+
+    if (rc == SV_STORE_FULL && sv_store_relieved(st, sv_clock_ms())) {
+        rc = st->ops->code_put(st, phone, code_hash, expires_ms, attempts,
+                               err, errlen);
+    }
+
+    return rc;
 }
 
 
 sv_store_rc_t
 sv_store_confirm(sv_store_t *st, sv_confirm_t *c, char *err, size_t errlen)
 {
+    sv_store_rc_t  rc;
+
     if (!sv_phone_fits(c->phone, err, errlen)) {
         return SV_STORE_ERROR;
     }
 
-    return st->ops->confirm(st, c, err, errlen);
+    rc = st->ops->confirm(st, c, err, errlen);
+
+    if (rc == SV_STORE_FULL && sv_store_relieved(st, c->now_ms)) {
+        rc = st->ops->confirm(st, c, err, errlen);
+    }
+
+    return rc;
 }
 
 

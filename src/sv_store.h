@@ -156,6 +156,13 @@ sv_store_rc_t sv_store_send_begin(sv_store_t *st, sv_send_t *s,
 sv_store_rc_t sv_store_send_abort(sv_store_t *st, const char *phone,
     int64_t stamp_ms, char *err, size_t errlen);
 
+/*
+ * A store that is full (SV_STORE_FULL) is often full of what has
+ * expired: send_begin, code_put and confirm then sweep it at once, with no
+ * grace, and try again; their FULL is what is left after that.  A
+ * signup's FULL is the members' part, which no sweep relieves.
+ */
+
 /* A provider accepted: the code replaces any previous one. */
 sv_store_rc_t sv_store_code_put(sv_store_t *st, const char *phone,
     const uint8_t *code_hash, int64_t expires_ms, unsigned attempts,

@@ -3,12 +3,13 @@
 
 /*
  * The backends behind sv_store.h, one file each.  A backend's open fills
- * a structure that begins with sv_store_t, whose ops are its functions;
- * only sv_store.c calls them, after checking the arguments every backend
- * may rely on (a phone is 1 to SV_STORE_PHONE_MAX bytes).  Each function
- * does what sv_store.h says of the call of its name, in the same
- * transactions; sync and reader_check may be NULL where there is nothing
- * to do.  The decisions are sv_rules.h's.
+ * a structure that begins with sv_store_t, whose ops are its functions.
+ * Only sv_store.c calls them: it checks the arguments every backend may
+ * rely on (a phone is 1 to SV_STORE_PHONE_MAX bytes) first, and relieves
+ * a full store after (sweep, then one more try).  Each function does what
+ * sv_store.h says of the call of its name, in the same transactions; sync
+ * and reader_check may be NULL where there is nothing to do.  The
+ * decisions are sv_rules.h's.
  */
 
 #include "sv_store.h"

@@ -1635,6 +1635,61 @@ test_map_full(void **state)
 }
 
 
+/*
+ * A store full of what has expired relieves itself: the write that finds
+ * it full sweeps at the write's time, with no grace, and goes through.
+ */
+static void
+test_map_full_relieved(void **state)
+{
+    fx_t           *f = *state;
+    int             i, stored;
+    char            phone[32];
+    uint8_t         hash[SV_HASH_SIZE];
+    sv_store_rc_t   rc;
+
+    fx_close(f);
+    fx_open(f, 256 * 1024, 1);
+
+    hash_of(hash, 0x11);
+    stored = 0;
+    rc = SV_STORE_OK;
+
+    /* codes for a minute, sends counted for a minute */
+
+    for (i = 0; i < 100000; i++) {
+        snprintf(phone, sizeof(phone), "+8210%08d", i);
+
+        rc = send_at(f, phone, T0, 30 * SEC, 5, MIN, NULL);
+        if (rc != SV_STORE_OK) {
+            break;
+        }
+
+        rc = sv_store_code_put(f->st, phone, hash, T0 + MIN, 5, f->err,
+                               sizeof(f->err));
+        if (rc != SV_STORE_OK) {
+            break;
+        }
+
+        stored++;
+    }
+
+    assert_int_equal(rc, SV_STORE_FULL);
+    assert_int_equal(stats(f, T0).codes_pending, stored);
+
+    /* still full of unexpired codes: the sweep frees nothing */
+    assert_int_equal(send_at(f, PHONE_A, T0 + MIN - 1, 30 * SEC, 5, MIN,
+                             NULL),
+                     SV_STORE_FULL);
+    assert_int_equal(stats(f, T0).codes_pending, stored);
+
+    /* all of it expired: the send sweeps and goes through */
+    assert_int_equal(send_at(f, PHONE_A, T0 + MIN, 30 * SEC, 5, MIN, NULL),
+                     SV_STORE_OK);
+    assert_true(stats(f, T0).codes_pending < (uint64_t) stored);
+}
+
+
 static void
 test_map_full_signup(void **state)
 {
@@ -2168,6 +2223,7 @@ main(int argc, char **argv)
         T(test_sweep),
         T(test_sweep_max),
         T(test_map_full),
+        T(test_map_full_relieved),
         T(test_map_full_signup),
         T(test_corrupt_records),
         T(test_corrupt_meta),
