@@ -12,7 +12,6 @@ typedef struct {
     const uint8_t    *key;
     char              phone[SV_PHONE_SIZE];
     uint8_t           guess_hash[SV_HASH_SIZE];
-    uint8_t           token_hash[SV_HASH_SIZE];
     char              token[SV_TOKEN_LEN + 1];
     int64_t           token_ttl_ms;
     sv_confirm_t      confirm;
@@ -25,6 +24,7 @@ typedef struct {
 static ngx_int_t ngx_http_smsverify_read_guess(ngx_http_request_t *r,
     cJSON *root, ngx_str_t *guess);
 static void ngx_http_smsverify_confirm_thread(void *data);
+static int ngx_http_smsverify_token_new(void *data, uint8_t *token_hash);
 static ngx_int_t ngx_http_smsverify_confirm_done(ngx_http_request_t *r,
     void *data);
 static ngx_int_t ngx_http_smsverify_confirmed(ngx_http_request_t *r,
@@ -69,7 +69,8 @@ ngx_http_smsverify_confirm(ngx_http_request_t *r, cJSON *root)
     job->key = mcf->secret;
     job->confirm.phone = job->phone;
     job->confirm.guess_hash = job->guess_hash;
-    job->confirm.token_hash = job->token_hash;
+    job->confirm.token_new = ngx_http_smsverify_token_new;
+    job->confirm.token_data = job;
     job->token_ttl_ms = lcf->token_ttl;
 
     return ngx_http_smsverify_task_post(r);
@@ -113,14 +114,6 @@ ngx_http_smsverify_confirm_thread(void *data)
 {
     ngx_http_smsverify_confirm_job_t  *job = data;
 
-    if (sv_token_generate(job->token) != 0) {
-        job->rc = SV_STORE_ERROR;
-        snprintf(job->err, sizeof(job->err), "no random bytes for a token");
-        return;
-    }
-
-    sv_token_hash(job->key, job->token, SV_TOKEN_LEN, job->token_hash);
-
     /* the code's life is judged now, however long the task queued */
 
     job->confirm.now_ms = sv_clock_ms();
@@ -128,6 +121,23 @@ ngx_http_smsverify_confirm_thread(void *data)
 
     job->rc = sv_store_confirm(job->store, &job->confirm, job->err,
                                sizeof(job->err));
+}
+
+
+/* In the pool thread, on a match only: the token and what is kept of it. */
+
+static int
+ngx_http_smsverify_token_new(void *data, uint8_t *token_hash)
+{
+    ngx_http_smsverify_confirm_job_t  *job = data;
+
+    if (sv_token_generate(job->token) != 0) {
+        return -1;
+    }
+
+    sv_token_hash(job->key, job->token, SV_TOKEN_LEN, token_hash);
+
+    return 0;
 }
 
 

@@ -86,11 +86,19 @@ typedef struct {
     int64_t         retry_after_ms;     /* out, for the two limits */
 } sv_send_t;
 
+/*
+ * Called on a match only, in the confirm's transaction: draws the
+ * verification token and puts its hash (SV_HASH_SIZE bytes) in
+ * token_hash; 0, or -1 if no token could be drawn (nothing changes).
+ */
+typedef int (*sv_token_new_pt)(void *data, uint8_t *token_hash);
+
 typedef struct {
     const char     *phone;
     const uint8_t  *guess_hash;         /* sv_code_hash() of the guess */
     int64_t         now_ms;
-    const uint8_t  *token_hash;         /* stored on a match */
+    sv_token_new_pt token_new;
+    void           *token_data;         /* token_new's first argument */
     int64_t         token_expires_ms;
     unsigned        attempts_left;      /* out, after a mismatch */
 } sv_confirm_t;
@@ -170,8 +178,9 @@ sv_store_rc_t sv_store_code_put(sv_store_t *st, const char *phone,
 
 /*
  * PHONE_TAKEN, NO_CODE, EXPIRED; a match (constant time) deletes the code,
- * stores the token and is OK; a mismatch counts an attempt: MISMATCH with
- * attempts_left, or BURNT (code deleted) when none is left.
+ * stores the token c->token_new draws and is OK, in one transaction; a
+ * mismatch counts an attempt: MISMATCH with attempts_left, or BURNT (code
+ * deleted) when none is left.  No token is drawn but for a match.
  */
 sv_store_rc_t sv_store_confirm(sv_store_t *st, sv_confirm_t *c,
     char *err, size_t errlen);

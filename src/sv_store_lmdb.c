@@ -908,20 +908,26 @@ sv_lmdb_code_put(sv_store_t *store, const char *phone,
 }
 
 
-/* The code goes and the token takes its place. */
+/* The code goes and the token the caller draws now takes its place. */
 static sv_store_rc_t
 sv_confirm_match(sv_txn_t *t, const sv_confirm_t *c)
 {
+    uint8_t         token_hash[SV_HASH_SIZE];
     sv_token_rec_t  tok;
 
     if (sv_del(t, SV_DB_CODES, c->phone, strlen(c->phone)) != 0) {
         return SV_STORE_ERROR;
     }
 
+    if (c->token_new(c->token_data, token_hash) != 0) {
+        snprintf(t->err, t->errlen, "no verification token could be drawn");
+        return SV_STORE_ERROR;
+    }
+
     sv_rules_token_new(&tok, c->phone, c->token_expires_ms);
 
-    return sv_token_store(t, c->token_hash, &tok) == 0 ? SV_STORE_OK
-                                                       : SV_STORE_ERROR;
+    return sv_token_store(t, token_hash, &tok) == 0 ? SV_STORE_OK
+                                                    : SV_STORE_ERROR;
 }
 
 

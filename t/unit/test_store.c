@@ -325,6 +325,34 @@ hash_of(uint8_t *h, int v)
 }
 
 
+/* The tokens confirm draws: the hash is given, each draw counted. */
+
+typedef struct {
+    const uint8_t  *hash;
+    unsigned        drawn;
+    int             fail;           /* as if no random bytes */
+} token_src_t;
+
+
+static int
+token_new(void *data, uint8_t *token_hash)
+{
+    token_src_t  *src = data;
+
+    if (src->fail) {
+        return -1;
+    }
+
+    memcpy(token_hash, src->hash, SV_HASH_SIZE);
+    src->drawn++;
+
+    return 0;
+}
+
+
+static unsigned  tokens_drawn;
+
+
 static sv_store_rc_t
 send_at(fx_t *f, const char *phone, int64_t now, int64_t resend,
     unsigned limit, int64_t window, int64_t *retry)
@@ -370,11 +398,13 @@ put_code(fx_t *f, const char *phone, int h, int64_t expires, unsigned n)
 }
 
 
+/* Counts the tokens drawn in tokens_drawn. */
 static sv_store_rc_t
 confirm(fx_t *f, const char *phone, int guess, int64_t now, int token,
     int64_t token_expires, unsigned *left)
 {
     uint8_t        ghash[SV_HASH_SIZE], thash[SV_HASH_SIZE];
+    token_src_t    src = { thash, 0, 0 };
     sv_confirm_t   c;
     sv_store_rc_t  rc;
 
@@ -384,11 +414,13 @@ confirm(fx_t *f, const char *phone, int guess, int64_t now, int token,
     c.phone = phone;
     c.guess_hash = ghash;
     c.now_ms = now;
-    c.token_hash = thash;
+    c.token_new = token_new;
+    c.token_data = &src;
     c.token_expires_ms = token_expires;
     c.attempts_left = 12345;
 
     rc = sv_store_confirm(f->st, &c, f->err, sizeof(f->err));
+    tokens_drawn += src.drawn;
 
     if (left != NULL) {
         *left = c.attempts_left;
@@ -855,6 +887,76 @@ test_confirm_once(void **state)
     assert_int_equal(confirm(f, PHONE_A, 0x11, T0, 0x71, T0 + HOUR, NULL),
                      SV_STORE_NO_CODE);
     assert_int_equal(token_check(f, 0x71, PHONE_A, T0), SV_STORE_NO_TOKEN);
+}
+
+
+/* A token is drawn for a match and for nothing else. */
+static void
+test_confirm_draws_token_on_match_only(void **state)
+{
+    fx_t      *f = *state;
+    unsigned   left;
+
+    tokens_drawn = 0;
+
+    assert_int_equal(confirm(f, PHONE_A, 0x11, T0, 0x70, T0 + HOUR, NULL),
+                     SV_STORE_NO_CODE);
+
+    put_code(f, PHONE_A, 0x11, T0 + 3 * MIN, 2);
+    assert_int_equal(confirm(f, PHONE_A, 0x12, T0, 0x70, T0 + HOUR, &left),
+                     SV_STORE_MISMATCH);
+    assert_int_equal(confirm(f, PHONE_A, 0x11, T0 + 3 * MIN, 0x70,
+                             T0 + HOUR, NULL),
+                     SV_STORE_EXPIRED);
+    assert_int_equal(confirm(f, PHONE_A, 0x12, T0, 0x70, T0 + HOUR, &left),
+                     SV_STORE_BURNT);
+    assert_int_equal(tokens_drawn, 0);
+
+    verify(f, PHONE_A, 0x70, T0);
+    assert_int_equal(tokens_drawn, 1);
+    assert_int_equal(signup(f, "a@example.com", PHONE_A, 0x70, T0, NULL),
+                     SV_STORE_OK);
+
+    /* the phone is taken: no code is even read */
+    assert_int_equal(confirm(f, PHONE_A, 0x11, T0, 0x71, T0 + HOUR, NULL),
+                     SV_STORE_PHONE_TAKEN);
+    assert_int_equal(tokens_drawn, 1);
+}
+
+
+/* A token that cannot be drawn fails the match and leaves the code. */
+static void
+test_confirm_no_token_drawn(void **state)
+{
+    fx_t           *f = *state;
+    uint8_t         ghash[SV_HASH_SIZE], thash[SV_HASH_SIZE];
+    token_src_t     src = { thash, 0, 1 };
+    sv_confirm_t    c;
+
+    hash_of(ghash, 0x11);
+    hash_of(thash, 0x70);
+    put_code(f, PHONE_A, 0x11, T0 + 3 * MIN, 5);
+
+    memset(&c, 0, sizeof(c));
+    c.phone = PHONE_A;
+    c.guess_hash = ghash;
+    c.now_ms = T0;
+    c.token_new = token_new;
+    c.token_data = &src;
+    c.token_expires_ms = T0 + HOUR;
+
+    assert_int_equal(sv_store_confirm(f->st, &c, f->err, sizeof(f->err)),
+                     SV_STORE_ERROR);
+    assert_string_equal(f->err, "no verification token could be drawn");
+    assert_int_equal(token_check(f, 0x70, PHONE_A, T0), SV_STORE_NO_TOKEN);
+    assert_int_equal(stats(f, T0).codes_pending, 1);
+
+    /* the code is as it was: the right guess still matches */
+    src.fail = 0;
+    assert_int_equal(sv_store_confirm(f->st, &c, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(src.drawn, 1);
+    assert_int_equal(token_check(f, 0x70, PHONE_A, T0), SV_STORE_OK);
 }
 
 
@@ -1858,6 +1960,7 @@ child_signup(sv_store_t *st, const char *phone, const char *email, int token)
 {
     char            err[256];
     uint8_t         hash[SV_HASH_SIZE], thash[SV_HASH_SIZE];
+    token_src_t     src = { thash, 0, 0 };
     sv_member_t     m;
     sv_confirm_t    c;
 
@@ -1874,7 +1977,8 @@ child_signup(sv_store_t *st, const char *phone, const char *email, int token)
     c.phone = phone;
     c.guess_hash = hash;
     c.now_ms = T0;
-    c.token_hash = thash;
+    c.token_new = token_new;
+    c.token_data = &src;
     c.token_expires_ms = T0 + HOUR;
 
     if (sv_store_confirm(st, &c, err, sizeof(err)) != SV_STORE_OK) {
@@ -2050,6 +2154,7 @@ thread_main(void *p)
     char               phone[32], err[256];
     uint8_t            hash[SV_HASH_SIZE], thash[SV_HASH_SIZE];
     sv_send_t          s;
+    token_src_t        src = { thash, 0, 0 };
     sv_confirm_t       c;
     thread_arg_t      *a = p;
     sv_store_stats_t   stats;
@@ -2073,7 +2178,8 @@ thread_main(void *p)
         c.phone = phone;
         c.guess_hash = hash;
         c.now_ms = T0;
-        c.token_hash = thash;
+        c.token_new = token_new;
+        c.token_data = &src;
         c.token_expires_ms = T0 + HOUR;
 
         if (sv_store_send_begin(a->st, &s, err, sizeof(err)) != SV_STORE_OK
@@ -2208,6 +2314,8 @@ main(int argc, char **argv)
         T(test_confirm_mismatch_burnt),
         T(test_confirm_expired),
         T(test_confirm_once),
+        T(test_confirm_draws_token_on_match_only),
+        T(test_confirm_no_token_drawn),
         T(test_phone_taken_after_signup),
         T(test_signup_consumes_token),
         T(test_signup_email_taken),
