@@ -33,7 +33,7 @@ BUCKETS = [
      ["ngx_thread_task_post"]),
     ("event loop: task done, the answer written",
      ["ngx_http_smsverify_task_event", "ngx_thread_pool_handler"]),
-    ("event loop: status (reads every code)", ["ngx_http_smsverify_status"]),
+    ("event loop: status", ["ngx_http_smsverify_status"]),
     ("event loop: body to JSON, validation",
      ["ngx_http_smsverify_parse_body", "sv_json_parse_object",
       "ngx_http_smsverify_read_phone"]),

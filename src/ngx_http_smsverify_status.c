@@ -1,7 +1,7 @@
 
 /*
  * GET status: counters summed over all workers, and what the store holds.
- * Counting pending codes reads every code record, so it runs in the pool.
+ * The store's counts are read in the pool, as every store call is.
  */
 
 #include "ngx_http_smsverify.h"
@@ -9,7 +9,6 @@
 
 typedef struct {
     sv_store_t        *store;
-    int64_t            now_ms;
     sv_store_stats_t   stats;
 
     sv_store_rc_t      rc;
@@ -61,8 +60,7 @@ ngx_http_smsverify_status_thread(void *data)
 {
     ngx_http_smsverify_status_job_t  *job = data;
 
-    job->now_ms = sv_clock_ms();
-    job->rc = sv_store_stats(job->store, job->now_ms, &job->stats, job->err,
+    job->rc = sv_store_stats(job->store, &job->stats, job->err,
                              sizeof(job->err));
 }
 

@@ -191,10 +191,10 @@ sv_store_signup(sv_store_t *st, sv_member_t *m, char *err, size_t errlen)
 
 
 sv_store_rc_t
-sv_store_stats(sv_store_t *st, int64_t now_ms, sv_store_stats_t *stats,
-    char *err, size_t errlen)
+sv_store_stats(sv_store_t *st, sv_store_stats_t *stats, char *err,
+    size_t errlen)
 {
-    return st->ops->stats(st, now_ms, stats, err, errlen);
+    return st->ops->stats(st, stats, err, errlen);
 }
 
 

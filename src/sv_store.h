@@ -116,8 +116,14 @@ typedef struct {
     uint64_t        id;                 /* out */
 } sv_member_t;
 
+/*
+ * Counts the writes keep, so that reading them costs the same whatever
+ * the store holds.  codes_pending is the codes held: put, and not yet
+ * confirmed, burnt or swept (an expired code counts until the sweep
+ * deletes it; a code put again for its phone replaces it).
+ */
 typedef struct {
-    uint64_t        codes_pending;      /* unexpired codes */
+    uint64_t        codes_pending;
     uint64_t        members;
 } sv_store_stats_t;
 
@@ -206,8 +212,8 @@ sv_store_rc_t sv_store_signup_check(sv_store_t *st, const sv_member_t *m,
 sv_store_rc_t sv_store_signup(sv_store_t *st, sv_member_t *m,
     char *err, size_t errlen);
 
-sv_store_rc_t sv_store_stats(sv_store_t *st, int64_t now_ms,
-    sv_store_stats_t *stats, char *err, size_t errlen);
+sv_store_rc_t sv_store_stats(sv_store_t *st, sv_store_stats_t *stats,
+    char *err, size_t errlen);
 
 /*
  * Deletes codes expired for longer than grace_ms, expired tokens and send

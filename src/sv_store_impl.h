@@ -38,9 +38,8 @@ typedef struct {
                                   char *err, size_t errlen);
     sv_store_rc_t (*signup)(sv_store_t *st, sv_member_t *m, char *err,
                             size_t errlen);
-    sv_store_rc_t (*stats)(sv_store_t *st, int64_t now_ms,
-                           sv_store_stats_t *stats, char *err,
-                           size_t errlen);
+    sv_store_rc_t (*stats)(sv_store_t *st, sv_store_stats_t *stats,
+                           char *err, size_t errlen);
     sv_store_rc_t (*sweep)(sv_store_t *st, int64_t now_ms, int64_t grace_ms,
                            size_t max, char *err, size_t errlen);
 } sv_store_ops_t;

@@ -1248,90 +1248,50 @@ sv_lmdb_signup(sv_store_t *store, sv_member_t *m, char *err, size_t errlen)
 }
 
 
-/* Stats. */
+/*
+ * Stats: LMDB keeps each database's count of records, updated by every
+ * write in its transaction; reading it reads no record.
+ */
 
 typedef struct {
-    sv_store_stats_t   *stats;
-    int64_t             now_ms;
-} sv_stats_arg_t;
+    int                 db;
+    uint64_t           *entries;
+} sv_entries_arg_t;
 
 
 static sv_store_rc_t
-sv_count_pending(sv_txn_t *t, int64_t now_ms, uint64_t *n)
+sv_entries_txn(sv_txn_t *t, void *arg)
 {
-    int            rc;
-    MDB_val        key, val;
-    MDB_cursor    *cur;
-    sv_code_rec_t  rec;
+    int                rc;
+    MDB_stat           ms;
+    sv_entries_arg_t  *a = arg;
 
-    rc = mdb_cursor_open(t->txn, t->st->dbi[SV_DB_CODES], &cur);
+    rc = mdb_stat(t->txn, t->st->dbi[a->db], &ms);
     if (rc != MDB_SUCCESS) {
-        return sv_fail(t, "mdb_cursor_open", SV_DB_CODES, rc);
+        return sv_fail(t, "mdb_stat", a->db, rc);
     }
 
-    *n = 0;
-
-    while ((rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) == MDB_SUCCESS) {
-
-        if (sv_code_rec_decode(val.mv_data, val.mv_size, &rec) != 0) {
-            mdb_cursor_close(cur);
-            return sv_corrupt(t, SV_DB_CODES);
-        }
-
-        *n += now_ms < rec.expires_ms;
-    }
-
-    mdb_cursor_close(cur);
-
-    if (rc != MDB_NOTFOUND) {
-        return sv_fail(t, "mdb_cursor_get", SV_DB_CODES, rc);
-    }
+    *a->entries = ms.ms_entries;
 
     return SV_STORE_OK;
 }
 
 
 static sv_store_rc_t
-sv_members_count_txn(sv_txn_t *t, void *arg)
+sv_lmdb_stats(sv_store_t *store, sv_store_stats_t *stats, char *err,
+    size_t errlen)
 {
-    int              rc;
-    MDB_stat         ms;
-    sv_stats_arg_t  *a = arg;
+    sv_lmdb_t         *st = (sv_lmdb_t *) store;
+    sv_entries_arg_t   members = { SV_DB_MEMBERS, &stats->members };
+    sv_entries_arg_t   codes = { SV_DB_CODES, &stats->codes_pending };
 
-    rc = mdb_stat(t->txn, t->st->dbi[SV_DB_MEMBERS], &ms);
-    if (rc != MDB_SUCCESS) {
-        return sv_fail(t, "mdb_stat", SV_DB_MEMBERS, rc);
-    }
-
-    a->stats->members = ms.ms_entries;
-
-    return SV_STORE_OK;
-}
-
-
-static sv_store_rc_t
-sv_codes_count_txn(sv_txn_t *t, void *arg)
-{
-    sv_stats_arg_t  *a = arg;
-
-    return sv_count_pending(t, a->now_ms, &a->stats->codes_pending);
-}
-
-
-static sv_store_rc_t
-sv_lmdb_stats(sv_store_t *store, int64_t now_ms, sv_store_stats_t *stats,
-    char *err, size_t errlen)
-{
-    sv_lmdb_t       *st = (sv_lmdb_t *) store;
-    sv_stats_arg_t   a = { stats, now_ms };
-
-    if (sv_read(st, SV_ENV_MEMBERS, sv_members_count_txn, &a, err, errlen)
+    if (sv_read(st, SV_ENV_MEMBERS, sv_entries_txn, &members, err, errlen)
         != SV_STORE_OK)
     {
         return SV_STORE_ERROR;
     }
 
-    return sv_read(st, SV_ENV_CODES, sv_codes_count_txn, &a, err, errlen);
+    return sv_read(st, SV_ENV_CODES, sv_entries_txn, &codes, err, errlen);
 }
 
 

@@ -516,12 +516,12 @@ signup_check(fx_t *f, const char *email, const char *phone, int token,
 
 
 static sv_store_stats_t
-stats(fx_t *f, int64_t now)
+stats(fx_t *f)
 {
     sv_store_stats_t  s;
 
     memset(&s, 0xff, sizeof(s));
-    assert_int_equal(sv_store_stats(f->st, now, &s, f->err, sizeof(f->err)),
+    assert_int_equal(sv_store_stats(f->st, &s, f->err, sizeof(f->err)),
                      SV_STORE_OK);
 
     return s;
@@ -547,8 +547,8 @@ test_open_reopen_persists(void **state)
     fx_close(f);
     fx_open(f, MAP_SIZE, 1);
 
-    assert_int_equal(stats(f, T0).members, 1);
-    assert_int_equal(stats(f, T0).codes_pending, 1);
+    assert_int_equal(stats(f).members, 1);
+    assert_int_equal(stats(f).codes_pending, 1);
     assert_int_equal(confirm(f, PHONE_B, 0x11, T0 + SEC, 0x71, T0 + HOUR,
                              NULL),
                      SV_STORE_OK);
@@ -949,7 +949,7 @@ test_confirm_no_token_drawn(void **state)
                      SV_STORE_ERROR);
     assert_string_equal(f->err, "no verification token could be drawn");
     assert_int_equal(token_check(f, 0x70, PHONE_A, T0), SV_STORE_NO_TOKEN);
-    assert_int_equal(stats(f, T0).codes_pending, 1);
+    assert_int_equal(stats(f).codes_pending, 1);
 
     /* the code is as it was: the right guess still matches */
     src.fail = 0;
@@ -1031,7 +1031,7 @@ test_signup_phone_taken(void **state)
                      SV_STORE_OK);
     assert_int_equal(signup(f, "b@example.com", PHONE_A, 0x71, T0, NULL),
                      SV_STORE_PHONE_TAKEN);
-    assert_int_equal(stats(f, T0).members, 1);
+    assert_int_equal(stats(f).members, 1);
 }
 
 
@@ -1049,7 +1049,7 @@ test_signup_needs_token(void **state)
     assert_int_equal(signup(f, "a@example.com", PHONE_A, 0x70, T0 + 30 * MIN,
                             NULL),
                      SV_STORE_NO_TOKEN);
-    assert_int_equal(stats(f, T0).members, 0);
+    assert_int_equal(stats(f).members, 0);
 
     assert_int_equal(signup(f, "a@example.com", PHONE_A, 0x70,
                             T0 + 30 * MIN - 1, NULL),
@@ -1088,7 +1088,7 @@ test_signup_check(void **state)
     verify(f, PHONE_C, 0x72, T0);
     assert_int_equal(signup(f, "c@example.com", PHONE_C, 0x72, T0, NULL),
                      SV_STORE_OK);
-    assert_int_equal(stats(f, T0).members, 2);
+    assert_int_equal(stats(f).members, 2);
 }
 
 
@@ -1119,7 +1119,7 @@ test_signup_taken_uses_token_up(void **state)
                      SV_STORE_NO_TOKEN);
     assert_int_equal(signup(f, "b@example.com", PHONE_B, 0x71, T0, NULL),
                      SV_STORE_NO_TOKEN);
-    assert_int_equal(stats(f, T0).members, 1);
+    assert_int_equal(stats(f).members, 1);
 
     /* a fresh token for the phone starts from none */
     verify(f, PHONE_B, 0x72, T0);
@@ -1267,8 +1267,8 @@ assert_members_kept(fx_t *f)
 {
     fx_open(f, MAP_SIZE, 1);
 
-    assert_int_equal(stats(f, T0).members, 1);
-    assert_int_equal(stats(f, T0).codes_pending, 0);
+    assert_int_equal(stats(f).members, 1);
+    assert_int_equal(stats(f).codes_pending, 0);
     assert_int_equal(token_check(f, 0x71, PHONE_B, T0), SV_STORE_NO_TOKEN);
     assert_int_equal(send_default(f, PHONE_A, T0, NULL),
                      SV_STORE_PHONE_TAKEN);
@@ -1304,14 +1304,14 @@ test_check_sound_store(void **state)
     assert_int_equal(chk.in_use, 0);
 
     fx_open(f, MAP_SIZE, 1);
-    assert_int_equal(stats(f, T0).codes_pending, 300);
+    assert_int_equal(stats(f).codes_pending, 300);
     assert_int_equal(token_check(f, 0x71, PHONE_B, T0), SV_STORE_OK);
 
     /* open here (as in running workers): theirs, not read */
     check_store(f, &chk, SV_STORE_OK);
     assert_int_equal(chk.in_use, 1);
     assert_int_equal(chk.damaged, 0);
-    assert_int_equal(stats(f, T0).codes_pending, 300);
+    assert_int_equal(stats(f).codes_pending, 300);
 }
 
 
@@ -1412,7 +1412,7 @@ test_check_migrates(void **state)
     assert_int_equal(chk.damaged, 0);
 
     fx_open(f, MAP_SIZE, 1);
-    assert_int_equal(stats(f, T0).members, 1);
+    assert_int_equal(stats(f).members, 1);
     assert_int_equal(signup(f, "A@example.com", PHONE_B, 0x71, T0, NULL),
                      SV_STORE_EMAIL_TAKEN);
 
@@ -1574,32 +1574,86 @@ test_member_json_no_terms(void **state)
 
 /* Stats and sweep. */
 
+/*
+ * codes_pending is the codes held: put and not yet confirmed, burnt or
+ * swept, expired or not; LMDB's own count, kept by each write.
+ */
 static void
 test_stats(void **state)
 {
     fx_t              *f = *state;
+    unsigned           left;
     sv_store_stats_t   s;
 
-    s = stats(f, T0);
+    s = stats(f);
     assert_int_equal(s.codes_pending, 0);
     assert_int_equal(s.members, 0);
 
     put_code(f, PHONE_A, 0x11, T0 + MIN, 5);
-    put_code(f, PHONE_B, 0x11, T0 + 2 * MIN, 5);
+    put_code(f, PHONE_B, 0x11, T0 + 2 * MIN, 2);
     put_code(f, PHONE_C, 0x11, T0 + 3 * MIN, 5);
+    assert_int_equal(stats(f).codes_pending, 3);
 
-    assert_int_equal(stats(f, T0).codes_pending, 3);
-    assert_int_equal(stats(f, T0 + MIN).codes_pending, 2);
-    assert_int_equal(stats(f, T0 + 3 * MIN).codes_pending, 0);
+    /* a code sent again replaces the phone's code */
+    put_code(f, PHONE_A, 0x12, T0 + 2 * MIN, 5);
+    assert_int_equal(stats(f).codes_pending, 3);
 
-    assert_int_equal(confirm(f, PHONE_C, 0x11, T0, 0x70, T0 + HOUR, NULL),
+    /* a wrong guess keeps it, an expired guess too */
+    assert_int_equal(confirm(f, PHONE_B, 0x13, T0, 0x70, T0 + HOUR, &left),
+                     SV_STORE_MISMATCH);
+    assert_int_equal(confirm(f, PHONE_C, 0x11, T0 + 3 * MIN, 0x70,
+                             T0 + HOUR, NULL),
+                     SV_STORE_EXPIRED);
+    assert_int_equal(stats(f).codes_pending, 3);
+
+    /* the last attempt burns it */
+    assert_int_equal(confirm(f, PHONE_B, 0x13, T0, 0x70, T0 + HOUR, &left),
+                     SV_STORE_BURNT);
+    assert_int_equal(stats(f).codes_pending, 2);
+
+    /* a match uses it; the signup counts a member */
+    assert_int_equal(confirm(f, PHONE_A, 0x12, T0, 0x70, T0 + HOUR, NULL),
                      SV_STORE_OK);
-    assert_int_equal(signup(f, "c@example.com", PHONE_C, 0x70, T0, NULL),
+    assert_int_equal(stats(f).codes_pending, 1);
+    assert_int_equal(signup(f, "a@example.com", PHONE_A, 0x70, T0, NULL),
                      SV_STORE_OK);
 
-    s = stats(f, T0);
-    assert_int_equal(s.codes_pending, 2);
+    s = stats(f);
+    assert_int_equal(s.codes_pending, 1);
     assert_int_equal(s.members, 1);
+
+    /* C's code expired, and counts until the sweep deletes it */
+    assert_int_equal(sv_store_sweep(f->st, T0 + 3 * MIN, HOUR, 100, f->err,
+                                    sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(stats(f).codes_pending, 1);
+    assert_int_equal(sv_store_sweep(f->st, T0 + 3 * MIN, 0, 100, f->err,
+                                    sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(stats(f).codes_pending, 0);
+
+    /* across a reopen, and in another process's view */
+    put_code(f, PHONE_B, 0x11, T0 + MIN, 5);
+    fx_close(f);
+    assert_int_equal(raw_entries(f->dir, "codes"), 1);
+    fx_open(f, MAP_SIZE, 1);
+    assert_int_equal(stats(f).codes_pending, 1);
+}
+
+
+/* Status reads the counts, not the records: a corrupt one does not fail it. */
+static void
+test_stats_reads_no_record(void **state)
+{
+    fx_t     *f = *state;
+    uint8_t   bad[5] = { 9, 9, 9, 9, 9 };
+
+    put_code(f, PHONE_B, 0x11, T0 + MIN, 5);
+    fx_close(f);
+    raw_put(f->dir, "codes", PHONE_A, strlen(PHONE_A), bad, sizeof(bad));
+    fx_open(f, MAP_SIZE, 1);
+
+    assert_int_equal(stats(f).codes_pending, 2);
 }
 
 
@@ -1675,7 +1729,7 @@ test_sweep_max(void **state)
     assert_int_equal(raw_entries(f->dir, "codes"), 1);
     fx_open(f, MAP_SIZE, 1);
 
-    assert_int_equal(stats(f, T0).codes_pending, 1);
+    assert_int_equal(stats(f).codes_pending, 1);
 }
 
 
@@ -1722,12 +1776,12 @@ test_map_full(void **state)
     assert_non_null(strstr(f->err, "store is full: "));
 
     /* reads still work and show exactly what was committed */
-    assert_int_equal(stats(f, T0).codes_pending, stored);
+    assert_int_equal(stats(f).codes_pending, stored);
     assert_int_equal(token_check(f, 0x70, PHONE_A, T0), SV_STORE_NO_TOKEN);
 
     fx_close(f);
     fx_open(f, 256 * 1024, 1);
-    assert_int_equal(stats(f, T0).codes_pending, stored);
+    assert_int_equal(stats(f).codes_pending, stored);
 
     /* deleting makes room again */
     assert_int_equal(sv_store_sweep(f->st, T0 + 2 * HOUR, 0, 1000, f->err,
@@ -1777,18 +1831,18 @@ test_map_full_relieved(void **state)
     }
 
     assert_int_equal(rc, SV_STORE_FULL);
-    assert_int_equal(stats(f, T0).codes_pending, stored);
+    assert_int_equal(stats(f).codes_pending, stored);
 
     /* still full of unexpired codes: the sweep frees nothing */
     assert_int_equal(send_at(f, PHONE_A, T0 + MIN - 1, 30 * SEC, 5, MIN,
                              NULL),
                      SV_STORE_FULL);
-    assert_int_equal(stats(f, T0).codes_pending, stored);
+    assert_int_equal(stats(f).codes_pending, stored);
 
     /* all of it expired: the send sweeps and goes through */
     assert_int_equal(send_at(f, PHONE_A, T0 + MIN, 30 * SEC, 5, MIN, NULL),
                      SV_STORE_OK);
-    assert_true(stats(f, T0).codes_pending < (uint64_t) stored);
+    assert_true(stats(f).codes_pending < (uint64_t) stored);
 }
 
 
@@ -1876,9 +1930,6 @@ test_corrupt_records(void **state)
                      SV_STORE_ERROR);
     assert_string_equal(f->err, "corrupt record in \"tokens\"");
 
-    assert_int_equal(sv_store_stats(f->st, T0, &(sv_store_stats_t) { 0, 0 },
-                                    f->err, sizeof(f->err)),
-                     SV_STORE_ERROR);
     assert_int_equal(sv_store_sweep(f->st, T0, 0, 100, f->err,
                                     sizeof(f->err)),
                      SV_STORE_ERROR);
@@ -1921,7 +1972,7 @@ test_corrupt_meta(void **state)
     assert_string_equal(f->err, "corrupt record in \"meta\"");
 
     /* nothing half-written, the token kept */
-    assert_int_equal(stats(f, T0).members, 0);
+    assert_int_equal(stats(f).members, 0);
     assert_int_equal(token_check(f, 0x70, PHONE_A, T0), SV_STORE_OK);
 }
 
@@ -2133,7 +2184,7 @@ test_two_processes_race(void **state)
     race_check_members(f->dir);
 
     fx_open(f, MAP_SIZE, 1);
-    assert_int_equal(stats(f, T0).members, RACE_N);
+    assert_int_equal(stats(f).members, RACE_N);
 }
 
 
@@ -2185,7 +2236,7 @@ thread_main(void *p)
         if (sv_store_send_begin(a->st, &s, err, sizeof(err)) != SV_STORE_OK
             || sv_store_code_put(a->st, phone, hash, T0 + MIN, 5, err,
                                  sizeof(err)) != SV_STORE_OK
-            || sv_store_stats(a->st, T0, &stats, err, sizeof(err))
+            || sv_store_stats(a->st, &stats, err, sizeof(err))
                != SV_STORE_OK
             || sv_store_confirm(a->st, &c, err, sizeof(err)) != SV_STORE_OK
             || sv_store_token_check(a->st, thash, phone, T0, err,
@@ -2288,9 +2339,9 @@ test_map_grown_by_other_process(void **state)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
 
-    assert_int_equal(stats(f, T0).codes_pending, 3001);
+    assert_int_equal(stats(f).codes_pending, 3001);
     put_code(f, PHONE_B, 0x11, T0 + HOUR, 5);
-    assert_int_equal(stats(f, T0).codes_pending, 3002);
+    assert_int_equal(stats(f).codes_pending, 3002);
 }
 
 
@@ -2328,6 +2379,7 @@ main(int argc, char **argv)
         T(test_member_json),
         T(test_member_json_no_terms),
         T(test_stats),
+        T(test_stats_reads_no_record),
         T(test_sweep),
         T(test_sweep_max),
         T(test_map_full),
