@@ -548,9 +548,9 @@ sv_phone_taken_txn(sv_txn_t *t, void *arg)
 }
 
 
-/* PHONE_TAKEN if a member has the phone, read in the members' part. */
+/* OK if no member has the phone, else PHONE_TAKEN: a read of the members. */
 static sv_store_rc_t
-sv_member_phone(sv_lmdb_t *st, const char *phone, char *err, size_t errlen)
+sv_phone_unclaimed(sv_lmdb_t *st, const char *phone, char *err, size_t errlen)
 {
     return sv_read(st, SV_ENV_MEMBERS, sv_phone_taken_txn, (void *) phone,
                    err, errlen);
@@ -832,7 +832,7 @@ sv_lmdb_send_begin(sv_store_t *store, sv_send_t *s, char *err, size_t errlen)
     sv_lmdb_t      *st = (sv_lmdb_t *) store;
     sv_store_rc_t   rc;
 
-    rc = sv_member_phone(st, s->phone, err, errlen);
+    rc = sv_phone_unclaimed(st, s->phone, err, errlen);
     if (rc != SV_STORE_OK) {
         return rc;
     }
@@ -975,7 +975,7 @@ sv_lmdb_confirm(sv_store_t *store, sv_confirm_t *c, char *err, size_t errlen)
     sv_lmdb_t      *st = (sv_lmdb_t *) store;
     sv_store_rc_t   rc;
 
-    rc = sv_member_phone(st, c->phone, err, errlen);
+    rc = sv_phone_unclaimed(st, c->phone, err, errlen);
     if (rc != SV_STORE_OK) {
         return rc;
     }
