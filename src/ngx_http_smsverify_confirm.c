@@ -5,6 +5,7 @@
  */
 
 #include "ngx_http_smsverify.h"
+#include "sv_clock.h"
 
 
 typedef struct {

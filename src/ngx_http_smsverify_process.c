@@ -6,6 +6,7 @@
  */
 
 #include "ngx_http_smsverify.h"
+#include "sv_clock.h"
 
 #include <openssl/rand.h>
 

@@ -6,6 +6,7 @@
  */
 
 #include "ngx_http_smsverify.h"
+#include "sv_clock.h"
 #include "sv_json.h"
 #include "sv_password.h"
 #include "sv_text.h"

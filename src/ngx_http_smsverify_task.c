@@ -5,6 +5,7 @@
  */
 
 #include "ngx_http_smsverify.h"
+#include "sv_clock.h"
 
 
 /* bounds the wait of a stuck task; see ngx_http_smsverify_guard() */
