@@ -4,12 +4,15 @@
  * while a pool thread runs it, resume the request on the event loop.
  */
 
-#include "ngx_http_smsverify.h"
+#include "ngx_http_smsverify_task.h"
 #include "sv_clock.h"
 
 
 /* bounds the wait of a stuck task; see ngx_http_smsverify_guard() */
-#define NGX_HTTP_SMSVERIFY_GUARD  3600000
+#define NGX_HTTP_SMSVERIFY_GUARD           3600000
+
+/* records a sweep may delete when the store is full */
+#define NGX_HTTP_SMSVERIFY_FULL_SWEEP_MAX  10000
 
 
 static void ngx_http_smsverify_task_thread(void *data, ngx_log_t *log);
@@ -69,7 +72,7 @@ ngx_http_smsverify_task_post(ngx_http_request_t *r)
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
 
     if (ngx_thread_task_post(lcf->thread_pool, ctx->task) != NGX_OK) {
-        return ngx_http_smsverify_retry_error(r, SV_ERR_BUSY, 1000);
+        return NGX_BUSY;
     }
 
     /*
@@ -96,7 +99,7 @@ ngx_http_smsverify_task_post(ngx_http_request_t *r)
     ctx->guard.log = r->connection->log;
     ngx_add_timer(&ctx->guard, NGX_HTTP_SMSVERIFY_GUARD);
 
-    return NGX_DONE;
+    return NGX_OK;
 }
 
 
@@ -160,7 +163,8 @@ ngx_http_smsverify_task_event(ngx_event_t *ev)
 /*
  * Called in a pool thread after SV_STORE_FULL: a full map is often full of
  * what has expired, so that is swept at once, with no grace.  Whether the
- * transaction is worth another try.
+ * transaction is worth another try.  (Plain store work, here for now: it
+ * moves into the sv_store layer.)
  */
 
 ngx_uint_t
@@ -168,8 +172,8 @@ ngx_http_smsverify_store_relieved(sv_store_t *store)
 {
     char  err[256];
 
-    return sv_store_sweep(store, sv_clock_ms(), 0, SV_FULL_SWEEP_MAX, err,
-                          sizeof(err))
+    return sv_store_sweep(store, sv_clock_ms(), 0,
+                          NGX_HTTP_SMSVERIFY_FULL_SWEEP_MAX, err, sizeof(err))
            == SV_STORE_OK;
 }
 
