@@ -28,9 +28,9 @@ DEB_PACKAGES := nginx nginx-dev liblmdb-dev lmdb-utils libcjson-dev \
                 build-essential debhelper dpkg-dev \
                 libpcre2-dev zlib1g-dev binutils
 
-.PHONY: all deps build module unit test test-nginx test-valgrind test-e2e \
-        test-asan test-static fuzz bench bench-smoke run stop clean deb \
-        test-deb
+.PHONY: all deps build module unit layers test test-nginx test-valgrind \
+        test-e2e test-asan test-static fuzz bench bench-smoke run stop clean \
+        deb test-deb
 
 # the stand-in Test::Nginx in t/lib serves only where upstream's is absent
 PROVE_INC    = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
@@ -88,7 +88,15 @@ $(BUILD)/unit/%: t/unit/%.c t/unit/bytes.h $(SV_OBJS)
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
+# no nginx-side file includes a layer above its own (docs/DESIGN.md)
+layers:
+	@mkdir -p $(BUILD)
+	@t/layers.sh >$(BUILD)/layers.log \
+	    || { cat $(BUILD)/layers.log; exit 1; }
+	@tail -1 $(BUILD)/layers.log
+
 test: deps
+	$(MAKE) layers
 	$(MAKE) build
 	$(MAKE) unit
 	$(MAKE) fuzz
