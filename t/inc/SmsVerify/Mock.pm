@@ -19,6 +19,15 @@ package SmsVerify::Mock;
 #
 # The mock stops when the process that started it exits. In scope for
 # flows: sv_mock_stop(), mock_call($method, $path, $body), $MockPort.
+#
+# Providers that do not answer, on a port of the test's choosing:
+#
+#   sv_hang_provider($port, $backlog)
+#                           a socket that accepts and never answers
+#   sv_gate_provider($port, $n, $dir), sv_gate_messages($dir)
+#                           a SENS stand-in that holds $n messages until
+#                           $dir/gate.open exists, then accepts them all;
+#                           the codes it holds, by phone
 
 use strict;
 use warnings;
@@ -33,10 +42,12 @@ use POSIX ();
 use Time::HiRes qw(sleep time);
 
 use SmsVerify::Http qw(parse_response $Timeout);
+use SmsVerify::Proc qw(sv_fork sv_wait_until);
 
 use Exporter 'import';
 our @EXPORT = qw(sv_mock_start sv_mock_messages sv_mock_behaviour
-                 sv_mock_reset sv_mock_code_for);
+                 sv_mock_reset sv_mock_code_for sv_hang_provider
+                 sv_gate_provider sv_gate_messages);
 our @EXPORT_OK = qw(sv_mock_stop mock_call $MockPython $MockScript
                     $MockPid $MockOwner $MockPort $MockPipe);
 our %EXPORT_TAGS = (all => [@EXPORT, @EXPORT_OK]);
@@ -196,6 +207,78 @@ sub sv_mock_code_for {
         return undef if time >= $deadline;
         sleep 0.05;
     }
+}
+
+# ---- providers that do not answer ------------------------------------------
+
+my %Hang;
+
+# A provider that accepts connections on 127.0.0.1:$port and never
+# answers (the kernel accepts them: nobody calls accept). The same socket
+# for the same port, open until the process exits.
+sub sv_hang_provider {
+    my ($port, $backlog) = @_;
+    $Hang{$port} ||= IO::Socket::INET->new(
+        LocalAddr => '127.0.0.1', LocalPort => $port,
+        Listen => $backlog // 128, ReuseAddr => 1) or die "listen: $!";
+    return $Hang{$port};
+}
+
+# A SENS stand-in on 127.0.0.1:$port that takes $n messages, keeps each
+# request's JSON in $dir/gate.N.json, and accepts them all (202) once
+# $dir/gate.open exists. Runs in a child; returns its pid.
+sub sv_gate_provider {
+    my ($port, $n, $dir) = @_;
+    my $listen = IO::Socket::INET->new(
+        LocalAddr => '127.0.0.1', LocalPort => $port,
+        Listen => 64, ReuseAddr => 1) or die "listen: $!";
+    my $pid = sv_fork(sub {
+        my @held;
+        while (@held < $n) {
+            IO::Select->new($listen)->can_read(120) or return 1;
+            my $c = $listen->accept or next;
+            my $req = '';
+            while ($req !~ /\r\n\r\n/) {
+                sysread($c, $req, 65536, length $req) or last;
+            }
+            my ($len) = $req =~ /^Content-Length:\s*(\d+)/mi;
+            syswrite $c, "HTTP/1.1 100 Continue\r\n\r\n"
+                if $req =~ /^Expect:\s*100-continue/mi;
+            my $body = $req =~ s/^.*?\r\n\r\n//sr;
+            while (length($body) < ($len // 0)) {
+                sysread($c, $body, 65536, length $body) or last;
+            }
+            open my $out, '>', "$dir/gate." . scalar(@held) . ".json" or die;
+            print $out $body;
+            close $out;
+            push @held, $c;
+        }
+        sv_wait_until(sub { -e "$dir/gate.open" }, 300, 0.2) or return 1;
+        my $ok = '{"requestId":"gate","requestTime":"2024-01-01T00:00:00.000",'
+               . '"statusCode":"202","statusName":"success"}';
+        for my $c (@held) {
+            syswrite $c, "HTTP/1.1 202 Accepted\r\nContent-Type: application/json"
+                . "\r\nContent-Length: " . length($ok)
+                . "\r\nConnection: close\r\n\r\n$ok";
+            close $c;
+        }
+        return 0;
+    });
+    close $listen;
+    return $pid;
+}
+
+# The messages the gate holds: phone (as SENS gets it) => code.
+sub sv_gate_messages {
+    my $dir = shift;
+    my %code;
+    for my $file (glob "$dir/gate.*.json") {
+        open my $in, '<', $file or next;
+        my $m = eval { JSON::PP->new->decode(do { local $/; <$in> }) } or next;
+        my ($c) = ($m->{content} // '') =~ /\[(\d+)\]/;
+        $code{ $m->{messages}[0]{to} // '' } = $c;
+    }
+    return \%code;
 }
 
 1;

@@ -6,6 +6,13 @@ package SmsVerify::Proc;
 #   sv_worker_pids($master) the master's workers (Linux /proc), sorted
 #   sv_fork(sub { ... })    runs the code in a child that exits with its
 #                           result, without the parent's END blocks
+#   sv_request_in_child(METHOD => $path, $body), sv_child_status($pid)
+#                           a request in a child, and its answer's status
+#                           to the tens (an exit code holds no more)
+#   sv_gone(@pids)          none of them runs any more (a zombie is gone)
+#   sv_wait_until(sub { ... }, $secs, $every)
+#                           waits until the code returns true: 1, or 0
+#                           once $secs went by
 #
 # and, in scope for flows: server_root() and html_dir(), where the
 # nginx under test runs (both Test::Nginx implementations have these).
@@ -14,9 +21,13 @@ use strict;
 use warnings;
 
 use POSIX ();
+use Time::HiRes ();
+
+use SmsVerify::Http qw(sv_request);
 
 use Exporter 'import';
-our @EXPORT = qw(sv_master_pid sv_worker_pids sv_fork);
+our @EXPORT = qw(sv_master_pid sv_worker_pids sv_fork sv_request_in_child
+                 sv_child_status sv_gone sv_wait_until);
 our @EXPORT_OK = qw(server_root html_dir);
 our %EXPORT_TAGS = (all => [@EXPORT, @EXPORT_OK]);
 
@@ -62,6 +73,49 @@ sub sv_fork {
     my $rc = eval { $code->() };
     warn $@ if $@;
     POSIX::_exit(defined $rc && $rc =~ /^\d+$/ ? $rc : 255);
+}
+
+# One request (sv_request's arguments) in a child, which exits with the
+# answer's status / 10 (0: no status). Returns the child's pid.
+sub sv_request_in_child {
+    my @request = @_;
+    return sv_fork(sub {
+        my $res = sv_request(@request);
+        return int(($res->{status} // 0) / 10);
+    });
+}
+
+# The status a sv_request_in_child() got, to the tens (503 is 500), once
+# the child exited.
+sub sv_child_status {
+    my $pid = shift;
+    waitpid $pid, 0;
+    return ($? >> 8) * 10;
+}
+
+# None of the processes runs (a zombie is gone: the stand-in runner,
+# whose child nginx may be, reaps it and reads its exit status).
+sub sv_gone {
+    my @pids = @_;
+    for my $pid (@pids) {
+        next if !kill 0, $pid;
+        open my $in, '<', "/proc/$pid/stat" or next;
+        my $stat = <$in> // '';
+        return 0 if $stat !~ /\)\s+Z\b/;
+    }
+    return 1;
+}
+
+# Calls $what every $every seconds (default 0.05) until it returns true
+# (then 1), for up to $secs seconds (then 0).
+sub sv_wait_until {
+    my ($what, $secs, $every) = @_;
+    my $deadline = Time::HiRes::time() + $secs;
+    while (Time::HiRes::time() < $deadline) {
+        return 1 if $what->();
+        Time::HiRes::sleep($every // 0.05);
+    }
+    return 0;
 }
 
 1;
