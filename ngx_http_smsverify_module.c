@@ -14,6 +14,22 @@
 #define SV_CODE_TTL_MAX         600000
 #define SV_BCRYPT_PASSWORD_MAX  72
 
+#define SV_STORE_SIZE_MIN       (256 * 1024)
+
+/*
+ * Each worker maps both parts of the store (members and codes), each of
+ * SIZE, into its address space: two of 128g fit the smallest user address
+ * space of 64-bit Linux (512g with 39-bit virtual addresses, e.g. some
+ * arm64 kernels), two of 512m a 32-bit one.
+ */
+#if (NGX_PTR_SIZE == 8)
+#define SV_STORE_SIZE_MAX       ((off_t) 128 << 30)
+#define SV_STORE_SIZE_MAX_TEXT  "128g"
+#else
+#define SV_STORE_SIZE_MAX       ((off_t) 512 << 20)
+#define SV_STORE_SIZE_MAX_TEXT  "512m"
+#endif
+
 
 static ngx_int_t ngx_http_smsverify_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_smsverify_init(ngx_conf_t *cf);
@@ -24,6 +40,8 @@ static char *ngx_http_smsverify_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static size_t ngx_http_smsverify_code_var_at(u_char *p, u_char *last);
 static char *ngx_http_smsverify_check_message(ngx_conf_t *cf,
     ngx_http_smsverify_loc_conf_t *conf);
+static u_char *ngx_http_smsverify_directive_at(u_char *buf, u_char *last,
+    const char *name, ngx_http_smsverify_conf_pos_t *pos);
 
 static char *ngx_http_smsverify(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -31,6 +49,10 @@ static char *ngx_http_smsverify_store(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_smsverify_secret(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_smsverify_message(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_smsverify_code_length(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_smsverify_send_limit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_smsverify_countries(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -105,14 +127,14 @@ static ngx_command_t  ngx_http_smsverify_commands[] = {
 
     { ngx_string("smsverify_message"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_set_complex_value_slot,
+      ngx_http_smsverify_message,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_smsverify_loc_conf_t, message),
       NULL },
 
     { ngx_string("smsverify_code_length"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
+      ngx_http_smsverify_code_length,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_smsverify_loc_conf_t, code_length),
       &ngx_http_smsverify_code_length_bounds },
@@ -270,9 +292,10 @@ ngx_http_smsverify_init(ngx_conf_t *cf)
     }
 
     if (mcf->store_dir.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"smsverify\" is used but no \"smsverify_store\" "
-                           "is defined at the http level");
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "no \"smsverify_store\" is defined at the http level "
+                      "for the \"smsverify\" directive in %s:%ui",
+                      mcf->used_pos.file, mcf->used_pos.line);
         return NGX_ERROR;
     }
 
@@ -328,7 +351,9 @@ ngx_http_smsverify_create_main_conf(ngx_conf_t *cf)
      *     mcf->store_dir = { 0, NULL };
      *     mcf->secret_file = { 0, NULL };
      *     mcf->provider_types = 0;
+     *     mcf->log_provider_pos = { NULL, 0 };
      *     mcf->used = 0;
+     *     mcf->used_pos = { NULL, 0 };
      *     mcf->store = NULL;
      */
 
@@ -357,6 +382,8 @@ ngx_http_smsverify_create_loc_conf(ngx_conf_t *cf)
      *     conf->thread_pool_name = { 0, NULL };
      *     conf->thread_pool = NULL;
      *     conf->message = NULL;
+     *     conf->message_pos = { NULL, 0 };
+     *     conf->code_length_pos = { NULL, 0 };
      */
 
     conf->providers = NGX_CONF_UNSET_PTR;
@@ -391,6 +418,11 @@ ngx_http_smsverify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
                              "default");
     ngx_conf_merge_ptr_value(conf->providers, prev->providers, NULL);
+
+    if (conf->code_length == NGX_CONF_UNSET_UINT) {
+        conf->code_length_pos = prev->code_length_pos;
+    }
+
     ngx_conf_merge_uint_value(conf->code_length, prev->code_length, 6);
     ngx_conf_merge_msec_value(conf->code_ttl, prev->code_ttl, 180000);
     ngx_conf_merge_uint_value(conf->max_attempts, prev->max_attempts, 5);
@@ -441,6 +473,7 @@ ngx_http_smsverify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
 
         conf->message = prev->message;
+        conf->message_pos = prev->message_pos;
     }
 
     if (conf->endpoint == 0) {
@@ -455,8 +488,8 @@ ngx_http_smsverify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->endpoint == NGX_HTTP_SMSVERIFY_SEND) {
         if (conf->providers == NULL) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"smsverify send\" needs at least one "
-                          "\"smsverify_provider\" in %s:%ui",
+                          "no \"smsverify_provider\" is defined for "
+                          "\"smsverify send\" in %s:%ui",
                           conf->file, conf->line);
             return NGX_CONF_ERROR;
         }
@@ -508,12 +541,20 @@ static char *
 ngx_http_smsverify_check_message(ngx_conf_t *cf,
     ngx_http_smsverify_loc_conf_t *conf)
 {
-    u_char      *p, *last, *q, *text;
+    u_char      *p, *last, *q, *text, *at, *code;
     size_t       len, euckr;
     ngx_str_t   *value;
     ngx_uint_t   codes, others;
+    u_char       message[NGX_MAX_PATH + 64];
+    u_char       code_length[NGX_MAX_PATH + 96];
 
     value = &conf->message->value;
+
+    /* the errors name the directives at fault and where they are */
+
+    at = ngx_http_smsverify_directive_at(message, message + sizeof(message),
+                                         "smsverify_message",
+                                         &conf->message_pos);
 
     /* the code's digits never take more room than its variable's name */
 
@@ -550,8 +591,9 @@ ngx_http_smsverify_check_message(ngx_conf_t *cf,
 
     if (codes == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"smsverify_message\" has no $smsverify_code "
-                      "in %s:%ui", conf->file, conf->line);
+                      "%*s has no $smsverify_code for \"smsverify send\" "
+                      "in %s:%ui", at - message, message,
+                      conf->file, conf->line);
         return NGX_CONF_ERROR;
     }
 
@@ -564,22 +606,60 @@ ngx_http_smsverify_check_message(ngx_conf_t *cf,
 
     if (euckr == (size_t) -1) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"smsverify_message\" is not valid UTF-8 in %s:%ui",
+                      "%*s is not valid UTF-8 for \"smsverify send\" "
+                      "in %s:%ui", at - message, message,
                       conf->file, conf->line);
         return NGX_CONF_ERROR;
     }
 
     if (euckr > SV_SMS_MAX) {
+
+        if (conf->code_length_pos.file) {
+            code = ngx_snprintf(code_length, sizeof(code_length),
+                                "the %ui-digit code of "
+                                "\"smsverify_code_length\" in %s:%ui",
+                                conf->code_length,
+                                conf->code_length_pos.file,
+                                conf->code_length_pos.line);
+        } else {
+            code = ngx_snprintf(code_length, sizeof(code_length),
+                                "a %ui-digit code", conf->code_length);
+        }
+
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"smsverify_message\" takes %uz bytes in EUC-KR "
-                      "with a %ui-digit code, more than one SMS (%d) "
-                      "in %s:%ui",
-                      euckr, conf->code_length, SV_SMS_MAX,
+                      "%*s takes %uz bytes in EUC-KR with %*s, "
+                      "more than one SMS (%d), for \"smsverify send\" "
+                      "in %s:%ui", at - message, message, euckr,
+                      code - code_length, code_length, SV_SMS_MAX,
                       conf->file, conf->line);
         return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* "NAME" in FILE:LINE, or, where the directive is not given, its default */
+
+static u_char *
+ngx_http_smsverify_directive_at(u_char *buf, u_char *last, const char *name,
+    ngx_http_smsverify_conf_pos_t *pos)
+{
+    if (pos->file == NULL) {
+        return ngx_slprintf(buf, last, "the default \"%s\"", name);
+    }
+
+    return ngx_slprintf(buf, last, "\"%s\" in %s:%ui", name, pos->file,
+                        pos->line);
+}
+
+
+void
+ngx_http_smsverify_conf_pos(ngx_conf_t *cf,
+    ngx_http_smsverify_conf_pos_t *pos)
+{
+    pos->file = cf->conf_file->file.name.data;
+    pos->line = cf->conf_file->line;
 }
 
 
@@ -626,9 +706,50 @@ ngx_http_smsverify(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = ngx_http_smsverify_handler;
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_smsverify_module);
-    mcf->used = 1;
+
+    if (!mcf->used) {
+        ngx_http_smsverify_conf_pos(cf, &mcf->used_pos);
+        mcf->used = 1;
+    }
 
     return NGX_CONF_OK;
+}
+
+
+/* the message and the code length are checked together at the merge */
+
+static char *
+ngx_http_smsverify_message(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    char  *rv;
+
+    rv = ngx_http_set_complex_value_slot(cf, cmd, conf);
+
+    if (rv == NGX_CONF_OK) {
+        ngx_http_smsverify_conf_pos(cf, &lcf->message_pos);
+    }
+
+    return rv;
+}
+
+
+static char *
+ngx_http_smsverify_code_length(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    char  *rv;
+
+    rv = ngx_conf_set_num_slot(cf, cmd, conf);
+
+    if (rv == NGX_CONF_OK) {
+        ngx_http_smsverify_conf_pos(cf, &lcf->code_length_pos);
+    }
+
+    return rv;
 }
 
 
@@ -637,7 +758,7 @@ ngx_http_smsverify_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_smsverify_main_conf_t *mcf = conf;
 
-    ssize_t      size;
+    off_t        size;
     ngx_str_t   *value, s;
     ngx_msec_t   interval;
     ngx_uint_t   i;
@@ -664,16 +785,31 @@ ngx_http_smsverify_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.data = value[i].data + 5;
             s.len = value[i].len - 5;
 
-            size = ngx_parse_size(&s);
+            /* nginx 1.22's ngx_parse_size() knows no "g" */
+            size = ngx_parse_offset(&s);
 
-            if (size < 256 * 1024) {
+            if (size == NGX_ERROR) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid store size \"%V\", "
+                                   "invalid store size \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            if (size < SV_STORE_SIZE_MIN) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "store size \"%V\" is too small, "
                                    "it must be at least 256k", &value[i]);
                 return NGX_CONF_ERROR;
             }
 
-            mcf->store_size = size;
+            if (size > SV_STORE_SIZE_MAX) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "store size \"%V\" is too large, "
+                                   "it must be at most "
+                                   SV_STORE_SIZE_MAX_TEXT, &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            mcf->store_size = (size_t) size;
             continue;
         }
 

@@ -70,6 +70,13 @@ typedef enum {
 #define NGX_HTTP_SMSVERIFY_SYNC_TIMER  2
 
 
+/* where a directive was: for the errors only the merge can find */
+typedef struct {
+    u_char                     *file;               /* NULL: not given */
+    ngx_uint_t                  line;
+} ngx_http_smsverify_conf_pos_t;
+
+
 typedef struct {
     ngx_atomic_t                sent;
     ngx_atomic_t                send_failed;
@@ -95,7 +102,9 @@ typedef struct {
     u_char                      secret[SV_KEY_SIZE];
 
     ngx_uint_t                  provider_types;     /* bit per type */
+    ngx_http_smsverify_conf_pos_t  log_provider_pos;   /* the first */
     ngx_flag_t                  used;
+    ngx_http_smsverify_conf_pos_t  used_pos;           /* first "smsverify" */
     ngx_thread_pool_t          *thread_pool;        /* maintenance */
 
     ngx_shm_zone_t             *shm_zone;
@@ -122,8 +131,10 @@ typedef struct {
 
     ngx_array_t                *providers;          /* sv_provider_t */
     ngx_http_complex_value_t   *message;
+    ngx_http_smsverify_conf_pos_t  message_pos;
 
     ngx_uint_t                  code_length;
+    ngx_http_smsverify_conf_pos_t  code_length_pos;
     ngx_msec_t                  code_ttl;
     ngx_uint_t                  max_attempts;
     ngx_msec_t                  resend_interval;
@@ -165,6 +176,8 @@ extern ngx_module_t  ngx_http_smsverify_module;
 
 /* ngx_http_smsverify_module.c */
 char *ngx_http_smsverify_cstr(ngx_conf_t *cf, ngx_str_t *s);
+void ngx_http_smsverify_conf_pos(ngx_conf_t *cf,
+    ngx_http_smsverify_conf_pos_t *pos);
 
 /* ngx_http_smsverify_provider.c */
 char *ngx_http_smsverify_provider(ngx_conf_t *cf, ngx_command_t *cmd,

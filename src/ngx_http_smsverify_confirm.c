@@ -14,6 +14,7 @@ typedef struct {
     uint8_t           guess_hash[SV_HASH_SIZE];
     uint8_t           token_hash[SV_HASH_SIZE];
     char              token[SV_TOKEN_LEN + 1];
+    int64_t           token_ttl_ms;
     sv_confirm_t      confirm;
 
     sv_store_rc_t     rc;
@@ -69,8 +70,7 @@ ngx_http_smsverify_confirm(ngx_http_request_t *r, cJSON *root)
     job->confirm.phone = job->phone;
     job->confirm.guess_hash = job->guess_hash;
     job->confirm.token_hash = job->token_hash;
-    job->confirm.now_ms = sv_clock_ms();
-    job->confirm.token_expires_ms = job->confirm.now_ms + lcf->token_ttl;
+    job->token_ttl_ms = lcf->token_ttl;
 
     return ngx_http_smsverify_task_post(r);
 }
@@ -120,6 +120,11 @@ ngx_http_smsverify_confirm_thread(void *data)
     }
 
     sv_token_hash(job->key, job->token, SV_TOKEN_LEN, job->token_hash);
+
+    /* the code's life is judged now, however long the task queued */
+
+    job->confirm.now_ms = sv_clock_ms();
+    job->confirm.token_expires_ms = job->confirm.now_ms + job->token_ttl_ms;
 
     job->rc = sv_store_confirm(job->store, &job->confirm, job->err,
                                sizeof(job->err));

@@ -5,6 +5,7 @@
  */
 
 #include "ngx_http_smsverify.h"
+#include "sv_json.h"
 
 
 ngx_http_output_header_filter_pt  ngx_http_smsverify_next_header_filter;
@@ -106,6 +107,7 @@ ngx_http_smsverify_body_handler(ngx_http_request_t *r)
         break;
     }
 
+    sv_json_wipe(root);
     cJSON_Delete(root);
 
     /* with a task posted, its completion finalizes the request */

@@ -72,6 +72,10 @@ static ngx_http_smsverify_err_t  ngx_http_smsverify_errors[] = {
 
 static ngx_int_t ngx_http_smsverify_body_bytes(ngx_http_request_t *r,
     ngx_str_t *body);
+static void ngx_http_smsverify_wipe_body(ngx_http_request_t *r,
+    ngx_str_t *copy);
+static void ngx_http_smsverify_wipe_file(ngx_http_request_t *r,
+    ngx_buf_t *b);
 
 
 ngx_int_t
@@ -91,6 +95,10 @@ ngx_http_smsverify_parse_body(ngx_http_request_t *r, cJSON **root)
     }
 
     json = sv_json_parse_object((char *) body.data, body.len);
+
+    /* the tree has its own copies now: a password is nowhere else */
+
+    ngx_http_smsverify_wipe_body(r, &body);
 
     if (json == NULL) {
         return SV_ERR_INVALID_JSON;
@@ -151,6 +159,58 @@ ngx_http_smsverify_body_bytes(ngx_http_request_t *r, ngx_str_t *body)
     *p = '\0';
 
     return NGX_OK;
+}
+
+
+/*
+ * Zeroes our copy of the body and nginx's, in memory and in a temporary
+ * file (its pages; the file is nginx's to delete).  Nothing reads the
+ * body after it was parsed ($request_body reads zeroes).
+ */
+static void
+ngx_http_smsverify_wipe_body(ngx_http_request_t *r, ngx_str_t *copy)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    ngx_explicit_memzero(copy->data, copy->len);
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            ngx_http_smsverify_wipe_file(r, b);
+            continue;
+        }
+
+        if (b->last > b->pos) {
+            ngx_explicit_memzero(b->pos, b->last - b->pos);
+        }
+    }
+}
+
+
+static void
+ngx_http_smsverify_wipe_file(ngx_http_request_t *r, ngx_buf_t *b)
+{
+    off_t    off;
+    size_t   n;
+    ssize_t  written;
+
+    static u_char  zeroes[4096];
+
+    for (off = b->file_pos; off < b->file_last; off += written) {
+        n = ngx_min((off_t) sizeof(zeroes), b->file_last - off);
+
+        written = pwrite(b->file->fd, zeroes, n, off);
+
+        if (written <= 0) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
+                          "smsverify could not wipe the body in \"%V\"",
+                          &b->file->name);
+            return;
+        }
+    }
 }
 
 

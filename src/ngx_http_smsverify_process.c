@@ -30,6 +30,8 @@ static ngx_int_t ngx_http_smsverify_make_dir(ngx_cycle_t *cycle,
     ngx_http_smsverify_main_conf_t *mcf);
 static ngx_int_t ngx_http_smsverify_load_key(ngx_cycle_t *cycle,
     ngx_http_smsverify_main_conf_t *mcf);
+static ngx_int_t ngx_http_smsverify_check_store(ngx_cycle_t *cycle,
+    ngx_http_smsverify_main_conf_t *mcf);
 static void ngx_http_smsverify_maint_timer(ngx_event_t *ev);
 static void ngx_http_smsverify_maint_thread(void *data, ngx_log_t *log);
 static void ngx_http_smsverify_maint_done(ngx_event_t *ev);
@@ -89,13 +91,23 @@ ngx_http_smsverify_init_module(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    /*
+     * once per configuration load, to the new error log (and to stderr
+     * on a start or "nginx -t"): a warning from the directive itself
+     * went out once per "smsverify_provider log", to the old log
+     */
     if (mcf->provider_types & (1 << SV_PROVIDER_LOG)) {
         ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
                       "the \"log\" provider writes every code to the "
-                      "error log: use it for development only");
+                      "error log: use it for development only in %s:%ui",
+                      mcf->log_provider_pos.file, mcf->log_provider_pos.line);
     }
 
     if (ngx_http_smsverify_make_dir(cycle, mcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_smsverify_check_store(cycle, mcf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -224,6 +236,64 @@ ngx_http_smsverify_load_key(ngx_cycle_t *cycle,
                       "server key \"%s\" must hold %d bytes",
                       file.name.data, SV_KEY_SIZE);
         return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * At a start, not a reload (the workers have the store open then; "nginx
+ * -s", which loads the configuration too, finds it open and leaves it):
+ * the codes' part, lazily synced, read whole and started afresh if a
+ * crash damaged it; a store of the old layout moved in.  As the worker
+ * user, so that what it creates is theirs.
+ */
+
+static ngx_int_t
+ngx_http_smsverify_check_store(ngx_cycle_t *cycle,
+    ngx_http_smsverify_main_conf_t *mcf)
+{
+    char               err[256];
+    ngx_core_conf_t   *ccf;
+    sv_store_check_t   chk;
+
+    if (ngx_test_config || !ngx_is_init_cycle(cycle->old_cycle)) {
+        return NGX_OK;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    chk.uid = -1;
+    chk.gid = -1;
+
+    if (geteuid() == 0 && ccf->user != (ngx_uid_t) NGX_CONF_UNSET_UINT) {
+        chk.uid = (long) ccf->user;
+        chk.gid = (long) ccf->group;
+    }
+
+    if (sv_store_check((char *) mcf->store_dir.data, &chk, err, sizeof(err))
+        != SV_STORE_OK)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "smsverify could not check the store \"%V\": %s",
+                      &mcf->store_dir, err);
+        return NGX_ERROR;
+    }
+
+    if (chk.migrated) {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "smsverify moved the members of \"%V\" to its \""
+                      SV_STORE_MEMBERS_DIR "\" part", &mcf->store_dir);
+    }
+
+    if (chk.damaged) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "smsverify store \"%V/" SV_STORE_CODES_DIR "\" was "
+                      "damaged (%s), moved to \"%s\" and started afresh: "
+                      "its pending codes, send counts and verification "
+                      "tokens are lost; the members are untouched",
+                      &mcf->store_dir, chk.reason, chk.moved_to);
     }
 
     return NGX_OK;

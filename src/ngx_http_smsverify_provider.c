@@ -88,6 +88,11 @@ ngx_http_smsverify_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_smsverify_module);
     mcf->provider_types |= 1 << t;
 
+    /* init_module warns once, naming the first of them */
+    if (t == SV_PROVIDER_LOG && mcf->log_provider_pos.file == NULL) {
+        ngx_http_smsverify_conf_pos(cf, &mcf->log_provider_pos);
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -212,9 +217,6 @@ ngx_http_smsverify_provider_check(ngx_conf_t *cf, sv_provider_t *p)
     switch (p->type) {
 
     case SV_PROVIDER_LOG:
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "the \"log\" provider writes every code to the "
-                           "error log: use it for development only");
         p->log_write = ngx_http_smsverify_log_write;
         return NGX_CONF_OK;
 

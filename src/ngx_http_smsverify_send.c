@@ -15,11 +15,19 @@
 #define SV_CODE_PLACEHOLDER  0x1a
 
 
+/* what one provider did with the message */
+typedef struct {
+    int                    rc;                  /* SV_PROVIDER_* */
+    char                   reason[SV_REASON_SIZE];
+} ngx_http_smsverify_outcome_t;
+
+
 typedef struct {
     sv_store_t            *store;
     sv_send_t              limits;
     char                   phone[SV_PHONE_SIZE];
     uint8_t                hash[SV_HASH_SIZE];
+    int64_t                ttl_ms;
     int64_t                expires_ms;
     unsigned               attempts;
     const sv_provider_t   *providers;
@@ -28,7 +36,7 @@ typedef struct {
 
     sv_store_rc_t          rc;
     ngx_int_t              accepted;            /* provider index, or -1 */
-    char                 (*reasons)[SV_REASON_SIZE];
+    ngx_http_smsverify_outcome_t  *outcomes;   /* one per provider */
     char                   err[SV_REASON_SIZE];
 } ngx_http_smsverify_send_job_t;
 
@@ -72,9 +80,10 @@ ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
         return rc;
     }
 
-    job->reasons = ngx_pcalloc(r->pool,
-                               lcf->providers->nelts * SV_REASON_SIZE);
-    if (job->reasons == NULL) {
+    job->outcomes = ngx_pcalloc(r->pool, lcf->providers->nelts
+                                    * sizeof(ngx_http_smsverify_outcome_t));
+    if (job->outcomes == NULL) {
+        ngx_explicit_memzero((u_char *) job->sms.text, job->sms.len);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -84,13 +93,19 @@ ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
     job->attempts = lcf->max_attempts;
 
     job->limits.phone = job->phone;
-    job->limits.now_ms = sv_clock_ms();
     job->limits.resend_ms = lcf->resend_interval;
     job->limits.limit = lcf->send_limit;
     job->limits.window_ms = lcf->send_window;
-    job->expires_ms = job->limits.now_ms + lcf->code_ttl;
+    job->ttl_ms = lcf->code_ttl;
 
-    return ngx_http_smsverify_task_post(r);
+    rc = ngx_http_smsverify_task_post(r);
+
+    if (rc != NGX_DONE) {
+        /* BUSY: no thread will see the message */
+        ngx_explicit_memzero((u_char *) job->sms.text, job->sms.len);
+    }
+
+    return rc;
 }
 
 
@@ -140,6 +155,8 @@ ngx_http_smsverify_make_message(ngx_http_request_t *r,
     euckr = sv_euckr_length(text.data, text.len);
 
     if (euckr > SV_SMS_MAX) {
+        ngx_explicit_memzero(text.data, text.len);
+
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "smsverify message takes %uz bytes in EUC-KR, "
                       "more than one SMS (%d)",
@@ -185,9 +202,15 @@ ngx_http_smsverify_send_thread(void *data)
 {
     ngx_http_smsverify_send_job_t  *job = data;
 
-    ngx_uint_t  i;
+    ngx_uint_t                     i;
+    ngx_http_smsverify_outcome_t  *o;
 
     job->accepted = -1;
+
+    /* the time of the send, not of the request: it may have queued */
+
+    job->limits.now_ms = sv_clock_ms();
+    job->expires_ms = job->limits.now_ms + job->ttl_ms;
 
     job->rc = sv_store_send_begin(job->store, &job->limits, job->err,
                                   sizeof(job->err));
@@ -200,18 +223,24 @@ ngx_http_smsverify_send_thread(void *data)
     }
 
     if (job->rc != SV_STORE_OK) {
+        ngx_explicit_memzero((u_char *) job->sms.text, job->sms.len);
         return;
     }
 
     for (i = 0; i < job->nproviders; i++) {
-        if (sv_provider_send(&job->providers[i], &job->sms, job->reasons[i],
-                             SV_REASON_SIZE)
-            == 0)
-        {
+        o = &job->outcomes[i];
+
+        o->rc = sv_provider_send(&job->providers[i], &job->sms, o->reason,
+                                 SV_REASON_SIZE);
+
+        if (o->rc == SV_PROVIDER_ACCEPTED) {
             job->accepted = i;
             break;
         }
     }
+
+    /* the text with the code is of no more use */
+    ngx_explicit_memzero((u_char *) job->sms.text, job->sms.len);
 
     if (job->accepted < 0) {
         job->rc = sv_store_send_abort(job->store, job->phone,
@@ -245,8 +274,6 @@ ngx_http_smsverify_send_done(ngx_http_request_t *r, void *data)
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
     mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
-
-    ngx_explicit_memzero((u_char *) job->sms.text, job->sms.len);
 
     ngx_http_smsverify_count_providers(r, job);
 
@@ -292,8 +319,9 @@ ngx_http_smsverify_count_providers(ngx_http_request_t *r,
 {
     u_char                           masked[SV_PHONE_MASKED_SIZE];
     ngx_str_t                        phone;
-    ngx_uint_t                       i, tried;
+    ngx_uint_t                       i, tried, skip_level;
     const sv_provider_t             *p;
+    ngx_http_smsverify_outcome_t    *o;
     ngx_http_smsverify_main_conf_t  *mcf;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
@@ -303,17 +331,31 @@ ngx_http_smsverify_count_providers(ngx_http_request_t *r,
     }
 
     tried = job->accepted < 0 ? job->nproviders : (ngx_uint_t) job->accepted;
+    skip_level = job->accepted < 0 ? NGX_LOG_WARN : NGX_LOG_INFO;
     ngx_http_smsverify_mask(job->phone, &phone, masked);
 
     for (i = 0; i < tried; i++) {
         p = &job->providers[i];
+        o = &job->outcomes[i];
+
+        if (o->rc == SV_PROVIDER_SKIPPED) {
+            /*
+             * neither ok nor failed: it was not asked; a warning only
+             * when no other provider took the message
+             */
+            ngx_log_error(skip_level, r->connection->log, 0,
+                          "smsverify provider \"%s\" not asked to send to "
+                          "\"%V\": %s",
+                          sv_provider_name(p->type), &phone, o->reason);
+            continue;
+        }
 
         (void) ngx_atomic_fetch_add(&mcf->counters->provider_failed[p->type],
                                     1);
 
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "smsverify provider \"%s\" failed to send to \"%V\": %s",
-                      sv_provider_name(p->type), &phone, job->reasons[i]);
+                      sv_provider_name(p->type), &phone, o->reason);
     }
 
     if (job->accepted >= 0) {

@@ -1,7 +1,8 @@
 
 /*
- * POST signup: validated on the event loop; the token check, the bcrypt
- * hash and the one transaction that creates the member run in the pool.
+ * POST signup: validated on the event loop; the check that the token is
+ * valid and the email and phone free, the bcrypt hash and the commit
+ * that creates the member run in the pool.
  */
 
 #include "ngx_http_smsverify.h"
@@ -359,20 +360,21 @@ ngx_http_smsverify_signup_thread(void *data)
 {
     ngx_http_smsverify_signup_job_t  *job = data;
 
+    /*
+     * A signup that cannot succeed is refused before the hash (a taken
+     * answer counts against the token), and the clock is read where each
+     * decision is made: a queue's wait stretches no token's life.
+     */
+
     job->member.now_ms = sv_clock_ms();
 
-    job->rc = sv_store_token_check(job->store, job->token_hash, job->phone,
-                                   job->member.now_ms, job->err,
-                                   sizeof(job->err));
-
-    if (job->rc == SV_STORE_OK) {
-        sv_password_thread_yield();
-    }
+    job->rc = sv_store_signup_check(job->store, &job->member, job->err,
+                                    sizeof(job->err));
 
     if (job->rc == SV_STORE_OK
-        && sv_password_hash(job->password, job->password_len, job->cost,
-                            job->hash, sizeof(job->hash), job->err,
-                            sizeof(job->err))
+        && sv_password_hash_yielding(job->password, job->password_len,
+                                     job->cost, job->hash, sizeof(job->hash),
+                                     job->err, sizeof(job->err))
            != 0)
     {
         job->rc = SV_STORE_ERROR;
@@ -383,6 +385,8 @@ ngx_http_smsverify_signup_thread(void *data)
     if (job->rc != SV_STORE_OK) {
         return;
     }
+
+    job->member.now_ms = sv_clock_ms();
 
     job->rc = sv_store_signup(job->store, &job->member, job->err,
                               sizeof(job->err));

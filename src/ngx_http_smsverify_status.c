@@ -44,7 +44,6 @@ ngx_http_smsverify_status(ngx_http_request_t *r)
     }
 
     job->store = mcf->store;
-    job->now_ms = sv_clock_ms();
 
     rc = ngx_http_smsverify_task_post(r);
 
@@ -62,6 +61,7 @@ ngx_http_smsverify_status_thread(void *data)
 {
     ngx_http_smsverify_status_job_t  *job = data;
 
+    job->now_ms = sv_clock_ms();
     job->rc = sv_store_stats(job->store, job->now_ms, &job->stats, job->err,
                              sizeof(job->err));
 }

@@ -6,6 +6,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "sv_json.h"
 #include "sv_text.h"
 
@@ -124,6 +126,24 @@ sv_json_hex(char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
            || (c >= 'A' && c <= 'F');
+}
+
+
+void
+sv_json_wipe(cJSON *item)
+{
+    for (/* void */; item != NULL; item = item->next) {
+
+        if (item->string != NULL && !(item->type & cJSON_StringIsConst)) {
+            OPENSSL_cleanse(item->string, strlen(item->string));
+        }
+
+        if (item->valuestring != NULL) {
+            OPENSSL_cleanse(item->valuestring, strlen(item->valuestring));
+        }
+
+        sv_json_wipe(item->child);
+    }
 }
 
 

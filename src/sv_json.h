@@ -25,6 +25,12 @@ typedef enum {
  */
 cJSON *sv_json_parse_object(const char *p, size_t len);
 
+/*
+ * Zeroes every key and string of the tree, before cJSON_Delete(): the
+ * body's password has its copy there.
+ */
+void sv_json_wipe(cJSON *json);
+
 /* A string member. */
 sv_json_rc_t sv_json_string(const cJSON *obj, const char *name,
     const char **s, size_t *len);

@@ -11,6 +11,7 @@
 
 #include <crypt.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,17 +237,50 @@ sv_password_error(char *err, size_t errlen, const char *fmt, ...)
 }
 
 
-void
-sv_password_thread_yield(void)
-{
-    static __thread int  yielded;
+/* A hash in a thread of its own, which lowers only its own priority. */
+typedef struct {
+    const char  *pw;
+    size_t       len;
+    unsigned     cost;
+    char        *out;
+    size_t       size;
+    char        *err;
+    size_t       errlen;
+    int          rc;
+} sv_password_job_t;
 
-    if (yielded) {
-        return;
-    }
+
+static void *
+sv_password_low_thread(void *arg)
+{
+    sv_password_job_t  *job = arg;
 
     /* on Linux the nice value of a thread id is the thread's own */
 
     (void) setpriority(PRIO_PROCESS, (id_t) syscall(SYS_gettid), 10);
-    yielded = 1;
+
+    job->rc = sv_password_hash(job->pw, job->len, job->cost, job->out,
+                               job->size, job->err, job->errlen);
+
+    return NULL;
+}
+
+
+int
+sv_password_hash_yielding(const char *pw, size_t len, unsigned cost,
+    char *out, size_t size, char *err, size_t errlen)
+{
+    pthread_t          tid;
+    sv_password_job_t  job = { pw, len, cost, out, size, err, errlen, -1 };
+
+    if (pthread_create(&tid, NULL, sv_password_low_thread, &job) != 0) {
+
+        /* no thread to spare: the hash still gets done, at our priority */
+
+        return sv_password_hash(pw, len, cost, out, size, err, errlen);
+    }
+
+    (void) pthread_join(tid, NULL);
+
+    return job.rc;
 }

@@ -22,12 +22,14 @@ int sv_password_hash(const char *pw, size_t len, unsigned cost, char *out,
     size_t size, char *err, size_t errlen);
 
 /*
- * Lowers the calling thread's priority (nice 10), once per thread: bcrypt
- * in a pool thread then yields the CPU to nginx's event loop instead of
- * sharing it evenly.  A thread cannot raise its priority again, so it is
- * meant for threads that hash.
+ * sv_password_hash() in a thread started for it, which lowers its own
+ * priority (nice 10) and ends with the hash: bcrypt then yields the CPU
+ * to nginx's event loop, while the caller keeps its priority (an
+ * unprivileged thread could not raise it again, and a pool thread at
+ * nice 10 would hold the store's write lock at nice 10).
  */
-void sv_password_thread_yield(void);
+int sv_password_hash_yielding(const char *pw, size_t len, unsigned cost,
+    char *out, size_t size, char *err, size_t errlen);
 
 /* 1 if pw matches the "$2b$"/"$2a$"/"$2y$" hash, 0 otherwise. */
 int sv_password_verify(const char *pw, size_t len, const char *hash);

@@ -3,6 +3,7 @@
  */
 
 #include <stdio.h>
+#include <string.h>
 
 #include <curl/curl.h>
 
@@ -56,7 +57,25 @@ sv_provider_send(const sv_provider_t *p, const sv_sms_t *sms, char *err,
         return -1;
     }
 
+    if (!sv_provider_serves(p, sms->phone)) {
+        snprintf(err, errlen, "%s: sends within Korea (+82) only",
+                 sv_backends[p->type].name);
+        return SV_PROVIDER_SKIPPED;
+    }
+
     return sv_backends[p->type].send(p, sms, err, errlen);
+}
+
+
+int
+sv_provider_serves(const sv_provider_t *p, const char *e164)
+{
+    if (p->type != SV_PROVIDER_CAFE24) {
+        return 1;
+    }
+
+    /* "+82" and a digit: a number the module normalized to Korea */
+    return strncmp(e164, "+82", 3) == 0 && e164[3] >= '0' && e164[3] <= '9';
 }
 
 

@@ -62,7 +62,24 @@ const char *sv_provider_name(sv_provider_type_t type);
  */
 int sv_provider_check(const sv_provider_t *p, char *err, size_t errlen);
 
-/* 0 if the provider accepted the message; -1 with the reason in err. */
+/* what sv_provider_send() says */
+#define SV_PROVIDER_ACCEPTED   0
+#define SV_PROVIDER_FAILED    -1
+/* the provider does not serve this number and was not asked */
+#define SV_PROVIDER_SKIPPED    1
+
+/*
+ * Whether the provider delivers to this E.164 number: Cafe24 sends
+ * within Korea only (+82); SENS and log take any number.
+ */
+int sv_provider_serves(const sv_provider_t *p, const char *e164);
+
+/*
+ * SV_PROVIDER_ACCEPTED if the provider accepted the message;
+ * SV_PROVIDER_FAILED with the reason in err; SV_PROVIDER_SKIPPED, with
+ * the reason in err, when it does not serve the number: nothing was sent
+ * to it, and the next provider may be tried.
+ */
 int sv_provider_send(const sv_provider_t *p, const sv_sms_t *sms,
     char *err, size_t errlen);
 

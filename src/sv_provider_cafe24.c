@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "sv_http.h"
@@ -43,6 +44,7 @@ static int sv_cafe24_form(const sv_provider_t *p, const sv_sms_t *sms,
 static int sv_cafe24_add(sv_cafe24_form_t *form, const char *name,
     const char *value, size_t len);
 static int sv_cafe24_reserve(sv_cafe24_form_t *form, size_t need);
+static void sv_cafe24_free(sv_cafe24_form_t *form);
 static int sv_cafe24_accepted(const sv_provider_t *p,
     const sv_http_response_t *resp);
 static int sv_cafe24_starts(const char *body, size_t len,
@@ -97,6 +99,15 @@ sv_provider_cafe24_send(const sv_provider_t *p, const sv_sms_t *sms,
         return -1;
     }
 
+    /*
+     * sv_provider_send() skips Cafe24 for a number abroad; a foreign
+     * number's national digits would go to whoever has them in Korea
+     */
+    if (!sv_provider_serves(p, sms->phone)) {
+        snprintf(err, errlen, "cafe24: not a Korean number");
+        return -1;
+    }
+
     if (sv_http_url(url, sizeof(url), p->url, "/sms_sender.php") != 0) {
         snprintf(err, errlen, "cafe24: url too long");
         return -1;
@@ -119,7 +130,7 @@ sv_provider_cafe24_send(const sv_provider_t *p, const sv_sms_t *sms,
     rc = sv_http_post(url, headers, form.data, form.len, p->timeout_ms,
                       &resp, curl_err, sizeof(curl_err));
 
-    free(form.data);
+    sv_cafe24_free(&form);
 
     if (rc != 0) {
         snprintf(err, errlen, "cafe24: %s", curl_err);
@@ -250,10 +261,24 @@ sv_cafe24_form(const sv_provider_t *p, const sv_sms_t *sms,
 
 failed:
 
-    free(form->data);
-    form->data = NULL;
+    sv_cafe24_free(form);
 
     return -1;
+}
+
+
+/* the form holds the message, and so the code: wiped before it goes */
+static void
+sv_cafe24_free(sv_cafe24_form_t *form)
+{
+    if (form->data != NULL) {
+        OPENSSL_cleanse(form->data, form->size);
+        free(form->data);
+    }
+
+    form->data = NULL;
+    form->len = 0;
+    form->size = 0;
 }
 
 
@@ -279,6 +304,7 @@ sv_cafe24_add(sv_cafe24_form_t *form, const char *name, const char *value,
     need = form->len + strlen(name) + 3 * (size_t) b64len + 3;
 
     if (sv_cafe24_reserve(form, need) != 0) {
+        OPENSSL_cleanse(b64, b64len);
         free(b64);
         return -1;
     }
@@ -312,6 +338,7 @@ sv_cafe24_add(sv_cafe24_form_t *form, const char *name, const char *value,
     *out = '\0';
     form->len = out - form->data;
 
+    OPENSSL_cleanse(b64, b64len);
     free(b64);
 
     return 0;
@@ -333,9 +360,16 @@ sv_cafe24_reserve(sv_cafe24_form_t *form, size_t need)
         size *= 2;
     }
 
-    data = realloc(form->data, size);
+    /* not realloc(): the old buffer is wiped, not left behind */
+    data = malloc(size);
     if (data == NULL) {
         return -1;
+    }
+
+    if (form->data != NULL) {
+        memcpy(data, form->data, form->len + 1);
+        OPENSSL_cleanse(form->data, form->size);
+        free(form->data);
     }
 
     form->data = data;

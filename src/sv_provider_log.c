@@ -5,6 +5,8 @@
 
 #include <stdio.h>
 
+#include <openssl/crypto.h>
+
 #include "sv_http.h"
 #include "sv_phone.h"
 #include "sv_provider_impl.h"
@@ -47,6 +49,9 @@ sv_provider_log_send(const sv_provider_t *p, const sv_sms_t *sms, char *err,
     line[len] = '\0';
 
     p->log_write(p->log_data, line, len);
+
+    /* the line holds the code */
+    OPENSSL_cleanse(line, sizeof(line));
 
     return 0;
 }

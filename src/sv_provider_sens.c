@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -44,7 +45,9 @@ static int sv_sens_check_config(const sv_provider_t *p, char *err,
 static int sv_sens_safe(const char *s, const char *extra);
 static int sv_sens_headers(const sv_provider_t *p, const char *path,
     sv_sens_headers_t *h);
-static char *sv_sens_body(const sv_provider_t *p, const sv_sms_t *sms);
+static char *sv_sens_body(const sv_provider_t *p, const sv_sms_t *sms,
+    size_t *size);
+static void sv_sens_wipe_content(cJSON *root);
 static int sv_sens_fill(cJSON *root, const char *cc, const char *from,
     const char *text, const char *to);
 static long long sv_sens_timestamp(void);
@@ -84,6 +87,7 @@ sv_provider_sens_send(const sv_provider_t *p, const sv_sms_t *sms, char *err,
 {
     int                  rc;
     char                *body;
+    size_t               size;
     sv_sens_headers_t    headers;
     sv_http_response_t   resp;
     char                 path[SV_SENS_PATH_SIZE];
@@ -112,7 +116,7 @@ sv_provider_sens_send(const sv_provider_t *p, const sv_sms_t *sms, char *err,
         return -1;
     }
 
-    body = sv_sens_body(p, sms);
+    body = sv_sens_body(p, sms, &size);
     if (body == NULL) {
         snprintf(err, errlen, "sens: cannot build the request");
         return -1;
@@ -121,7 +125,9 @@ sv_provider_sens_send(const sv_provider_t *p, const sv_sms_t *sms, char *err,
     rc = sv_http_post(url, headers.list, body, strlen(body), p->timeout_ms,
                       &resp, curl_err, sizeof(curl_err));
 
-    cJSON_free(body);
+    /* the body holds the code */
+    OPENSSL_cleanse(body, size);
+    free(body);
 
     if (rc != 0) {
         snprintf(err, errlen, "sens: %s", curl_err);
@@ -214,8 +220,13 @@ sv_sens_headers(const sv_provider_t *p, const char *path,
 }
 
 
+/*
+ * The JSON body, in a buffer of *size bytes of our own: every copy of the
+ * text, which holds the code, is wiped before it is freed (cJSON's own
+ * printing would grow its buffer by realloc(), leaving copies behind).
+ */
 static char *
-sv_sens_body(const sv_provider_t *p, const sv_sms_t *sms)
+sv_sens_body(const sv_provider_t *p, const sv_sms_t *sms, size_t *size)
 {
     char    *text, *out;
     size_t   cclen;
@@ -242,19 +253,43 @@ sv_sens_body(const sv_provider_t *p, const sv_sms_t *sms)
     memcpy(text, sms->text, sms->len);
     text[sms->len] = '\0';
 
-    out = NULL;
+    /* cJSON escapes a byte to at most 6; the rest is a few short fields */
+    *size = 6 * sms->len + 512;
+
+    out = malloc(*size);
 
     root = cJSON_CreateObject();
-    if (root != NULL
-        && sv_sens_fill(root, cc, p->from, text, national) == 0)
+    if (root == NULL || out == NULL
+        || sv_sens_fill(root, cc, p->from, text, national) != 0
+        || !cJSON_PrintPreallocated(root, out, (int) *size, 0))
     {
-        out = cJSON_PrintUnformatted(root);
+        if (out != NULL) {
+            OPENSSL_cleanse(out, *size);
+            free(out);
+            out = NULL;
+        }
     }
 
+    sv_sens_wipe_content(root);
     cJSON_Delete(root);
+
+    OPENSSL_cleanse(text, sms->len + 1);
     free(text);
 
     return out;
+}
+
+
+static void
+sv_sens_wipe_content(cJSON *root)
+{
+    cJSON  *content;
+
+    content = cJSON_GetObjectItemCaseSensitive(root, "content");
+
+    if (cJSON_IsString(content) && content->valuestring != NULL) {
+        OPENSSL_cleanse(content->valuestring, strlen(content->valuestring));
+    }
 }
 
 

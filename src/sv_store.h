@@ -2,11 +2,13 @@
 #define SV_STORE_H
 
 /*
- * The store of codes, tokens and members.  Every call is one transaction
- * and may block on other processes' writers: callers run them off the
- * event loop.  Strings are NUL-terminated; phones are E.164.  Errors
- * (SV_STORE_FULL, SV_STORE_ERROR) leave a sentence in err and nothing
- * half-written.
+ * The store of codes, tokens and members, in two parts under one
+ * directory: the members, every commit synced, and the codes, send counts
+ * and tokens, synced lazily if nosync is set.  Every call is one
+ * transaction in each part it touches and may block on other processes'
+ * writers: callers run them off the event loop.  Strings are
+ * NUL-terminated; phones are E.164.  Errors (SV_STORE_FULL,
+ * SV_STORE_ERROR) leave a sentence in err and nothing half-written.
  */
 
 #include <stddef.h>
@@ -34,13 +36,33 @@ typedef enum {
 
 #define SV_SEND_LIMIT_MAX  100
 
+/* signups refused as taken that use a token up */
+#define SV_TOKEN_FAILURES_MAX  3
+
+/* the two parts' subdirectories of the store's directory */
+#define SV_STORE_MEMBERS_DIR  "members"
+#define SV_STORE_CODES_DIR    "codes"
+
 
 typedef struct {
     const char     *dir;           /* existing directory */
-    size_t          map_size;
-    int             nosync;        /* commits do not fsync */
+    size_t          map_size;      /* of each part */
+    int             nosync;        /* the codes' commits do not fsync */
     unsigned        max_readers;
 } sv_store_conf_t;
+
+/* What sv_store_check() found and did. */
+typedef struct {
+    long            uid;           /* the check runs as them; -1: as we */
+    long            gid;
+    int             migrated;      /* out: an old single environment ... */
+                                   /* ... became the members' part */
+    int             in_use;        /* out: open in other processes, ... */
+                                   /* ... who checked it: not read */
+    int             damaged;       /* out: the codes' part was moved ... */
+    char            moved_to[512]; /* ... here */
+    char            reason[256];   /* out: what was wrong with it */
+} sv_store_check_t;
 
 typedef struct {
     const char     *phone;
@@ -79,11 +101,24 @@ typedef struct {
 } sv_store_stats_t;
 
 
+/*
+ * Before any process opens the store (nginx's start): moves an old
+ * single-environment store (dir/data.mdb) to the members' part, then
+ * reads every page and record of the codes' part in a child process
+ * (damage may crash a reader), unless other processes have it open.  A
+ * damaged part is renamed aside, to be created afresh by the next open;
+ * the members' part is never touched but to move it in.  ERROR only if
+ * the check could not be made.
+ */
+sv_store_rc_t sv_store_check(const char *dir, sv_store_check_t *chk,
+    char *err, size_t errlen);
+
+/* Makes the parts' subdirectories if need be; ERROR for an old layout. */
 sv_store_rc_t sv_store_open(sv_store_t **st, const sv_store_conf_t *conf,
     char *err, size_t errlen);
 void sv_store_close(sv_store_t *st);
 
-/* Flushes commits made without fsync to disk. */
+/* Flushes the codes' commits made without fsync to disk. */
 sv_store_rc_t sv_store_sync(sv_store_t *st, char *err, size_t errlen);
 
 /* Clears reader slots of dead processes; returns how many, -1 on error. */
@@ -119,9 +154,18 @@ sv_store_rc_t sv_store_token_check(sv_store_t *st, const uint8_t *token_hash,
     const char *phone, int64_t now_ms, char *err, size_t errlen);
 
 /*
- * One transaction: NO_TOKEN, EMAIL_TAKEN, PHONE_TAKEN, or the member is
- * created with the next id, the token consumed, and the commit synced to
- * disk before OK.
+ * Before the password is hashed: NO_TOKEN (expired, for another phone,
+ * used up), EMAIL_TAKEN or PHONE_TAKEN; a taken answer counts against
+ * the token, which SV_TOKEN_FAILURES_MAX of them use up.  OK if a signup
+ * may succeed.
+ */
+sv_store_rc_t sv_store_signup_check(sv_store_t *st, const sv_member_t *m,
+    char *err, size_t errlen);
+
+/*
+ * NO_TOKEN, EMAIL_TAKEN, PHONE_TAKEN (counted as by the check), or the
+ * member is created with the next id in a commit synced to disk, and then
+ * the token consumed: OK.
  */
 sv_store_rc_t sv_store_signup(sv_store_t *st, sv_member_t *m,
     char *err, size_t errlen);

@@ -1,27 +1,45 @@
 /*
- * The store on LMDB: one environment per process, shared by its threads
- * (MDB_NOTLS) and by the other processes that open the same directory.
- * Every call is one transaction begun and ended in the calling thread;
- * whatever is read is copied out of the map before the transaction ends.
+ * The store on LMDB: two environments per process, each shared by its
+ * threads (MDB_NOTLS) and by the other processes that open the same
+ * directory.  Every call is one transaction in each environment it
+ * touches, begun and ended in the calling thread; whatever is read is
+ * copied out of the map before the transaction ends.
  *
- * Named databases:
+ * dir/members, opened without MDB_NOSYNC: every commit is on disk before
+ * it returns, and LMDB's two meta pages keep the last synced commit
+ * whole whatever a crash does to the later writes.
  *
- *   codes    phone           -> code record
- *   sends    phone           -> send record
- *   tokens   token hash      -> token record
  *   members  id (8 bytes BE) -> the member as JSON text
  *   emails   folded email    -> id (8 bytes BE)
  *   phones   phone           -> id (8 bytes BE)
  *   meta     "next_id"       -> id (8 bytes BE)
  *
+ * dir/codes, with MDB_NOSYNC unless every commit is to be synced: a
+ * power loss may then damage it, which sv_store_check() finds at the
+ * next start and answers by starting it afresh.
+ *
+ *   codes    phone           -> code record
+ *   sends    phone           -> send record
+ *   tokens   token hash      -> token record
+ *
+ * A signup commits its member first and consumes its token after: a
+ * crash between leaves a token for a phone that is taken, which no
+ * signup can use (the phone is checked in the members' commit).
+ *
  * Binary records begin with a version byte; integers are little-endian.
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <lmdb.h>
@@ -42,9 +60,14 @@
 #define SV_SEND_REC_HEAD    (1 + 2 + 8)
 #define SV_SEND_REC_MAX     (SV_SEND_REC_HEAD + 8 * SV_SEND_LIMIT_MAX)
 
-/* version, expires_ms (8), then the phone without its NUL */
-#define SV_TOKEN_REC_HEAD   (1 + 8)
-#define SV_TOKEN_REC_MAX    (SV_TOKEN_REC_HEAD + SV_PHONE_MAX)
+/*
+ * version 2: version, expires_ms (8), failures (1), then the phone
+ * without its NUL; version 1 had no failures byte
+ */
+#define SV_TOKEN_REC_VERSION  2
+#define SV_TOKEN_REC_HEAD_V1  (1 + 8)
+#define SV_TOKEN_REC_HEAD     (1 + 8 + 1)
+#define SV_TOKEN_REC_MAX      (SV_TOKEN_REC_HEAD + SV_PHONE_MAX)
 
 #define SV_ID_SIZE          8
 
@@ -55,6 +78,12 @@
 #error "SV_SEND_LIMIT_MAX does not fit the send record's count"
 #endif
 
+
+enum {
+    SV_ENV_MEMBERS = 0,
+    SV_ENV_CODES,
+    SV_ENV_N
+};
 
 enum {
     SV_DB_CODES = 0,
@@ -71,11 +100,18 @@ static const char  *sv_db_names[SV_DB_N] = {
     "codes", "sends", "tokens", "members", "emails", "phones", "meta"
 };
 
+static const int  sv_db_env[SV_DB_N] = {
+    SV_ENV_CODES, SV_ENV_CODES, SV_ENV_CODES,
+    SV_ENV_MEMBERS, SV_ENV_MEMBERS, SV_ENV_MEMBERS, SV_ENV_MEMBERS
+};
 
-struct sv_store_s {
+static const char  *sv_env_dirs[SV_ENV_N] = {
+    SV_STORE_MEMBERS_DIR, SV_STORE_CODES_DIR
+};
+
+
+typedef struct {
     MDB_env            *env;
-    MDB_dbi             dbi[SV_DB_N];
-    int                 nosync;
     size_t              psize;
 
     /*
@@ -83,11 +119,18 @@ struct sv_store_s {
      * by another process: mdb_env_set_mapsize() needs no live txn.
      */
     pthread_rwlock_t    resize_lock;
+    int                 lock_ready;
+} sv_env_t;
+
+struct sv_store_s {
+    sv_env_t            envs[SV_ENV_N];
+    MDB_dbi             dbi[SV_DB_N];
 };
 
 /* A transaction in progress and where its error goes. */
 typedef struct {
     sv_store_t         *st;
+    sv_env_t           *e;
     MDB_txn            *txn;
     char               *err;
     size_t              errlen;
@@ -110,6 +153,7 @@ typedef struct {
 
 typedef struct {
     int64_t             expires_ms;
+    unsigned            failures;       /* signups refused as taken */
     size_t              phone_len;
     char                phone[SV_PHONE_MAX];
 } sv_token_rec_t;
@@ -290,8 +334,9 @@ sv_send_rec_decode(const MDB_val *val, sv_send_rec_t *rec)
 static size_t
 sv_token_rec_encode(const sv_token_rec_t *rec, uint8_t *p)
 {
-    p[0] = SV_REC_VERSION;
+    p[0] = SV_TOKEN_REC_VERSION;
     sv_put_le(p + 1, (uint64_t) rec->expires_ms, 8);
+    p[9] = (uint8_t) rec->failures;
     memcpy(p + SV_TOKEN_REC_HEAD, rec->phone, rec->phone_len);
 
     return SV_TOKEN_REC_HEAD + rec->phone_len;
@@ -301,19 +346,37 @@ sv_token_rec_encode(const sv_token_rec_t *rec, uint8_t *p)
 static int
 sv_token_rec_decode(const MDB_val *val, sv_token_rec_t *rec)
 {
+    size_t          head;
     const uint8_t  *p;
 
     p = val->mv_data;
 
-    if (val->mv_size <= SV_TOKEN_REC_HEAD || val->mv_size > SV_TOKEN_REC_MAX
-        || p[0] != SV_REC_VERSION)
-    {
+    if (val->mv_size == 0) {
+        return -1;
+    }
+
+    switch (p[0]) {
+
+    case 1:
+        head = SV_TOKEN_REC_HEAD_V1;
+        break;
+
+    case SV_TOKEN_REC_VERSION:
+        head = SV_TOKEN_REC_HEAD;
+        break;
+
+    default:
+        return -1;
+    }
+
+    if (val->mv_size <= head || val->mv_size > head + SV_PHONE_MAX) {
         return -1;
     }
 
     rec->expires_ms = (int64_t) sv_get_le(p + 1, 8);
-    rec->phone_len = val->mv_size - SV_TOKEN_REC_HEAD;
-    memcpy(rec->phone, p + SV_TOKEN_REC_HEAD, rec->phone_len);
+    rec->failures = (head == SV_TOKEN_REC_HEAD) ? p[9] : 0;
+    rec->phone_len = val->mv_size - head;
+    memcpy(rec->phone, p + head, rec->phone_len);
 
     return 0;
 }
@@ -368,16 +431,16 @@ sv_bad_phone(sv_txn_t *t, const char *phone)
 /* Transactions. */
 
 static int
-sv_txn_begin_locked(sv_store_t *st, unsigned flags, MDB_txn **txn)
+sv_txn_begin_locked(sv_env_t *e, unsigned flags, MDB_txn **txn)
 {
     int  rc;
 
-    pthread_rwlock_rdlock(&st->resize_lock);
+    pthread_rwlock_rdlock(&e->resize_lock);
 
-    rc = mdb_txn_begin(st->env, NULL, flags, txn);
+    rc = mdb_txn_begin(e->env, NULL, flags, txn);
 
     if (rc != MDB_SUCCESS) {
-        pthread_rwlock_unlock(&st->resize_lock);
+        pthread_rwlock_unlock(&e->resize_lock);
     }
 
     return rc;
@@ -385,13 +448,13 @@ sv_txn_begin_locked(sv_store_t *st, unsigned flags, MDB_txn **txn)
 
 
 static int
-sv_adopt_map_size(sv_store_t *st)
+sv_adopt_map_size(sv_env_t *e)
 {
     int  rc;
 
-    pthread_rwlock_wrlock(&st->resize_lock);
-    rc = mdb_env_set_mapsize(st->env, 0);
-    pthread_rwlock_unlock(&st->resize_lock);
+    pthread_rwlock_wrlock(&e->resize_lock);
+    rc = mdb_env_set_mapsize(e->env, 0);
+    pthread_rwlock_unlock(&e->resize_lock);
 
     return rc;
 }
@@ -402,16 +465,16 @@ sv_txn_begin(sv_txn_t *t, unsigned flags)
 {
     int  rc;
 
-    rc = sv_txn_begin_locked(t->st, flags, &t->txn);
+    rc = sv_txn_begin_locked(t->e, flags, &t->txn);
 
     if (rc == MDB_MAP_RESIZED) {
-        rc = sv_adopt_map_size(t->st);
+        rc = sv_adopt_map_size(t->e);
 
         if (rc != MDB_SUCCESS) {
             return sv_fail(t, "mdb_env_set_mapsize", -1, rc);
         }
 
-        rc = sv_txn_begin_locked(t->st, flags, &t->txn);
+        rc = sv_txn_begin_locked(t->e, flags, &t->txn);
     }
 
     if (rc != MDB_SUCCESS) {
@@ -426,7 +489,7 @@ static void
 sv_txn_abort(sv_txn_t *t)
 {
     mdb_txn_abort(t->txn);
-    pthread_rwlock_unlock(&t->st->resize_lock);
+    pthread_rwlock_unlock(&t->e->resize_lock);
 }
 
 
@@ -437,7 +500,7 @@ sv_txn_commit(sv_txn_t *t)
 
     /* the txn is freed whatever the result */
     rc = mdb_txn_commit(t->txn);
-    pthread_rwlock_unlock(&t->st->resize_lock);
+    pthread_rwlock_unlock(&t->e->resize_lock);
 
     if (rc != MDB_SUCCESS) {
         return sv_fail(t, "mdb_txn_commit", -1, rc);
@@ -461,7 +524,7 @@ sv_check_room(sv_txn_t *t)
     size_t       used, reserve;
     MDB_envinfo  info;
 
-    if (mdb_env_info(t->st->env, &info) != MDB_SUCCESS) {
+    if (mdb_env_info(t->e->env, &info) != MDB_SUCCESS) {
         return SV_STORE_OK;
     }
 
@@ -471,13 +534,13 @@ sv_check_room(sv_txn_t *t)
         reserve = SV_RESERVE_MIN;
     }
 
-    used = (info.me_last_pgno + 1) * t->st->psize;
+    used = (info.me_last_pgno + 1) * t->e->psize;
 
     if (used + reserve <= info.me_mapsize) {
         return SV_STORE_OK;
     }
 
-    used -= sv_free_pages(t) * t->st->psize;
+    used -= sv_free_pages(t) * t->e->psize;
 
     if (used + reserve <= info.me_mapsize) {
         return SV_STORE_OK;
@@ -506,7 +569,7 @@ sv_free_pages(sv_txn_t *t)
     MDB_val      key, val;
     MDB_cursor  *cur;
 
-    if (mdb_txn_begin(t->st->env, NULL, MDB_RDONLY, &txn) != MDB_SUCCESS) {
+    if (mdb_txn_begin(t->e->env, NULL, MDB_RDONLY, &txn) != MDB_SUCCESS) {
         return 0;
     }
 
@@ -529,12 +592,15 @@ sv_free_pages(sv_txn_t *t)
 }
 
 
-/* Runs body in a write txn: committed unless the body failed. */
+/*
+ * Runs body in a write txn of one environment: committed unless the body
+ * failed.
+ */
 static sv_store_rc_t
-sv_write(sv_store_t *st, int adds, sv_txn_body_pt body, void *arg,
+sv_write(sv_store_t *st, int env, int adds, sv_txn_body_pt body, void *arg,
     char *err, size_t errlen)
 {
-    sv_txn_t       t = { st, NULL, err, errlen, 0 };
+    sv_txn_t       t = { st, &st->envs[env], NULL, err, errlen, 0 };
     sv_store_rc_t  rc;
 
     if (sv_txn_begin(&t, 0) != SV_STORE_OK) {
@@ -563,10 +629,10 @@ sv_write(sv_store_t *st, int adds, sv_txn_body_pt body, void *arg,
 
 
 static sv_store_rc_t
-sv_read(sv_store_t *st, sv_txn_body_pt body, void *arg, char *err,
+sv_read(sv_store_t *st, int env, sv_txn_body_pt body, void *arg, char *err,
     size_t errlen)
 {
-    sv_txn_t       t = { st, NULL, err, errlen, 0 };
+    sv_txn_t       t = { st, &st->envs[env], NULL, err, errlen, 0 };
     sv_store_rc_t  rc;
 
     if (sv_txn_begin(&t, MDB_RDONLY) != SV_STORE_OK) {
@@ -655,6 +721,26 @@ sv_phone_taken(sv_txn_t *t, const char *phone)
     MDB_val  val;
 
     return sv_get(t, SV_DB_PHONES, phone, strlen(phone), &val);
+}
+
+
+static sv_store_rc_t
+sv_phone_taken_txn(sv_txn_t *t, void *arg)
+{
+    int  rc;
+
+    rc = sv_phone_taken(t, arg);
+
+    return rc < 0 ? SV_STORE_ERROR : rc ? SV_STORE_PHONE_TAKEN : SV_STORE_OK;
+}
+
+
+/* PHONE_TAKEN if a member has the phone, read in the members' part. */
+static sv_store_rc_t
+sv_member_phone(sv_store_t *st, const char *phone, char *err, size_t errlen)
+{
+    return sv_read(st, SV_ENV_MEMBERS, sv_phone_taken_txn, (void *) phone,
+                   err, errlen);
 }
 
 
@@ -755,78 +841,178 @@ sv_token_valid(sv_txn_t *t, const uint8_t *token_hash, const char *phone,
 
 /* Open and close. */
 
-static sv_store_rc_t
-sv_env_open(sv_store_t *st, const sv_store_conf_t *conf, sv_txn_t *t)
+/* dir/sub into buf; 0, or -1 (err set) if it does not fit. */
+static int
+sv_path(char *buf, size_t size, const char *dir, const char *sub,
+    char *err, size_t errlen)
 {
-    int       rc;
-    MDB_stat  stat;
-    unsigned  flags;
+    int  n;
 
-    rc = mdb_env_create(&st->env);
+    n = snprintf(buf, size, "%s/%s", dir, sub);
+
+    if (n < 0 || (size_t) n >= size) {
+        snprintf(err, errlen, "the store's path is too long");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+sv_exists(const char *path)
+{
+    struct stat  sb;
+
+    return stat(path, &sb) == 0;
+}
+
+
+static sv_store_rc_t
+sv_env_open(sv_store_t *st, int env, const sv_store_conf_t *conf,
+    sv_txn_t *t)
+{
+    int        rc;
+    char       path[512];
+    MDB_stat   stat;
+    unsigned   flags;
+    sv_env_t  *e;
+
+    e = &st->envs[env];
+
+    if (sv_path(path, sizeof(path), conf->dir, sv_env_dirs[env], t->err,
+                t->errlen)
+        != 0)
+    {
+        return SV_STORE_ERROR;
+    }
+
+    /* the workers race here: whoever comes first makes it */
+
+    if (mkdir(path, 0700) != 0 && errno != EEXIST && errno != ENOENT) {
+        snprintf(t->err, t->errlen, "mkdir(\"%s\") failed: %s",
+                 path, strerror(errno));
+        return SV_STORE_ERROR;
+    }
+
+    rc = mdb_env_create(&e->env);
     if (rc != MDB_SUCCESS) {
-        st->env = NULL;
+        e->env = NULL;
         return sv_fail(t, "mdb_env_create", -1, rc);
     }
 
     /* 0 keeps LMDB's default */
 
     if (conf->map_size) {
-        rc = mdb_env_set_mapsize(st->env, conf->map_size);
+        rc = mdb_env_set_mapsize(e->env, conf->map_size);
         if (rc != MDB_SUCCESS) {
             return sv_fail(t, "mdb_env_set_mapsize", -1, rc);
         }
     }
 
     if (conf->max_readers) {
-        rc = mdb_env_set_maxreaders(st->env, conf->max_readers);
+        rc = mdb_env_set_maxreaders(e->env, conf->max_readers);
         if (rc != MDB_SUCCESS) {
             return sv_fail(t, "mdb_env_set_maxreaders", -1, rc);
         }
     }
 
-    rc = mdb_env_set_maxdbs(st->env, SV_DB_N + 1);
+    /* room for the old single environment's databases, dropped on open */
+
+    rc = mdb_env_set_maxdbs(e->env, SV_DB_N + 1);
     if (rc != MDB_SUCCESS) {
         return sv_fail(t, "mdb_env_set_maxdbs", -1, rc);
     }
 
     flags = MDB_NOTLS;
 
-    if (conf->nosync) {
+    /* the members' commits are always synced: see the top of this file */
+
+    if (conf->nosync && env == SV_ENV_CODES) {
         flags |= MDB_NOSYNC;
     }
 
-    rc = mdb_env_open(st->env, conf->dir, flags, 0600);
+    rc = mdb_env_open(e->env, path, flags, 0600);
     if (rc != MDB_SUCCESS) {
         snprintf(t->err, t->errlen, "mdb_env_open(\"%s\") failed: %s",
-                 conf->dir, mdb_strerror(rc));
+                 path, mdb_strerror(rc));
         return SV_STORE_ERROR;
     }
 
-    if (mdb_env_stat(st->env, &stat) != MDB_SUCCESS) {
-        snprintf(t->err, t->errlen, "mdb_env_stat(\"%s\") failed",
-                 conf->dir);
+    if (mdb_env_stat(e->env, &stat) != MDB_SUCCESS) {
+        snprintf(t->err, t->errlen, "mdb_env_stat(\"%s\") failed", path);
         return SV_STORE_ERROR;
     }
 
-    st->psize = stat.ms_psize;
+    e->psize = stat.ms_psize;
 
     return SV_STORE_OK;
 }
 
 
+/*
+ * Opens (creating) the databases of one environment.  In the members'
+ * one, the codes' databases that a store of the old layout brought along
+ * are dropped: their records are stale and the codes' part has its own.
+ */
 static sv_store_rc_t
 sv_dbs_open(sv_txn_t *t, void *arg)
 {
-    int  i, rc;
+    int       i, rc, env;
+    MDB_dbi   dbi;
 
+    env = (int) (t->e - t->st->envs);
     (void) arg;
 
     for (i = 0; i < SV_DB_N; i++) {
-        rc = mdb_dbi_open(t->txn, sv_db_names[i], MDB_CREATE,
-                          &t->st->dbi[i]);
+
+        if (sv_db_env[i] == env) {
+            rc = mdb_dbi_open(t->txn, sv_db_names[i], MDB_CREATE,
+                              &t->st->dbi[i]);
+            if (rc != MDB_SUCCESS) {
+                return sv_fail(t, "mdb_dbi_open", i, rc);
+            }
+
+            continue;
+        }
+
+        rc = mdb_dbi_open(t->txn, sv_db_names[i], 0, &dbi);
+
+        if (rc == MDB_NOTFOUND) {
+            continue;
+        }
+
         if (rc != MDB_SUCCESS) {
             return sv_fail(t, "mdb_dbi_open", i, rc);
         }
+
+        rc = mdb_drop(t->txn, dbi, 1);
+        if (rc != MDB_SUCCESS) {
+            return sv_fail(t, "mdb_drop", i, rc);
+        }
+    }
+
+    return SV_STORE_OK;
+}
+
+
+/* A store of the old layout must go through sv_store_check() first. */
+static sv_store_rc_t
+sv_old_layout(const sv_store_conf_t *conf, char *err, size_t errlen)
+{
+    char  path[512];
+
+    if (sv_path(path, sizeof(path), conf->dir, "data.mdb", err, errlen)
+        != 0)
+    {
+        return SV_STORE_ERROR;
+    }
+
+    if (sv_exists(path)) {
+        snprintf(err, errlen, "\"%s\" is a store of the old layout, which "
+                 "a start (not a reload) moves to \"%s/" SV_STORE_MEMBERS_DIR
+                 "\"", path, conf->dir);
+        return SV_STORE_ERROR;
     }
 
     return SV_STORE_OK;
@@ -837,10 +1023,15 @@ sv_store_rc_t
 sv_store_open(sv_store_t **stp, const sv_store_conf_t *conf, char *err,
     size_t errlen)
 {
+    int          env;
     sv_txn_t     t;
     sv_store_t  *st;
 
     *stp = NULL;
+
+    if (sv_old_layout(conf, err, errlen) != SV_STORE_OK) {
+        return SV_STORE_ERROR;
+    }
 
     st = calloc(1, sizeof(sv_store_t));
     if (st == NULL) {
@@ -848,24 +1039,29 @@ sv_store_open(sv_store_t **stp, const sv_store_conf_t *conf, char *err,
         return SV_STORE_ERROR;
     }
 
-    if (pthread_rwlock_init(&st->resize_lock, NULL) != 0) {
-        snprintf(err, errlen, "pthread_rwlock_init() failed");
-        free(st);
-        return SV_STORE_ERROR;
-    }
-
-    st->nosync = conf->nosync;
-
     t.st = st;
     t.txn = NULL;
     t.err = err;
     t.errlen = errlen;
 
-    if (sv_env_open(st, conf, &t) != SV_STORE_OK
-        || sv_write(st, 0, sv_dbs_open, NULL, err, errlen) != SV_STORE_OK)
-    {
-        sv_store_close(st);
-        return SV_STORE_ERROR;
+    for (env = 0; env < SV_ENV_N; env++) {
+        t.e = &st->envs[env];
+
+        if (pthread_rwlock_init(&t.e->resize_lock, NULL) != 0) {
+            snprintf(err, errlen, "pthread_rwlock_init() failed");
+            sv_store_close(st);
+            return SV_STORE_ERROR;
+        }
+
+        t.e->lock_ready = 1;
+
+        if (sv_env_open(st, env, conf, &t) != SV_STORE_OK
+            || sv_write(st, env, 0, sv_dbs_open, NULL, err, errlen)
+               != SV_STORE_OK)
+        {
+            sv_store_close(st);
+            return SV_STORE_ERROR;
+        }
     }
 
     *stp = st;
@@ -877,15 +1073,25 @@ sv_store_open(sv_store_t **stp, const sv_store_conf_t *conf, char *err,
 void
 sv_store_close(sv_store_t *st)
 {
+    int        env;
+    sv_env_t  *e;
+
     if (st == NULL) {
         return;
     }
 
-    if (st->env) {
-        mdb_env_close(st->env);
+    for (env = 0; env < SV_ENV_N; env++) {
+        e = &st->envs[env];
+
+        if (e->env) {
+            mdb_env_close(e->env);
+        }
+
+        if (e->lock_ready) {
+            pthread_rwlock_destroy(&e->resize_lock);
+        }
     }
 
-    pthread_rwlock_destroy(&st->resize_lock);
     free(st);
 }
 
@@ -895,7 +1101,7 @@ sv_store_sync(sv_store_t *st, char *err, size_t errlen)
 {
     int  rc;
 
-    rc = mdb_env_sync(st->env, 1);
+    rc = mdb_env_sync(st->envs[SV_ENV_CODES].env, 1);
 
     if (rc != MDB_SUCCESS) {
         snprintf(err, errlen, "mdb_env_sync failed: %s", mdb_strerror(rc));
@@ -909,13 +1115,19 @@ sv_store_sync(sv_store_t *st, char *err, size_t errlen)
 int
 sv_store_reader_check(sv_store_t *st)
 {
-    int  dead;
+    int  env, dead, total;
 
-    if (mdb_reader_check(st->env, &dead) != MDB_SUCCESS) {
-        return -1;
+    total = 0;
+
+    for (env = 0; env < SV_ENV_N; env++) {
+        if (mdb_reader_check(st->envs[env].env, &dead) != MDB_SUCCESS) {
+            return -1;
+        }
+
+        total += dead;
     }
 
-    return dead;
+    return total;
 }
 
 
@@ -1013,11 +1225,6 @@ sv_send_begin_txn(sv_txn_t *t, void *arg)
     sv_send_t      *s = arg;
     sv_send_rec_t  rec;
 
-    rc = sv_phone_taken(t, s->phone);
-    if (rc != 0) {
-        return rc < 0 ? SV_STORE_ERROR : SV_STORE_PHONE_TAKEN;
-    }
-
     rc = sv_send_get(t, s->phone, &rec);
     if (rc < 0) {
         return SV_STORE_ERROR;
@@ -1056,13 +1263,19 @@ sv_send_begin_txn(sv_txn_t *t, void *arg)
 sv_store_rc_t
 sv_store_send_begin(sv_store_t *st, sv_send_t *s, char *err, size_t errlen)
 {
-    sv_txn_t  t = { st, NULL, err, errlen, 0 };
+    sv_txn_t       t = { st, NULL, NULL, err, errlen, 0 };
+    sv_store_rc_t  rc;
 
     if (sv_bad_phone(&t, s->phone) != SV_STORE_OK) {
         return SV_STORE_ERROR;
     }
 
-    return sv_write(st, 1, sv_send_begin_txn, s, err, errlen);
+    rc = sv_member_phone(st, s->phone, err, errlen);
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
+    return sv_write(st, SV_ENV_CODES, 1, sv_send_begin_txn, s, err, errlen);
 }
 
 
@@ -1103,14 +1316,14 @@ sv_store_rc_t
 sv_store_send_abort(sv_store_t *st, const char *phone, int64_t stamp_ms,
     char *err, size_t errlen)
 {
-    sv_txn_t  t = { st, NULL, err, errlen, 0 };
+    sv_txn_t  t = { st, NULL, NULL, err, errlen, 0 };
     sv_abort_arg_t  a = { phone, stamp_ms };
 
     if (sv_bad_phone(&t, phone) != SV_STORE_OK) {
         return SV_STORE_ERROR;
     }
 
-    return sv_write(st, 0, sv_send_abort_txn, &a, err, errlen);
+    return sv_write(st, SV_ENV_CODES, 0, sv_send_abort_txn, &a, err, errlen);
 }
 
 
@@ -1136,7 +1349,7 @@ sv_store_code_put(sv_store_t *st, const char *phone,
     const uint8_t *code_hash, int64_t expires_ms, unsigned attempts,
     char *err, size_t errlen)
 {
-    sv_txn_t       t = { st, NULL, err, errlen, 0 };
+    sv_txn_t       t = { st, NULL, NULL, err, errlen, 0 };
     sv_code_arg_t  a = { phone, code_hash, expires_ms, attempts };
 
     if (sv_bad_phone(&t, phone) != SV_STORE_OK) {
@@ -1147,7 +1360,7 @@ sv_store_code_put(sv_store_t *st, const char *phone,
      * No room check: the provider has sent this code already, and
      * send_begin checked the room; the reserve holds one code a thread.
      */
-    return sv_write(st, 0, sv_code_put_txn, &a, err, errlen);
+    return sv_write(st, SV_ENV_CODES, 0, sv_code_put_txn, &a, err, errlen);
 }
 
 
@@ -1163,6 +1376,7 @@ sv_confirm_match(sv_txn_t *t, const sv_confirm_t *c)
     }
 
     tok.expires_ms = c->token_expires_ms;
+    tok.failures = 0;
     tok.phone_len = strlen(c->phone);
     memcpy(tok.phone, c->phone, tok.phone_len);
 
@@ -1204,11 +1418,6 @@ sv_confirm_txn(sv_txn_t *t, void *arg)
     sv_confirm_t   *c = arg;
     sv_code_rec_t  rec;
 
-    rc = sv_phone_taken(t, c->phone);
-    if (rc != 0) {
-        return rc < 0 ? SV_STORE_ERROR : SV_STORE_PHONE_TAKEN;
-    }
-
     rc = sv_code_get(t, c->phone, &rec);
     if (rc <= 0) {
         return rc < 0 ? SV_STORE_ERROR : SV_STORE_NO_CODE;
@@ -1229,14 +1438,20 @@ sv_confirm_txn(sv_txn_t *t, void *arg)
 sv_store_rc_t
 sv_store_confirm(sv_store_t *st, sv_confirm_t *c, char *err, size_t errlen)
 {
-    sv_txn_t  t = { st, NULL, err, errlen, 0 };
+    sv_txn_t       t = { st, NULL, NULL, err, errlen, 0 };
+    sv_store_rc_t  rc;
 
     if (sv_bad_phone(&t, c->phone) != SV_STORE_OK) {
         return SV_STORE_ERROR;
     }
 
+    rc = sv_member_phone(st, c->phone, err, errlen);
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
     /* a confirm never grows the store: a token takes its code's place */
-    return sv_write(st, 0, sv_confirm_txn, c, err, errlen);
+    return sv_write(st, SV_ENV_CODES, 0, sv_confirm_txn, c, err, errlen);
 }
 
 
@@ -1263,7 +1478,7 @@ sv_store_token_check(sv_store_t *st, const uint8_t *token_hash,
 {
     sv_token_arg_t  a = { token_hash, phone, now_ms };
 
-    return sv_read(st, sv_token_check_txn, &a, err, errlen);
+    return sv_read(st, SV_ENV_CODES, sv_token_check_txn, &a, err, errlen);
 }
 
 
@@ -1381,8 +1596,7 @@ sv_member_put(sv_txn_t *t, const sv_member_t *m, uint64_t id)
                   key, SV_ID_SIZE, MDB_NOOVERWRITE) != 0
         || sv_put(t, SV_DB_PHONES, m->phone, strlen(m->phone),
                   key, SV_ID_SIZE, MDB_NOOVERWRITE) != 0
-        || sv_put(t, SV_DB_META, "next_id", 7, next, SV_ID_SIZE, 0) != 0
-        || sv_del(t, SV_DB_TOKENS, m->token_hash, SV_HASH_SIZE) != 0)
+        || sv_put(t, SV_DB_META, "next_id", 7, next, SV_ID_SIZE, 0) != 0)
     {
         return SV_STORE_ERROR;
     }
@@ -1391,18 +1605,15 @@ sv_member_put(sv_txn_t *t, const sv_member_t *m, uint64_t id)
 }
 
 
+/*
+ * EMAIL_TAKEN or PHONE_TAKEN if a member has either, OK if neither; in a
+ * transaction of the members' part.
+ */
 static sv_store_rc_t
-sv_signup_txn(sv_txn_t *t, void *arg)
+sv_member_taken(sv_txn_t *t, const sv_member_t *m)
 {
-    int           rc;
-    uint64_t      id;
-    MDB_val       val;
-    sv_member_t  *m = arg;
-
-    rc = sv_token_valid(t, m->token_hash, m->phone, m->now_ms);
-    if (rc <= 0) {
-        return rc < 0 ? SV_STORE_ERROR : SV_STORE_NO_TOKEN;
-    }
+    int      rc;
+    MDB_val  val;
 
     rc = sv_get(t, SV_DB_EMAILS, m->email_key, strlen(m->email_key), &val);
     if (rc != 0) {
@@ -1412,6 +1623,29 @@ sv_signup_txn(sv_txn_t *t, void *arg)
     rc = sv_phone_taken(t, m->phone);
     if (rc != 0) {
         return rc < 0 ? SV_STORE_ERROR : SV_STORE_PHONE_TAKEN;
+    }
+
+    return SV_STORE_OK;
+}
+
+
+static sv_store_rc_t
+sv_member_taken_txn(sv_txn_t *t, void *arg)
+{
+    return sv_member_taken(t, arg);
+}
+
+
+static sv_store_rc_t
+sv_signup_txn(sv_txn_t *t, void *arg)
+{
+    uint64_t       id;
+    sv_member_t   *m = arg;
+    sv_store_rc_t  rc;
+
+    rc = sv_member_taken(t, m);
+    if (rc != SV_STORE_OK) {
+        return rc;
     }
 
     if (sv_next_id(t, &id) != 0) {
@@ -1428,29 +1662,137 @@ sv_signup_txn(sv_txn_t *t, void *arg)
 }
 
 
-sv_store_rc_t
-sv_store_signup(sv_store_t *st, sv_member_t *m, char *err, size_t errlen)
+/* A signup refused as taken counts against its token. */
+static sv_store_rc_t
+sv_token_fail_txn(sv_txn_t *t, void *arg)
 {
-    sv_txn_t       t = { st, NULL, err, errlen, 0 };
+    int                 rc;
+    size_t              len;
+    uint8_t             buf[SV_TOKEN_REC_MAX];
+    sv_token_rec_t      rec;
+    const sv_member_t  *m = arg;
+
+    rc = sv_token_get(t, m->token_hash, &rec);
+    if (rc <= 0) {
+        return rc < 0 ? SV_STORE_ERROR : SV_STORE_OK;
+    }
+
+    if (++rec.failures >= SV_TOKEN_FAILURES_MAX) {
+        rc = sv_del(t, SV_DB_TOKENS, m->token_hash, SV_HASH_SIZE);
+
+    } else {
+        len = sv_token_rec_encode(&rec, buf);
+        rc = sv_put(t, SV_DB_TOKENS, m->token_hash, SV_HASH_SIZE, buf, len,
+                    0);
+    }
+
+    return rc == 0 ? SV_STORE_OK : SV_STORE_ERROR;
+}
+
+
+static sv_store_rc_t
+sv_token_consume_txn(sv_txn_t *t, void *arg)
+{
+    const sv_member_t  *m = arg;
+
+    return sv_del(t, SV_DB_TOKENS, m->token_hash, SV_HASH_SIZE) == 0
+           ? SV_STORE_OK : SV_STORE_ERROR;
+}
+
+
+/*
+ * The taken answer, counted against the token.  It is the answer even if
+ * the count fails (a full store): the refusal cost no hash, and the
+ * member's commit still decides.
+ */
+static sv_store_rc_t
+sv_signup_refused(sv_store_t *st, const sv_member_t *m, sv_store_rc_t taken)
+{
+    char  ignored[256];
+
+    (void) sv_write(st, SV_ENV_CODES, 0, sv_token_fail_txn, (void *) m,
+                    ignored, sizeof(ignored));
+
+    return taken;
+}
+
+
+sv_store_rc_t
+sv_store_signup_check(sv_store_t *st, const sv_member_t *m, char *err,
+    size_t errlen)
+{
+    sv_txn_t       t = { st, NULL, NULL, err, errlen, 0 };
     sv_store_rc_t  rc;
 
     if (sv_bad_phone(&t, m->phone) != SV_STORE_OK) {
         return SV_STORE_ERROR;
     }
 
-    rc = sv_write(st, 1, sv_signup_txn, m, err, errlen);
+    rc = sv_store_token_check(st, m->token_hash, m->phone, m->now_ms, err,
+                              errlen);
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
 
-    /* without MDB_NOSYNC the commit itself was synced */
+    rc = sv_read(st, SV_ENV_MEMBERS, sv_member_taken_txn, (void *) m, err,
+                 errlen);
 
-    if (rc == SV_STORE_OK && st->nosync) {
-        return sv_store_sync(st, err, errlen);
+    if (rc == SV_STORE_EMAIL_TAKEN || rc == SV_STORE_PHONE_TAKEN) {
+        return sv_signup_refused(st, m, rc);
     }
 
     return rc;
 }
 
 
+sv_store_rc_t
+sv_store_signup(sv_store_t *st, sv_member_t *m, char *err, size_t errlen)
+{
+    char           ignored[256];
+    sv_txn_t       t = { st, NULL, NULL, err, errlen, 0 };
+    sv_store_rc_t  rc;
+
+    if (sv_bad_phone(&t, m->phone) != SV_STORE_OK) {
+        return SV_STORE_ERROR;
+    }
+
+    rc = sv_store_token_check(st, m->token_hash, m->phone, m->now_ms, err,
+                              errlen);
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
+    /*
+     * The members' commit is synced (no MDB_NOSYNC there) and decides:
+     * the token was valid a moment ago, and the phone it proves can get
+     * at most one member, so whatever happened to the token since, at
+     * most one signup it allowed can succeed.
+     */
+
+    rc = sv_write(st, SV_ENV_MEMBERS, 1, sv_signup_txn, m, err, errlen);
+
+    if (rc == SV_STORE_EMAIL_TAKEN || rc == SV_STORE_PHONE_TAKEN) {
+        return sv_signup_refused(st, m, rc);
+    }
+
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
+    /*
+     * The member exists: a token left behind by a failure here (or by a
+     * crash before it) is for a phone that is taken, of no use to anyone.
+     */
+
+    (void) sv_write(st, SV_ENV_CODES, 0, sv_token_consume_txn, m, ignored,
+                    sizeof(ignored));
+
+    return SV_STORE_OK;
+}
+
+
 /* Stats. */
+
 
 static int
 sv_code_pending(const MDB_val *val, int64_t now_ms)
@@ -1501,7 +1843,7 @@ sv_count_pending(sv_txn_t *t, int64_t now_ms, uint64_t *n)
 
 
 static sv_store_rc_t
-sv_stats_txn(sv_txn_t *t, void *arg)
+sv_members_count_txn(sv_txn_t *t, void *arg)
 {
     int              rc;
     MDB_stat         ms;
@@ -1514,6 +1856,15 @@ sv_stats_txn(sv_txn_t *t, void *arg)
 
     a->stats->members = ms.ms_entries;
 
+    return SV_STORE_OK;
+}
+
+
+static sv_store_rc_t
+sv_codes_count_txn(sv_txn_t *t, void *arg)
+{
+    sv_stats_arg_t  *a = arg;
+
     return sv_count_pending(t, a->now_ms, &a->stats->codes_pending);
 }
 
@@ -1524,7 +1875,13 @@ sv_store_stats(sv_store_t *st, int64_t now_ms, sv_store_stats_t *stats,
 {
     sv_stats_arg_t  a = { stats, now_ms };
 
-    return sv_read(st, sv_stats_txn, &a, err, errlen);
+    if (sv_read(st, SV_ENV_MEMBERS, sv_members_count_txn, &a, err, errlen)
+        != SV_STORE_OK)
+    {
+        return SV_STORE_ERROR;
+    }
+
+    return sv_read(st, SV_ENV_CODES, sv_codes_count_txn, &a, err, errlen);
 }
 
 
@@ -1642,5 +1999,542 @@ sv_store_sweep(sv_store_t *st, int64_t now_ms, int64_t grace_ms, size_t max,
 {
     sv_sweep_arg_t  a = { now_ms, grace_ms, max };
 
-    return sv_write(st, 0, sv_sweep_txn, &a, err, errlen);
+    return sv_write(st, SV_ENV_CODES, 0, sv_sweep_txn, &a, err, errlen);
+}
+
+
+/*
+ * The check at start.  It runs in a child process: a damaged map can
+ * make LMDB read through a wild page number, and a crash of the child is
+ * one more sign of damage rather than the end of nginx's master.  The
+ * child tells its findings in lines on a pipe: "migrated", then "ok",
+ * "in use", "damaged REASON" or "error REASON".
+ */
+
+typedef struct {
+    int         fd;
+    size_t      last_pgno;
+} sv_walk_t;
+
+
+static void
+sv_tell(int fd, const char *fmt, ...)
+{
+    int      n;
+    char     line[512];
+    va_list  args;
+
+    va_start(args, fmt);
+    n = vsnprintf(line, sizeof(line) - 1, fmt, args);
+    va_end(args);
+
+    if (n < 0) {
+        return;
+    }
+
+    if ((size_t) n > sizeof(line) - 2) {
+        n = sizeof(line) - 2;
+    }
+
+    line[n++] = '\n';
+
+    (void) write(fd, line, n);
+}
+
+
+/* Syncs a directory, so that a rename in it is on disk. */
+static int
+sv_sync_dir(const char *path)
+{
+    int  fd, rc;
+
+    fd = open(path, O_RDONLY | O_DIRECTORY);
+    if (fd == -1) {
+        return -1;
+    }
+
+    rc = fsync(fd);
+    close(fd);
+
+    return rc;
+}
+
+
+/*
+ * 1 if a process has the environment of this lock file open: each holds
+ * a shared fcntl() lock on its first byte while it does.
+ */
+static int
+sv_env_in_use(const char *lock)
+{
+    int           fd, used;
+    struct flock  fl;
+
+    fd = open(lock, O_RDWR);
+    if (fd == -1) {
+        return 0;
+    }
+
+    memset(&fl, 0, sizeof(fl));
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = 0;
+    fl.l_len = 1;
+
+    used = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+    close(fd);
+
+    return used;
+}
+
+
+/* The old layout, one environment in dir itself, becomes the members'. */
+static int
+sv_migrate(const char *dir, int fd)
+{
+    char  old[512], sub[512], moved[512], lock[512], e[256];
+
+    if (sv_path(old, sizeof(old), dir, "data.mdb", e, sizeof(e)) != 0
+        || sv_path(sub, sizeof(sub), dir, SV_STORE_MEMBERS_DIR, e,
+                   sizeof(e)) != 0
+        || sv_path(moved, sizeof(moved), sub, "data.mdb", e, sizeof(e)) != 0
+        || sv_path(lock, sizeof(lock), dir, "lock.mdb", e, sizeof(e)) != 0)
+    {
+        sv_tell(fd, "error %s", e);
+        return -1;
+    }
+
+    if (!sv_exists(old)) {
+        return 0;
+    }
+
+    if (sv_env_in_use(lock)) {
+        sv_tell(fd, "error \"%s\" is open in another process (an nginx of "
+                "the old layout?): stop it, then start", old);
+        return -1;
+    }
+
+    if (sv_exists(moved)) {
+        sv_tell(fd, "error both \"%s\" and \"%s\" exist: which holds the "
+                "members is for a person to say", old, moved);
+        return -1;
+    }
+
+    if ((mkdir(sub, 0700) != 0 && errno != EEXIST)
+        || rename(old, moved) != 0
+        || (unlink(lock) != 0 && errno != ENOENT)
+        || sv_sync_dir(sub) != 0
+        || sv_sync_dir(dir) != 0)
+    {
+        sv_tell(fd, "error moving \"%s\" to \"%s\" failed: %s", old, moved,
+                strerror(errno));
+        return -1;
+    }
+
+    sv_tell(fd, "migrated");
+
+    return 0;
+}
+
+
+/* Each freelist record: a count, then that many page numbers in range. */
+static int
+sv_walk_free(MDB_txn *txn, sv_walk_t *w)
+{
+    int          rc;
+    size_t       i, n, pg;
+    MDB_val      key, val;
+    MDB_cursor  *cur;
+
+    rc = mdb_cursor_open(txn, 0, &cur);
+    if (rc != MDB_SUCCESS) {
+        sv_tell(w->fd, "damaged the freelist: %s", mdb_strerror(rc));
+        return -1;
+    }
+
+    while ((rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) == MDB_SUCCESS) {
+
+        if (val.mv_size < sizeof(size_t)
+            || val.mv_size % sizeof(size_t) != 0)
+        {
+            break;
+        }
+
+        memcpy(&n, val.mv_data, sizeof(size_t));
+
+        if (val.mv_size != (n + 1) * sizeof(size_t)) {
+            break;
+        }
+
+        for (i = 1; i <= n; i++) {
+            memcpy(&pg, (char *) val.mv_data + i * sizeof(size_t),
+                   sizeof(size_t));
+
+            if (pg < 2 || pg > w->last_pgno) {
+                break;
+            }
+        }
+
+        if (i <= n) {
+            break;
+        }
+    }
+
+    mdb_cursor_close(cur);
+
+    if (rc != MDB_NOTFOUND) {
+        sv_tell(w->fd, "damaged the freelist: %s",
+                rc == MDB_SUCCESS ? "a record out of shape"
+                                  : mdb_strerror(rc));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+sv_record_sound(int db, const MDB_val *key, const MDB_val *val)
+{
+    sv_code_rec_t   code;
+    sv_send_rec_t   send;
+    sv_token_rec_t  token;
+
+    switch (db) {
+
+    case SV_DB_CODES:
+        return key->mv_size > 0 && key->mv_size <= SV_PHONE_MAX
+               && sv_code_rec_decode(val, &code) == 0;
+
+    case SV_DB_SENDS:
+        return key->mv_size > 0 && key->mv_size <= SV_PHONE_MAX
+               && sv_send_rec_decode(val, &send) == 0;
+
+    default:
+        return key->mv_size == SV_HASH_SIZE
+               && sv_token_rec_decode(val, &token) == 0;
+    }
+}
+
+
+/* Every record of one database, decoded; a missing database is empty. */
+static int
+sv_walk_db(MDB_txn *txn, int db, sv_walk_t *w)
+{
+    int          rc;
+    MDB_dbi      dbi;
+    MDB_val      key, val;
+    MDB_cursor  *cur;
+
+    rc = mdb_dbi_open(txn, sv_db_names[db], 0, &dbi);
+
+    if (rc == MDB_NOTFOUND) {
+        return 0;
+    }
+
+    if (rc == MDB_SUCCESS) {
+        rc = mdb_cursor_open(txn, dbi, &cur);
+    }
+
+    if (rc != MDB_SUCCESS) {
+        sv_tell(w->fd, "damaged \"%s\": %s", sv_db_names[db],
+                mdb_strerror(rc));
+        return -1;
+    }
+
+    while ((rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) == MDB_SUCCESS) {
+        if (!sv_record_sound(db, &key, &val)) {
+            break;
+        }
+    }
+
+    mdb_cursor_close(cur);
+
+    if (rc != MDB_NOTFOUND) {
+        sv_tell(w->fd, "damaged \"%s\": %s", sv_db_names[db],
+                rc == MDB_SUCCESS ? "a record out of shape"
+                                  : mdb_strerror(rc));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* Reads all of the codes' part: "ok", or why it is damaged. */
+static void
+sv_walk_codes(const char *dir, int fd)
+{
+    int          rc, db;
+    char         path[512], data[512], lock[512], e[256];
+    MDB_env     *env;
+    MDB_txn     *txn;
+    sv_walk_t    w;
+    MDB_envinfo  info;
+
+    if (sv_path(path, sizeof(path), dir, SV_STORE_CODES_DIR, e, sizeof(e))
+        != 0
+        || sv_path(data, sizeof(data), path, "data.mdb", e, sizeof(e)) != 0
+        || sv_path(lock, sizeof(lock), path, "lock.mdb", e, sizeof(e)) != 0)
+    {
+        sv_tell(fd, "error %s", e);
+        return;
+    }
+
+    if (!sv_exists(data)) {
+        sv_tell(fd, "ok");
+        return;
+    }
+
+    /*
+     * Processes that have it open (the workers, when "nginx -s" or a
+     * binary upgrade loads the configuration) found it sound when they
+     * started, and may be writing: it is theirs.
+     */
+
+    if (sv_env_in_use(lock)) {
+        sv_tell(fd, "in use");
+        return;
+    }
+
+    rc = mdb_env_create(&env);
+    if (rc != MDB_SUCCESS) {
+        sv_tell(fd, "error mdb_env_create failed: %s", mdb_strerror(rc));
+        return;
+    }
+
+    (void) mdb_env_set_maxdbs(env, SV_DB_N + 1);
+
+    rc = mdb_env_open(env, path, MDB_RDONLY | MDB_NOTLS, 0600);
+
+    if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH
+        || rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND)
+    {
+        sv_tell(fd, "damaged mdb_env_open: %s", mdb_strerror(rc));
+        return;
+    }
+
+    if (rc != MDB_SUCCESS) {
+        sv_tell(fd, "error mdb_env_open(\"%s\") failed: %s", path,
+                mdb_strerror(rc));
+        return;
+    }
+
+    w.fd = fd;
+
+    if (mdb_env_info(env, &info) != MDB_SUCCESS) {
+        sv_tell(fd, "error mdb_env_info failed");
+        return;
+    }
+
+    w.last_pgno = info.me_last_pgno;
+
+    rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+    if (rc != MDB_SUCCESS) {
+        sv_tell(fd, "damaged mdb_txn_begin: %s", mdb_strerror(rc));
+        return;
+    }
+
+    if (sv_walk_free(txn, &w) != 0) {
+        return;
+    }
+
+    for (db = 0; db < SV_DB_N; db++) {
+        if (sv_db_env[db] == SV_ENV_CODES && sv_walk_db(txn, db, &w) != 0) {
+            return;
+        }
+    }
+
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+
+    sv_tell(fd, "ok");
+}
+
+
+static void
+sv_check_child(const char *dir, sv_store_check_t *chk, int fd)
+{
+    if (chk->uid != -1 && geteuid() == 0
+        && (setgid((gid_t) chk->gid) != 0 || setuid((uid_t) chk->uid) != 0))
+    {
+        sv_tell(fd, "error setuid(%ld) failed: %s", chk->uid,
+                strerror(errno));
+        return;
+    }
+
+    if (sv_migrate(dir, fd) != 0) {
+        return;
+    }
+
+    sv_walk_codes(dir, fd);
+}
+
+
+/* Copies src into dst of size bytes, cut short if need be. */
+static void
+sv_copy(char *dst, size_t size, const char *src)
+{
+    size_t  n;
+
+    n = strlen(src);
+
+    if (n >= size) {
+        n = size - 1;
+    }
+
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+
+/* The child's lines, as far as they go; the last one in last. */
+static void
+sv_check_read(int fd, sv_store_check_t *chk, char *last, size_t size)
+{
+    char     buf[2048], *p, *nl;
+    size_t   len;
+    ssize_t  n;
+
+    len = 0;
+
+    while (len < sizeof(buf) - 1
+           && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) != 0)
+    {
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+
+            break;
+        }
+
+        len += n;
+    }
+
+    buf[len] = '\0';
+    last[0] = '\0';
+
+    for (p = buf; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+        *nl = '\0';
+
+        if (strcmp(p, "migrated") == 0) {
+            chk->migrated = 1;
+            continue;
+        }
+
+        sv_copy(last, size, p);
+    }
+}
+
+
+static sv_store_rc_t
+sv_move_aside(const char *dir, sv_store_check_t *chk, char *err,
+    size_t errlen)
+{
+    char        path[512], stamp[32];
+    time_t      now;
+    struct tm   tm;
+
+    if (sv_path(path, sizeof(path), dir, SV_STORE_CODES_DIR, err, errlen)
+        != 0)
+    {
+        return SV_STORE_ERROR;
+    }
+
+    now = time(NULL);
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", gmtime_r(&now, &tm));
+
+    if (snprintf(chk->moved_to, sizeof(chk->moved_to), "%s.damaged-%s-%ld",
+                 path, stamp, (long) getpid())
+        >= (int) sizeof(chk->moved_to))
+    {
+        snprintf(err, errlen, "the store's path is too long");
+        return SV_STORE_ERROR;
+    }
+
+    if (rename(path, chk->moved_to) != 0) {
+        snprintf(err, errlen, "rename(\"%s\", \"%s\") failed: %s", path,
+                 chk->moved_to, strerror(errno));
+        return SV_STORE_ERROR;
+    }
+
+    (void) sv_sync_dir(dir);
+
+    chk->damaged = 1;
+
+    return SV_STORE_OK;
+}
+
+
+sv_store_rc_t
+sv_store_check(const char *dir, sv_store_check_t *chk, char *err,
+    size_t errlen)
+{
+    int    fds[2], status;
+    char   last[512];
+    pid_t  pid;
+
+    chk->migrated = 0;
+    chk->in_use = 0;
+    chk->damaged = 0;
+    chk->moved_to[0] = '\0';
+    chk->reason[0] = '\0';
+
+    if (pipe(fds) != 0) {
+        snprintf(err, errlen, "pipe() failed: %s", strerror(errno));
+        return SV_STORE_ERROR;
+    }
+
+    pid = fork();
+
+    if (pid == -1) {
+        snprintf(err, errlen, "fork() failed: %s", strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return SV_STORE_ERROR;
+    }
+
+    if (pid == 0) {
+        close(fds[0]);
+        sv_check_child(dir, chk, fds[1]);
+        _exit(0);
+    }
+
+    close(fds[1]);
+    sv_check_read(fds[0], chk, last, sizeof(last));
+    close(fds[0]);
+
+    while (waitpid(pid, &status, 0) == -1) {
+        if (errno != EINTR) {
+            snprintf(err, errlen, "waitpid() failed: %s", strerror(errno));
+            return SV_STORE_ERROR;
+        }
+    }
+
+    if (WIFSIGNALED(status)) {
+        snprintf(chk->reason, sizeof(chk->reason),
+                 "reading it killed the reader with signal %d",
+                 WTERMSIG(status));
+        return sv_move_aside(dir, chk, err, errlen);
+    }
+
+    if (strcmp(last, "ok") == 0) {
+        return SV_STORE_OK;
+    }
+
+    if (strcmp(last, "in use") == 0) {
+        chk->in_use = 1;
+        return SV_STORE_OK;
+    }
+
+    if (strncmp(last, "damaged ", 8) == 0) {
+        sv_copy(chk->reason, sizeof(chk->reason), last + 8);
+        return sv_move_aside(dir, chk, err, errlen);
+    }
+
+    sv_copy(err, errlen, strncmp(last, "error ", 6) == 0
+                         ? last + 6 : "the check ended without a word");
+
+    return SV_STORE_ERROR;
 }

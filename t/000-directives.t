@@ -167,9 +167,9 @@ is $res->{json}{status}, 'created', 'created';
 
 $res = sv_request(GET => '/status');
 is_deeply $res->{json}{providers},
-    { sens => { ok => 0, failed => 1 }, cafe24 => { ok => 0, failed => 1 },
+    { sens => { ok => 0, failed => 1 }, cafe24 => { ok => 0, failed => 0 },
       log => { ok => 1, failed => 0 } },
-    'sens and cafe24 failed over to log';
+    'sens failed over to log; cafe24, in Korea only, was not asked for +1';
 
 my $logged = do { open my $in, '<', $Test::Nginx::Util::ErrLogFile; local $/; <$in> };
 like $logged, qr/smsverify log provider: to "[^"]*" message "\[MyShop\] 인증번호 \[\d{8}\]를 입력해주세요\."/,
@@ -232,7 +232,24 @@ qr/\[emerg\] .*"smsverify" directive is not allowed here in \S+nginx\.conf:\d+/
     smsverify_provider log;
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*"smsverify" is used but no "smsverify_store" is defined at the http level in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*no "smsverify_store" is defined at the http level for the "smsverify" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 6b: the missing store error names the first "smsverify" directive's line
+--- http_config
+    smsverify_provider log;
+--- config
+    include $TEST_NGINX_HTML_DIR/send.conf;
+    location = /confirm { smsverify confirm; }
+--- user_files
+>>> send.conf
+location = /send {
+    smsverify send;
+}
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*no "smsverify_store" is defined at the http level for the "smsverify" directive in \S+\/send\.conf:2\b/
 
 
 
@@ -254,7 +271,19 @@ qr/\[emerg\] .*"smsverify_store" directive is not allowed here in \S+nginx\.conf
     smsverify_provider log;
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid store size "size=1k", it must be at least \S+ in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*store size "size=1k" is too small, it must be at least 256k in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 8b: smsverify_store size=100k is too small, not invalid
+--- http_config
+    smsverify_store smsverify_temp size=100k;
+    smsverify_provider log;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*store size "size=100k" is too small, it must be at least 256k in \S+nginx\.conf:\d+/
+--- no_error_log
+invalid store size
 
 
 
@@ -264,7 +293,60 @@ qr/\[emerg\] .*invalid store size "size=1k", it must be at least \S+ in \S+nginx
     smsverify_provider log;
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid store size "size=lots"/
+qr/\[emerg\] .*invalid store size "size=lots" in \S+nginx\.conf:\d+/
+--- no_error_log
+at least
+
+
+
+=== TEST 9b: smsverify_store sizes that do not parse are invalid, whatever their digits
+--- http_config
+    smsverify_store smsverify_temp size=12x;
+    smsverify_provider log;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid store size "size=12x" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 9c: smsverify_store size= with nothing after it
+--- http_config
+    smsverify_store smsverify_temp size=;
+    smsverify_provider log;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid store size "size=" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 9d: smsverify_store size= past what a worker can map
+--- http_config
+    smsverify_store smsverify_temp size=129g;
+    smsverify_provider log;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*store size "size=129g" is too large, it must be at most 128g in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 9e: smsverify_store size=1g works, and each part's map is 1g
+--- http_config
+    smsverify_store smsverify_temp size=1g;
+    smsverify_provider log;
+--- request
+POST /send
+{"phoneNumber":"010-1234-5678"}
+--- error_code: 200
+--- flow
+my $res = sv_request(POST => '/confirm', { phoneNumber => '010-1234-5678',
+    verificationNumber => sv_code_for('5678') });
+is $res->{status}, 200, 'a code confirms in a 1g store';
+for my $part ('members', 'codes') {
+    my $dir = Test::Nginx::Util::server_root() . "/smsverify_temp/$part";
+    my $out = `mdb_stat -e \Q$dir\E 2>&1`;
+    like $out, qr/^\s*Map size: 1073741824$/m, "mdb_stat -e: $part, a map of 1g"
+        or diag $out;
+}
 
 
 
@@ -836,7 +918,7 @@ qr/\[emerg\] .*provider "cafe24" url "sslsms\.cafe24\.com" must start with "http
     smsverify_store smsverify_temp size=8m;
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*"smsverify send" needs at least one "smsverify_provider" in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*no "smsverify_provider" is defined for "smsverify send" in \S+nginx\.conf:\d+/
 
 
 
@@ -852,7 +934,7 @@ location = /send {
 }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*"smsverify send" needs at least one "smsverify_provider" in \S+\/send\.conf:[12]\b/
+qr/\[emerg\] .*no "smsverify_provider" is defined for "smsverify send" in \S+\/send\.conf:2\b/
 
 
 
@@ -892,7 +974,7 @@ qr/message "(?:가){41}\[\d{6}\]"/
     smsverify_message "가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가[$smsverify_code].";
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*"smsverify_message" takes 91 bytes in EUC-KR with a 6-digit code, more than one SMS \(90\) in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*"smsverify_message" in \S+nginx\.conf:\d+ takes 91 bytes in EUC-KR with a 6-digit code, more than one SMS \(90\), for "smsverify send" in \S+nginx\.conf:\d+/
 
 
 
@@ -904,11 +986,11 @@ qr/\[emerg\] .*"smsverify_message" takes 91 bytes in EUC-KR with a 6-digit code,
     smsverify_message "가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가[${smsverify_code}]";
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*"smsverify_message" takes 92 bytes in EUC-KR with a 8-digit code, more than one SMS \(90\)/
+qr/\[emerg\] .*"smsverify_message" in \S+nginx\.conf:\d+ takes 92 bytes in EUC-KR with the 8-digit code of "smsverify_code_length" in \S+nginx\.conf:\d+, more than one SMS \(90\), for "smsverify send" in \S+nginx\.conf:\d+/
 
 
 
-=== TEST 61: the message error names the line of smsverify_message (or of "smsverify send")
+=== TEST 61: the message error names the line of smsverify_message and of "smsverify send"
 --- http_config
     smsverify_store smsverify_temp size=8m;
     smsverify_provider log;
@@ -925,7 +1007,36 @@ location = /send {
 }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*"smsverify_message" takes 91 bytes in EUC-KR .* in \S+\/(?:message\.conf:2|send\.conf:[12])\b/
+qr/\[emerg\] .*"smsverify_message" in \S+\/message\.conf:2 takes 91 bytes in EUC-KR with a 6-digit code, more than one SMS \(90\), for "smsverify send" in \S+\/send\.conf:2$/
+
+
+
+=== TEST 61b: ... and of smsverify_code_length when the code's length makes it too long
+--- http_config
+    smsverify_store smsverify_temp size=8m;
+    smsverify_provider log;
+    include $TEST_NGINX_HTML_DIR/message.conf;
+--- config
+    location = /send {
+        include $TEST_NGINX_HTML_DIR/length.conf;
+        smsverify send;
+    }
+    location = /send6 {
+        include $TEST_NGINX_HTML_DIR/send.conf;
+    }
+--- user_files
+>>> message.conf
+# 84 bytes in EUC-KR and the code
+smsverify_message "가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가가[$smsverify_code]";
+>>> length.conf
+
+# longer codes here
+smsverify_code_length 8;
+>>> send.conf
+smsverify send;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"smsverify_message" in \S+\/message\.conf:2 takes 92 bytes in EUC-KR with the 8-digit code of "smsverify_code_length" in \S+\/length\.conf:3, more than one SMS \(90\), for "smsverify send" in \S+nginx\.conf:\d+$/
 
 
 
@@ -936,7 +1047,7 @@ qr/\[emerg\] .*"smsverify_message" takes 91 bytes in EUC-KR .* in \S+\/(?:messag
     smsverify_message \"\xff\xfe [\$smsverify_code]\";"
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*"smsverify_message" is not valid UTF-8/
+qr/\[emerg\] .*"smsverify_message" in \S+nginx\.conf:\d+ is not valid UTF-8 for "smsverify send" in \S+nginx\.conf:\d+/
 
 
 
@@ -947,7 +1058,28 @@ qr/\[emerg\] .*"smsverify_message" is not valid UTF-8/
     smsverify_message "Welcome to [$host]";
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*"smsverify_message" has no \$smsverify_code in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*"smsverify_message" in \S+nginx\.conf:\d+ has no \$smsverify_code for "smsverify send" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 62ba: the same, at its own line, for a location's "smsverify send"
+--- http_config
+    smsverify_store smsverify_temp size=8m;
+    smsverify_provider log;
+--- config
+    location = /send {
+        include $TEST_NGINX_HTML_DIR/message.conf;
+        include $TEST_NGINX_HTML_DIR/send.conf;
+    }
+--- user_files
+>>> message.conf
+smsverify_message "Welcome to [$host]";
+>>> send.conf
+
+smsverify send;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"smsverify_message" in \S+\/message\.conf:1 has no \$smsverify_code for "smsverify send" in \S+\/send\.conf:2$/
 
 
 
@@ -1353,3 +1485,41 @@ qr/\[emerg\] .*"smsverify_cors" directive takes "\*" alone in \S+nginx\.conf:\d+
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*"smsverify_cors" directive takes "\*" alone/
+
+
+
+=== TEST 97: the "log" provider warning: once per configuration load, naming the first one
+--- http_config
+    smsverify_store smsverify_temp size=8m;
+    include $TEST_NGINX_HTML_DIR/log.conf;
+--- config
+    location = /send  { smsverify_provider log; smsverify send; }
+    location = /send2 { smsverify_provider log; smsverify send; }
+--- user_files
+>>> log.conf
+# for development
+smsverify_provider log;
+--- request
+POST /send
+{"phoneNumber":"010-1234-5678"}
+--- error_code: 200
+--- flow
+my $warning = qr/\[warn\] .*the "log" provider writes every code to the error log: use it for development only in \S+\/log\.conf:2$/;
+my $count = sub {
+    open my $in, '<', $Test::Nginx::Util::ErrLogFile or die $!;
+    my @all = grep { /development only/ } <$in>;
+    is scalar(grep { /$warning/ } @all), scalar(@all),
+       'every warning names log.conf:2' or diag @all;
+    return scalar @all;
+};
+my $before = $count->();
+ok main::reload_nginx(), 'nginx reloaded';
+is $count->() - $before, 1, 'the reload warned once, in the error log';
+
+my $root = Test::Nginx::Util::server_root();
+my $out = qx{$Test::Nginx::Util::NginxBinary -p '$root/' -c '$Test::Nginx::Util::ConfFile' -t 2>&1};
+is $?, 0, 'nginx -t passes' or diag $out;
+my @lines = grep { /development only/ } split /\n/, $out;
+is scalar @lines, 1, 'nginx -t warns once' or diag $out;
+like $lines[0] // '', qr/^nginx: \[warn\] the "log" provider .* in \S+\/log\.conf:2$/,
+     'naming the first "smsverify_provider log"';

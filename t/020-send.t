@@ -291,11 +291,14 @@ qr/message "\[localhost\] code \d{6}"/
 
 
 
-=== TEST 15: a message longer than one SMS at run time is INTERNAL
+=== TEST 15: a message longer than one SMS at run time is INTERNAL, and changes nothing
 --- http_config
     smsverify_store smsverify_temp size=8m;
     smsverify_provider log;
     smsverify_message "$http_x_pad [$smsverify_code]";
+--- config
+    location = /send   { smsverify send; }
+    location = /status { smsverify status; }
 --- more_headers eval
 "Content-Type: application/json\nX-Pad: " . ("x" x 100)
 --- request
@@ -303,10 +306,20 @@ POST /send
 {"phoneNumber":"010-1234-5678"}
 --- error_code: 500
 --- response_body_like: ^\{"error":"INTERNAL","message":"[^"]+"\}$
+--- flow
+my $res = sv_request(POST => '/send', { phoneNumber => '010-1234-5678' },
+                     { 'X-Pad' => 'x' x 82 });
+is $res->{status}, 500, '90 bytes and one more: INTERNAL again';
+$res = sv_request(POST => '/send', { phoneNumber => '010-1234-5678' },
+                  { 'X-Pad' => 'x' x 81 });
+is $res->{status}, 200, 'exactly 90 bytes: sent, at once (nothing was counted)'
+    or diag $res->{body};
+my $st = sv_request(GET => '/status')->{json};
+is $st->{sent}, 1, 'sent 1';
+is $st->{rateLimited}, 0, 'rateLimited 0';
 --- error_log
 smsverify message takes 109 bytes in EUC-KR, more than one SMS (90)
---- no_error_log
-smsverify log provider
+smsverify message takes 91 bytes in EUC-KR, more than one SMS (90)
 
 
 

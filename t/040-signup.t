@@ -328,3 +328,137 @@ for my $bad (sv_member(email => 'bad'), sv_member(password => 'short1'),
 is scalar(sv_members_in_store()), 0, 'no member';
 my $res = sv_request(POST => '/signup', sv_member(verificationToken => $token));
 is $res->{status}, 200, 'the token still works after refusals';
+
+
+
+=== TEST 18: a replayed token with a taken email: refused before the hash, used up after 3
+Each 409 answers in far less time than one cost-14 hash takes, and the
+third uses the token up (API.md section 7).
+--- config
+    location = /send     { smsverify send; }
+    location = /confirm  { smsverify confirm; }
+    location = /signup   { smsverify signup; }
+    location = /signup14 { smsverify signup;
+                           smsverify_password_hash bcrypt cost=14; }
+    location = /status   { smsverify status; }
+--- request
+GET /status
+--- error_code: 200
+--- timeout: 60
+--- flow
+use Time::HiRes ();
+my $res = sv_request(POST => '/signup',
+    sv_member(verificationToken => sv_verify_phone('010-1111-1111'),
+              phoneNumber => '010-1111-1111'));
+is $res->{status}, 200, 'a member with kim@example.com';
+
+# what one hash at cost 14 takes, signup and all
+my $token = sv_verify_phone('010-3333-3333');
+my $t0 = Time::HiRes::time();
+$res = sv_request(POST => '/signup14',
+    sv_member(verificationToken => $token, phoneNumber => '010-3333-3333',
+              email => 'lee@example.com'));
+my $hash = Time::HiRes::time() - $t0;
+is $res->{status}, 200, sprintf('a signup at cost 14 took %.3fs', $hash);
+
+$token = sv_verify_phone('010-2222-2222');
+for my $i (1 .. 3) {
+    my $t = Time::HiRes::time();
+    $res = sv_request(POST => '/signup14',
+        sv_member(verificationToken => $token, phoneNumber => '010-2222-2222',
+                  email => 'KIM@example.com'));
+    my $took = Time::HiRes::time() - $t;
+    is $res->{status}, 409, "replay $i: 409";
+    is $res->{json}{error}, 'EMAIL_TAKEN', "replay $i: EMAIL_TAKEN";
+    ok $took < $hash / 5,
+       sprintf('replay %d took %.3fs: no hash (one takes %.3fs)', $i, $took,
+               $hash);
+}
+$res = sv_request(POST => '/signup14',
+    sv_member(verificationToken => $token, phoneNumber => '010-2222-2222',
+              email => 'park@example.com'));
+is $res->{status}, 403, 'after 3 taken answers the token is used up';
+is $res->{json}{error}, 'PHONE_NOT_VERIFIED', 'PHONE_NOT_VERIFIED';
+is scalar(sv_members_in_store()), 2, 'two members';
+
+
+
+=== TEST 19: the password does not stay in the body's buffers or its temp file
+$request_body, logged after the answer, reads the wiped buffer; a body
+kept in a file (client_body_in_file_only on keeps it) is zeroes.
+--- http_config
+    smsverify_store smsverify_temp size=8m;
+    smsverify_provider log;
+    smsverify_password_hash bcrypt cost=4;
+    smsverify_terms 1 required;
+    log_format body '[$request_body]';
+--- config
+    location = /send    { smsverify send; }
+    location = /confirm { smsverify confirm; }
+    location = /signup  { smsverify signup; access_log logs/body.log body; }
+    location = /signup_file {
+        smsverify signup;
+        client_body_in_file_only on;
+        client_body_temp_path body_temp;
+    }
+    location = /status  { smsverify status; }
+--- request
+GET /status
+--- error_code: 200
+--- flow
+my $res = sv_request(POST => '/signup',
+    sv_member(verificationToken => sv_verify_phone('010-1111-1111'),
+              phoneNumber => '010-1111-1111', termsId => [1],
+              password => 'Secr3tPassA'));
+is $res->{status}, 200, 'a signup, its body in memory';
+$res = sv_request(POST => '/signup',
+    sv_member(email => 'bad', password => 'Secr3tPassB'));
+is $res->{status}, 400, 'a refused one';
+$res = sv_request(POST => '/signup_file',
+    sv_member(verificationToken => sv_verify_phone('010-2222-2222'),
+              phoneNumber => '010-2222-2222', termsId => [1],
+              email => 'lee@example.com', password => 'Secr3tPassC'));
+is $res->{status}, 200, 'a signup, its body in a file';
+
+my $log = do { local $/; open my $in, '<', server_root() . '/logs/body.log'
+                             or die "body.log: $!"; <$in> };
+my @lines = split /\n/, $log;
+is scalar(@lines), 2, 'two bodies logged';
+unlike $log, qr/Secr3tPass|example\.com/, 'no password, nothing of the body';
+like $_, qr/^\[(?:\\x00)+\]$/, 'zeroes in its place' for @lines;
+
+my @files = grep { -f } glob(server_root() . '/body_temp/*');
+is scalar(@files), 1, 'one body file kept';
+my $bytes = do { local $/; open my $in, '<', $files[0] or die; <$in> };
+ok length($bytes) > 50, 'of the body\'s length (' . length($bytes) . ')';
+is $bytes =~ tr/\0//c, 0, 'all of it zeroes';
+
+
+
+=== TEST 20: threads that hashed are back at their priority
+A hash runs in a thread of its own at nice 10; the pool threads, which
+take the store's write lock, stay at 0.
+--- request
+GET /status
+--- error_code: 200
+--- flow
+for my $i (1 .. 6) {
+    my $phone = sprintf '010-1111-%04d', $i;
+    my $res = sv_request(POST => '/signup',
+        sv_member(verificationToken => sv_verify_phone($phone),
+                  phoneNumber => $phone, email => "m$i\@example.com"));
+    is $res->{status}, 200, "signup $i";
+}
+my @pids = grep { $_ } (sv_master_pid(), sv_worker_pids());
+my %nice;
+for my $pid (@pids) {
+    for my $stat (glob "/proc/$pid/task/*/stat") {
+        open my $in, '<', $stat or next;
+        my $line = <$in>;
+        my @f = split ' ', substr($line, rindex($line, ')') + 2);
+        $nice{$f[16]}++;       # field 19 of stat
+    }
+}
+ok scalar(keys %nice) > 0, 'threads seen';
+is_deeply [keys %nice], [0], 'every thread at nice 0'
+    or diag explain \%nice;

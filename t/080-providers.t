@@ -1092,3 +1092,124 @@ POST /send
 --- response_body_like: ^\{"error":"PROVIDER_FAILED","message":"[^"]+"\}$
 --- error_log eval
 qr/\[warn\] .*smsverify provider "sens" failed to send to "\+82 10-\*\*\*\*-5678": sens: .*(?:SSL|TLS|ssl|tls)/
+
+
+
+=== TEST 42: cafe24 is never handed a number abroad: SENS, next in line, takes it with its country code
+--- http_config
+    smsverify_store smsverify_temp size=8m;
+    smsverify_countries 82 1 44;
+    smsverify_provider cafe24 user_id=$TEST_NGINX_CAFE24_ID
+        secure_key=$TEST_NGINX_CAFE24_KEY from=070-1234-5678
+        url=http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
+    smsverify_provider sens service_id=$TEST_NGINX_SENS_ID
+        access_key=$TEST_NGINX_SENS_KEY secret_key=$TEST_NGINX_SENS_SECRET
+        from=0212345678 url=http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
+--- request
+POST /send
+{"phoneNumber":"010-5555-6666"}
+--- error_code: 200
+--- response_body_like: "phoneNumber":"\+821055556666"
+--- flow
+# three phones to the store: once all three went to 010-5555-6666
+for my $phone ('+1 010 5555 6666', '+44 010 5555 6666',
+               '+1 415 555 0123', '+44 7911 123456') {
+    my $res = sv_request(POST => '/send', { phoneNumber => $phone });
+    is $res->{status}, 200, "$phone sent" or diag $res->{body};
+}
+is_deeply [map { "$_->{provider} $_->{to}" }
+           grep { $_->{provider} eq 'cafe24' } @{ sv_mock_requests() }],
+          ['cafe24 010-5555-6666'], 'Cafe24 was asked for the Korean phone only';
+is_deeply [map { "$_->{provider} +" . ($_->{countryCode} // '') . " $_->{to}" }
+           @{ sv_mock_messages() }],
+          ['cafe24 + 010-5555-6666',
+           'sens +1 01055556666', 'sens +44 01055556666',
+           'sens +1 4155550123', 'sens +44 7911123456'],
+          'SENS: countryCode and the digits after it';
+my $st = status_json();
+is_deeply $st->{providers},
+    { cafe24 => { ok => 1, failed => 0 }, sens => { ok => 4, failed => 0 } },
+    'a provider not asked is neither ok nor failed';
+is $st->{sent}, 5, 'sent 5';
+is $st->{sendFailed}, 0, 'sendFailed 0';
+my $res = sv_request(POST => '/confirm', { phoneNumber => '+44 7911 123456',
+    verificationNumber => '' . sv_mock_code_for('+44 7911123456') });
+is $res->{status}, 200, 'the code SENS carried abroad confirms';
+--- error_log eval
+qr/\[info\] .*smsverify provider "cafe24" not asked to send to "\+44 \*+3456": cafe24: sends within Korea \(\+82\) only/
+--- no_error_log
+[warn]
+[error]
+
+
+
+=== TEST 43: cafe24 alone and a number abroad: 502, Cafe24 got nothing, the send is not counted
+--- http_config
+    smsverify_store smsverify_temp size=8m;
+    smsverify_countries 82 1;
+    smsverify_provider cafe24 user_id=$TEST_NGINX_CAFE24_ID
+        secure_key=$TEST_NGINX_CAFE24_KEY from=070-1234-5678
+        url=http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
+--- request
+POST /send
+{"phoneNumber":"+1 010 5555 6666"}
+--- error_code: 502
+--- response_body_like: ^\{"error":"PROVIDER_FAILED","message":"[^"]+"\}$
+--- flow
+my $res = sv_request(POST => '/send', { phoneNumber => '+1 010 5555 6666' });
+is $res->{status}, 502, 'a resend at once: 502 again, not RESEND_TOO_SOON'
+    or diag $res->{body};
+$res = sv_request(POST => '/send', { phoneNumber => '010-5555-6666' });
+is $res->{status}, 200, 'a Korean phone still goes through Cafe24';
+is_deeply [map { "$_->{provider} $_->{to}" } @{ sv_mock_requests() }],
+          ['cafe24 010-5555-6666'], 'Cafe24 was asked for the Korean phone only';
+my $st = status_json();
+is_deeply $st->{providers}, { cafe24 => { ok => 1, failed => 0 } },
+          'the skips are not failures';
+is $st->{sendFailed}, 2, 'sendFailed 2';
+is $st->{sent}, 1, 'sent 1';
+is $st->{rateLimited}, 0, 'rateLimited 0';
+is $st->{codesPending}, 1, 'a code for the Korean phone only';
+--- error_log eval
+qr/\[warn\] .*smsverify provider "cafe24" not asked to send to "\+1 \*+6666": cafe24: sends within Korea \(\+82\) only/
+--- no_error_log
+failed to send
+
+
+
+=== TEST 44: a full thread pool queue: 503 BUSY, and the send it refused changed nothing
+--- main_config
+    thread_pool tiny threads=1 max_queue=1;
+--- config
+    location = /send   { smsverify_thread_pool tiny; smsverify send; }
+    location = /status { smsverify status; }
+    location = /fast   { return 200 "fast\n"; }
+--- mock_behaviour
+{"provider": "sens", "mode": "ok", "delay_ms": 1000, "count": 2}
+--- request
+GET /fast
+--- error_code: 200
+--- timeout: 10
+--- flow
+# one send in the pool's thread, one in its queue of 1
+my @kids = map { sv_request_in_child(POST => '/send',
+                                     { phoneNumber => "010-1234-000$_" }) }
+           1, 2;
+sleep 0.4;
+my $res = sv_request(POST => '/send', { phoneNumber => '010-1234-0003' });
+is $res->{status}, 503, 'the third: 503';
+is $res->{json}{error}, 'BUSY', 'BUSY';
+is $res->{headers}{'retry-after'}, '1', 'Retry-After: 1';
+is_deeply [map { sv_child_status($_) } @kids], [200, 200],
+          'the two in the pool got through';
+is_deeply [sort map { $_->{to} } @{ sv_mock_requests() }],
+          ['01012340001', '01012340002'], 'the refused send reached no provider';
+$res = sv_request(POST => '/send', { phoneNumber => '010-1234-0003' });
+is $res->{status}, 200, 'the refused phone sends at once: nothing was counted'
+    or diag $res->{body};
+my $st = status_json();
+is $st->{sent}, 3, 'sent 3';
+is $st->{rateLimited}, 0, 'rateLimited 0';
+is $st->{codesPending}, 3, 'three codes';
+--- error_log
+thread pool "tiny" queue overflow

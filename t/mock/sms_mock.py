@@ -27,7 +27,8 @@ Cafe24 SMS:
     base64-encoded (mode=1).  Answers 200 with a plain-text result:
     "success,<remaining>", "Test Success!" under testflag=Y, or an error
     code: -101 (a variable missing or badly encoded), -102 (user_id or
-    secure key wrong).
+    secure key wrong), 3205 (a receiver that is not a Korean number:
+    Cafe24 sends within Korea only).
 
 Control API, for the tests:
     GET  /__mock/messages    every accepted message, oldest first:
@@ -36,6 +37,12 @@ Control API, for the tests:
                              ports: a kept-alive connection); sens adds
                              type, contentType and countryCode, cafe24
                              testflag (true or false)
+    GET  /__mock/requests    every request to a provider, accepted or not,
+                             oldest first: [{"provider", "to",
+                             "countryCode"}] as far as the body could be
+                             read (cafe24: rphone decoded; sens: each
+                             messages[].to), so a test can see what a
+                             provider was handed even when it refused it
     POST /__mock/behaviour   {"provider": "sens"|"cafe24",
                               "mode": "ok"|"http500"|"http400"|"garbage"|
                                       "hang"|"badstatus",
@@ -91,6 +98,7 @@ class State:
     def reset(self):
         with self.lock:
             self.messages = []
+            self.requests = []
             self.behaviour = {p: {"mode": "ok", "delay_ms": 0, "count": None}
                               for p in PROVIDERS}
 
@@ -118,6 +126,14 @@ class State:
     def all_messages(self):
         with self.lock:
             return list(self.messages)
+
+    def record_request(self, request):
+        with self.lock:
+            self.requests.append(request)
+
+    def all_requests(self):
+        with self.lock:
+            return list(self.requests)
 
 
 def sens_error(status, message):
@@ -206,6 +222,26 @@ def check_sens_body(headers, raw):
             "recipients": to}
 
 
+def what_was_asked(name, raw):
+    """The receivers of a provider request, read leniently, for the log."""
+    asked = []
+    try:
+        if name == "sens":
+            body = json.loads(raw.decode("utf-8"))
+            for m in body.get("messages") or []:
+                asked.append({"provider": name, "to": m.get("to"),
+                              "countryCode": body.get("countryCode")})
+        else:
+            form = urllib.parse.parse_qs(raw.decode("ascii"))
+            rphone = form.get("rphone", [""])[0]
+            asked.append({"provider": name,
+                          "to": base64.b64decode(rphone).decode("utf-8")})
+    except (UnicodeDecodeError, ValueError, AttributeError, TypeError,
+            binascii.Error):
+        pass
+    return asked or [{"provider": name, "to": None}]
+
+
 def cafe24_fields(headers, raw):
     """The form's fields, base64-decoded; Rejected with -101 if unreadable."""
     ctype = headers.get("content-type", "")
@@ -237,7 +273,9 @@ def check_cafe24(config, fields):
             and not hmac.compare_digest(fields["secure"],
                                         config.cafe24_secure_key):
         raise Rejected(200, "-102", "text/html")
-    if not re.fullmatch(r"[0-9]+(-[0-9]+)*", fields["rphone"]):
+    # a number as dialled in Korea: a trunk 0, hyphens optional
+    if not re.fullmatch(r"0[0-9]{1,2}-?[0-9]{3,4}-?[0-9]{4}",
+                        fields["rphone"]):
         raise Rejected(200, "3205", "text/html")
 
     sender = [fields[n] for n in ("sphone1", "sphone2", "sphone3")
@@ -301,6 +339,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/__mock/messages":
             self.send(200, self.server.state.all_messages())
+        elif self.path == "/__mock/requests":
+            self.send(200, self.server.state.all_requests())
         else:
             self.send(404, {"errorMessage": "Not Found"})
 
@@ -336,6 +376,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def provider(self, name, path, raw):
         state = self.server.state
+        for asked in what_was_asked(name, raw):
+            state.record_request(asked)
         mode, delay_ms = state.next_behaviour(name)
 
         if mode == "hang":

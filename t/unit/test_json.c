@@ -202,6 +202,56 @@ test_int_sets(void **state)
 }
 
 
+/* Every string of the tree, keys too, nested or not, is zeroes. */
+static void
+assert_zeroed(const cJSON *item)
+{
+    for (/* void */; item != NULL; item = item->next) {
+        if (item->string != NULL) {
+            assert_int_equal(item->string[0], '\0');
+        }
+
+        if (item->valuestring != NULL) {
+            assert_int_equal(item->valuestring[0], '\0');
+        }
+
+        assert_zeroed(item->child);
+    }
+}
+
+
+static void
+test_wipe(void **state)
+{
+    static const char  body[] =
+        "{\"email\":\"kim@example.com\",\"password\":\"s3cret-pass\","
+        "\"nested\":{\"deep\":[\"a1b2c3\",{\"k\":\"v\"}]},\"n\":5}";
+
+    cJSON       *json;
+    const char  *pw;
+    size_t       len, i;
+
+    (void) state;
+
+    json = parse(body);
+    assert_non_null(json);
+    assert_int_equal(sv_json_string(json, "password", &pw, &len), SV_JSON_OK);
+    assert_int_equal(len, 11);
+
+    sv_json_wipe(json);
+
+    /* the bytes themselves, not just the first */
+    for (i = 0; i < len; i++) {
+        assert_int_equal(pw[i], '\0');
+    }
+
+    assert_zeroed(json);
+    cJSON_Delete(json);
+
+    sv_json_wipe(NULL);
+}
+
+
 int
 main(void)
 {
@@ -211,6 +261,7 @@ main(void)
         cmocka_unit_test(test_length_is_respected),
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_int_sets),
+        cmocka_unit_test(test_wipe),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

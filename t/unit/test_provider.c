@@ -219,6 +219,19 @@ mock_messages(void)
 }
 
 
+/* every request a provider got, accepted or not */
+static cJSON *
+mock_requests(void)
+{
+    cJSON  *list;
+
+    list = mock_call("/__mock/requests", NULL);
+    assert_true(cJSON_IsArray(list));
+
+    return list;
+}
+
+
 static const char *
 field(const cJSON *message, const char *name)
 {
@@ -450,6 +463,114 @@ test_sens_abroad(void **state)
 }
 
 
+/* +1 and +44 as typed with a Korean-looking national part, and as usual */
+static void
+test_sens_abroad_numbers(void **state)
+{
+    size_t          i;
+    char            err[256];
+    cJSON          *list, *m;
+    sv_provider_t   p;
+
+    static const struct {
+        const char  *phone, *cc, *to;
+    } cases[] = {
+        { "+101055556666", "1", "01055556666" },
+        { "+4401055556666", "44", "01055556666" },
+        { "+447911123456", "44", "7911123456" },
+        { "+821055556666", "82", "01055556666" },
+    };
+
+    (void) state;
+
+    p = sens();
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(send_to(&p, cases[i].phone, "code 1234", err,
+                                 sizeof(err)), SV_PROVIDER_ACCEPTED);
+    }
+
+    list = mock_messages();
+    assert_int_equal(cJSON_GetArraySize(list), 4);
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        m = cJSON_GetArrayItem(list, (int) i);
+        assert_string_equal(field(m, "countryCode"), cases[i].cc);
+        assert_string_equal(field(m, "to"), cases[i].to);
+    }
+
+    cJSON_Delete(list);
+}
+
+
+/* Cafe24 sends within Korea: a number abroad is skipped, never sent */
+static void
+test_cafe24_abroad(void **state)
+{
+    size_t          i;
+    char            err[256];
+    cJSON          *list, *m;
+    sv_provider_t   p;
+
+    static const char  *abroad[] = {
+        "+101055556666", "+4401055556666", "+14155550123", "+447911123456",
+        "+8612345678901",
+    };
+
+    (void) state;
+
+    p = cafe24();
+
+    for (i = 0; i < sizeof(abroad) / sizeof(abroad[0]); i++) {
+        err[0] = '\0';
+        assert_int_equal(send_to(&p, abroad[i], TEXT, err, sizeof(err)),
+                         SV_PROVIDER_SKIPPED);
+        assert_non_null(strstr(err, "cafe24: sends within Korea"));
+    }
+
+    list = mock_requests();
+    assert_int_equal(cJSON_GetArraySize(list), 0);
+    cJSON_Delete(list);
+
+    /* a Korean number still goes */
+    assert_int_equal(send_to(&p, "+821055556666", TEXT, err, sizeof(err)),
+                     SV_PROVIDER_ACCEPTED);
+
+    list = mock_requests();
+    assert_int_equal(cJSON_GetArraySize(list), 1);
+    m = cJSON_GetArrayItem(list, 0);
+    assert_string_equal(field(m, "to"), "010-5555-6666");
+    cJSON_Delete(list);
+}
+
+
+static void
+test_serves(void **state)
+{
+    sv_provider_t  p;
+
+    (void) state;
+
+    memset(&p, 0, sizeof(p));
+
+    p.type = SV_PROVIDER_CAFE24;
+    assert_true(sv_provider_serves(&p, "+821012345678"));
+    assert_false(sv_provider_serves(&p, "+14155550123"));
+    assert_false(sv_provider_serves(&p, "+4401055556666"));
+    assert_false(sv_provider_serves(&p, "+8"));
+    assert_false(sv_provider_serves(&p, "+82"));
+    assert_false(sv_provider_serves(&p, "01012345678"));
+    assert_false(sv_provider_serves(&p, ""));
+
+    p.type = SV_PROVIDER_SENS;
+    assert_true(sv_provider_serves(&p, "+821012345678"));
+    assert_true(sv_provider_serves(&p, "+14155550123"));
+
+    p.type = SV_PROVIDER_LOG;
+    assert_true(sv_provider_serves(&p, "+4401055556666"));
+}
+
+
 static void
 test_sens_escapes_text(void **state)
 {
@@ -464,6 +585,33 @@ test_sens_escapes_text(void **state)
 
     p = sens();
     assert_int_equal(send_to(&p, PHONE, text, err, sizeof(err)), 0);
+
+    list = mock_messages();
+    m = cJSON_GetArrayItem(list, 0);
+    assert_non_null(m);
+    assert_string_equal(field(m, "text"), text);
+
+    cJSON_Delete(list);
+}
+
+
+/* the body is printed into a buffer of our own: the worst case fits */
+static void
+test_sens_escapes_all(void **state)
+{
+    char            err[256], text[301];
+    cJSON          *list, *m;
+    sv_provider_t   p;
+
+    (void) state;
+
+    /* every byte a control character: \u0001, six bytes each */
+    memset(text, 0x01, sizeof(text) - 1);
+    text[sizeof(text) - 1] = '\0';
+
+    p = sens();
+    assert_int_equal(send_to(&p, PHONE, text, err, sizeof(err)),
+                     SV_PROVIDER_ACCEPTED);
 
     list = mock_messages();
     m = cJSON_GetArrayItem(list, 0);
@@ -934,12 +1082,16 @@ main(void)
 {
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_serves),
         cmocka_unit_test(test_escape),
         cmocka_unit_test(test_url),
         cmocka_unit_test(test_log),
         cmocka_unit_test_setup(test_sens_success, reset_mock),
         cmocka_unit_test_setup(test_sens_abroad, reset_mock),
+        cmocka_unit_test_setup(test_sens_abroad_numbers, reset_mock),
+        cmocka_unit_test_setup(test_cafe24_abroad, reset_mock),
         cmocka_unit_test_setup(test_sens_escapes_text, reset_mock),
+        cmocka_unit_test_setup(test_sens_escapes_all, reset_mock),
         cmocka_unit_test_setup(test_cafe24_success, reset_mock),
         cmocka_unit_test_setup(test_cafe24_testflag, reset_mock),
         cmocka_unit_test_setup(test_cafe24_numbers, reset_mock),

@@ -9,10 +9,13 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,6 +46,54 @@ typedef struct {
     sv_store_t  *st;
     char         err[256];
 } fx_t;
+
+
+/*
+ * The syncs LMDB asks for, by environment: defined here, these take the
+ * place of libc's for liblmdb too (the executable's symbols come first).
+ */
+
+static unsigned  syncs_members, syncs_codes;
+
+
+static void
+count_sync(int fd)
+{
+    char     link[64], path[512];
+    ssize_t  n;
+
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    n = readlink(link, path, sizeof(path) - 1);
+
+    if (n <= 0) {
+        return;
+    }
+
+    path[n] = '\0';
+
+    if (strstr(path, "/" SV_STORE_MEMBERS_DIR "/") != NULL) {
+        syncs_members++;
+
+    } else if (strstr(path, "/" SV_STORE_CODES_DIR "/") != NULL) {
+        syncs_codes++;
+    }
+}
+
+
+int
+fdatasync(int fd)
+{
+    count_sync(fd);
+    return (int) syscall(SYS_fdatasync, fd);
+}
+
+
+int
+fsync(int fd)
+{
+    count_sync(fd);
+    return (int) syscall(SYS_fsync, fd);
+}
 
 
 /* Fixture. */
@@ -113,7 +164,10 @@ remove_dir(const char *dir)
             }
 
             snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-            unlink(path);
+
+            if (unlink(path) != 0) {
+                remove_dir(path);
+            }
         }
 
         closedir(d);
@@ -136,16 +190,35 @@ teardown(void **state)
 }
 
 
-/* Raw LMDB, for what the store does not show; the store must be closed. */
+/*
+ * Raw LMDB, for what the store does not show; the store must be closed.
+ * Each database lives in one of the store's two environments.
+ */
+
+static void
+raw_env_dir(const char *dir, const char *db, char *path, size_t size)
+{
+    int  codes;
+
+    codes = strcmp(db, "codes") == 0 || strcmp(db, "sends") == 0
+            || strcmp(db, "tokens") == 0;
+
+    snprintf(path, size, "%s/%s", dir,
+             codes ? SV_STORE_CODES_DIR : SV_STORE_MEMBERS_DIR);
+}
+
 
 static MDB_env *
-raw_open(const char *dir)
+raw_open(const char *dir, const char *db)
 {
+    char      path[256];
     MDB_env  *env;
+
+    raw_env_dir(dir, db, path, sizeof(path));
 
     assert_int_equal(mdb_env_create(&env), 0);
     assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
-    assert_int_equal(mdb_env_open(env, dir, MDB_NOTLS, 0600), 0);
+    assert_int_equal(mdb_env_open(env, path, MDB_NOTLS, 0600), 0);
 
     return env;
 }
@@ -170,7 +243,7 @@ raw_put(const char *dir, const char *db, const void *key, size_t klen,
     MDB_txn  *txn;
     MDB_val   k, v;
 
-    env = raw_open(dir);
+    env = raw_open(dir, db);
     assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
 
     k.mv_data = (void *) key;
@@ -194,7 +267,7 @@ raw_get(const char *dir, const char *db, const void *key, size_t klen,
     MDB_txn  *txn;
     MDB_val   k, v;
 
-    env = raw_open(dir);
+    env = raw_open(dir, db);
     assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
 
     k.mv_data = (void *) key;
@@ -222,7 +295,7 @@ raw_entries(const char *dir, const char *db)
     MDB_txn   *txn;
     MDB_stat   ms;
 
-    env = raw_open(dir);
+    env = raw_open(dir, db);
     assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
     assert_int_equal(mdb_stat(txn, raw_dbi(txn, db), &ms), 0);
     mdb_txn_abort(txn);
@@ -386,6 +459,27 @@ signup(fx_t *f, const char *email, const char *phone, int token,
     }
 
     return rc;
+}
+
+
+/* The check before the hash, for the same member as signup() makes. */
+static sv_store_rc_t
+signup_check(fx_t *f, const char *email, const char *phone, int token,
+    int64_t now)
+{
+    uint8_t       thash[SV_HASH_SIZE];
+    sv_member_t   m;
+
+    hash_of(thash, token);
+
+    memset(&m, 0, sizeof(m));
+    m.email = email;
+    m.email_key = email;
+    m.phone = phone;
+    m.now_ms = now;
+    m.token_hash = thash;
+
+    return sv_store_signup_check(f->st, &m, f->err, sizeof(f->err));
 }
 
 
@@ -858,6 +952,399 @@ test_signup_needs_token(void **state)
     assert_int_equal(signup(f, "a@example.com", PHONE_A, 0x70,
                             T0 + 30 * MIN - 1, NULL),
                      SV_STORE_OK);
+}
+
+
+static void
+test_signup_check(void **state)
+{
+    fx_t  *f = *state;
+
+    verify(f, PHONE_A, 0x70, T0);
+
+    /* no token, a token for another phone, an expired one */
+    assert_int_equal(signup_check(f, "a@example.com", PHONE_A, 0x71, T0),
+                     SV_STORE_NO_TOKEN);
+    assert_int_equal(signup_check(f, "a@example.com", PHONE_B, 0x70, T0),
+                     SV_STORE_NO_TOKEN);
+    assert_int_equal(signup_check(f, "a@example.com", PHONE_A, 0x70,
+                                  T0 + 30 * MIN),
+                     SV_STORE_NO_TOKEN);
+
+    /* a signup that may succeed: the check leaves the token as it was */
+    assert_int_equal(signup_check(f, "a@example.com", PHONE_A, 0x70, T0),
+                     SV_STORE_OK);
+    assert_int_equal(signup_check(f, "a@example.com", PHONE_A, 0x70, T0),
+                     SV_STORE_OK);
+    assert_int_equal(signup(f, "a@example.com", PHONE_A, 0x70, T0, NULL),
+                     SV_STORE_OK);
+
+    /* taken: the email first, then the phone */
+    verify(f, PHONE_B, 0x71, T0);
+    assert_int_equal(signup_check(f, "a@example.com", PHONE_B, 0x71, T0),
+                     SV_STORE_EMAIL_TAKEN);
+    verify(f, PHONE_C, 0x72, T0);
+    assert_int_equal(signup(f, "c@example.com", PHONE_C, 0x72, T0, NULL),
+                     SV_STORE_OK);
+    assert_int_equal(stats(f, T0).members, 2);
+}
+
+
+/* Taken answers use a token up, whether the check or the signup gave them. */
+static void
+test_signup_taken_uses_token_up(void **state)
+{
+    fx_t  *f = *state;
+    int    i;
+
+    verify(f, PHONE_A, 0x70, T0);
+    assert_int_equal(signup(f, "a@example.com", PHONE_A, 0x70, T0, NULL),
+                     SV_STORE_OK);
+    verify(f, PHONE_B, 0x71, T0);
+
+    for (i = 0; i < SV_TOKEN_FAILURES_MAX - 1; i++) {
+        assert_int_equal(signup_check(f, "a@example.com", PHONE_B, 0x71, T0),
+                         SV_STORE_EMAIL_TAKEN);
+        assert_int_equal(token_check(f, 0x71, PHONE_B, T0), SV_STORE_OK);
+    }
+
+    /* the last one a signup's own, as when a race took the email */
+    assert_int_equal(signup(f, "A@example.com", PHONE_B, 0x71, T0, NULL),
+                     SV_STORE_EMAIL_TAKEN);
+
+    assert_int_equal(token_check(f, 0x71, PHONE_B, T0), SV_STORE_NO_TOKEN);
+    assert_int_equal(signup_check(f, "b@example.com", PHONE_B, 0x71, T0),
+                     SV_STORE_NO_TOKEN);
+    assert_int_equal(signup(f, "b@example.com", PHONE_B, 0x71, T0, NULL),
+                     SV_STORE_NO_TOKEN);
+    assert_int_equal(stats(f, T0).members, 1);
+
+    /* a fresh token for the phone starts from none */
+    verify(f, PHONE_B, 0x72, T0);
+    assert_int_equal(signup(f, "b@example.com", PHONE_B, 0x72, T0, NULL),
+                     SV_STORE_OK);
+}
+
+
+/* A token record of the first version (no failures byte) still serves. */
+static void
+test_token_record_v1(void **state)
+{
+    fx_t     *f = *state;
+    uint8_t   rec[1 + 8 + sizeof(PHONE_A) - 1], hash[SV_HASH_SIZE];
+    int64_t   expires;
+    size_t    i;
+
+    expires = T0 + HOUR;
+    rec[0] = 1;
+
+    for (i = 0; i < 8; i++) {
+        rec[1 + i] = (uint8_t) (expires >> (8 * i));
+    }
+
+    memcpy(rec + 9, PHONE_A, sizeof(PHONE_A) - 1);
+    hash_of(hash, 0x70);
+
+    fx_close(f);
+    raw_put(f->dir, "tokens", hash, SV_HASH_SIZE, rec, sizeof(rec));
+    fx_open(f, MAP_SIZE, 1);
+
+    assert_int_equal(token_check(f, 0x70, PHONE_A, T0), SV_STORE_OK);
+    assert_int_equal(signup(f, "a@example.com", PHONE_A, 0x70, T0, NULL),
+                     SV_STORE_OK);
+}
+
+
+/* Durability. */
+
+/*
+ * With nosync, the codes' commits are not synced; the members' always
+ * are, each before its call returns.
+ */
+static void
+test_members_always_synced(void **state)
+{
+    fx_t      *f = *state;
+    unsigned   members;
+
+    syncs_members = 0;
+    syncs_codes = 0;
+
+    verify(f, PHONE_A, 0x70, T0);
+    assert_int_equal(send_default(f, PHONE_B, T0, NULL), SV_STORE_OK);
+    assert_int_equal(syncs_codes, 0);
+    assert_int_equal(syncs_members, 0);
+
+    assert_int_equal(signup(f, "a@example.com", PHONE_A, 0x70, T0, NULL),
+                     SV_STORE_OK);
+    assert_true(syncs_members > 0);
+    assert_int_equal(syncs_codes, 0);
+
+    /* the timer's sync flushes the codes */
+    assert_int_equal(sv_store_sync(f->st, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_true(syncs_codes > 0);
+
+    /* sync=on: every commit of both */
+    fx_close(f);
+    fx_open(f, MAP_SIZE, 0);
+    syncs_codes = 0;
+    members = syncs_members;
+
+    put_code(f, PHONE_C, 0x11, T0 + MIN, 5);
+    assert_true(syncs_codes > 0);
+    assert_int_equal(syncs_members, members);
+}
+
+
+static void
+check_store(fx_t *f, sv_store_check_t *chk, sv_store_rc_t expect)
+{
+    memset(chk, 0, sizeof(*chk));
+    chk->uid = -1;
+    chk->gid = -1;
+
+    assert_int_equal(sv_store_check(f->dir, chk, f->err, sizeof(f->err)),
+                     expect);
+}
+
+
+/* Overwrites len bytes of the codes' data file at offset with garbage. */
+static void
+scribble_codes(fx_t *f, off_t offset, size_t len)
+{
+    int      fd;
+    char     path[256];
+    size_t   i;
+    uint8_t  junk[4096];
+
+    for (i = 0; i < sizeof(junk); i++) {
+        junk[i] = (uint8_t) (i * 131 + 7);
+    }
+
+    snprintf(path, sizeof(path), "%s/" SV_STORE_CODES_DIR "/data.mdb",
+             f->dir);
+    fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+
+    while (len > 0) {
+        i = len < sizeof(junk) ? len : sizeof(junk);
+        assert_int_equal(pwrite(fd, junk, i, offset), (ssize_t) i);
+        offset += i;
+        len -= i;
+    }
+
+    close(fd);
+}
+
+
+/* A store with a member, and codes, sends and tokens worth losing. */
+static void
+fill_both(fx_t *f)
+{
+    int   i;
+    char  phone[32];
+
+    verify(f, PHONE_A, 0x70, T0);
+    assert_int_equal(signup(f, "a@example.com", PHONE_A, 0x70, T0, NULL),
+                     SV_STORE_OK);
+
+    for (i = 0; i < 300; i++) {
+        snprintf(phone, sizeof(phone), "+8210%08d", i);
+        assert_int_equal(send_default(f, phone, T0, NULL), SV_STORE_OK);
+        put_code(f, phone, 0x11, T0 + MIN, 5);
+    }
+
+    verify(f, PHONE_B, 0x71, T0);
+}
+
+
+/* After a damaged codes' part: the members as they were, codes afresh. */
+static void
+assert_members_kept(fx_t *f)
+{
+    fx_open(f, MAP_SIZE, 1);
+
+    assert_int_equal(stats(f, T0).members, 1);
+    assert_int_equal(stats(f, T0).codes_pending, 0);
+    assert_int_equal(token_check(f, 0x71, PHONE_B, T0), SV_STORE_NO_TOKEN);
+    assert_int_equal(send_default(f, PHONE_A, T0, NULL),
+                     SV_STORE_PHONE_TAKEN);
+
+    verify(f, PHONE_B, 0x72, T0);
+    assert_int_equal(signup(f, "A@example.com", PHONE_B, 0x72, T0, NULL),
+                     SV_STORE_EMAIL_TAKEN);
+    assert_int_equal(signup(f, "b@example.com", PHONE_B, 0x72, T0, NULL),
+                     SV_STORE_OK);
+}
+
+
+static void
+test_check_sound_store(void **state)
+{
+    fx_t              *f = *state;
+    sv_store_check_t   chk;
+
+    /* a fresh directory, nothing in it yet */
+    fx_close(f);
+    remove_dir(f->dir);
+    assert_int_equal(mkdir(f->dir, 0700), 0);
+    check_store(f, &chk, SV_STORE_OK);
+    assert_int_equal(chk.damaged, 0);
+
+    fx_open(f, MAP_SIZE, 1);
+    fill_both(f);
+    fx_close(f);
+
+    check_store(f, &chk, SV_STORE_OK);
+    assert_int_equal(chk.damaged, 0);
+    assert_int_equal(chk.migrated, 0);
+    assert_int_equal(chk.in_use, 0);
+
+    fx_open(f, MAP_SIZE, 1);
+    assert_int_equal(stats(f, T0).codes_pending, 300);
+    assert_int_equal(token_check(f, 0x71, PHONE_B, T0), SV_STORE_OK);
+
+    /* open here (as in running workers): theirs, not read */
+    check_store(f, &chk, SV_STORE_OK);
+    assert_int_equal(chk.in_use, 1);
+    assert_int_equal(chk.damaged, 0);
+    assert_int_equal(stats(f, T0).codes_pending, 300);
+}
+
+
+/* The whole file garbage, meta pages and all. */
+static void
+test_check_garbage_file(void **state)
+{
+    fx_t              *f = *state;
+    struct stat        sb;
+    sv_store_check_t   chk;
+
+    fill_both(f);
+    fx_close(f);
+
+    scribble_codes(f, 0, 64 * 1024);
+    check_store(f, &chk, SV_STORE_OK);
+
+    assert_int_equal(chk.damaged, 1);
+    assert_non_null(strstr(chk.reason, "mdb_env_open"));
+    assert_non_null(strstr(chk.moved_to, "/" SV_STORE_CODES_DIR ".damaged-"));
+    assert_int_equal(stat(chk.moved_to, &sb), 0);
+
+    assert_members_kept(f);
+}
+
+
+/* Sound meta pages pointing at pages that are not what they were. */
+static void
+test_check_damaged_pages(void **state)
+{
+    fx_t              *f = *state;
+    sv_store_check_t   chk;
+
+    fill_both(f);
+    fx_close(f);
+
+    scribble_codes(f, 2 * 4096, 6 * 4096);
+    check_store(f, &chk, SV_STORE_OK);
+
+    assert_int_equal(chk.damaged, 1);
+    assert_true(chk.reason[0] != '\0');
+
+    assert_members_kept(f);
+}
+
+
+/* A store of the one-environment layout: its members move in. */
+static void
+test_check_migrates(void **state)
+{
+    fx_t              *f = *state;
+    char               path[256], sub[256];
+    sv_store_check_t   chk;
+
+    fill_both(f);
+    fx_close(f);
+
+    /* the members' part as the whole store once was */
+    snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
+    snprintf(sub, sizeof(sub), "%s/" SV_STORE_MEMBERS_DIR "/data.mdb",
+             f->dir);
+    assert_int_equal(rename(sub, path), 0);
+    snprintf(sub, sizeof(sub), "%s/" SV_STORE_MEMBERS_DIR "/lock.mdb",
+             f->dir);
+    assert_int_equal(unlink(sub), 0);
+
+    /* which no worker may open as it is */
+    assert_int_equal(sv_store_open(&f->st, &(sv_store_conf_t) {
+                                       f->dir, MAP_SIZE, 1, 64 },
+                                   f->err, sizeof(f->err)),
+                     SV_STORE_ERROR);
+    assert_non_null(strstr(f->err, "old layout"));
+
+    /* nor is it moved while another process (an old nginx) has it open */
+    {
+        MDB_env  *env;
+        MDB_txn  *txn;
+        MDB_dbi   dbi;
+        MDB_val   k = { 3, "abc" }, v = { 3, "xyz" };
+
+        assert_int_equal(mdb_env_create(&env), 0);
+        assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+        assert_int_equal(mdb_env_open(env, f->dir, MDB_NOTLS, 0600), 0);
+
+        /* the old layout had the codes in the same environment */
+        assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+        assert_int_equal(mdb_dbi_open(txn, "codes", MDB_CREATE, &dbi), 0);
+        assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+        assert_int_equal(mdb_txn_commit(txn), 0);
+
+        check_store(f, &chk, SV_STORE_ERROR);
+        assert_non_null(strstr(f->err, "open in another process"));
+        mdb_env_close(env);
+    }
+
+    check_store(f, &chk, SV_STORE_OK);
+    assert_int_equal(chk.migrated, 1);
+    assert_int_equal(chk.damaged, 0);
+
+    fx_open(f, MAP_SIZE, 1);
+    assert_int_equal(stats(f, T0).members, 1);
+    assert_int_equal(signup(f, "A@example.com", PHONE_B, 0x71, T0, NULL),
+                     SV_STORE_EMAIL_TAKEN);
+
+    /* the old codes went with the open: the codes' part has its own */
+    fx_close(f);
+    {
+        MDB_env  *env;
+        MDB_txn  *txn;
+        MDB_dbi   dbi;
+
+        env = raw_open(f->dir, "members");
+        assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+        assert_int_equal(mdb_dbi_open(txn, "codes", 0, &dbi), MDB_NOTFOUND);
+        mdb_txn_abort(txn);
+        mdb_env_close(env);
+    }
+
+    /* both a store of the old layout and a members' part: a person says */
+    fx_close(f);
+    {
+        MDB_env  *env;
+        MDB_txn  *txn;
+        MDB_dbi   dbi;
+
+        assert_int_equal(mdb_env_create(&env), 0);
+        assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+        assert_int_equal(mdb_env_open(env, f->dir, MDB_NOTLS, 0600), 0);
+        assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+        assert_int_equal(mdb_dbi_open(txn, "members", MDB_CREATE, &dbi), 0);
+        assert_int_equal(mdb_txn_commit(txn), 0);
+        mdb_env_close(env);
+    }
+    check_store(f, &chk, SV_STORE_ERROR);
+    assert_non_null(strstr(f->err, "both"));
 }
 
 
@@ -1403,7 +1890,7 @@ race_check_members(const char *dir)
 
     memset(seen, 0, sizeof(seen));
 
-    env = raw_open(dir);
+    env = raw_open(dir, "members");
     assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
     assert_int_equal(mdb_cursor_open(txn, raw_dbi(txn, "members"), &cur), 0);
 
@@ -1671,6 +2158,9 @@ main(int argc, char **argv)
         T(test_signup_email_taken),
         T(test_signup_phone_taken),
         T(test_signup_needs_token),
+        T(test_signup_check),
+        T(test_signup_taken_uses_token_up),
+        T(test_token_record_v1),
         T(test_signup_ids),
         T(test_member_json),
         T(test_member_json_no_terms),
@@ -1684,6 +2174,11 @@ main(int argc, char **argv)
         T(test_two_processes_race),
         T(test_threads),
         T(test_map_grown_by_other_process),
+        T(test_members_always_synced),
+        T(test_check_sound_store),
+        T(test_check_garbage_file),
+        T(test_check_damaged_pages),
+        T(test_check_migrates),
 #undef T
     };
 

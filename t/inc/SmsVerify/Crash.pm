@@ -168,7 +168,8 @@ sub lock_holder {
 }
 
 sub run_dead_writer {
-    my $dir = SmsVerify::server_root() . '/smsverify_temp';
+    # the codes' part, whose write lock every send takes
+    my $dir = SmsVerify::sv_store_env('codes');
     my $root = File::Temp::tempdir(CLEANUP => 1);     # the clients' results
 
     # while another process holds the write lock, writes wait in the
@@ -268,7 +269,7 @@ sub check_store {
 }
 
 sub run_kills {
-    my $dir = SmsVerify::server_root() . '/smsverify_temp';
+    my $dir = SmsVerify::sv_store_env('members');
     my $root = File::Temp::tempdir(CLEANUP => 1);     # the clients' results
     my $t0 = time;
     my @first = SmsVerify::sv_worker_pids();

@@ -1058,7 +1058,8 @@ sub check_store {
               'sends: a record for each phone sent to, no other');
     is_deeply([map { $_->[0] } @{ $dump{codes} }], [sort keys %pending],
               'codes: one for each phone sent to and not confirmed');
-    is_deeply([sort map { substr $_->[1], 9 } @{ $dump{tokens} }],
+    # a token record: version 2, expires_ms (8), failures (1), the phone
+    is_deeply([sort map { substr $_->[1], 10 } @{ $dump{tokens} }],
               [sort keys %tokens],
               'tokens: one for each phone confirmed and not signed up');
 

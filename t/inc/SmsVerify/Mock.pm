@@ -12,6 +12,7 @@ package SmsVerify::Mock;
 # A credential left out is not checked by the mock. Its control API:
 #
 #   sv_mock_messages()      every message it accepted, oldest first
+#   sv_mock_requests()      every request a provider got, refused too
 #   sv_mock_behaviour({ provider => 'sens', mode => 'http500', count => 1 })
 #                           what the next requests to a provider get
 #   sv_mock_reset()         forget the messages and behaviours
@@ -45,9 +46,9 @@ use SmsVerify::Http qw(parse_response $Timeout);
 use SmsVerify::Proc qw(sv_fork sv_wait_until);
 
 use Exporter 'import';
-our @EXPORT = qw(sv_mock_start sv_mock_messages sv_mock_behaviour
-                 sv_mock_reset sv_mock_code_for sv_hang_provider
-                 sv_gate_provider sv_gate_messages);
+our @EXPORT = qw(sv_mock_start sv_mock_messages sv_mock_requests
+                 sv_mock_behaviour sv_mock_reset sv_mock_code_for
+                 sv_hang_provider sv_gate_provider sv_gate_messages);
 our @EXPORT_OK = qw(sv_mock_stop mock_call $MockPython $MockScript
                     $MockPid $MockOwner $MockPort $MockPipe);
 our %EXPORT_TAGS = (all => [@EXPORT, @EXPORT_OK]);
@@ -178,6 +179,10 @@ sub mock_call {
 # Every message the mock accepted, oldest first: [{provider, to, from,
 # text, conn, ...}], strings decoded from UTF-8.
 sub sv_mock_messages { mock_call(GET => '/__mock/messages') }
+
+# Every request a provider got, accepted or refused, oldest first:
+# [{provider, to, countryCode}], as far as the mock could read the body.
+sub sv_mock_requests { mock_call(GET => '/__mock/requests') }
 
 # What the next requests to a provider get:
 #   sv_mock_behaviour({ provider => 'sens', mode => 'http500', count => 1 })
