@@ -26,7 +26,7 @@ DEB_PACKAGES := nginx nginx-dev liblmdb-dev lmdb-utils libcjson-dev \
                 python3-bcrypt valgrind wrk curl gcc make \
                 chromium fonts-noto-cjk clang libclang-rt-14-dev \
                 build-essential debhelper dpkg-dev \
-                libpcre2-dev zlib1g-dev binutils
+                libpcre2-dev zlib1g-dev binutils postgresql-15 libpq-dev
 
 .PHONY: all deps build module unit test test-nginx test-valgrind test-e2e \
         test-asan test-static fuzz bench bench-smoke run stop clean deb \
