@@ -26,6 +26,7 @@
 #define SV_PG_STATEMENT_TIMEOUT_MS  5000
 #define SV_PG_ANSWER_MARGIN_MS      1000
 #define SV_PG_ATTEMPTS              5
+#define SV_PG_RECONNECT_MS          1000
 
 /* the schema's creation and upgrades, among nodes that start at once */
 #define SV_PG_SCHEMA_LOCK           "7526411283697320561"
@@ -53,6 +54,12 @@ struct sv_pg_s {
     pthread_mutex_t     lock;           /* slots */
     sv_pg_slot_t       *slots;
     uint64_t            opened;         /* __atomic */
+
+    /* the last failed open, under lock */
+    unsigned            reconnect_ms;
+    int64_t             down_until_ms;
+    sv_pg_rc_t          down_rc;
+    sv_pg_err_t         down_err;
 };
 
 struct sv_pg_txn_s {
@@ -441,6 +448,8 @@ sv_pg_create(sv_pg_t **pgp, const sv_pg_conf_t *conf, sv_pg_err_t *e)
 
     pg->wait_ms = statement_ms + margin_ms;
     pg->attempts = conf->attempts ? conf->attempts : SV_PG_ATTEMPTS;
+    pg->reconnect_ms = conf->reconnect_ms ? conf->reconnect_ms
+                                          : SV_PG_RECONNECT_MS;
 
     if (sv_pg_params_build(pg, opts, connect_s, statement_ms) != 0) {
         PQconninfoFree(opts);
@@ -944,16 +953,61 @@ sv_pg_notice_ignore(void *arg, const char *message)
 }
 
 
+/* within reconnect_ms of a failed open: that failure again, at once */
+static int
+sv_pg_down(sv_pg_t *pg, sv_pg_rc_t *rc, sv_pg_err_t *e)
+{
+    int      down;
+    int64_t  now;
+
+    now = sv_pg_now_ms();
+
+    pthread_mutex_lock(&pg->lock);
+
+    down = now < pg->down_until_ms;
+    if (down) {
+        *rc = pg->down_rc;
+        *e = pg->down_err;
+    }
+
+    pthread_mutex_unlock(&pg->lock);
+
+    if (down) {
+        sv_pg_err_prefix(e, "not retried yet: ");
+    }
+
+    return down;
+}
+
+
+static void
+sv_pg_down_set(sv_pg_t *pg, sv_pg_rc_t rc, const sv_pg_err_t *e)
+{
+    pthread_mutex_lock(&pg->lock);
+
+    pg->down_until_ms = sv_pg_now_ms() + pg->reconnect_ms;
+    pg->down_rc = rc;
+    pg->down_err = *e;
+
+    pthread_mutex_unlock(&pg->lock);
+}
+
+
 static sv_pg_rc_t
 sv_pg_open(sv_pg_t *pg, sv_pg_slot_t *s, sv_pg_err_t *e)
 {
     sv_pg_rc_t  rc;
+
+    if (sv_pg_down(pg, &rc, e)) {
+        return rc;
+    }
 
     s->conn = PQconnectdbParams(pg->keywords, pg->values, 0);
 
     if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
         sv_pg_err_conn(e, "cannot connect to the database: ", s->conn);
         sv_pg_drop(s);
+        sv_pg_down_set(pg, SV_PG_UNAVAILABLE, e);
         return SV_PG_UNAVAILABLE;
     }
 
@@ -962,6 +1016,7 @@ sv_pg_open(sv_pg_t *pg, sv_pg_slot_t *s, sv_pg_err_t *e)
     rc = sv_pg_schema_ensure(pg, s, e);
     if (rc != SV_PG_OK) {
         sv_pg_drop(s);
+        sv_pg_down_set(pg, rc, e);
         return rc;
     }
 

@@ -7,7 +7,10 @@
  * own, opened on its first use in that thread, never shared, closed when
  * the thread exits (or by sv_pg_destroy()).  Before each use the
  * connection is checked (PQstatus, and whether the server hung up while
- * it was idle) and opened anew if it is dead.  A new connection creates
+ * it was idle) and opened anew if it is dead.  After an open failed, no
+ * thread tries again for reconnect_ms: until then every call fails at
+ * once with that failure, so that an unreachable database (a connect
+ * that waits for its timeout) costs requests nothing.  A new connection creates
  * the schema smsverify if it is missing (sv_pg_schema.c) and refuses a
  * schema newer than this code knows.
  *
@@ -67,6 +70,9 @@ typedef struct {
     unsigned        answer_margin_ms;    /* 0: 1000; the client's own ... */
                                          /* ... wait is statement + this */
     unsigned        attempts;            /* 0: 5; runs of a transaction */
+    unsigned        reconnect_ms;        /* 0: 1000; after a failed ... */
+                                         /* ... open, no thread tries ... */
+                                         /* ... again for this long */
 } sv_pg_conf_t;
 
 typedef struct {

@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +36,9 @@
 
 /* the tables of schema version 1 */
 #define SCHEMA_TABLES   11
+
+/* sv_pg's pause after a failed open, in these tests */
+#define RECONNECT_MS    100
 
 
 static const char  *uri;
@@ -176,6 +181,7 @@ pg_new(unsigned statement_ms, unsigned margin_ms, unsigned attempts)
     conf.statement_timeout_ms = statement_ms;
     conf.answer_margin_ms = margin_ms;
     conf.attempts = attempts;
+    conf.reconnect_ms = RECONNECT_MS;
 
     if (sv_pg_create(&pg, &conf, &e) != SV_PG_OK) {
         fail_msg("sv_pg_create: %s", e.text);
@@ -263,6 +269,107 @@ test_no_server(void **state)
     assert_int_equal(sv_pg_opened(pg), 0);
 
     sv_pg_destroy(pg);
+}
+
+
+/*
+ * A server that never answers a connect (a socket whose backlog is never
+ * accepted) costs the connect timeout once; until reconnect_ms passed,
+ * every thread's call fails at once with that failure.
+ */
+
+typedef struct {
+    sv_pg_t      *pg;
+    int64_t       took;
+    sv_pg_rc_t    rc;
+    sv_pg_err_t   e;
+} down_arg_t;
+
+
+static void *
+down_thread(void *p)
+{
+    int64_t      t0;
+    PGresult    *res;
+    down_arg_t  *a = p;
+
+    t0 = now_ms();
+    a->rc = sv_pg_exec(a->pg, "SELECT 1", NULL, 0, &res, &a->e);
+    a->took = now_ms() - t0;
+
+    return NULL;
+}
+
+
+static void
+test_reconnect_pause(void **state)
+{
+    int                 fd;
+    char                dir[] = "/tmp/sv-pg-deaf.XXXXXX", u[256];
+    int64_t             t0, took;
+    sv_pg_t            *pg;
+    PGresult           *res;
+    pthread_t           tid;
+    down_arg_t          a;
+    sv_pg_err_t         e;
+    sv_pg_conf_t        conf;
+    struct sockaddr_un  sa;
+
+    (void) state;
+
+    assert_non_null(mkdtemp(dir));
+
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/.s.PGSQL.5432", dir);
+    assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 16), 0);
+
+    snprintf(u, sizeof(u), "postgresql:///x?host=%s&port=5432", dir);
+
+    memset(&conf, 0, sizeof(conf));
+    conf.uri = u;
+    conf.connect_timeout_s = 2;
+    conf.reconnect_ms = 1500;
+    assert_int_equal(sv_pg_create(&pg, &conf, &e), SV_PG_OK);
+
+    t0 = now_ms();
+    assert_int_equal(sv_pg_exec(pg, "SELECT 1", NULL, 0, &res, &e),
+                     SV_PG_UNAVAILABLE);
+    took = now_ms() - t0;
+    assert_true(took >= 1900 && took < 4000);
+    assert_non_null(strstr(e.text, "cannot connect to the database"));
+    assert_null(strstr(e.text, "not retried yet"));
+
+    /* this thread and another: at once, the same failure */
+    t0 = now_ms();
+    assert_int_equal(sv_pg_exec(pg, "SELECT 1", NULL, 0, &res, &e),
+                     SV_PG_UNAVAILABLE);
+    assert_true(now_ms() - t0 < 100);
+    assert_non_null(strstr(e.text, "not retried yet: cannot connect"));
+
+    memset(&a, 0, sizeof(a));
+    a.pg = pg;
+    assert_int_equal(pthread_create(&tid, NULL, down_thread, &a), 0);
+    pthread_join(tid, NULL);
+    assert_int_equal(a.rc, SV_PG_UNAVAILABLE);
+    assert_true(a.took < 100);
+    assert_non_null(strstr(a.e.text, "not retried yet"));
+
+    /* then it is tried again */
+    sleep_ms(1600);
+    t0 = now_ms();
+    assert_int_equal(sv_pg_exec(pg, "SELECT 1", NULL, 0, &res, &e),
+                     SV_PG_UNAVAILABLE);
+    assert_true(now_ms() - t0 >= 1900);
+    assert_null(strstr(e.text, "not retried yet"));
+
+    sv_pg_destroy(pg);
+    close(fd);
+    unlink(sa.sun_path);
+    rmdir(dir);
 }
 
 
@@ -492,6 +599,7 @@ test_outage(void **state)
     }
 
     pg_sh("start");
+    sleep_ms(RECONNECT_MS + 50);
     assert_true(backend_pid(pg) > 0);
     assert_int_equal(sv_pg_opened(pg), 3);
 
@@ -679,6 +787,7 @@ test_schema_newer_refused(void **state)
 
     admin("UPDATE smsverify.meta SET value = '1'"
           " WHERE key = 'schema_version'");
+    sleep_ms(RECONNECT_MS + 50);
     assert_true(backend_pid(pg) > 0);
 
     sv_pg_destroy(pg);
@@ -1171,6 +1280,7 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_bad_uri),
         cmocka_unit_test(test_no_server),
+        cmocka_unit_test(test_reconnect_pause),
         cmocka_unit_test(test_schema_concurrent),
         cmocka_unit_test(test_schema_newer_refused),
         cmocka_unit_test(test_connection_per_thread),
