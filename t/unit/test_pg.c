@@ -373,6 +373,43 @@ test_reconnect_pause(void **state)
 }
 
 
+/* the URI's own options are kept; the statement timeout is added */
+
+static void
+test_uri_options(void **state)
+{
+    char           u[1024];
+    sv_pg_t       *pg;
+    PGresult      *res;
+    sv_pg_err_t    e;
+    sv_pg_conf_t   conf;
+
+    (void) state;
+
+    snprintf(u, sizeof(u), "%s%capplication_name=sv-test"
+             "&options=-c%%20work_mem%%3D7MB", uri,
+             strchr(uri, '?') != NULL ? '&' : '?');
+
+    memset(&conf, 0, sizeof(conf));
+    conf.uri = u;
+    conf.statement_timeout_ms = 1234;
+    assert_int_equal(sv_pg_create(&pg, &conf, &e), SV_PG_OK);
+
+    assert_int_equal(sv_pg_exec(pg, "SELECT current_setting('work_mem'),"
+                                " current_setting('statement_timeout'),"
+                                " current_setting('application_name'),"
+                                " current_setting('client_encoding')",
+                                NULL, 0, &res, &e), SV_PG_OK);
+    assert_string_equal(PQgetvalue(res, 0, 0), "7MB");
+    assert_string_equal(PQgetvalue(res, 0, 1), "1234ms");
+    assert_string_equal(PQgetvalue(res, 0, 2), "sv-test");
+    assert_string_equal(PQgetvalue(res, 0, 3), "UTF8");
+    PQclear(res);
+
+    sv_pg_destroy(pg);
+}
+
+
 /* one connection per thread, opened on first use, closed at its exit */
 
 typedef struct {
@@ -1281,6 +1318,7 @@ main(void)
         cmocka_unit_test(test_bad_uri),
         cmocka_unit_test(test_no_server),
         cmocka_unit_test(test_reconnect_pause),
+        cmocka_unit_test(test_uri_options),
         cmocka_unit_test(test_schema_concurrent),
         cmocka_unit_test(test_schema_newer_refused),
         cmocka_unit_test(test_connection_per_thread),
