@@ -11,8 +11,10 @@ BUILD        := $(CURDIR)/build
 MODULE       := $(BUILD)/ngx_http_smsverify_module.so
 
 CC           ?= cc
-SV_CFLAGS    := -std=c99 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Isrc
-SV_LIBS      := -llmdb -lcjson -lcurl -lcrypto -lcrypt -lpthread
+SV_CFLAGS    := -std=c99 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Isrc \
+                $(shell pkg-config --cflags libpq 2>/dev/null \
+                    || echo -I/usr/include/postgresql)
+SV_LIBS      := -llmdb -lcjson -lcurl -lcrypto -lcrypt -lpq -lpthread
 
 SV_SRCS      := $(wildcard src/sv_*.c)
 SV_OBJS      := $(patsubst src/%.c,$(BUILD)/sv/%.o,$(SV_SRCS))
@@ -26,11 +28,11 @@ DEB_PACKAGES := nginx nginx-dev liblmdb-dev lmdb-utils libcjson-dev \
                 python3-bcrypt valgrind wrk curl gcc make \
                 chromium fonts-noto-cjk clang libclang-rt-14-dev \
                 build-essential debhelper dpkg-dev \
-                libpcre2-dev zlib1g-dev binutils
+                libpcre2-dev zlib1g-dev binutils postgresql-15 libpq-dev
 
-.PHONY: all deps build module unit test test-nginx test-valgrind test-e2e \
-        test-asan test-static fuzz bench bench-smoke run stop clean deb \
-        test-deb
+.PHONY: all deps build module unit layers test test-nginx test-valgrind \
+        test-e2e test-asan test-static fuzz bench bench-smoke run stop clean \
+        deb test-deb
 
 # the stand-in Test::Nginx in t/lib serves only where upstream's is absent
 PROVE_INC    = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
@@ -94,10 +96,30 @@ $(BUILD)/unit/test_record: t/unit/test_record.c $(BUILD)/sv/sv_record.o
 	@mkdir -p $(dir $@)
 	$(CC) $(SV_CFLAGS) $^ -o $@ -lcmocka -lcjson
 
+# test_pg needs a PostgreSQL: unless TEST_NGINX_PG_URI names one, the
+# tests' own (t/pg/pg.sh) is started for the run and stopped after it,
+# if it was not running before
 unit: $(UNIT_BINS)
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+	@set -e; \
+	if [ -z "$$TEST_NGINX_PG_URI" ]; then \
+	    if ! t/pg/pg.sh status >/dev/null 2>&1; then \
+	        t/pg/pg.sh start >/dev/null; \
+	        trap 't/pg/pg.sh stop' EXIT; \
+	    fi; \
+	    eval "$$(t/pg/pg.sh env)"; \
+	    export SV_PG_SH=$(CURDIR)/t/pg/pg.sh; \
+	fi; \
+	for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+# no nginx-side file includes a layer above its own (docs/DESIGN.md)
+layers:
+	@mkdir -p $(BUILD)
+	@t/layers.sh >$(BUILD)/layers.log \
+	    || { cat $(BUILD)/layers.log; exit 1; }
+	@tail -1 $(BUILD)/layers.log
 
 test: deps
+	$(MAKE) layers
 	$(MAKE) build
 	$(MAKE) unit
 	$(MAKE) fuzz

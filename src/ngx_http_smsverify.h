@@ -1,6 +1,12 @@
 
 /*
- * Types the module's nginx-facing files share.
+ * Types the module's nginx-facing files share: the configuration, the
+ * request's context, the error words.  Each file's functions are declared
+ * in its own header (the layers: docs/DESIGN.md).
+ *
+ * Return conventions: a check of input returns ngx_http_smsverify_err_e,
+ * NGX_HTTP_SMSVERIFY_OK (0) when it passes; every other function returns
+ * nginx's codes (NGX_OK, NGX_ERROR, NGX_DONE, NGX_BUSY, an HTTP status).
  */
 
 #ifndef _NGX_HTTP_SMSVERIFY_H_INCLUDED_
@@ -10,8 +16,6 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
-
-#include <cjson/cJSON.h>
 
 #include "sv_code.h"
 #include "sv_phone.h"
@@ -32,33 +36,42 @@ typedef enum {
 } ngx_http_smsverify_endpoint_e;
 
 
+/*
+ * The error words of the API.  Checks of input return one of them, or
+ * NGX_HTTP_SMSVERIFY_OK when the input passes.
+ */
 typedef enum {
-    SV_ERR_METHOD_NOT_ALLOWED = 0,
-    SV_ERR_UNSUPPORTED_MEDIA_TYPE,
-    SV_ERR_INVALID_JSON,
-    SV_ERR_MISSING_FIELD,
-    SV_ERR_INVALID_FIELD,
-    SV_ERR_BUSY,
-    SV_ERR_INTERNAL,
-    SV_ERR_INVALID_PHONE,
-    SV_ERR_COUNTRY_NOT_ALLOWED,
-    SV_ERR_PHONE_TAKEN,
-    SV_ERR_RESEND_TOO_SOON,
-    SV_ERR_SEND_LIMIT,
-    SV_ERR_PROVIDER_FAILED,
-    SV_ERR_CODE_MISMATCH,
-    SV_ERR_NO_PENDING_CODE,
-    SV_ERR_CODE_EXPIRED,
-    SV_ERR_TOO_MANY_ATTEMPTS,
-    SV_ERR_INVALID_EMAIL,
-    SV_ERR_INVALID_PASSWORD,
-    SV_ERR_INVALID_NICKNAME,
-    SV_ERR_TERMS_REQUIRED,
-    SV_ERR_UNKNOWN_TERMS,
-    SV_ERR_PHONE_NOT_VERIFIED,
-    SV_ERR_EMAIL_TAKEN,
-    SV_ERR_LAST
+    NGX_HTTP_SMSVERIFY_OK = 0,
+    NGX_HTTP_SMSVERIFY_ERR_METHOD_NOT_ALLOWED,
+    NGX_HTTP_SMSVERIFY_ERR_UNSUPPORTED_MEDIA_TYPE,
+    NGX_HTTP_SMSVERIFY_ERR_INVALID_JSON,
+    NGX_HTTP_SMSVERIFY_ERR_MISSING_FIELD,
+    NGX_HTTP_SMSVERIFY_ERR_INVALID_FIELD,
+    NGX_HTTP_SMSVERIFY_ERR_BUSY,
+    NGX_HTTP_SMSVERIFY_ERR_INTERNAL,
+    NGX_HTTP_SMSVERIFY_ERR_INVALID_PHONE,
+    NGX_HTTP_SMSVERIFY_ERR_COUNTRY_NOT_ALLOWED,
+    NGX_HTTP_SMSVERIFY_ERR_PHONE_TAKEN,
+    NGX_HTTP_SMSVERIFY_ERR_RESEND_TOO_SOON,
+    NGX_HTTP_SMSVERIFY_ERR_SEND_LIMIT,
+    NGX_HTTP_SMSVERIFY_ERR_PROVIDER_FAILED,
+    NGX_HTTP_SMSVERIFY_ERR_CODE_MISMATCH,
+    NGX_HTTP_SMSVERIFY_ERR_NO_PENDING_CODE,
+    NGX_HTTP_SMSVERIFY_ERR_CODE_EXPIRED,
+    NGX_HTTP_SMSVERIFY_ERR_TOO_MANY_ATTEMPTS,
+    NGX_HTTP_SMSVERIFY_ERR_INVALID_EMAIL,
+    NGX_HTTP_SMSVERIFY_ERR_INVALID_PASSWORD,
+    NGX_HTTP_SMSVERIFY_ERR_INVALID_NICKNAME,
+    NGX_HTTP_SMSVERIFY_ERR_TERMS_REQUIRED,
+    NGX_HTTP_SMSVERIFY_ERR_UNKNOWN_TERMS,
+    NGX_HTTP_SMSVERIFY_ERR_PHONE_NOT_VERIFIED,
+    NGX_HTTP_SMSVERIFY_ERR_EMAIL_TAKEN,
+    NGX_HTTP_SMSVERIFY_ERR_LAST
 } ngx_http_smsverify_err_e;
+
+
+/* terms a location may define, and a signup agree to */
+#define NGX_HTTP_SMSVERIFY_TERMS_MAX   64
 
 
 #define NGX_HTTP_SMSVERIFY_SYNC_ON     0
@@ -159,6 +172,10 @@ typedef struct {
 
     ngx_str_t                   cors_origin;        /* allowed Origin */
 
+    /* what a failed check recorded for its answer */
+    const char                 *err_field;          /* ours, never input */
+    ngx_str_t                   err_detail;         /* JSON members */
+
     ngx_thread_task_t          *task;
     ngx_http_smsverify_thread_pt  thread_handler;
     ngx_http_smsverify_done_pt  done_handler;
@@ -168,72 +185,6 @@ typedef struct {
 
 
 extern ngx_module_t  ngx_http_smsverify_module;
-
-
-/* ngx_http_smsverify_module.c */
-char *ngx_http_smsverify_cstr(ngx_conf_t *cf, ngx_str_t *s);
-void ngx_http_smsverify_conf_pos(ngx_conf_t *cf,
-    ngx_http_smsverify_conf_pos_t *pos);
-
-/* ngx_http_smsverify_provider.c */
-char *ngx_http_smsverify_provider(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-
-/* ngx_http_smsverify_process.c */
-ngx_int_t ngx_http_smsverify_init_zone(ngx_shm_zone_t *shm_zone, void *data);
-ngx_int_t ngx_http_smsverify_init_module(ngx_cycle_t *cycle);
-ngx_int_t ngx_http_smsverify_init_process(ngx_cycle_t *cycle);
-void ngx_http_smsverify_exit_process(ngx_cycle_t *cycle);
-
-/* ngx_http_smsverify_handler.c */
-extern ngx_http_output_header_filter_pt  ngx_http_smsverify_next_header_filter;
-
-ngx_int_t ngx_http_smsverify_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_smsverify_header_filter(ngx_http_request_t *r);
-ngx_int_t ngx_http_smsverify_code_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-ngx_int_t ngx_http_smsverify_add_header(ngx_http_request_t *r,
-    const char *key, ngx_str_t *value);
-ngx_int_t ngx_http_smsverify_cors_headers(ngx_http_request_t *r,
-    ngx_str_t *origin, ngx_uint_t preflight);
-
-/* ngx_http_smsverify_json.c */
-ngx_int_t ngx_http_smsverify_parse_body(ngx_http_request_t *r,
-    cJSON **root);
-ngx_int_t ngx_http_smsverify_json_string(ngx_http_request_t *r,
-    cJSON *root, const char *name, ngx_str_t *value);
-ngx_int_t ngx_http_smsverify_answer(ngx_http_request_t *r,
-    ngx_uint_t status, u_char *body, size_t len);
-ngx_int_t ngx_http_smsverify_error(ngx_http_request_t *r,
-    ngx_http_smsverify_err_e err, const char *extra, size_t extra_len);
-ngx_int_t ngx_http_smsverify_field_error(ngx_http_request_t *r,
-    ngx_http_smsverify_err_e err, const char *field);
-ngx_int_t ngx_http_smsverify_retry_error(ngx_http_request_t *r,
-    ngx_http_smsverify_err_e err, int64_t retry_after_ms);
-u_char *ngx_http_smsverify_int_list(u_char *p, u_char *last,
-    const ngx_int_t *ids, ngx_uint_t n);
-
-/* ngx_http_smsverify_task.c: post answers 503 BUSY itself, or NGX_DONE */
-void *ngx_http_smsverify_task_alloc(ngx_http_request_t *r, size_t size,
-    ngx_http_smsverify_thread_pt thread, ngx_http_smsverify_done_pt done);
-ngx_int_t ngx_http_smsverify_task_post(ngx_http_request_t *r);
-
-/* one file per endpoint */
-ngx_int_t ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root);
-ngx_int_t ngx_http_smsverify_confirm(ngx_http_request_t *r, cJSON *root);
-ngx_int_t ngx_http_smsverify_signup(ngx_http_request_t *r, cJSON *root);
-ngx_int_t ngx_http_smsverify_status(ngx_http_request_t *r);
-
-/*
- * Shared by the endpoints.  Like every reader and check of input, these
- * answer a bad request themselves and return the answer's rc, or return
- * NGX_DECLINED when the input passes.
- */
-ngx_int_t ngx_http_smsverify_read_phone(ngx_http_request_t *r, cJSON *root,
-    char *e164);
-ngx_int_t ngx_http_smsverify_store_error(ngx_http_request_t *r,
-    sv_store_rc_t rc, const char *err);
-void ngx_http_smsverify_mask(const char *e164, ngx_str_t *out, u_char *buf);
 
 
 #endif /* _NGX_HTTP_SMSVERIFY_H_INCLUDED_ */

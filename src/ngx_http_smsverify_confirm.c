@@ -4,7 +4,11 @@
  * gives a verification token for signup.
  */
 
-#include "ngx_http_smsverify.h"
+#include "ngx_http_smsverify_endpoint.h"
+#include "ngx_http_smsverify_request.h"
+#include "ngx_http_smsverify_response.h"
+#include "ngx_http_smsverify_task.h"
+#include "sv_clock.h"
 
 
 typedef struct {
@@ -21,23 +25,21 @@ typedef struct {
 } ngx_http_smsverify_confirm_job_t;
 
 
-static ngx_int_t ngx_http_smsverify_read_guess(ngx_http_request_t *r,
-    cJSON *root, ngx_str_t *guess);
+static ngx_http_smsverify_err_e ngx_http_smsverify_read_guess(
+    ngx_http_request_t *r, cJSON *root, ngx_str_t *guess);
 static void ngx_http_smsverify_confirm_thread(void *data);
 static int ngx_http_smsverify_token_new(void *data, uint8_t *token_hash);
 static ngx_int_t ngx_http_smsverify_confirm_done(ngx_http_request_t *r,
     void *data);
 static ngx_int_t ngx_http_smsverify_confirmed(ngx_http_request_t *r,
     ngx_http_smsverify_confirm_job_t *job);
-static ngx_int_t ngx_http_smsverify_set_token_cookie(ngx_http_request_t *r,
-    const char *token);
 
 
 ngx_int_t
 ngx_http_smsverify_confirm(ngx_http_request_t *r, cJSON *root)
 {
-    ngx_int_t                          rc;
     ngx_str_t                          guess;
+    ngx_http_smsverify_err_e           err;
     ngx_http_smsverify_loc_conf_t     *lcf;
     ngx_http_smsverify_main_conf_t    *mcf;
     ngx_http_smsverify_confirm_job_t  *job;
@@ -52,14 +54,14 @@ ngx_http_smsverify_confirm(ngx_http_request_t *r, cJSON *root)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_smsverify_read_phone(r, root, job->phone);
-    if (rc != NGX_DECLINED) {
-        return rc;
+    err = ngx_http_smsverify_read_phone(r, root, job->phone);
+    if (err != NGX_HTTP_SMSVERIFY_OK) {
+        return ngx_http_smsverify_reject(r, err);
     }
 
-    rc = ngx_http_smsverify_read_guess(r, root, &guess);
-    if (rc != NGX_DECLINED) {
-        return rc;
+    err = ngx_http_smsverify_read_guess(r, root, &guess);
+    if (err != NGX_HTTP_SMSVERIFY_OK) {
+        return ngx_http_smsverify_reject(r, err);
     }
 
     sv_code_hash(mcf->secret, job->phone, (char *) guess.data, guess.len,
@@ -73,39 +75,46 @@ ngx_http_smsverify_confirm(ngx_http_request_t *r, cJSON *root)
     job->confirm.token_data = job;
     job->token_ttl_ms = lcf->token_ttl;
 
-    return ngx_http_smsverify_task_post(r);
+    if (ngx_http_smsverify_task_post(r) != NGX_OK) {
+        return ngx_http_smsverify_busy(r);
+    }
+
+    return NGX_DONE;
 }
 
 
-static ngx_int_t
+static ngx_http_smsverify_err_e
 ngx_http_smsverify_read_guess(ngx_http_request_t *r, cJSON *root,
     ngx_str_t *guess)
 {
-    ngx_int_t   rc;
-    ngx_uint_t  i;
+    ngx_uint_t                i;
+    ngx_http_smsverify_err_e  err;
 
-    rc = ngx_http_smsverify_json_string(r, root, "verificationNumber",
-                                        guess);
+    static const char  field[] = "verificationNumber";
 
-    if (rc != NGX_OK) {
-        return ngx_http_smsverify_field_error(r, rc, "verificationNumber");
+    err = ngx_http_smsverify_json_string(root, field, guess);
+
+    if (err != NGX_HTTP_SMSVERIFY_OK) {
+        return ngx_http_smsverify_field_err(r, err, field);
     }
 
     /* a string of digits; one of another length is merely a wrong guess */
 
     if (guess->len == 0 || guess->len > 2 * SV_CODE_MAX) {
-        return ngx_http_smsverify_field_error(r, SV_ERR_INVALID_FIELD,
-                                              "verificationNumber");
+        return ngx_http_smsverify_field_err(r,
+                                         NGX_HTTP_SMSVERIFY_ERR_INVALID_FIELD,
+                                         field);
     }
 
     for (i = 0; i < guess->len; i++) {
         if (guess->data[i] < '0' || guess->data[i] > '9') {
-            return ngx_http_smsverify_field_error(r, SV_ERR_INVALID_FIELD,
-                                                  "verificationNumber");
+            return ngx_http_smsverify_field_err(r,
+                                         NGX_HTTP_SMSVERIFY_ERR_INVALID_FIELD,
+                                         field);
         }
     }
 
-    return NGX_DECLINED;
+    return NGX_HTTP_SMSVERIFY_OK;
 }
 
 
@@ -161,12 +170,14 @@ ngx_http_smsverify_confirm_done(ngx_http_request_t *r, void *data)
         (void) ngx_atomic_fetch_add(&mcf->counters->confirm_failed, 1);
         p = ngx_snprintf(buf, sizeof(buf), "\"attemptsLeft\":%ui",
                          (ngx_uint_t) job->confirm.attempts_left);
-        return ngx_http_smsverify_error(r, SV_ERR_CODE_MISMATCH, (char *) buf,
-                                        p - buf);
+        return ngx_http_smsverify_error(r, NGX_HTTP_SMSVERIFY_ERR_CODE_MISMATCH,
+                                        (char *) buf, p - buf);
 
     case SV_STORE_BURNT:
         (void) ngx_atomic_fetch_add(&mcf->counters->confirm_failed, 1);
-        return ngx_http_smsverify_error(r, SV_ERR_TOO_MANY_ATTEMPTS, NULL, 0);
+        return ngx_http_smsverify_error(r,
+                                     NGX_HTTP_SMSVERIFY_ERR_TOO_MANY_ATTEMPTS,
+                                     NULL, 0);
 
     case SV_STORE_NO_CODE:
     case SV_STORE_EXPIRED:
@@ -210,39 +221,4 @@ ngx_http_smsverify_confirmed(ngx_http_request_t *r,
                      job->phone, job->token, lcf->token_ttl / 1000);
 
     return ngx_http_smsverify_answer(r, NGX_HTTP_OK, body, p - body);
-}
-
-
-static ngx_int_t
-ngx_http_smsverify_set_token_cookie(ngx_http_request_t *r, const char *token)
-{
-    size_t                          len;
-    ngx_str_t                       cookie;
-    ngx_uint_t                      secure;
-    ngx_http_smsverify_loc_conf_t  *lcf;
-
-    lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
-
-    secure = 0;
-#if (NGX_HTTP_SSL)
-    secure = (r->connection->ssl != NULL);
-#endif
-
-    len = sizeof("smsverify_token=; Path=/; Max-Age=; HttpOnly; "
-                 "SameSite=Strict; Secure") - 1
-          + SV_TOKEN_LEN + NGX_INT_T_LEN;
-
-    cookie.data = ngx_pnalloc(r->pool, len);
-    if (cookie.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    cookie.len = ngx_snprintf(cookie.data, len,
-                              "smsverify_token=%s; Path=/; Max-Age=%M; "
-                              "HttpOnly; SameSite=Strict%s",
-                              token, lcf->token_ttl / 1000,
-                              secure ? "; Secure" : "")
-                 - cookie.data;
-
-    return ngx_http_smsverify_add_header(r, "Set-Cookie", &cookie);
 }

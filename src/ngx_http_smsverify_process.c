@@ -5,15 +5,16 @@
  * each worker, the counters in shared memory.
  */
 
-#include "ngx_http_smsverify.h"
+#include "ngx_http_smsverify_process.h"
+#include "sv_clock.h"
 
 #include <openssl/rand.h>
 
 
-#define SV_SWEEP_INTERVAL       10000
-#define SV_SWEEP_GRACE          3600000
-#define SV_SWEEP_BATCH          10000
-#define SV_READERS_PER_WORKER   130
+#define NGX_HTTP_SMSVERIFY_SWEEP_INTERVAL       10000
+#define NGX_HTTP_SMSVERIFY_SWEEP_GRACE          3600000
+#define NGX_HTTP_SMSVERIFY_SWEEP_BATCH          10000
+#define NGX_HTTP_SMSVERIFY_READERS_PER_WORKER   130
 
 
 typedef struct {
@@ -330,7 +331,8 @@ ngx_http_smsverify_init_process(ngx_cycle_t *cycle)
     sc.dir = (char *) mcf->store_dir.data;
     sc.map_size = mcf->store_size;
     sc.nosync = (mcf->sync_mode != NGX_HTTP_SMSVERIFY_SYNC_ON);
-    sc.max_readers = (ccf->worker_processes + 1) * SV_READERS_PER_WORKER;
+    sc.max_readers = (ccf->worker_processes + 1)
+                     * NGX_HTTP_SMSVERIFY_READERS_PER_WORKER;
 
     if (sv_store_open(&mcf->store, &sc, err, sizeof(err)) != SV_STORE_OK) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
@@ -368,7 +370,7 @@ ngx_http_smsverify_init_process(ngx_cycle_t *cycle)
 
     ngx_add_timer(&ngx_http_smsverify_maint_ev,
                   mcf->sync_mode == NGX_HTTP_SMSVERIFY_SYNC_TIMER
-                  ? mcf->sync_interval : SV_SWEEP_INTERVAL);
+                  ? mcf->sync_interval : NGX_HTTP_SMSVERIFY_SWEEP_INTERVAL);
 
     return NGX_OK;
 }
@@ -408,7 +410,7 @@ ngx_http_smsverify_maint_timer(ngx_event_t *ev)
 
     if (!maint->busy) {
         maint->sweep = (ngx_current_msec - maint->last_sweep
-                        >= SV_SWEEP_INTERVAL);
+                        >= NGX_HTTP_SMSVERIFY_SWEEP_INTERVAL);
 
         if (ngx_thread_task_post(maint->mcf->thread_pool,
                                  ngx_http_smsverify_maint_task)
@@ -419,7 +421,8 @@ ngx_http_smsverify_maint_timer(ngx_event_t *ev)
     }
 
     ngx_add_timer(ev, maint->mcf->sync_mode == NGX_HTTP_SMSVERIFY_SYNC_TIMER
-                      ? maint->mcf->sync_interval : SV_SWEEP_INTERVAL);
+                      ? maint->mcf->sync_interval
+                      : NGX_HTTP_SMSVERIFY_SWEEP_INTERVAL);
 }
 
 
@@ -438,8 +441,9 @@ ngx_http_smsverify_maint_thread(void *data, ngx_log_t *log)
     }
 
     if (maint->rc == SV_STORE_OK && maint->sweep) {
-        maint->rc = sv_store_sweep(store, sv_clock_ms(), SV_SWEEP_GRACE,
-                                   SV_SWEEP_BATCH, maint->err,
+        maint->rc = sv_store_sweep(store, sv_clock_ms(),
+                                   NGX_HTTP_SMSVERIFY_SWEEP_GRACE,
+                                   NGX_HTTP_SMSVERIFY_SWEEP_BATCH, maint->err,
                                    sizeof(maint->err));
     }
 }

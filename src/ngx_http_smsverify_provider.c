@@ -4,7 +4,8 @@
  * the checks that make a bad provider a configuration error.
  */
 
-#include "ngx_http_smsverify.h"
+#include "ngx_http_smsverify_conf.h"
+#include "ngx_http_smsverify_directives.h"
 
 
 static char *ngx_http_smsverify_provider_param(ngx_conf_t *cf,
@@ -12,8 +13,6 @@ static char *ngx_http_smsverify_provider_param(ngx_conf_t *cf,
 static char *ngx_http_smsverify_provider_check(ngx_conf_t *cf,
     sv_provider_t *p);
 static ngx_uint_t ngx_http_smsverify_sender_valid(sv_provider_t *p);
-static char *ngx_http_smsverify_read_secret_file(ngx_conf_t *cf,
-    ngx_str_t *name);
 static void ngx_http_smsverify_log_write(void *data, const char *line,
     size_t len);
 
@@ -97,7 +96,7 @@ ngx_http_smsverify_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-#define sv_param_is(s, literal)                                              \
+#define ngx_http_smsverify_param_is(s, literal)                              \
     ((s)->len == sizeof(literal) - 1                                         \
      && ngx_strncmp((s)->data, literal, sizeof(literal) - 1) == 0)
 
@@ -116,7 +115,7 @@ ngx_http_smsverify_provider_param(ngx_conf_t *cf, sv_provider_t *p,
         goto invalid;
     }
 
-    if (sv_param_is(name, "timeout")) {
+    if (ngx_http_smsverify_param_is(name, "timeout")) {
         ms = ngx_parse_time(value, 0);
 
         if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
@@ -127,37 +126,40 @@ ngx_http_smsverify_provider_param(ngx_conf_t *cf, sv_provider_t *p,
         return NGX_CONF_OK;
     }
 
-    if (p->type == SV_PROVIDER_CAFE24 && sv_param_is(name, "testflag")) {
-        if (sv_param_is(value, "on")) {
+    if (p->type == SV_PROVIDER_CAFE24
+        && ngx_http_smsverify_param_is(name, "testflag"))
+    {
+        if (ngx_http_smsverify_param_is(value, "on")) {
             p->testflag = 1;
 
-        } else if (!sv_param_is(value, "off")) {
+        } else if (!ngx_http_smsverify_param_is(value, "off")) {
             goto invalid;
         }
 
         return NGX_CONF_OK;
     }
 
-    if (sv_param_is(name, "url")) {
+    if (ngx_http_smsverify_param_is(name, "url")) {
         field = &p->url;
 
-    } else if (sv_param_is(name, "from")) {
+    } else if (ngx_http_smsverify_param_is(name, "from")) {
         field = &p->from;
 
     } else if (p->type == SV_PROVIDER_SENS) {
 
-        if (sv_param_is(name, "service_id")) {
+        if (ngx_http_smsverify_param_is(name, "service_id")) {
             field = &p->service_id;
 
-        } else if (sv_param_is(name, "access_key")) {
+        } else if (ngx_http_smsverify_param_is(name, "access_key")) {
             field = &p->access_key;
 
-        } else if (sv_param_is(name, "secret_key")) {
+        } else if (ngx_http_smsverify_param_is(name, "secret_key")) {
             field = &p->secret_key;
 
-        } else if (sv_param_is(name, "secret_key_file")) {
-            s = ngx_http_smsverify_read_secret_file(cf, value);
-            if (s == NULL) {
+        } else if (ngx_http_smsverify_param_is(name, "secret_key_file")) {
+            if (ngx_http_smsverify_read_secret_file(cf, value, &s)
+                != NGX_CONF_OK)
+            {
                 return NGX_CONF_ERROR;
             }
 
@@ -167,15 +169,16 @@ ngx_http_smsverify_provider_param(ngx_conf_t *cf, sv_provider_t *p,
 
     } else { /* SV_PROVIDER_CAFE24 */
 
-        if (sv_param_is(name, "user_id")) {
+        if (ngx_http_smsverify_param_is(name, "user_id")) {
             field = &p->user_id;
 
-        } else if (sv_param_is(name, "secure_key")) {
+        } else if (ngx_http_smsverify_param_is(name, "secure_key")) {
             field = &p->secure_key;
 
-        } else if (sv_param_is(name, "secure_key_file")) {
-            s = ngx_http_smsverify_read_secret_file(cf, value);
-            if (s == NULL) {
+        } else if (ngx_http_smsverify_param_is(name, "secure_key_file")) {
+            if (ngx_http_smsverify_read_secret_file(cf, value, &s)
+                != NGX_CONF_OK)
+            {
                 return NGX_CONF_ERROR;
             }
 
@@ -324,75 +327,6 @@ ngx_http_smsverify_sender_valid(sv_provider_t *p)
     }
 
     return p->type == SV_PROVIDER_SENS || groups == 2 || groups == 3;
-}
-
-
-/* a provider's secret: the file's first line, without the line end */
-
-static char *
-ngx_http_smsverify_read_secret_file(ngx_conf_t *cf, ngx_str_t *name)
-{
-    u_char           *buf, *p;
-    ssize_t           n;
-    ngx_str_t         path;
-    ngx_file_t        file;
-    ngx_file_info_t   fi;
-
-    path = *name;
-
-    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
-        return NULL;
-    }
-
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.name = path;
-    file.log = cf->log;
-
-    file.fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (file.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%s\" failed", path.data);
-        return NULL;
-    }
-
-    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR
-        || ngx_file_size(&fi) > 4096)
-    {
-        ngx_close_file(file.fd);
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "secret file \"%s\" is not a small file",
-                           path.data);
-        return NULL;
-    }
-
-    buf = ngx_pnalloc(cf->pool, ngx_file_size(&fi) + 1);
-    if (buf == NULL) {
-        ngx_close_file(file.fd);
-        return NULL;
-    }
-
-    n = ngx_read_file(&file, buf, ngx_file_size(&fi), 0);
-    ngx_close_file(file.fd);
-
-    if (n < 0) {
-        return NULL;
-    }
-
-    p = buf;
-    while (p < buf + n && *p != CR && *p != LF) {
-        p++;
-    }
-
-    *p = '\0';
-
-    if (p == buf) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "secret file \"%s\" is empty", path.data);
-        return NULL;
-    }
-
-    return (char *) buf;
 }
 
 

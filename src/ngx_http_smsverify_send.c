@@ -4,21 +4,24 @@
  * the providers in order until one accepts it.
  */
 
-#include "ngx_http_smsverify.h"
+#include "ngx_http_smsverify_endpoint.h"
+#include "ngx_http_smsverify_request.h"
+#include "ngx_http_smsverify_response.h"
+#include "ngx_http_smsverify_task.h"
+#include "sv_clock.h"
 #include "sv_text.h"
 
 
-#define SV_REASON_SIZE  256
-#define SV_SMS_MAX      90
+#define NGX_HTTP_SMSVERIFY_REASON_SIZE       256
 
 /* ASCII SUB: what $smsverify_code yields while a message is built */
-#define SV_CODE_PLACEHOLDER  0x1a
+#define NGX_HTTP_SMSVERIFY_CODE_PLACEHOLDER  0x1a
 
 
 /* what one provider did with the message */
 typedef struct {
     int                    rc;                  /* SV_PROVIDER_* */
-    char                   reason[SV_REASON_SIZE];
+    char                   reason[NGX_HTTP_SMSVERIFY_REASON_SIZE];
 } ngx_http_smsverify_outcome_t;
 
 
@@ -37,12 +40,16 @@ typedef struct {
     sv_store_rc_t          rc;
     ngx_int_t              accepted;            /* provider index, or -1 */
     ngx_http_smsverify_outcome_t  *outcomes;   /* one per provider */
-    char                   err[SV_REASON_SIZE];
+    char                   err[NGX_HTTP_SMSVERIFY_REASON_SIZE];
 } ngx_http_smsverify_send_job_t;
 
 
+static ngx_http_smsverify_err_e ngx_http_smsverify_draw_code(
+    ngx_http_request_t *r, ngx_http_smsverify_send_job_t *job, u_char *code);
 static ngx_int_t ngx_http_smsverify_make_message(ngx_http_request_t *r,
-    ngx_http_smsverify_send_job_t *job);
+    ngx_http_smsverify_send_job_t *job, u_char *code);
+static ngx_http_smsverify_err_e ngx_http_smsverify_check_sms_length(
+    ngx_http_request_t *r, ngx_http_smsverify_send_job_t *job);
 static void ngx_http_smsverify_put_code(ngx_str_t *text, u_char *code,
     size_t len);
 static void ngx_http_smsverify_send_thread(void *data);
@@ -50,12 +57,15 @@ static ngx_int_t ngx_http_smsverify_send_done(ngx_http_request_t *r,
     void *data);
 static void ngx_http_smsverify_count_providers(ngx_http_request_t *r,
     ngx_http_smsverify_send_job_t *job);
+static void ngx_http_smsverify_mask(const char *e164, ngx_str_t *out,
+    u_char *buf);
 
 
 ngx_int_t
 ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
 {
-    ngx_int_t                        rc;
+    u_char                           code[SV_CODE_MAX + 1];
+    ngx_http_smsverify_err_e         err;
     ngx_http_smsverify_send_job_t   *job;
     ngx_http_smsverify_loc_conf_t   *lcf;
     ngx_http_smsverify_main_conf_t  *mcf;
@@ -70,14 +80,23 @@ ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_smsverify_read_phone(r, root, job->phone);
-    if (rc != NGX_DECLINED) {
-        return rc;
+    err = ngx_http_smsverify_read_phone(r, root, job->phone);
+    if (err != NGX_HTTP_SMSVERIFY_OK) {
+        return ngx_http_smsverify_reject(r, err);
     }
 
-    rc = ngx_http_smsverify_make_message(r, job);
-    if (rc != NGX_DECLINED) {
-        return rc;
+    err = ngx_http_smsverify_draw_code(r, job, code);
+    if (err != NGX_HTTP_SMSVERIFY_OK) {
+        return ngx_http_smsverify_reject(r, err);
+    }
+
+    if (ngx_http_smsverify_make_message(r, job, code) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    err = ngx_http_smsverify_check_sms_length(r, job);
+    if (err != NGX_HTTP_SMSVERIFY_OK) {
+        return ngx_http_smsverify_reject(r, err);
     }
 
     job->outcomes = ngx_pcalloc(r->pool, lcf->providers->nelts
@@ -98,40 +117,53 @@ ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
     job->limits.window_ms = lcf->send_window;
     job->ttl_ms = lcf->code_ttl;
 
-    rc = ngx_http_smsverify_task_post(r);
-
-    if (rc != NGX_DONE) {
-        /* BUSY: no thread will see the message */
+    if (ngx_http_smsverify_task_post(r) != NGX_OK) {
+        /* no thread will see the message */
         ngx_explicit_memzero((u_char *) job->sms.text, job->sms.len);
+        return ngx_http_smsverify_busy(r);
     }
 
-    return rc;
+    return NGX_DONE;
 }
 
 
-static ngx_int_t
-ngx_http_smsverify_make_message(ngx_http_request_t *r,
-    ngx_http_smsverify_send_job_t *job)
+/* the code (code_length digits, NUL-terminated) and its keyed hash */
+
+static ngx_http_smsverify_err_e
+ngx_http_smsverify_draw_code(ngx_http_request_t *r,
+    ngx_http_smsverify_send_job_t *job, u_char *code)
 {
-    u_char                           code[SV_CODE_MAX + 1];
-    size_t                           euckr;
-    ngx_str_t                        text;
-    ngx_http_smsverify_ctx_t        *ctx;
     ngx_http_smsverify_loc_conf_t   *lcf;
     ngx_http_smsverify_main_conf_t  *mcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
     mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
-    ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
 
     if (sv_code_generate((char *) code, lcf->code_length) != 0) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "smsverify could not draw random bytes");
-        return ngx_http_smsverify_error(r, SV_ERR_INTERNAL, NULL, 0);
+        return NGX_HTTP_SMSVERIFY_ERR_INTERNAL;
     }
 
     sv_code_hash(mcf->secret, job->phone, (char *) code, lcf->code_length,
                  job->hash);
+
+    return NGX_HTTP_SMSVERIFY_OK;
+}
+
+
+/* the message with the code in it; the code is wiped either way */
+
+static ngx_int_t
+ngx_http_smsverify_make_message(ngx_http_request_t *r,
+    ngx_http_smsverify_send_job_t *job, u_char *code)
+{
+    ngx_str_t                       text;
+    ngx_http_smsverify_ctx_t       *ctx;
+    ngx_http_smsverify_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
 
     /*
      * nginx's script engine writes variable values to the debug log, so
@@ -139,36 +171,50 @@ ngx_http_smsverify_make_message(ngx_http_request_t *r,
      * evaluated, and the code takes its place afterwards.
      */
 
-    ngx_memset(ctx->code, SV_CODE_PLACEHOLDER, lcf->code_length);
+    ngx_memset(ctx->code, NGX_HTTP_SMSVERIFY_CODE_PLACEHOLDER,
+               lcf->code_length);
     ctx->code_len = lcf->code_length;
 
     if (ngx_http_complex_value(r, lcf->message, &text) != NGX_OK) {
-        ngx_explicit_memzero(code, sizeof(code));
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ngx_explicit_memzero(code, SV_CODE_MAX + 1);
+        return NGX_ERROR;
     }
 
     ctx->code_len = 0;
 
     ngx_http_smsverify_put_code(&text, code, lcf->code_length);
-    ngx_explicit_memzero(code, sizeof(code));
-
-    euckr = sv_euckr_length(text.data, text.len);
-
-    if (euckr > SV_SMS_MAX) {
-        ngx_explicit_memzero(text.data, text.len);
-
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "smsverify message takes %uz bytes in EUC-KR, "
-                      "more than one SMS (%d)",
-                      euckr == (size_t) -1 ? 0 : euckr, SV_SMS_MAX);
-        return ngx_http_smsverify_error(r, SV_ERR_INTERNAL, NULL, 0);
-    }
+    ngx_explicit_memzero(code, SV_CODE_MAX + 1);
 
     job->sms.phone = job->phone;
     job->sms.text = (char *) text.data;
     job->sms.len = text.len;
 
-    return NGX_DECLINED;
+    return NGX_OK;
+}
+
+
+/* one SMS, as the gateways count it; a longer message is wiped */
+
+static ngx_http_smsverify_err_e
+ngx_http_smsverify_check_sms_length(ngx_http_request_t *r,
+    ngx_http_smsverify_send_job_t *job)
+{
+    size_t  euckr;
+
+    euckr = sv_euckr_length((u_char *) job->sms.text, job->sms.len);
+
+    if (euckr <= SV_SMS_MAX) {
+        return NGX_HTTP_SMSVERIFY_OK;
+    }
+
+    ngx_explicit_memzero((u_char *) job->sms.text, job->sms.len);
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "smsverify message takes %uz bytes in EUC-KR, "
+                  "more than one SMS (%d)",
+                  euckr == (size_t) -1 ? 0 : euckr, SV_SMS_MAX);
+
+    return NGX_HTTP_SMSVERIFY_ERR_INTERNAL;
 }
 
 
@@ -183,7 +229,10 @@ ngx_http_smsverify_put_code(ngx_str_t *text, u_char *code, size_t len)
 
     while ((size_t) (last - p) >= len) {
 
-        for (i = 0; i < len && p[i] == SV_CODE_PLACEHOLDER; i++) {
+        for (i = 0;
+             i < len && p[i] == NGX_HTTP_SMSVERIFY_CODE_PLACEHOLDER;
+             i++)
+        {
             /* void */
         }
 
@@ -224,7 +273,7 @@ ngx_http_smsverify_send_thread(void *data)
         o = &job->outcomes[i];
 
         o->rc = sv_provider_send(&job->providers[i], &job->sms, o->reason,
-                                 SV_REASON_SIZE);
+                                 NGX_HTTP_SMSVERIFY_REASON_SIZE);
 
         if (o->rc == SV_PROVIDER_ACCEPTED) {
             job->accepted = i;
@@ -269,12 +318,14 @@ ngx_http_smsverify_send_done(ngx_http_request_t *r, void *data)
 
     case SV_STORE_RESEND_TOO_SOON:
         (void) ngx_atomic_fetch_add(&mcf->counters->rate_limited, 1);
-        return ngx_http_smsverify_retry_error(r, SV_ERR_RESEND_TOO_SOON,
-                                              job->limits.retry_after_ms);
+        return ngx_http_smsverify_retry_error(r,
+                                        NGX_HTTP_SMSVERIFY_ERR_RESEND_TOO_SOON,
+                                        job->limits.retry_after_ms);
 
     case SV_STORE_SEND_LIMIT:
         (void) ngx_atomic_fetch_add(&mcf->counters->rate_limited, 1);
-        return ngx_http_smsverify_retry_error(r, SV_ERR_SEND_LIMIT,
+        return ngx_http_smsverify_retry_error(r,
+                                              NGX_HTTP_SMSVERIFY_ERR_SEND_LIMIT,
                                               job->limits.retry_after_ms);
 
     default:
@@ -283,7 +334,9 @@ ngx_http_smsverify_send_done(ngx_http_request_t *r, void *data)
 
     if (job->accepted < 0) {
         (void) ngx_atomic_fetch_add(&mcf->counters->send_failed, 1);
-        return ngx_http_smsverify_error(r, SV_ERR_PROVIDER_FAILED, NULL, 0);
+        return ngx_http_smsverify_error(r,
+                                        NGX_HTTP_SMSVERIFY_ERR_PROVIDER_FAILED,
+                                        NULL, 0);
     }
 
     (void) ngx_atomic_fetch_add(&mcf->counters->sent, 1);
@@ -347,4 +400,14 @@ ngx_http_smsverify_count_providers(ngx_http_request_t *r,
         p = &job->providers[job->accepted];
         (void) ngx_atomic_fetch_add(&mcf->counters->provider_ok[p->type], 1);
     }
+}
+
+
+static void
+ngx_http_smsverify_mask(const char *e164, ngx_str_t *out, u_char *buf)
+{
+    sv_phone_mask(e164, (char *) buf, SV_PHONE_MASKED_SIZE);
+
+    out->data = buf;
+    out->len = ngx_strlen(buf);
 }

@@ -5,14 +5,22 @@
  * that creates the member run in the pool.
  */
 
-#include "ngx_http_smsverify.h"
+#include "ngx_http_smsverify_endpoint.h"
+#include "ngx_http_smsverify_request.h"
+#include "ngx_http_smsverify_response.h"
+#include "ngx_http_smsverify_task.h"
+#include "sv_clock.h"
 #include "sv_json.h"
 #include "sv_password.h"
 #include "sv_text.h"
 
 
-#define SV_NICKNAME_MAX  20
-#define SV_TERMS_MAX     64
+/* code points; the INVALID_NICKNAME message says so */
+#define NGX_HTTP_SMSVERIFY_NICKNAME_MAX  20
+
+/* what an answer naming terms ("unknown":[...]) may take */
+#define NGX_HTTP_SMSVERIFY_TERMS_DETAIL_SIZE                                  \
+    (32 + NGX_HTTP_SMSVERIFY_TERMS_MAX * (NGX_INT_T_LEN + 1))
 
 
 typedef struct {
@@ -22,7 +30,8 @@ typedef struct {
     size_t            password_len;
     unsigned          cost;
     uint8_t           token_hash[SV_HASH_SIZE];
-    int               terms[SV_TERMS_MAX];
+    int               terms[NGX_HTTP_SMSVERIFY_TERMS_MAX];
+    u_char            terms_detail[NGX_HTTP_SMSVERIFY_TERMS_DETAIL_SIZE];
     char              hash[SV_PASSWORD_HASH_SIZE];
     sv_member_t       member;
 
@@ -31,29 +40,33 @@ typedef struct {
 } ngx_http_smsverify_signup_job_t;
 
 
-static ngx_int_t ngx_http_smsverify_read_fields(ngx_http_request_t *r,
-    cJSON *root, ngx_str_t *fields);
-static ngx_int_t ngx_http_smsverify_check_values(ngx_http_request_t *r,
-    ngx_str_t *fields);
-static ngx_int_t ngx_http_smsverify_read_terms(ngx_http_request_t *r,
-    cJSON *root, ngx_http_smsverify_signup_job_t *job);
-static ngx_int_t ngx_http_smsverify_check_terms(ngx_http_request_t *r,
+static ngx_http_smsverify_err_e ngx_http_smsverify_signup_check(
+    ngx_http_request_t *r, cJSON *root, ngx_str_t *fields,
     ngx_http_smsverify_signup_job_t *job);
-static ngx_int_t ngx_http_smsverify_read_token(ngx_http_request_t *r,
-    ngx_str_t *body_token, ngx_http_smsverify_signup_job_t *job);
+static ngx_http_smsverify_err_e ngx_http_smsverify_read_fields(
+    ngx_http_request_t *r, cJSON *root, ngx_str_t *fields);
+static ngx_http_smsverify_err_e ngx_http_smsverify_check_values(
+    ngx_http_request_t *r, ngx_str_t *fields);
+static ngx_http_smsverify_err_e ngx_http_smsverify_read_terms(
+    ngx_http_request_t *r, cJSON *root,
+    ngx_http_smsverify_signup_job_t *job);
+static ngx_http_smsverify_err_e ngx_http_smsverify_check_terms(
+    ngx_http_request_t *r, ngx_http_smsverify_signup_job_t *job);
+static ngx_http_smsverify_err_e ngx_http_smsverify_read_token(
+    ngx_http_request_t *r, ngx_str_t *body_token,
+    ngx_http_smsverify_signup_job_t *job);
 static char *ngx_http_smsverify_strdup(ngx_http_request_t *r, ngx_str_t *s);
 static void ngx_http_smsverify_signup_thread(void *data);
 static ngx_int_t ngx_http_smsverify_signup_done(ngx_http_request_t *r,
     void *data);
-static ngx_int_t ngx_http_smsverify_clear_cookie(ngx_http_request_t *r);
 
 
 enum {
-    SV_F_EMAIL = 0,
-    SV_F_PASSWORD,
-    SV_F_NICKNAME,
-    SV_F_TOKEN,
-    SV_F_LAST
+    NGX_HTTP_SMSVERIFY_FIELD_EMAIL = 0,
+    NGX_HTTP_SMSVERIFY_FIELD_PASSWORD,
+    NGX_HTTP_SMSVERIFY_FIELD_NICKNAME,
+    NGX_HTTP_SMSVERIFY_FIELD_TOKEN,
+    NGX_HTTP_SMSVERIFY_FIELD_LAST
 };
 
 static const char  *ngx_http_smsverify_signup_fields[] = {
@@ -65,8 +78,9 @@ ngx_int_t
 ngx_http_smsverify_signup(ngx_http_request_t *r, cJSON *root)
 {
     char                             *email_key;
-    ngx_int_t                         rc;
-    ngx_str_t                         fields[SV_F_LAST];
+    ngx_str_t                         fields[NGX_HTTP_SMSVERIFY_FIELD_LAST];
+    ngx_str_t                        *email, *password, *nickname;
+    ngx_http_smsverify_err_e          err;
     ngx_http_smsverify_loc_conf_t    *lcf;
     ngx_http_smsverify_main_conf_t   *mcf;
     ngx_http_smsverify_signup_job_t  *job;
@@ -81,41 +95,19 @@ ngx_http_smsverify_signup(ngx_http_request_t *r, cJSON *root)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_smsverify_read_fields(r, root, fields);
-    if (rc != NGX_DECLINED) {
-        return rc;
+    err = ngx_http_smsverify_signup_check(r, root, fields, job);
+    if (err != NGX_HTTP_SMSVERIFY_OK) {
+        return ngx_http_smsverify_reject(r, err);
     }
 
-    rc = ngx_http_smsverify_read_terms(r, root, job);
-    if (rc != NGX_DECLINED) {
-        return rc;
-    }
+    email = &fields[NGX_HTTP_SMSVERIFY_FIELD_EMAIL];
+    password = &fields[NGX_HTTP_SMSVERIFY_FIELD_PASSWORD];
+    nickname = &fields[NGX_HTTP_SMSVERIFY_FIELD_NICKNAME];
 
-    rc = ngx_http_smsverify_read_phone(r, root, job->phone);
-    if (rc != NGX_DECLINED) {
-        return rc;
-    }
-
-    rc = ngx_http_smsverify_check_values(r, fields);
-    if (rc != NGX_DECLINED) {
-        return rc;
-    }
-
-    rc = ngx_http_smsverify_check_terms(r, job);
-    if (rc != NGX_DECLINED) {
-        return rc;
-    }
-
-    rc = ngx_http_smsverify_read_token(r, &fields[SV_F_TOKEN], job);
-    if (rc != NGX_DECLINED) {
-        return rc;
-    }
-
-    job->member.email = ngx_http_smsverify_strdup(r, &fields[SV_F_EMAIL]);
-    job->member.nickname = ngx_http_smsverify_strdup(r,
-                                                     &fields[SV_F_NICKNAME]);
-    job->password = ngx_http_smsverify_strdup(r, &fields[SV_F_PASSWORD]);
-    email_key = ngx_pnalloc(r->pool, fields[SV_F_EMAIL].len + 1);
+    job->member.email = ngx_http_smsverify_strdup(r, email);
+    job->member.nickname = ngx_http_smsverify_strdup(r, nickname);
+    job->password = ngx_http_smsverify_strdup(r, password);
+    email_key = ngx_pnalloc(r->pool, email->len + 1);
 
     if (job->member.email == NULL || job->member.nickname == NULL
         || job->password == NULL || email_key == NULL)
@@ -125,14 +117,12 @@ ngx_http_smsverify_signup(ngx_http_request_t *r, cJSON *root)
 
     /* the body's copy of the password goes with the JSON tree */
 
-    ngx_explicit_memzero(fields[SV_F_PASSWORD].data,
-                         fields[SV_F_PASSWORD].len);
+    ngx_explicit_memzero(password->data, password->len);
 
-    sv_email_fold((char *) fields[SV_F_EMAIL].data, fields[SV_F_EMAIL].len,
-                  email_key);
+    sv_email_fold((char *) email->data, email->len, email_key);
 
     job->store = mcf->store;
-    job->password_len = fields[SV_F_PASSWORD].len;
+    job->password_len = password->len;
     job->cost = lcf->bcrypt_cost;
     job->member.email_key = email_key;
     job->member.phone = job->phone;
@@ -140,49 +130,88 @@ ngx_http_smsverify_signup(ngx_http_request_t *r, cJSON *root)
     job->member.terms = job->terms;
     job->member.token_hash = job->token_hash;
 
-    rc = ngx_http_smsverify_task_post(r);
-
-    if (rc != NGX_DONE) {
+    if (ngx_http_smsverify_task_post(r) != NGX_OK) {
         ngx_explicit_memzero(job->password, job->password_len);
+        return ngx_http_smsverify_busy(r);
     }
 
-    return rc;
+    return NGX_DONE;
 }
 
 
-static ngx_int_t
+/* the checks in the order of their answers: the first that fails is it */
+
+static ngx_http_smsverify_err_e
+ngx_http_smsverify_signup_check(ngx_http_request_t *r, cJSON *root,
+    ngx_str_t *fields, ngx_http_smsverify_signup_job_t *job)
+{
+    ngx_http_smsverify_err_e  err;
+
+    err = ngx_http_smsverify_read_fields(r, root, fields);
+    if (err != NGX_HTTP_SMSVERIFY_OK) {
+        return err;
+    }
+
+    err = ngx_http_smsverify_read_terms(r, root, job);
+    if (err != NGX_HTTP_SMSVERIFY_OK) {
+        return err;
+    }
+
+    err = ngx_http_smsverify_read_phone(r, root, job->phone);
+    if (err != NGX_HTTP_SMSVERIFY_OK) {
+        return err;
+    }
+
+    err = ngx_http_smsverify_check_values(r, fields);
+    if (err != NGX_HTTP_SMSVERIFY_OK) {
+        return err;
+    }
+
+    err = ngx_http_smsverify_check_terms(r, job);
+    if (err != NGX_HTTP_SMSVERIFY_OK) {
+        return err;
+    }
+
+    return ngx_http_smsverify_read_token(r,
+                                     &fields[NGX_HTTP_SMSVERIFY_FIELD_TOKEN],
+                                     job);
+}
+
+
+static ngx_http_smsverify_err_e
 ngx_http_smsverify_read_fields(ngx_http_request_t *r, cJSON *root,
     ngx_str_t *fields)
 {
-    ngx_int_t   rc;
-    ngx_uint_t  i;
+    ngx_uint_t                i;
+    const char               *name;
+    ngx_http_smsverify_err_e  err;
 
-    for (i = 0; i < SV_F_LAST; i++) {
-        rc = ngx_http_smsverify_json_string(r, root,
-                                            ngx_http_smsverify_signup_fields[i],
-                                            &fields[i]);
+    for (i = 0; i < NGX_HTTP_SMSVERIFY_FIELD_LAST; i++) {
+        name = ngx_http_smsverify_signup_fields[i];
 
-        if (rc == NGX_OK) {
+        err = ngx_http_smsverify_json_string(root, name, &fields[i]);
+
+        if (err == NGX_HTTP_SMSVERIFY_OK) {
             continue;
         }
 
-        if (i == SV_F_TOKEN && rc == SV_ERR_MISSING_FIELD) {
-
+        if (i == NGX_HTTP_SMSVERIFY_FIELD_TOKEN
+            && err == NGX_HTTP_SMSVERIFY_ERR_MISSING_FIELD)
+        {
             /* the token may come as a cookie instead */
 
             ngx_str_null(&fields[i]);
             continue;
         }
 
-        return ngx_http_smsverify_field_error(r, rc,
-                                           ngx_http_smsverify_signup_fields[i]);
+        return ngx_http_smsverify_field_err(r, err, name);
     }
 
-    return NGX_DECLINED;
+    return NGX_HTTP_SMSVERIFY_OK;
 }
 
 
-static ngx_int_t
+static ngx_http_smsverify_err_e
 ngx_http_smsverify_check_values(ngx_http_request_t *r, ngx_str_t *fields)
 {
     ngx_str_t                      *s;
@@ -190,60 +219,65 @@ ngx_http_smsverify_check_values(ngx_http_request_t *r, ngx_str_t *fields)
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
 
-    s = &fields[SV_F_EMAIL];
+    s = &fields[NGX_HTTP_SMSVERIFY_FIELD_EMAIL];
 
     if (!sv_email_valid((char *) s->data, s->len)) {
-        return ngx_http_smsverify_error(r, SV_ERR_INVALID_EMAIL, NULL, 0);
+        return NGX_HTTP_SMSVERIFY_ERR_INVALID_EMAIL;
     }
 
-    s = &fields[SV_F_PASSWORD];
+    s = &fields[NGX_HTTP_SMSVERIFY_FIELD_PASSWORD];
 
     if (!sv_password_acceptable((char *) s->data, s->len, lcf->password_min,
                                 lcf->password_max))
     {
-        return ngx_http_smsverify_error(r, SV_ERR_INVALID_PASSWORD, NULL, 0);
+        return NGX_HTTP_SMSVERIFY_ERR_INVALID_PASSWORD;
     }
 
-    s = &fields[SV_F_NICKNAME];
+    s = &fields[NGX_HTTP_SMSVERIFY_FIELD_NICKNAME];
 
-    if (!sv_nickname_valid((char *) s->data, s->len, SV_NICKNAME_MAX)) {
-        return ngx_http_smsverify_error(r, SV_ERR_INVALID_NICKNAME, NULL, 0);
+    if (!sv_nickname_valid((char *) s->data, s->len,
+                           NGX_HTTP_SMSVERIFY_NICKNAME_MAX))
+    {
+        return NGX_HTTP_SMSVERIFY_ERR_INVALID_NICKNAME;
     }
 
-    return NGX_DECLINED;
+    return NGX_HTTP_SMSVERIFY_OK;
 }
 
 
-static ngx_int_t
+static ngx_http_smsverify_err_e
 ngx_http_smsverify_read_terms(ngx_http_request_t *r, cJSON *root,
     ngx_http_smsverify_signup_job_t *job)
 {
-    switch (sv_json_int_set(root, "termsId", job->terms, SV_TERMS_MAX,
-                            &job->member.nterms))
+    switch (sv_json_int_set(root, "termsId", job->terms,
+                            NGX_HTTP_SMSVERIFY_TERMS_MAX, &job->member.nterms))
     {
     case SV_JSON_OK:
-        return NGX_DECLINED;
+        return NGX_HTTP_SMSVERIFY_OK;
 
     case SV_JSON_MISSING:
-        return ngx_http_smsverify_field_error(r, SV_ERR_MISSING_FIELD,
-                                              "termsId");
+        return ngx_http_smsverify_field_err(r,
+                                          NGX_HTTP_SMSVERIFY_ERR_MISSING_FIELD,
+                                          "termsId");
 
     default:
-        return ngx_http_smsverify_field_error(r, SV_ERR_INVALID_FIELD,
-                                              "termsId");
+        return ngx_http_smsverify_field_err(r,
+                                          NGX_HTTP_SMSVERIFY_ERR_INVALID_FIELD,
+                                          "termsId");
     }
 }
 
 
-static ngx_int_t
+/* terms the location does not define, then required ones not agreed to */
+
+static ngx_http_smsverify_err_e
 ngx_http_smsverify_check_terms(ngx_http_request_t *r,
     ngx_http_smsverify_signup_job_t *job)
 {
     u_char                         *p, *last;
-    ngx_int_t                       unknown[SV_TERMS_MAX];
-    ngx_int_t                       missing[SV_TERMS_MAX];
+    ngx_int_t                       unknown[NGX_HTTP_SMSVERIFY_TERMS_MAX];
+    ngx_int_t                       missing[NGX_HTTP_SMSVERIFY_TERMS_MAX];
     ngx_uint_t                      i, j, nunknown, nmissing, nterms;
-    u_char                          buf[32 + SV_TERMS_MAX * (NGX_INT_T_LEN + 1)];
     ngx_http_smsverify_term_t      *terms;
     ngx_http_smsverify_loc_conf_t  *lcf;
 
@@ -266,13 +300,16 @@ ngx_http_smsverify_check_terms(ngx_http_request_t *r,
         }
     }
 
-    last = buf + sizeof(buf);
+    p = job->terms_detail;
+    last = p + sizeof(job->terms_detail);
 
     if (nunknown) {
-        p = ngx_cpymem(buf, "\"unknown\":", sizeof("\"unknown\":") - 1);
+        p = ngx_cpymem(p, "\"unknown\":", sizeof("\"unknown\":") - 1);
         p = ngx_http_smsverify_int_list(p, last, unknown, nunknown);
-        return ngx_http_smsverify_error(r, SV_ERR_UNKNOWN_TERMS, (char *) buf,
-                                        p - buf);
+        return ngx_http_smsverify_detail_err(r,
+                                          NGX_HTTP_SMSVERIFY_ERR_UNKNOWN_TERMS,
+                                          job->terms_detail,
+                                          p - job->terms_detail);
     }
 
     for (j = 0; j < nterms; j++) {
@@ -286,23 +323,27 @@ ngx_http_smsverify_check_terms(ngx_http_request_t *r,
             }
         }
 
-        if (i == job->member.nterms && nmissing < SV_TERMS_MAX) {
+        if (i == job->member.nterms
+            && nmissing < NGX_HTTP_SMSVERIFY_TERMS_MAX)
+        {
             missing[nmissing++] = terms[j].id;
         }
     }
 
     if (nmissing) {
-        p = ngx_cpymem(buf, "\"missing\":", sizeof("\"missing\":") - 1);
+        p = ngx_cpymem(p, "\"missing\":", sizeof("\"missing\":") - 1);
         p = ngx_http_smsverify_int_list(p, last, missing, nmissing);
-        return ngx_http_smsverify_error(r, SV_ERR_TERMS_REQUIRED, (char *) buf,
-                                        p - buf);
+        return ngx_http_smsverify_detail_err(r,
+                                         NGX_HTTP_SMSVERIFY_ERR_TERMS_REQUIRED,
+                                         job->terms_detail,
+                                         p - job->terms_detail);
     }
 
-    return NGX_DECLINED;
+    return NGX_HTTP_SMSVERIFY_OK;
 }
 
 
-static ngx_int_t
+static ngx_http_smsverify_err_e
 ngx_http_smsverify_read_token(ngx_http_request_t *r, ngx_str_t *body_token,
     ngx_http_smsverify_signup_job_t *job)
 {
@@ -328,13 +369,13 @@ ngx_http_smsverify_read_token(ngx_http_request_t *r, ngx_str_t *body_token,
     }
 
     if (token.len != SV_TOKEN_LEN) {
-        return ngx_http_smsverify_error(r, SV_ERR_PHONE_NOT_VERIFIED, NULL, 0);
+        return NGX_HTTP_SMSVERIFY_ERR_PHONE_NOT_VERIFIED;
     }
 
     sv_token_hash(mcf->secret, (char *) token.data, token.len,
                   job->token_hash);
 
-    return NGX_DECLINED;
+    return NGX_HTTP_SMSVERIFY_OK;
 }
 
 
@@ -411,7 +452,9 @@ ngx_http_smsverify_signup_done(ngx_http_request_t *r, void *data)
 
     (void) ngx_atomic_fetch_add(&mcf->counters->signups, 1);
 
-    if (lcf->token_cookie && ngx_http_smsverify_clear_cookie(r) != NGX_OK) {
+    if (lcf->token_cookie
+        && ngx_http_smsverify_clear_token_cookie(r) != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -420,18 +463,4 @@ ngx_http_smsverify_signup_done(ngx_http_request_t *r, void *data)
                      (uint64_t) job->member.id);
 
     return ngx_http_smsverify_answer(r, NGX_HTTP_OK, buf, p - buf);
-}
-
-
-static ngx_int_t
-ngx_http_smsverify_clear_cookie(ngx_http_request_t *r)
-{
-    ngx_str_t  cookie;
-
-    /* the token is used up: the browser may forget it */
-
-    ngx_str_set(&cookie, "smsverify_token=; Path=/; Max-Age=0; HttpOnly; "
-                         "SameSite=Strict");
-
-    return ngx_http_smsverify_add_header(r, "Set-Cookie", &cookie);
 }

@@ -4,7 +4,9 @@
  * The store's counts are read in the pool, as every store call is.
  */
 
-#include "ngx_http_smsverify.h"
+#include "ngx_http_smsverify_endpoint.h"
+#include "ngx_http_smsverify_response.h"
+#include "ngx_http_smsverify_task.h"
 
 
 typedef struct {
@@ -44,14 +46,14 @@ ngx_http_smsverify_status(ngx_http_request_t *r)
 
     job->store = mcf->store;
 
-    rc = ngx_http_smsverify_task_post(r);
-
-    if (rc == NGX_DONE) {
-        /* no body reader took a reference: the task's completion owns one */
-        r->main->count++;
+    if (ngx_http_smsverify_task_post(r) != NGX_OK) {
+        return ngx_http_smsverify_busy(r);
     }
 
-    return rc;
+    /* no body reader took a reference: the task's completion owns one */
+    r->main->count++;
+
+    return NGX_DONE;
 }
 
 

@@ -4,12 +4,11 @@
  * while a pool thread runs it, resume the request on the event loop.
  */
 
-#include "ngx_http_smsverify.h"
+#include "ngx_http_smsverify_task.h"
 
 
 /* bounds the wait of a stuck task; see ngx_http_smsverify_guard() */
-#define NGX_HTTP_SMSVERIFY_GUARD  3600000
-
+#define NGX_HTTP_SMSVERIFY_GUARD           3600000
 
 static void ngx_http_smsverify_task_thread(void *data, ngx_log_t *log);
 static void ngx_http_smsverify_task_event(ngx_event_t *ev);
@@ -68,7 +67,7 @@ ngx_http_smsverify_task_post(ngx_http_request_t *r)
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
 
     if (ngx_thread_task_post(lcf->thread_pool, ctx->task) != NGX_OK) {
-        return ngx_http_smsverify_retry_error(r, SV_ERR_BUSY, 1000);
+        return NGX_BUSY;
     }
 
     /*
@@ -95,7 +94,7 @@ ngx_http_smsverify_task_post(ngx_http_request_t *r)
     ctx->guard.log = r->connection->log;
     ngx_add_timer(&ctx->guard, NGX_HTTP_SMSVERIFY_GUARD);
 
-    return NGX_DONE;
+    return NGX_OK;
 }
 
 

@@ -1,10 +1,9 @@
 
 /*
- * Codes and tokens: CSPRNG digits, keyed hashes, the clock.
+ * Codes and tokens: CSPRNG digits, keyed hashes.
  */
 
 #include <string.h>
-#include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -101,17 +100,6 @@ sv_token_hash(const uint8_t *key, const char *token, size_t len,
     uint8_t *out)
 {
     sv_hmac2(key, "token", sizeof("token"), token, len, out);
-}
-
-
-int64_t
-sv_clock_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 

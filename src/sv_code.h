@@ -28,7 +28,4 @@ int sv_token_generate(char *out);
 void sv_token_hash(const uint8_t *key, const char *token, size_t len,
     uint8_t *out);
 
-/* Wall clock in milliseconds since the epoch. */
-int64_t sv_clock_ms(void);
-
 #endif /* SV_CODE_H */

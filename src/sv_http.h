@@ -36,23 +36,6 @@ int sv_http_post(const char *url, const char *const *headers,
 int sv_http_url(char *out, size_t size, const char *base, const char *path);
 
 /*
- * Copies len bytes of s into out (size bytes, always NUL-terminated) so
- * that the text can stand between double quotes in a log line: '"' and
- * '\\' get a backslash, control bytes become \xHH, and so do bytes of
- * 0x80 and above when ascii_only is set (text from a remote party).  Stops
- * before an escape that would not fit.  Returns the length written.
- */
-size_t sv_http_escape(char *out, size_t size, const char *s, size_t len,
-    int ascii_only);
-
-/*
- * The reason to quote from an answer body: its first line, at most max
- * bytes, escaped as above with ascii_only set.
- */
-size_t sv_http_reason(char *out, size_t size, const char *body, size_t len,
-    size_t max);
-
-/*
  * Frees every thread's handle.  Only once no thread calls sv_http_post()
  * any more (in nginx: at exit_process, after the thread pools ended).
  */

@@ -25,8 +25,6 @@
 #include "sv_password.h"
 
 
-/* bcrypt uses at most this many bytes of a password */
-#define SV_BCRYPT_MAX_BYTES  72
 #define SV_BCRYPT_COST_MIN   4
 #define SV_BCRYPT_COST_MAX   31
 
@@ -81,7 +79,7 @@ sv_password_hash(const char *pw, size_t len, unsigned cost, char *out,
     size_t size, char *err, size_t errlen)
 {
     int                 rc;
-    char                phrase[SV_BCRYPT_MAX_BYTES + 1];
+    char                phrase[SV_BCRYPT_PASSWORD_MAX + 1];
     char                setting[CRYPT_GENSALT_OUTPUT_SIZE];
     size_t              n;
     const char         *hash;
@@ -95,9 +93,9 @@ sv_password_hash(const char *pw, size_t len, unsigned cost, char *out,
 
     /* bcrypt would silently ignore what comes after either */
 
-    if (len > SV_BCRYPT_MAX_BYTES) {
+    if (len > SV_BCRYPT_PASSWORD_MAX) {
         sv_password_error(err, errlen, "password longer than %d bytes",
-                          SV_BCRYPT_MAX_BYTES);
+                          SV_BCRYPT_PASSWORD_MAX);
         return -1;
     }
 
@@ -159,7 +157,7 @@ int
 sv_password_verify(const char *pw, size_t len, const char *hash)
 {
     int                 match;
-    char                phrase[SV_BCRYPT_MAX_BYTES + 1];
+    char                phrase[SV_BCRYPT_PASSWORD_MAX + 1];
     size_t              n;
     const char         *computed;
     struct crypt_data  *data;
@@ -184,8 +182,8 @@ sv_password_verify(const char *pw, size_t len, const char *hash)
         return 0;
     }
 
-    if (len > SV_BCRYPT_MAX_BYTES) {
-        len = SV_BCRYPT_MAX_BYTES;
+    if (len > SV_BCRYPT_PASSWORD_MAX) {
+        len = SV_BCRYPT_PASSWORD_MAX;
     }
 
     data = calloc(1, sizeof(struct crypt_data));

@@ -4,7 +4,10 @@
 #include <stddef.h>
 
 /* "$2b$12$" + 53 characters, NUL-terminated */
-#define SV_PASSWORD_HASH_SIZE  64
+#define SV_PASSWORD_HASH_SIZE   64
+
+/* bcrypt reads no more of a password than this */
+#define SV_BCRYPT_PASSWORD_MAX  72
 
 
 /*

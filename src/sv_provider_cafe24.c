@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "sv_escape.h"
 #include "sv_http.h"
 #include "sv_phone.h"
 #include "sv_provider_impl.h"
@@ -146,7 +147,7 @@ sv_provider_cafe24_send(const sv_provider_t *p, const sv_sms_t *sms,
         return 0;
     }
 
-    sv_http_reason(reason, sizeof(reason), resp.body, resp.len,
+    sv_escape_reason(reason, sizeof(reason), resp.body, resp.len,
                    SV_CAFE24_REASON_MAX);
     snprintf(err, errlen, "cafe24 answered \"%s\"", reason);
 

@@ -7,7 +7,7 @@
 
 #include <openssl/crypto.h>
 
-#include "sv_http.h"
+#include "sv_escape.h"
 #include "sv_phone.h"
 #include "sv_provider_impl.h"
 
@@ -42,7 +42,7 @@ sv_provider_log_send(const sv_provider_t *p, const sv_sms_t *sms, char *err,
     len = n;
 
     /* room for the closing quote */
-    len += sv_http_escape(line + len, sizeof(line) - len - 1, sms->text,
+    len += sv_escape_quoted(line + len, sizeof(line) - len - 1, sms->text,
                           sms->len, 0);
 
     line[len++] = '"';

@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "sv_escape.h"
 #include "sv_http.h"
 #include "sv_phone.h"
 #include "sv_provider_impl.h"
@@ -398,11 +399,11 @@ sv_sens_failure(const sv_http_response_t *resp, char *err, size_t errlen)
     why = sv_sens_json_reason(json);
 
     if (why != NULL) {
-        sv_http_reason(reason, sizeof(reason), why, strlen(why),
+        sv_escape_reason(reason, sizeof(reason), why, strlen(why),
                        SV_SENS_REASON_MAX);
 
     } else {
-        sv_http_reason(reason, sizeof(reason), resp->body, resp->len,
+        sv_escape_reason(reason, sizeof(reason), resp->body, resp->len,
                        SV_SENS_REASON_MAX);
     }
 

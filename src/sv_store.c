@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sv_clock.h"
 #include "sv_store_impl.h"
 
 

@@ -26,6 +26,9 @@ void sv_email_fold(const char *s, size_t len, char *out);
  */
 int sv_nickname_valid(const char *s, size_t len, size_t max);
 
+/* what one SMS holds, in the bytes of sv_euckr_length() */
+#define SV_SMS_MAX  90
+
 /*
  * Bytes the text takes in EUC-KR as SMS gateways count it: 1 for ASCII,
  * 2 for every other code point.  (size_t) -1 for invalid UTF-8.

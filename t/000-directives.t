@@ -329,7 +329,7 @@ qr/\[emerg\] .*store size "size=129g" is too large, it must be at most 128g in \
 
 
 
-=== TEST 9e: smsverify_store size=1g works, and the map is 1g
+=== TEST 9e: smsverify_store size=1g works, and each part's map is 1g
 --- http_config
     smsverify_store smsverify_temp size=1g;
     smsverify_provider log;
@@ -341,10 +341,12 @@ POST /send
 my $res = sv_request(POST => '/confirm', { phoneNumber => '010-1234-5678',
     verificationNumber => sv_code_for('5678') });
 is $res->{status}, 200, 'a code confirms in a 1g store';
-my $dir = Test::Nginx::Util::server_root() . '/smsverify_temp';
-my $out = `mdb_stat -e \Q$dir\E 2>&1`;
-like $out, qr/^\s*Map size: 1073741824$/m, 'mdb_stat -e: a map of 1g'
-    or diag $out;
+for my $part ('members', 'codes') {
+    my $dir = Test::Nginx::Util::server_root() . "/smsverify_temp/$part";
+    my $out = `mdb_stat -e \Q$dir\E 2>&1`;
+    like $out, qr/^\s*Map size: 1073741824$/m, "mdb_stat -e: $part, a map of 1g"
+        or diag $out;
+}
 
 
 

@@ -14,38 +14,6 @@ our $Persist = File::Temp::tempdir(CLEANUP => 1);
 chmod 0777, $Persist;
 $ENV{TEST_NGINX_PERSIST_DIR} = "$Persist/store";
 
-our $Hang;
-
-sub SmsVerify::hang_provider {
-    $Hang ||= IO::Socket::INET->new(
-        LocalAddr => '127.0.0.1', LocalPort => $ENV{TEST_NGINX_HANG_PORT},
-        Listen => 64, ReuseAddr => 1) or die "listen: $!";
-    return $Hang;
-}
-
-# one request in a child; the child exits with the answer's status / 10
-sub SmsVerify::in_child {
-    my ($path, $body) = @_;
-    return sv_fork(sub {
-        my $res = sv_request(POST => $path, $body);
-        return int($res->{status} / 10);
-    });
-}
-
-sub SmsVerify::status_of {
-    my $pid = shift;
-    waitpid $pid, 0;
-    return ($? >> 8) * 10;
-}
-
-sub SmsVerify::log_has {
-    my $re = shift;
-    open my $in, '<', $Test::Nginx::Util::ErrLogFile or die $!;
-    my $found = grep { /$re/ } <$in>;
-    close $in;
-    return $found;
-}
-
 sv_block_defaults(more_headers => 'Content-Type: application/json');
 
 master_on();
@@ -70,16 +38,18 @@ __DATA__
 GET /send
 --- error_code: 405
 --- flow
-hang_provider();
-my @kids = map { in_child('/send', { phoneNumber => "010-1234-000$_" }) } 1, 2;
+sv_hang_provider($ENV{TEST_NGINX_HANG_PORT}, 64);
+my @kids = map { sv_request_in_child(POST => '/send',
+                                     { phoneNumber => "010-1234-000$_" }) }
+           1, 2;
 sleep 0.5;
 my $res = sv_request(POST => '/send', { phoneNumber => '010-1234-0003' });
 is $res->{status}, 503, 'the third is refused';
 is $res->{json}{error}, 'BUSY', 'BUSY';
 is $res->{headers}{'retry-after'}, '1', 'Retry-After: 1';
-is_deeply [map { status_of($_) } @kids], [500, 500],
+is_deeply [map { sv_child_status($_) } @kids], [500, 500],
           'the others got their answers (502) once the provider timed out';
-ok log_has(qr/thread pool "tiny" queue overflow/), 'nginx logged the overflow';
+ok sv_log_grep(qr/thread pool "tiny" queue overflow/), 'nginx logged the overflow';
 --- timeout: 10
 --- no_error_log
 [crit]
@@ -100,7 +70,7 @@ exited on signal
 GET /status
 --- error_code: 200
 --- flow
-hang_provider();
+sv_hang_provider($ENV{TEST_NGINX_HANG_PORT}, 64);
 for my $i (1 .. 5) {
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                   PeerPort => Test::Nginx::Util::server_port())
@@ -115,7 +85,7 @@ sleep 1.5;
 my $res = sv_request(GET => '/status');
 is $res->{status}, 200, 'the worker still answers';
 is $res->{json}{sendFailed}, 5, 'every task finished and was counted';
-ok log_has(qr/client prematurely closed connection/),
+ok sv_log_grep(qr/client prematurely closed connection/),
    'nginx saw the clients go';
 --- timeout: 10
 --- no_error_log
@@ -137,18 +107,20 @@ exited on signal
 GET /send
 --- error_code: 405
 --- flow
-hang_provider();
-my @kids = map { in_child('/send', { phoneNumber => "010-1234-567$_" }) } 1 .. 3;
+sv_hang_provider($ENV{TEST_NGINX_HANG_PORT}, 64);
+my @kids = map { sv_request_in_child(POST => '/send',
+                                     { phoneNumber => "010-1234-567$_" }) }
+           1 .. 3;
 sleep 0.5;
 my $pidfile = Test::Nginx::Util::server_root() . '/logs/nginx.pid';
 open my $fh, '<', $pidfile or die "$pidfile: $!";
 chomp(my $master = <$fh>);
 kill 'HUP', $master;
-is_deeply [map { status_of($_) } @kids], [500, 500, 500],
+is_deeply [map { sv_child_status($_) } @kids], [500, 500, 500],
           'every client got its answer (502)';
 sleep 0.5;
-ok log_has(qr/gracefully shutting down/), 'the old worker shut down';
-ok !log_has(qr/open socket .* left in connection/), 'no socket left open';
+ok sv_log_grep(qr/gracefully shutting down/), 'the old worker shut down';
+ok !sv_log_grep(qr/open socket .* left in connection/), 'no socket left open';
 --- timeout: 10
 --- no_error_log
 [crit]
@@ -178,7 +150,7 @@ for $i (1 .. 3000) {
 }
 is $res->{status}, 500, 'the store filled up';
 is $res->{json}{error}, 'INTERNAL', 'INTERNAL';
-ok log_has(qr/smsverify store failed: store is full/), 'the log says why';
+ok sv_log_grep(qr/smsverify store failed: store is full/), 'the log says why';
 $res = sv_request(GET => '/status');
 is $res->{status}, 200, 'status still answers';
 ok $res->{json}{codesPending} > 10, 'and sees the codes'

@@ -114,21 +114,6 @@ sub SmsVerify::timed_request {
     return ($res, Time::HiRes::time() - $t0);
 }
 
-# a send in a child, which exits with the answer's status / 10
-sub SmsVerify::send_in_child {
-    my $phone = shift;
-    return sv_fork(sub {
-        my $res = sv_request(POST => '/send', { phoneNumber => $phone });
-        return int(($res->{status} // 0) / 10);
-    });
-}
-
-sub SmsVerify::child_status {
-    my $pid = shift;
-    waitpid $pid, 0;
-    return ($? >> 8) * 10;
-}
-
 no_shuffle();
 sv_flow_blocks();
 run_tests();
@@ -790,7 +775,9 @@ GET /fast
 --- timeout: 10
 --- flow
 my $t0 = Time::HiRes::time();
-my @kids = map { send_in_child("010-1234-000$_") } 1 .. 4;
+my @kids = map { sv_request_in_child(POST => '/send',
+                                     { phoneNumber => "010-1234-000$_" }) }
+           1 .. 4;
 sleep 0.3;
 my $slowest = 0;
 for (1 .. 3) {
@@ -801,7 +788,7 @@ for (1 .. 3) {
     }
 }
 ok $slowest < 0.2 * $SmsVerify::Slack, "at once (the slowest took $slowest s)";
-is_deeply [map { child_status($_) } @kids], [200, 200, 200, 200],
+is_deeply [map { sv_child_status($_) } @kids], [200, 200, 200, 200],
           'the slow sends got through';
 my $all = Time::HiRes::time() - $t0;
 ok $all < 3 * $SmsVerify::Slack, "side by side, not one after another ($all s)";
@@ -1058,8 +1045,9 @@ GET /fast
 --- timeout: 20
 --- flow
 # as many sends at once as threads: every thread makes its own handle
-my @kids = map { send_in_child(sprintf '010-1234-%04d', $_) } 1 .. 20;
-is_deeply [map { child_status($_) } @kids], [(200) x 20], 'all sent';
+my @kids = map { sv_request_in_child(POST => '/send',
+                     { phoneNumber => sprintf('010-1234-%04d', $_) }) } 1 .. 20;
+is_deeply [map { sv_child_status($_) } @kids], [(200) x 20], 'all sent';
 is scalar @{ sv_mock_messages() }, 20, 'twenty messages';
 my %conns = map { $_->{conn} => 1 } @{ sv_mock_messages() };
 ok keys(%conns) > 1, 'over several connections: several threads ('
@@ -1204,13 +1192,15 @@ GET /fast
 --- timeout: 10
 --- flow
 # one send in the pool's thread, one in its queue of 1
-my @kids = map { send_in_child("010-1234-000$_") } 1, 2;
+my @kids = map { sv_request_in_child(POST => '/send',
+                                     { phoneNumber => "010-1234-000$_" }) }
+           1, 2;
 sleep 0.4;
 my $res = sv_request(POST => '/send', { phoneNumber => '010-1234-0003' });
 is $res->{status}, 503, 'the third: 503';
 is $res->{json}{error}, 'BUSY', 'BUSY';
 is $res->{headers}{'retry-after'}, '1', 'Retry-After: 1';
-is_deeply [map { child_status($_) } @kids], [200, 200],
+is_deeply [map { sv_child_status($_) } @kids], [200, 200],
           'the two in the pool got through';
 is_deeply [sort map { $_->{to} } @{ sv_mock_requests() }],
           ['01012340001', '01012340002'], 'the refused send reached no provider';

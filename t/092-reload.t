@@ -31,7 +31,6 @@ sv_mock_start(
 
 # a provider that accepts connections and never answers
 $ENV{TEST_NGINX_HANG_PORT} = ($ENV{TEST_NGINX_SERVER_PORT} || 1984) + 9;
-our $Hang;
 
 # where children leave the answers they got
 our $Answers = File::Temp::tempdir(CLEANUP => 1);
@@ -41,13 +40,6 @@ our $Slack = $ENV{TEST_NGINX_USE_VALGRIND} ? 10 : 1;
 
 {
 package SmsVerify;
-
-sub hang_provider {
-    $Hang ||= IO::Socket::INET->new(
-        LocalAddr => '127.0.0.1', LocalPort => $ENV{TEST_NGINX_HANG_PORT},
-        Listen => 128, ReuseAddr => 1) or die "listen: $!";
-    return $Hang;
-}
 
 # A send in a child; its answer (status and body) is read back by
 # answer_of().
@@ -74,15 +66,7 @@ sub answer_of {
 }
 
 # waits for what() to be true, up to $secs (times the slack)
-sub wait_until {
-    my ($what, $secs) = @_;
-    my $deadline = Time::HiRes::time() + $secs * $main::Slack;
-    while (Time::HiRes::time() < $deadline) {
-        return 1 if $what->();
-        Time::HiRes::sleep(0.05);
-    }
-    return 0;
-}
+sub wait_until { sv_wait_until($_[0], $_[1] * $main::Slack) }
 
 # the signal to the master; waits until a new generation of workers runs
 sub reload {
@@ -93,19 +77,6 @@ sub reload {
 }
 
 sub in_flight { Time::HiRes::sleep(0.5 * $main::Slack) }
-
-# gone: not running (a zombie is gone: the stand-in runner, whose child
-# nginx may be, reaps it and reads its exit status)
-sub gone {
-    my @pids = @_;
-    for my $pid (@pids) {
-        next if !kill 0, $pid;
-        open my $in, '<', "/proc/$pid/stat" or next;
-        my $stat = <$in> // '';
-        return 0 if $stat !~ /\)\s+Z\b/;
-    }
-    return 1;
-}
 
 } # package SmsVerify
 
@@ -153,7 +124,7 @@ GET /status
 --- log_level: info
 --- timeout: 120
 --- flow
-hang_provider();
+sv_hang_provider($ENV{TEST_NGINX_HANG_PORT});
 my @old = sv_worker_pids();
 my @kids = map { send_in_child('/send-hang', "010-7100-00$_") } 10 .. 17;
 in_flight();
@@ -166,7 +137,7 @@ my @answers = map { answer_of($_) } @kids;
 is_deeply [map { $_->{status} } @answers], [(502) x 9], 'every client got 502';
 is scalar(grep { $_->{body} =~ /^\{"error":"PROVIDER_FAILED","message":"[^"]+"\}$/ }
            @answers), 9, 'PROVIDER_FAILED, in JSON';
-ok wait_until(sub { gone(@old) }, 10), 'the old workers are gone';
+ok wait_until(sub { sv_gone(@old) }, 10), 'the old workers are gone';
 $res = sv_request(GET => '/status');
 is $res->{json}{sendFailed}, 9, 'every failed send counted once';
 is $res->{json}{codesPending}, 0, 'and none left a usable code';
@@ -194,7 +165,7 @@ in_flight();
 ok reload(), 'and a third';
 my @answers = map { answer_of($_) } @kids;
 is_deeply [map { $_->{status} } @answers], [(200) x 9], 'every client got 200';
-ok wait_until(sub { gone(@old, @second) }, 10), 'the old workers are gone';
+ok wait_until(sub { sv_gone(@old, @second) }, 10), 'the old workers are gone';
 # the codes the mock received work with the newest workers
 my @confirmed = grep {
     my $code = sv_mock_code_for($_);
@@ -218,7 +189,7 @@ GET /status
 --- log_level: info
 --- timeout: 120
 --- flow
-hang_provider();
+sv_hang_provider($ENV{TEST_NGINX_HANG_PORT});
 my $master = sv_master_pid();
 my @workers = sv_worker_pids();
 my @slow = map { send_in_child('/send-slow', "010-7300-00$_") } 10 .. 14;
@@ -228,7 +199,7 @@ kill 'QUIT', $master;
 my @answers = map { answer_of($_) } @slow, @hang;
 is_deeply [map { $_->{status} } @answers], [(200) x 5, (502) x 5],
           'the late provider\'s sends 200, the silent one\'s 502';
-ok wait_until(sub { gone($master, @workers) }, 10), 'then nginx exits';
+ok wait_until(sub { sv_gone($master, @workers) }, 10), 'then nginx exits';
 my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                  PeerPort => SmsVerify::server_port(),
                                  Proto => 'tcp', Timeout => 2);

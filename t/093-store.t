@@ -17,9 +17,6 @@ use lib 't/inc';
 use SmsVerify;
 
 use File::Temp ();
-use IO::Select ();
-use IO::Socket::INET ();
-use JSON::PP ();
 use Time::HiRes ();
 
 our $Valgrind = $ENV{TEST_NGINX_USE_VALGRIND};
@@ -54,89 +51,10 @@ sub entries {
     return { map { $_ => sv_store_entries($_) } qw(codes sends tokens members) };
 }
 
-# send, read the code where a person would see it, confirm: the token
-sub verify_phone {
-    my ($phone, $send) = @_;
-    my $res = sv_request(POST => $send // '/send', { phoneNumber => $phone });
-    die "send: $res->{status} $res->{body}" if $res->{status} != 200;
-    my $code = sv_code_for($phone);
-    $res = sv_request(POST => '/confirm',
-                      { phoneNumber => $phone, verificationNumber => "$code" });
-    die "confirm: $res->{status} $res->{body}" if $res->{status} != 200;
-    return $res->{json}{verificationToken};
-}
-
 sub member {
     return { email => 'kim@example.com', password => 'Passw0rd!',
              nickname => 'kim', phoneNumber => '010-1234-5678', termsId => [],
              @_ };
-}
-
-# A SENS stand-in that takes $n messages, keeps each request's JSON in
-# $dir/gate.N.json, and accepts them all (202) once $dir/gate.open
-# exists. Runs in a child; returns its pid.
-sub gate_provider {
-    my ($n, $dir) = @_;
-    my $listen = IO::Socket::INET->new(
-        LocalAddr => '127.0.0.1', LocalPort => $ENV{TEST_NGINX_GATE_PORT},
-        Listen => 64, ReuseAddr => 1) or die "listen: $!";
-    my $pid = sv_fork(sub {
-        my @held;
-        while (@held < $n) {
-            IO::Select->new($listen)->can_read(120) or return 1;
-            my $c = $listen->accept or next;
-            my $req = '';
-            while ($req !~ /\r\n\r\n/) {
-                sysread($c, $req, 65536, length $req) or last;
-            }
-            my ($len) = $req =~ /^Content-Length:\s*(\d+)/mi;
-            syswrite $c, "HTTP/1.1 100 Continue\r\n\r\n"
-                if $req =~ /^Expect:\s*100-continue/mi;
-            my $body = $req =~ s/^.*?\r\n\r\n//sr;
-            while (length($body) < ($len // 0)) {
-                sysread($c, $body, 65536, length $body) or last;
-            }
-            open my $out, '>', "$dir/gate." . scalar(@held) . ".json" or die;
-            print $out $body;
-            close $out;
-            push @held, $c;
-        }
-        wait_until(sub { -e "$dir/gate.open" }, 300) or return 1;
-        my $ok = '{"requestId":"gate","requestTime":"2024-01-01T00:00:00.000",'
-               . '"statusCode":"202","statusName":"success"}';
-        for my $c (@held) {
-            syswrite $c, "HTTP/1.1 202 Accepted\r\nContent-Type: application/json"
-                . "\r\nContent-Length: " . length($ok)
-                . "\r\nConnection: close\r\n\r\n$ok";
-            close $c;
-        }
-        return 0;
-    });
-    close $listen;
-    return $pid;
-}
-
-# The messages the gate holds: phone (as SENS gets it) => code.
-sub gate_messages {
-    my $dir = shift;
-    my %code;
-    for my $file (glob "$dir/gate.*.json") {
-        open my $in, '<', $file or next;
-        my $m = eval { JSON::PP->new->decode(do { local $/; <$in> }) } or next;
-        my ($c) = ($m->{content} // '') =~ /\[(\d+)\]/;
-        $code{ $m->{messages}[0]{to} // '' } = $c;
-    }
-    return \%code;
-}
-
-sub wait_until {
-    my ($what, $secs) = @_;
-    my $deadline = Time::HiRes::time() + $secs;
-    while (Time::HiRes::time() < $deadline) {
-        return 1 if $what->();
-        Time::HiRes::sleep(0.2);
-    }
-    return 0;
 }
 
 } # package SmsVerify
@@ -164,7 +82,7 @@ GET /status
 --- log_level: notice
 --- timeout: 600
 --- flow
-my $token = verify_phone('010-1234-5678');
+my $token = sv_verify_phone('010-1234-5678');
 my $t0 = Time::HiRes::time();
 my ($n, $res) = fill('/send', 1, 5000);
 my $took = Time::HiRes::time() - $t0;
@@ -224,7 +142,7 @@ GET /status
 --- timeout: 120
 --- flow
 my @phones = map { sprintf '010-5555-%04d', $_ } 1 .. 30;
-verify_phone($_) for @phones[0 .. 9];
+sv_verify_phone($_) for @phones[0 .. 9];
 for my $p (@phones[10 .. 29]) {
     my $res = sv_request(POST => '/send', { phoneNumber => $p });
     is $res->{status}, 200, "sent to $p" if $res->{status} != 200;
@@ -232,7 +150,7 @@ for my $p (@phones[10 .. 29]) {
 is_deeply entries(), { codes => 20, sends => 30, tokens => 10, members => 0 },
           'codes, send counters and tokens are stored';
 # the timer sweeps every 10 s
-ok wait_until(sub { my $e = entries(); !$e->{sends} && !$e->{tokens} }, 25),
+ok sv_wait_until(sub { my $e = entries(); !$e->{sends} && !$e->{tokens} }, 25, 0.2),
    'the sweep deleted the expired tokens and send counters';
 is sv_store_entries('codes'), 20, 'the expired codes stay';
 my $res = sv_request(POST => '/confirm',
@@ -321,13 +239,14 @@ GET /send
 --- timeout: 600
 --- flow
 my $dir = File::Temp::tempdir(CLEANUP => 1);
-my $gate = gate_provider(4, $dir);
+my $gate = sv_gate_provider($ENV{TEST_NGINX_GATE_PORT}, 4, $dir);
 my @kids = map { my $p = "010-4444-000$_";
                  [$p, sv_fork(sub {
                      my $res = sv_request(POST => '/send-held', { phoneNumber => $p });
                      return int(($res->{status} // 0) / 10);
                  })] } 1 .. 4;
-ok wait_until(sub { keys %{ gate_messages($dir) } == 4 }, 30 * $SmsVerify::Timeout),
+ok sv_wait_until(sub { keys %{ sv_gate_messages($dir) } == 4 },
+                30 * $SmsVerify::Timeout, 0.2),
    'the provider holds the 4 messages';
 my ($n, $res) = fill('/send', 1, 5000);
 is $res->{status}, 500, "the store filled up behind them ($n sends)";
@@ -338,7 +257,7 @@ waitpid $gate, 0;
 is_deeply \@status, [(200) x 4], 'each send answered 200';
 # once the fill's codes expired, confirm has room again
 Time::HiRes::sleep($main::FillTtl + 0.2);
-my $codes = gate_messages($dir);
+my $codes = sv_gate_messages($dir);
 my @usable = grep {
     my $code = $codes->{ $_->[0] =~ s/\D//gr } // '0';
     sv_request(POST => '/confirm',

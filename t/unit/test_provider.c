@@ -27,6 +27,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "sv_escape.h"
 #include "sv_http.h"
 #include "sv_provider.h"
 
@@ -1035,26 +1036,26 @@ test_escape(void **state)
 
     (void) state;
 
-    assert_int_equal(sv_http_escape(out, sizeof(out), "a\"b\\c", 5, 0), 7);
+    assert_int_equal(sv_escape_quoted(out, sizeof(out), "a\"b\\c", 5, 0), 7);
     assert_string_equal(out, "a\\\"b\\\\c");
 
-    assert_int_equal(sv_http_escape(out, sizeof(out), "\xed\x95\x9c", 3, 0),
+    assert_int_equal(sv_escape_quoted(out, sizeof(out), "\xed\x95\x9c", 3, 0),
                      3);
     assert_string_equal(out, "\xed\x95\x9c");
 
-    assert_int_equal(sv_http_escape(out, sizeof(out), "\xed\x95\x9c", 3, 1),
+    assert_int_equal(sv_escape_quoted(out, sizeof(out), "\xed\x95\x9c", 3, 1),
                      12);
     assert_string_equal(out, "\\xed\\x95\\x9c");
 
     /* an escape that would not fit is left out whole */
-    assert_int_equal(sv_http_escape(out, 6, "ab\ncd", 5, 0), 2);
+    assert_int_equal(sv_escape_quoted(out, 6, "ab\ncd", 5, 0), 2);
     assert_string_equal(out, "ab");
 
-    assert_int_equal(sv_http_reason(out, sizeof(out), "  -101\r\nmore", 12,
+    assert_int_equal(sv_escape_reason(out, sizeof(out), "  -101\r\nmore", 12,
                                     100), 4);
     assert_string_equal(out, "-101");
 
-    assert_int_equal(sv_http_reason(out, sizeof(out), "0123456789", 10, 4),
+    assert_int_equal(sv_escape_reason(out, sizeof(out), "0123456789", 10, 4),
                      4);
     assert_string_equal(out, "0123");
 }

@@ -1,0 +1,559 @@
+
+/*
+ * The directives' handlers: each reads its arguments into the module's
+ * configuration and reports a bad one where it stands.
+ */
+
+#include "ngx_http_smsverify_conf.h"
+#include "ngx_http_smsverify_directives.h"
+#include "ngx_http_smsverify_handler.h"
+#include "sv_password.h"
+
+
+#define NGX_HTTP_SMSVERIFY_CODE_TTL_MAX         600000
+#define NGX_HTTP_SMSVERIFY_STORE_SIZE_MIN       (256 * 1024)
+
+/*
+ * Each worker maps both parts of the store (members and codes), each of
+ * SIZE, into its address space: two of 128g fit the smallest user address
+ * space of 64-bit Linux (512g with 39-bit virtual addresses, e.g. some
+ * arm64 kernels), two of 512m a 32-bit one.
+ */
+#if (NGX_PTR_SIZE == 8)
+#define NGX_HTTP_SMSVERIFY_STORE_SIZE_MAX       ((off_t) 128 << 30)
+#define NGX_HTTP_SMSVERIFY_STORE_SIZE_MAX_TEXT  "128g"
+#else
+#define NGX_HTTP_SMSVERIFY_STORE_SIZE_MAX       ((off_t) 512 << 20)
+#define NGX_HTTP_SMSVERIFY_STORE_SIZE_MAX_TEXT  "512m"
+#endif
+
+
+char *
+ngx_http_smsverify(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    ngx_str_t                       *value;
+    ngx_http_core_loc_conf_t        *clcf;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    if (lcf->endpoint) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "send") == 0) {
+        lcf->endpoint = NGX_HTTP_SMSVERIFY_SEND;
+
+    } else if (ngx_strcmp(value[1].data, "confirm") == 0) {
+        lcf->endpoint = NGX_HTTP_SMSVERIFY_CONFIRM;
+
+    } else if (ngx_strcmp(value[1].data, "signup") == 0) {
+        lcf->endpoint = NGX_HTTP_SMSVERIFY_SIGNUP;
+
+    } else if (ngx_strcmp(value[1].data, "status") == 0) {
+        lcf->endpoint = NGX_HTTP_SMSVERIFY_STATUS;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\", it must be \"send\", "
+                           "\"confirm\", \"signup\" or \"status\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    /* for the errors only the merge can find */
+    lcf->file = cf->conf_file->file.name.data;
+    lcf->line = cf->conf_file->line;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_smsverify_handler;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_smsverify_module);
+
+    if (!mcf->used) {
+        ngx_http_smsverify_conf_pos(cf, &mcf->used_pos);
+        mcf->used = 1;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* the message and the code length are checked together at the merge */
+
+char *
+ngx_http_smsverify_message(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    char  *rv;
+
+    rv = ngx_http_set_complex_value_slot(cf, cmd, conf);
+
+    if (rv == NGX_CONF_OK) {
+        ngx_http_smsverify_conf_pos(cf, &lcf->message_pos);
+    }
+
+    return rv;
+}
+
+
+char *
+ngx_http_smsverify_code_length(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    char  *rv;
+
+    rv = ngx_conf_set_num_slot(cf, cmd, conf);
+
+    if (rv == NGX_CONF_OK) {
+        ngx_http_smsverify_conf_pos(cf, &lcf->code_length_pos);
+    }
+
+    return rv;
+}
+
+
+char *
+ngx_http_smsverify_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_smsverify_main_conf_t *mcf = conf;
+
+    off_t        size;
+    ngx_str_t   *value, s;
+    ngx_msec_t   interval;
+    ngx_uint_t   i;
+
+    if (mcf->store_dir.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    mcf->store_dir = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &mcf->store_dir, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_smsverify_cstr(cf, &mcf->store_dir) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "size=", 5) == 0) {
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+
+            /* nginx 1.22's ngx_parse_size() knows no "g" */
+            size = ngx_parse_offset(&s);
+
+            if (size == NGX_ERROR) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid store size \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            if (size < NGX_HTTP_SMSVERIFY_STORE_SIZE_MIN) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "store size \"%V\" is too small, "
+                                   "it must be at least 256k", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            if (size > NGX_HTTP_SMSVERIFY_STORE_SIZE_MAX) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "store size \"%V\" is too large, "
+                                   "it must be at most "
+                                   NGX_HTTP_SMSVERIFY_STORE_SIZE_MAX_TEXT,
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            mcf->store_size = (size_t) size;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "sync=on") == 0) {
+            mcf->sync_mode = NGX_HTTP_SMSVERIFY_SYNC_ON;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "sync=off") == 0) {
+            mcf->sync_mode = NGX_HTTP_SMSVERIFY_SYNC_OFF;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "sync=", 5) == 0) {
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+
+            interval = ngx_parse_time(&s, 0);
+
+            if (interval == (ngx_msec_t) NGX_ERROR || interval == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid sync \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            mcf->sync_mode = NGX_HTTP_SMSVERIFY_SYNC_TIMER;
+            mcf->sync_interval = interval;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_smsverify_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_smsverify_main_conf_t *mcf = conf;
+
+    ngx_str_t  *value;
+
+    if (mcf->secret_given) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    mcf->secret_file = value[1];
+
+    if (ngx_http_smsverify_read_key_file(cf, &mcf->secret_file, mcf->secret)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->secret_given = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_smsverify_send_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value;
+    ngx_msec_t   window;
+
+    if (lcf->send_limit != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n < 1 || n > SV_SEND_LIMIT_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid number \"%V\", it must be 1 to %d",
+                           &value[1], SV_SEND_LIMIT_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    window = ngx_parse_time(&value[2], 0);
+
+    if (window == (ngx_msec_t) NGX_ERROR || window == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid time \"%V\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    lcf->send_limit = n;
+    lcf->send_window = window;
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_smsverify_countries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    char        **cc;
+    ngx_str_t    *value;
+    ngx_uint_t    i, j;
+
+    if (lcf->countries != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    lcf->countries = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                      sizeof(char *));
+    if (lcf->countries == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        for (j = 0; j < value[i].len; j++) {
+            if (value[i].data[j] < '0' || value[i].data[j] > '9') {
+                break;
+            }
+        }
+
+        if (value[i].len == 0 || value[i].len > 3 || j < value[i].len
+            || value[i].data[0] == '0')
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid country calling code \"%V\"",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        cc = ngx_array_push(lcf->countries);
+        if (cc == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *cc = (char *) value[i].data;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_smsverify_terms(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    ngx_int_t                   id;
+    ngx_str_t                  *value;
+    ngx_uint_t                  i;
+    ngx_http_smsverify_term_t  *term;
+
+    value = cf->args->elts;
+
+    id = ngx_atoi(value[1].data, value[1].len);
+
+    if (id < 1 || id > 2147483647) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid terms id \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (lcf->terms == NGX_CONF_UNSET_PTR) {
+        lcf->terms = ngx_array_create(cf->pool, 4,
+                                      sizeof(ngx_http_smsverify_term_t));
+        if (lcf->terms == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    term = lcf->terms->elts;
+
+    for (i = 0; i < lcf->terms->nelts; i++) {
+        if (term[i].id == id) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate terms id \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (lcf->terms->nelts == NGX_HTTP_SMSVERIFY_TERMS_MAX) {
+        return "has more than 64 terms";
+    }
+
+    term = ngx_array_push(lcf->terms);
+    if (term == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    term->id = id;
+
+    if (ngx_strcmp(value[2].data, "required") == 0) {
+        term->required = 1;
+
+    } else if (ngx_strcmp(value[2].data, "optional") == 0) {
+        term->required = 0;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\", it must be \"required\" "
+                           "or \"optional\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_smsverify_password_length(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    ngx_int_t   min, max;
+    ngx_str_t  *value;
+
+    if (lcf->password_min != NGX_CONF_UNSET_SIZE) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    min = ngx_atoi(value[1].data, value[1].len);
+    max = ngx_atoi(value[2].data, value[2].len);
+
+    if (min < 1 || max < min || max > SV_BCRYPT_PASSWORD_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid lengths \"%V\" \"%V\", they must be "
+                           "1 <= MIN <= MAX <= %d (bcrypt's limit)",
+                           &value[1], &value[2], SV_BCRYPT_PASSWORD_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    lcf->password_min = min;
+    lcf->password_max = max;
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_smsverify_password_hash(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    ngx_int_t   cost;
+    ngx_str_t  *value;
+
+    if (lcf->bcrypt_cost != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "bcrypt") != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid hash \"%V\", it must be \"bcrypt\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    lcf->bcrypt_cost = 12;
+
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value[2].data, "cost=", 5) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    cost = ngx_atoi(value[2].data + 5, value[2].len - 5);
+
+    if (cost < 4 || cost > 31) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid cost \"%V\", it must be 4 to 31",
+                           &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    lcf->bcrypt_cost = cost;
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_smsverify_cors(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    ngx_str_t   *value, *origin;
+    ngx_uint_t   i;
+
+    if (lcf->cors != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    lcf->cors = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                 sizeof(ngx_str_t));
+    if (lcf->cors == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (!(value[i].len == 1 && value[i].data[0] == '*')
+            && ngx_strncmp(value[i].data, "http://", 7) != 0
+            && ngx_strncmp(value[i].data, "https://", 8) != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid origin \"%V\", it must be \"*\" or "
+                               "start with \"http://\" or \"https://\"",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (value[i].len == 1 && cf->args->nelts > 2) {
+            return "takes \"*\" alone";
+        }
+
+        origin = ngx_array_push(lcf->cors);
+        if (origin == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *origin = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The pool is registered where it is named, as nginx's "aio threads=" does,
+ * so that an undefined one is reported at this line, not at the end of the
+ * block whose merge first asks for it.
+ */
+
+char *
+ngx_http_smsverify_thread_pool_check(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *name = data;
+
+    if (ngx_thread_pool_add(cf, name) == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_smsverify_code_ttl_check(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *ttl = data;
+
+    if (*ttl == 0 || *ttl > NGX_HTTP_SMSVERIFY_CODE_TTL_MAX) {
+        return "must be more than 0 and at most 10m";
+    }
+
+    return NGX_CONF_OK;
+}

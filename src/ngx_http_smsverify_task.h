@@ -1,0 +1,27 @@
+
+/*
+ * Thread pool plumbing: a request's work posted to the location's pool,
+ * the request kept alive while a pool thread runs it, resumed on the
+ * event loop by the done handler, whose rc finalizes it.  Beside the
+ * response at the bottom: it answers nothing itself.
+ */
+
+#ifndef _NGX_HTTP_SMSVERIFY_TASK_H_INCLUDED_
+#define _NGX_HTTP_SMSVERIFY_TASK_H_INCLUDED_
+
+
+#include "ngx_http_smsverify.h"
+
+
+/* the job (size bytes, zeroed) thread and done share; NULL: no memory */
+void *ngx_http_smsverify_task_alloc(ngx_http_request_t *r, size_t size,
+    ngx_http_smsverify_thread_pt thread, ngx_http_smsverify_done_pt done);
+
+/*
+ * NGX_OK: posted, the request waits for the task (return NGX_DONE);
+ * NGX_BUSY: the pool's queue took no more, nothing runs.
+ */
+ngx_int_t ngx_http_smsverify_task_post(ngx_http_request_t *r);
+
+
+#endif /* _NGX_HTTP_SMSVERIFY_TASK_H_INCLUDED_ */

@@ -1,0 +1,19 @@
+
+/*
+ * The wall clock in milliseconds.
+ */
+
+#include <time.h>
+
+#include "sv_clock.h"
+
+
+int64_t
+sv_clock_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
