@@ -103,6 +103,14 @@ sv_token_hash(const uint8_t *key, const char *token, size_t len,
 }
 
 
+void
+sv_session_hash(const uint8_t *key, const char *value, size_t len,
+    uint8_t *out)
+{
+    sv_hmac2(key, "session", sizeof("session"), value, len, out);
+}
+
+
 static void
 sv_hmac2(const uint8_t *key, const char *a, size_t alen, const char *b,
     size_t blen, uint8_t *out)

@@ -28,4 +28,11 @@ int sv_token_generate(char *out);
 void sv_token_hash(const uint8_t *key, const char *token, size_t len,
     uint8_t *out);
 
+/*
+ * HMAC-SHA256(key, "session\0" value): what the store keeps of a session
+ * (its value is a token: 32 random bytes in unpadded base64url).
+ */
+void sv_session_hash(const uint8_t *key, const char *value, size_t len,
+    uint8_t *out);
+
 #endif /* SV_CODE_H */

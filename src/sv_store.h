@@ -35,6 +35,9 @@ typedef enum {
     SV_STORE_MISMATCH,
     SV_STORE_BURNT,
     SV_STORE_NO_TOKEN,
+    SV_STORE_NOT_MEMBER,        /* no member has this phone or email */
+    SV_STORE_LOCKED,            /* too many failed logins */
+    SV_STORE_NO_SESSION,
     SV_STORE_FULL,              /* the map is full; err says so too */
     SV_STORE_ERROR
 } sv_store_rc_t;
@@ -46,6 +49,12 @@ typedef enum {
 
 /* signups refused as taken that use a token up */
 #define SV_TOKEN_FAILURES_MAX  3
+
+/* what the store gives back of a member: the longest of each */
+#define SV_STORE_EMAIL_MAX     254
+#define SV_STORE_NICKNAME_MAX  80      /* 20 code points of UTF-8 */
+#define SV_STORE_HASH_MAX      63      /* a bcrypt string is 60 */
+#define SV_STORE_TERMS_MAX     64
 
 /* the two parts' subdirectories of the store's directory */
 #define SV_STORE_MEMBERS_DIR  "members"
@@ -77,8 +86,18 @@ typedef struct {
     char            reason[256];   /* out: what was wrong with it */
 } sv_store_check_t;
 
+/*
+ * What a code, and the token its match gives, are for: a signup token is
+ * taken by signup only, a reset token by reset only.
+ */
+typedef enum {
+    SV_PURPOSE_SIGNUP = 0,
+    SV_PURPOSE_RESET
+} sv_purpose_t;
+
 typedef struct {
     const char     *phone;
+    sv_purpose_t    purpose;
     int64_t         now_ms;
     int64_t         resend_ms;     /* least time between two sends */
     unsigned        limit;         /* at most limit sends ... */
@@ -101,6 +120,7 @@ typedef struct {
     void           *token_data;         /* token_new's first argument */
     int64_t         token_expires_ms;
     unsigned        attempts_left;      /* out, after a mismatch */
+    sv_purpose_t    purpose;            /* out: the code's, and the token's */
 } sv_confirm_t;
 
 typedef struct {
@@ -115,6 +135,54 @@ typedef struct {
     const uint8_t  *token_hash;         /* consumed by the signup */
     uint64_t        id;                 /* out */
 } sv_member_t;
+
+/* A member as the store gives it back. */
+typedef struct {
+    uint64_t        id;
+    char            email[SV_STORE_EMAIL_MAX + 1];      /* as given */
+    char            phone[SV_STORE_PHONE_MAX + 1];
+    char            nickname[SV_STORE_NICKNAME_MAX + 1];
+    char            password_hash[SV_STORE_HASH_MAX + 1];
+    int             terms[SV_STORE_TERMS_MAX];
+    size_t          nterms;
+    int64_t         created_ms;
+    uint32_t        epoch;              /* a reset ends older sessions */
+} sv_member_info_t;
+
+typedef struct {
+    const char     *account;            /* "e:" folded email, "p:" E.164 */
+    int64_t         now_ms;
+    unsigned        limit;              /* LOCKED at limit failures ... */
+    int64_t         window_ms;          /* ... in any such window */
+    int64_t         retry_after_ms;     /* out, for LOCKED */
+} sv_login_t;
+
+typedef struct {
+    const uint8_t  *hash;               /* sv_session_hash() of its value */
+    uint64_t        member_id;
+    uint32_t        epoch;              /* the member's, at login */
+    int64_t         now_ms;
+    int64_t         expires_ms;         /* it ends then ... */
+    int64_t         idle_ms;            /* ... or this long after a use */
+    const char     *account;            /* failures forgotten; or NULL */
+} sv_session_t;
+
+typedef struct {
+    const uint8_t  *hash;
+    int64_t         now_ms;
+    sv_member_info_t  member;           /* out */
+    int64_t         expires_in_ms;      /* out: the sooner end, if used now */
+    int             stale;              /* out: last use older than a ... */
+                                        /* ... tenth of idle: touch it */
+} sv_session_get_t;
+
+typedef struct {
+    const char     *phone;
+    const uint8_t  *token_hash;         /* a reset token for the phone */
+    int64_t         now_ms;
+    const char     *password_hash;      /* the new one */
+    uint64_t        id;                 /* out */
+} sv_reset_t;
 
 /*
  * Counts the writes keep, so that reading them costs the same whatever
@@ -159,7 +227,8 @@ sv_store_rc_t sv_store_sync(sv_store_t *st, char *err, size_t errlen);
 int sv_store_reader_check(sv_store_t *st);
 
 /*
- * Before a send: PHONE_TAKEN if a member has the phone, RESEND_TOO_SOON
+ * Before a send: for a signup code PHONE_TAKEN if a member has the phone,
+ * for a reset code NOT_MEMBER if none has it; RESEND_TOO_SOON
  * or SEND_LIMIT (retry_after_ms set) if a limit forbids it; otherwise the
  * send is counted at now_ms and OK.
  */
@@ -180,20 +249,25 @@ sv_store_rc_t sv_store_send_abort(sv_store_t *st, const char *phone,
 /* A provider accepted: the code replaces any previous one. */
 sv_store_rc_t sv_store_code_put(sv_store_t *st, const char *phone,
     const uint8_t *code_hash, int64_t expires_ms, unsigned attempts,
-    char *err, size_t errlen);
+    sv_purpose_t purpose, char *err, size_t errlen);
 
 /*
- * PHONE_TAKEN, NO_CODE, EXPIRED; a match (constant time) deletes the code,
- * stores the token c->token_new draws and is OK, in one transaction; a
+ * PHONE_TAKEN (a signup code only), NO_CODE, EXPIRED; a match (constant
+ * time) deletes the code, stores the token c->token_new draws, of the
+ * code's purpose (c->purpose), and is OK, in one transaction; a
  * mismatch counts an attempt: MISMATCH with attempts_left, or BURNT (code
  * deleted) when none is left.  No token is drawn but for a match.
  */
 sv_store_rc_t sv_store_confirm(sv_store_t *st, sv_confirm_t *c,
     char *err, size_t errlen);
 
-/* OK if the token is unexpired and for this phone, NO_TOKEN otherwise. */
+/*
+ * OK if the token is unexpired, of this purpose and for this phone,
+ * NO_TOKEN otherwise.
+ */
 sv_store_rc_t sv_store_token_check(sv_store_t *st, const uint8_t *token_hash,
-    const char *phone, int64_t now_ms, char *err, size_t errlen);
+    const char *phone, sv_purpose_t purpose, int64_t now_ms, char *err,
+    size_t errlen);
 
 /*
  * Before the password is hashed: NO_TOKEN (expired, for another phone,
@@ -212,12 +286,83 @@ sv_store_rc_t sv_store_signup_check(sv_store_t *st, const sv_member_t *m,
 sv_store_rc_t sv_store_signup(sv_store_t *st, sv_member_t *m,
     char *err, size_t errlen);
 
+/*
+ * Accounts.  A login: login_allowed (a read: LOCKED with retry_after_ms
+ * when limit failures of the account are in the window), member_find, the
+ * password checked by the caller, then login_failed or session_start.
+ */
+sv_store_rc_t sv_store_login_allowed(sv_store_t *st, sv_login_t *l,
+    char *err, size_t errlen);
+
+/* A failed login of l->account is counted at l->now_ms. */
+sv_store_rc_t sv_store_login_failed(sv_store_t *st, sv_login_t *l,
+    char *err, size_t errlen);
+
+/*
+ * The member of this folded email or, with email_key NULL, of this phone:
+ * OK with m filled, or NOT_MEMBER.  A read.
+ */
+sv_store_rc_t sv_store_member_find(sv_store_t *st, const char *email_key,
+    const char *phone, sv_member_info_t *m, char *err, size_t errlen);
+
+/*
+ * A login found a hash of another cost: the member's hash becomes
+ * new_hash if it is still old_hash (a reset meanwhile wins); OK either
+ * way, NOT_MEMBER if the member is gone.
+ */
+sv_store_rc_t sv_store_member_rehash(sv_store_t *st, uint64_t id,
+    const char *old_hash, const char *new_hash, char *err, size_t errlen);
+
+/* The session is stored by its hash; s->account's failures are gone. */
+sv_store_rc_t sv_store_session_start(sv_store_t *st, const sv_session_t *s,
+    char *err, size_t errlen);
+
+/*
+ * OK with the session's member, or NO_SESSION: unknown, ended (expired,
+ * idle, logged out), of an older epoch than its member's (a reset), or
+ * its member gone.  A read: where sv_store_reads_wait_free(), it may run
+ * on the event loop.
+ */
+sv_store_rc_t sv_store_session_get(sv_store_t *st, sv_session_get_t *g,
+    char *err, size_t errlen);
+
+/* The session's last use is now_ms; OK also if it is gone. */
+sv_store_rc_t sv_store_session_touch(sv_store_t *st, const uint8_t *hash,
+    int64_t now_ms, char *err, size_t errlen);
+
+/* The session is deleted; OK whether or not it was there. */
+sv_store_rc_t sv_store_session_end(sv_store_t *st, const uint8_t *hash,
+    char *err, size_t errlen);
+
+/*
+ * Before the new password is hashed: NO_TOKEN (unknown, expired, for
+ * another phone, or a signup token) or NOT_MEMBER; OK if a reset may
+ * succeed.  A read.
+ */
+sv_store_rc_t sv_store_reset_check(sv_store_t *st, const sv_reset_t *r,
+    char *err, size_t errlen);
+
+/*
+ * NO_TOKEN, NOT_MEMBER, or the member's hash is replaced and every
+ * session of it ended (its epoch moves on) in a commit synced to disk,
+ * then the token consumed: OK with r->id.
+ */
+sv_store_rc_t sv_store_reset(sv_store_t *st, sv_reset_t *r, char *err,
+    size_t errlen);
+
+/*
+ * 1 if the backend's reads never wait for a writer, a lock or the
+ * network (LMDB's readers), so that a read may run on the event loop.
+ */
+int sv_store_reads_wait_free(sv_store_t *st);
+
 sv_store_rc_t sv_store_stats(sv_store_t *st, sv_store_stats_t *stats,
     char *err, size_t errlen);
 
 /*
- * Deletes codes expired for longer than grace_ms, expired tokens and send
- * counts that no limit needs any more; at most max records.
+ * Deletes codes expired for longer than grace_ms, expired tokens, send
+ * counts and login failures that no limit needs any more, and ended
+ * sessions; at most max records.
  */
 sv_store_rc_t sv_store_sweep(sv_store_t *st, int64_t now_ms,
     int64_t grace_ms, size_t max, char *err, size_t errlen);
