@@ -32,8 +32,19 @@ typedef enum {
     NGX_HTTP_SMSVERIFY_SEND = 1,
     NGX_HTTP_SMSVERIFY_CONFIRM,
     NGX_HTTP_SMSVERIFY_SIGNUP,
-    NGX_HTTP_SMSVERIFY_STATUS
+    NGX_HTTP_SMSVERIFY_STATUS,
+    NGX_HTTP_SMSVERIFY_LOGIN,
+    NGX_HTTP_SMSVERIFY_LOGOUT,
+    NGX_HTTP_SMSVERIFY_SESSION,
+    NGX_HTTP_SMSVERIFY_RESET_SEND,
+    NGX_HTTP_SMSVERIFY_RESET
 } ngx_http_smsverify_endpoint_e;
+
+
+/* smsverify_auth */
+#define NGX_HTTP_SMSVERIFY_AUTH_OFF       0
+#define NGX_HTTP_SMSVERIFY_AUTH_MEMBER    1
+#define NGX_HTTP_SMSVERIFY_AUTH_VERIFIED  2
 
 
 /*
@@ -66,6 +77,10 @@ typedef enum {
     NGX_HTTP_SMSVERIFY_ERR_UNKNOWN_TERMS,
     NGX_HTTP_SMSVERIFY_ERR_PHONE_NOT_VERIFIED,
     NGX_HTTP_SMSVERIFY_ERR_EMAIL_TAKEN,
+    NGX_HTTP_SMSVERIFY_ERR_LOGIN_FAILED,
+    NGX_HTTP_SMSVERIFY_ERR_LOGIN_LOCKED,
+    NGX_HTTP_SMSVERIFY_ERR_NOT_LOGGED_IN,
+    NGX_HTTP_SMSVERIFY_ERR_NOT_A_MEMBER,
     NGX_HTTP_SMSVERIFY_ERR_LAST
 } ngx_http_smsverify_err_e;
 
@@ -93,6 +108,9 @@ typedef struct {
     ngx_atomic_t                confirm_failed;
     ngx_atomic_t                signups;
     ngx_atomic_t                rate_limited;
+    ngx_atomic_t                logins;
+    ngx_atomic_t                logins_failed;
+    ngx_atomic_t                resets;
     ngx_atomic_t                provider_ok[SV_PROVIDER_NTYPES];
     ngx_atomic_t                provider_failed[SV_PROVIDER_NTYPES];
 } ngx_http_smsverify_counters_t;
@@ -157,6 +175,12 @@ typedef struct {
     ngx_uint_t                  bcrypt_cost;
     ngx_flag_t                  token_cookie;
     ngx_array_t                *cors;               /* ngx_str_t */
+    ngx_flag_t                  signup_login;
+    ngx_msec_t                  session_ttl;
+    ngx_msec_t                  session_idle;
+    ngx_uint_t                  login_limit;
+    ngx_msec_t                  login_window;
+    ngx_uint_t                  auth;               /* AUTH_* */
 } ngx_http_smsverify_loc_conf_t;
 
 
@@ -176,11 +200,20 @@ typedef struct {
     const char                 *err_field;          /* ours, never input */
     ngx_str_t                   err_detail;         /* JSON members */
 
+    /* the word of the module's answer, for $smsverify_error */
+    ngx_http_smsverify_err_e    answered;
+
+    /* who smsverify_auth let through: from the store, never the request */
+    sv_member_info_t           *member;
+    ngx_str_t                   verified_phone;
+
     ngx_thread_task_t          *task;
     ngx_http_smsverify_thread_pt  thread_handler;
     ngx_http_smsverify_done_pt  done_handler;
     ngx_event_t                 guard;
     unsigned                    client_gone:1;
+    unsigned                    auth_done:1;        /* auth_rc is final */
+    ngx_int_t                   auth_rc;
 } ngx_http_smsverify_ctx_t;
 
 

@@ -19,6 +19,13 @@ ngx_int_t ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root);
 ngx_int_t ngx_http_smsverify_confirm(ngx_http_request_t *r, cJSON *root);
 ngx_int_t ngx_http_smsverify_signup(ngx_http_request_t *r, cJSON *root);
 ngx_int_t ngx_http_smsverify_status(ngx_http_request_t *r);
+ngx_int_t ngx_http_smsverify_login(ngx_http_request_t *r, cJSON *root);
+ngx_int_t ngx_http_smsverify_logout(ngx_http_request_t *r);
+ngx_int_t ngx_http_smsverify_session(ngx_http_request_t *r);
+ngx_int_t ngx_http_smsverify_reset(ngx_http_request_t *r, cJSON *root);
+
+/* the access phase handler of smsverify_auth */
+ngx_int_t ngx_http_smsverify_auth(ngx_http_request_t *r);
 
 
 #endif /* _NGX_HTTP_SMSVERIFY_ENDPOINT_H_INCLUDED_ */

@@ -26,12 +26,10 @@ ngx_http_smsverify_handler(ngx_http_request_t *r)
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_smsverify_ctx_t));
+    ctx = ngx_http_smsverify_get_ctx(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ngx_http_set_ctx(r, ctx, ngx_http_smsverify_module);
 
     origin = lcf->cors ? ngx_http_smsverify_allowed_origin(r, lcf) : NULL;
 
@@ -47,8 +45,20 @@ ngx_http_smsverify_handler(ngx_http_request_t *r)
         return ngx_http_smsverify_not_allowed(r, lcf);
     }
 
-    if (lcf->endpoint == NGX_HTTP_SMSVERIFY_STATUS) {
+    switch (lcf->endpoint) {
+
+    case NGX_HTTP_SMSVERIFY_STATUS:
         return ngx_http_smsverify_status(r);
+
+    case NGX_HTTP_SMSVERIFY_SESSION:
+        return ngx_http_smsverify_session(r);
+
+    case NGX_HTTP_SMSVERIFY_LOGOUT:
+        /* any body and content type: the cookie is all it needs */
+        return ngx_http_smsverify_logout(r);
+
+    default:
+        break;
     }
 
     err = ngx_http_smsverify_check_media_type(r);
@@ -87,11 +97,20 @@ ngx_http_smsverify_body_handler(ngx_http_request_t *r)
     switch (lcf->endpoint) {
 
     case NGX_HTTP_SMSVERIFY_SEND:
+    case NGX_HTTP_SMSVERIFY_RESET_SEND:
         rc = ngx_http_smsverify_send(r, root);
         break;
 
     case NGX_HTTP_SMSVERIFY_CONFIRM:
         rc = ngx_http_smsverify_confirm(r, root);
+        break;
+
+    case NGX_HTTP_SMSVERIFY_LOGIN:
+        rc = ngx_http_smsverify_login(r, root);
+        break;
+
+    case NGX_HTTP_SMSVERIFY_RESET:
+        rc = ngx_http_smsverify_reset(r, root);
         break;
 
     default: /* NGX_HTTP_SMSVERIFY_SIGNUP */
@@ -115,7 +134,7 @@ ngx_http_smsverify_not_allowed(ngx_http_request_t *r,
 {
     ngx_str_t  allow;
 
-    if (lcf->endpoint == NGX_HTTP_SMSVERIFY_STATUS) {
+    if (ngx_http_smsverify_is_get(lcf)) {
         ngx_str_set(&allow, "GET, HEAD");
 
     } else {

@@ -21,11 +21,60 @@ static ngx_int_t ngx_http_smsverify_header_filter(ngx_http_request_t *r);
 static ngx_http_output_header_filter_pt  ngx_http_smsverify_next_header_filter;
 
 
+ngx_uint_t
+ngx_http_smsverify_is_get(ngx_http_smsverify_loc_conf_t *lcf)
+{
+    return lcf->endpoint == NGX_HTTP_SMSVERIFY_STATUS
+           || lcf->endpoint == NGX_HTTP_SMSVERIFY_SESSION;
+}
+
+
+ngx_http_smsverify_ctx_t *
+ngx_http_smsverify_get_ctx(ngx_http_request_t *r)
+{
+    ngx_http_smsverify_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_smsverify_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_smsverify_module);
+    }
+
+    return ctx;
+}
+
+
+void
+ngx_http_smsverify_cookie(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value)
+{
+    ngx_str_t  key;
+
+    key.data = (u_char *) name;
+    key.len = ngx_strlen(name);
+
+    ngx_str_null(value);
+
+#if (nginx_version >= 1023000)
+    (void) ngx_http_parse_multi_header_lines(r, r->headers_in.cookie, &key,
+                                             value);
+#else
+    (void) ngx_http_parse_multi_header_lines(&r->headers_in.cookies, &key,
+                                             value);
+#endif
+}
+
+
 ngx_http_smsverify_err_e
 ngx_http_smsverify_check_method(ngx_http_request_t *r,
     ngx_http_smsverify_loc_conf_t *lcf)
 {
-    if (lcf->endpoint == NGX_HTTP_SMSVERIFY_STATUS) {
+    if (ngx_http_smsverify_is_get(lcf)) {
         return (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))
                ? NGX_HTTP_SMSVERIFY_OK
                : NGX_HTTP_SMSVERIFY_ERR_METHOD_NOT_ALLOWED;
@@ -392,4 +441,31 @@ ngx_http_smsverify_header_filter(ngx_http_request_t *r)
     }
 
     return ngx_http_smsverify_next_header_filter(r);
+}
+
+
+ngx_http_smsverify_err_e
+ngx_http_smsverify_read_token(ngx_http_request_t *r, ngx_str_t *body_token,
+    uint8_t *hash)
+{
+    ngx_str_t                        token;
+    ngx_http_smsverify_loc_conf_t   *lcf;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
+
+    token = *body_token;
+
+    if (token.len == 0 && lcf->token_cookie) {
+        ngx_http_smsverify_cookie(r, "smsverify_token", &token);
+    }
+
+    if (token.len != SV_TOKEN_LEN) {
+        return NGX_HTTP_SMSVERIFY_ERR_PHONE_NOT_VERIFIED;
+    }
+
+    sv_token_hash(mcf->secret, (char *) token.data, token.len, hash);
+
+    return NGX_HTTP_SMSVERIFY_OK;
 }

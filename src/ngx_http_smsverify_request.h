@@ -17,6 +17,16 @@
 #include "ngx_http_smsverify.h"
 
 
+/* the request's ctx, made on first use: the access phase may come first */
+ngx_http_smsverify_ctx_t *ngx_http_smsverify_get_ctx(ngx_http_request_t *r);
+
+/* 1 for the endpoints that answer GET and HEAD (status, session) */
+ngx_uint_t ngx_http_smsverify_is_get(ngx_http_smsverify_loc_conf_t *lcf);
+
+/* the cookie's value, or an empty string */
+void ngx_http_smsverify_cookie(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value);
+
 ngx_http_smsverify_err_e ngx_http_smsverify_check_method(
     ngx_http_request_t *r, ngx_http_smsverify_loc_conf_t *lcf);
 ngx_http_smsverify_err_e ngx_http_smsverify_check_media_type(
@@ -38,6 +48,14 @@ ngx_http_smsverify_err_e ngx_http_smsverify_json_string(cJSON *root,
 /* "phoneNumber" as E.164 (SV_PHONE_SIZE bytes), of an allowed country */
 ngx_http_smsverify_err_e ngx_http_smsverify_read_phone(
     ngx_http_request_t *r, cJSON *root, char *e164);
+
+/*
+ * The verification token of the body (its string, empty if absent) or,
+ * with smsverify_token_cookie on, of the smsverify_token cookie: its
+ * keyed hash (SV_HASH_SIZE bytes), or PHONE_NOT_VERIFIED.
+ */
+ngx_http_smsverify_err_e ngx_http_smsverify_read_token(ngx_http_request_t *r,
+    ngx_str_t *body_token, uint8_t *hash);
 
 /* record what the answer to err names, and return err */
 ngx_http_smsverify_err_e ngx_http_smsverify_field_err(ngx_http_request_t *r,

@@ -89,6 +89,19 @@ static ngx_http_smsverify_err_t  ngx_http_smsverify_errors[] = {
 
     { NGX_HTTP_CONFLICT, ngx_string("EMAIL_TAKEN"),
       ngx_string("A member already has this email address.") },
+
+    { NGX_HTTP_UNAUTHORIZED, ngx_string("LOGIN_FAILED"),
+      ngx_string("The account or the password is wrong.") },
+
+    { NGX_HTTP_TOO_MANY_REQUESTS, ngx_string("LOGIN_LOCKED"),
+      ngx_string("Too many failed logins for this account; try again "
+                 "later.") },
+
+    { NGX_HTTP_UNAUTHORIZED, ngx_string("NOT_LOGGED_IN"),
+      ngx_string("Log in first.") },
+
+    { NGX_HTTP_NOT_FOUND, ngx_string("NOT_A_MEMBER"),
+      ngx_string("No member has this phone number.") },
 };
 
 
@@ -170,9 +183,16 @@ ngx_http_smsverify_error(ngx_http_request_t *r, ngx_http_smsverify_err_e err,
 {
     u_char                    *body, *p;
     size_t                     len;
+    ngx_http_smsverify_ctx_t  *ctx;
     ngx_http_smsverify_err_t  *e;
 
     e = &ngx_http_smsverify_errors[err - 1];
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
+
+    if (ctx) {
+        ctx->answered = err;
+    }
 
     len = sizeof("{\"error\":\"\",\"message\":\"\"}") - 1
           + e->word.len + e->message.len + extra_len + 1;
@@ -298,6 +318,14 @@ ngx_http_smsverify_store_error(ngx_http_request_t *r, sv_store_rc_t rc,
 
     case SV_STORE_NO_TOKEN:
         word = NGX_HTTP_SMSVERIFY_ERR_PHONE_NOT_VERIFIED;
+        break;
+
+    case SV_STORE_NOT_MEMBER:
+        word = NGX_HTTP_SMSVERIFY_ERR_NOT_A_MEMBER;
+        break;
+
+    case SV_STORE_NO_SESSION:
+        word = NGX_HTTP_SMSVERIFY_ERR_NOT_LOGGED_IN;
         break;
 
     default:
@@ -471,6 +499,54 @@ ngx_http_smsverify_set_token_cookie(ngx_http_request_t *r, const char *token)
                               token, lcf->token_ttl / 1000,
                               secure ? "; Secure" : "")
                  - cookie.data;
+
+    return ngx_http_smsverify_add_header(r, "Set-Cookie", &cookie);
+}
+
+
+ngx_int_t
+ngx_http_smsverify_set_session_cookie(ngx_http_request_t *r,
+    const char *value)
+{
+    size_t                          len;
+    ngx_str_t                       cookie;
+    ngx_uint_t                      secure;
+    ngx_http_smsverify_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
+
+    secure = 0;
+#if (NGX_HTTP_SSL)
+    secure = (r->connection->ssl != NULL);
+#endif
+
+    len = sizeof("smsverify_session=; Path=/; Max-Age=; HttpOnly; "
+                 "SameSite=Lax; Secure") - 1
+          + SV_TOKEN_LEN + NGX_INT_T_LEN;
+
+    cookie.data = ngx_pnalloc(r->pool, len);
+    if (cookie.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    cookie.len = ngx_snprintf(cookie.data, len,
+                              "smsverify_session=%s; Path=/; Max-Age=%M; "
+                              "HttpOnly; SameSite=Lax%s",
+                              value, lcf->session_ttl / 1000,
+                              secure ? "; Secure" : "")
+                 - cookie.data;
+
+    return ngx_http_smsverify_add_header(r, "Set-Cookie", &cookie);
+}
+
+
+ngx_int_t
+ngx_http_smsverify_clear_session_cookie(ngx_http_request_t *r)
+{
+    ngx_str_t  cookie;
+
+    ngx_str_set(&cookie, "smsverify_session=; Path=/; Max-Age=0; HttpOnly; "
+                         "SameSite=Lax");
 
     return ngx_http_smsverify_add_header(r, "Set-Cookie", &cookie);
 }

@@ -1,6 +1,6 @@
 
 /*
- * The answers: JSON bodies, error words, headers, CORS, the token cookie.
+ * The answers: JSON bodies, error words, headers, CORS, the cookies.
  * The bottom layer of a request's handling, beside the task: it calls
  * neither the request's readers nor the endpoints.  Each function that
  * answers returns the rc to finalize the request with.
@@ -52,6 +52,9 @@ ngx_int_t ngx_http_smsverify_cors_headers(ngx_http_request_t *r,
 ngx_int_t ngx_http_smsverify_set_token_cookie(ngx_http_request_t *r,
     const char *token);
 ngx_int_t ngx_http_smsverify_clear_token_cookie(ngx_http_request_t *r);
+ngx_int_t ngx_http_smsverify_set_session_cookie(ngx_http_request_t *r,
+    const char *value);
+ngx_int_t ngx_http_smsverify_clear_session_cookie(ngx_http_request_t *r);
 
 
 #endif /* _NGX_HTTP_SMSVERIFY_RESPONSE_H_INCLUDED_ */

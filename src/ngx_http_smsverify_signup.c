@@ -52,9 +52,6 @@ static ngx_http_smsverify_err_e ngx_http_smsverify_read_terms(
     ngx_http_smsverify_signup_job_t *job);
 static ngx_http_smsverify_err_e ngx_http_smsverify_check_terms(
     ngx_http_request_t *r, ngx_http_smsverify_signup_job_t *job);
-static ngx_http_smsverify_err_e ngx_http_smsverify_read_token(
-    ngx_http_request_t *r, ngx_str_t *body_token,
-    ngx_http_smsverify_signup_job_t *job);
 static char *ngx_http_smsverify_strdup(ngx_http_request_t *r, ngx_str_t *s);
 static void ngx_http_smsverify_signup_thread(void *data);
 static ngx_int_t ngx_http_smsverify_signup_done(ngx_http_request_t *r,
@@ -174,7 +171,7 @@ ngx_http_smsverify_signup_check(ngx_http_request_t *r, cJSON *root,
 
     return ngx_http_smsverify_read_token(r,
                                      &fields[NGX_HTTP_SMSVERIFY_FIELD_TOKEN],
-                                     job);
+                                     job->token_hash);
 }
 
 
@@ -338,42 +335,6 @@ ngx_http_smsverify_check_terms(ngx_http_request_t *r,
                                          job->terms_detail,
                                          p - job->terms_detail);
     }
-
-    return NGX_HTTP_SMSVERIFY_OK;
-}
-
-
-static ngx_http_smsverify_err_e
-ngx_http_smsverify_read_token(ngx_http_request_t *r, ngx_str_t *body_token,
-    ngx_http_smsverify_signup_job_t *job)
-{
-    ngx_str_t                        token, name;
-    ngx_http_smsverify_loc_conf_t   *lcf;
-    ngx_http_smsverify_main_conf_t  *mcf;
-
-    lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
-
-    token = *body_token;
-
-    if (token.len == 0 && lcf->token_cookie) {
-        ngx_str_set(&name, "smsverify_token");
-
-#if (nginx_version >= 1023000)
-        (void) ngx_http_parse_multi_header_lines(r, r->headers_in.cookie,
-                                                 &name, &token);
-#else
-        (void) ngx_http_parse_multi_header_lines(&r->headers_in.cookies,
-                                                 &name, &token);
-#endif
-    }
-
-    if (token.len != SV_TOKEN_LEN) {
-        return NGX_HTTP_SMSVERIFY_ERR_PHONE_NOT_VERIFIED;
-    }
-
-    sv_token_hash(mcf->secret, (char *) token.data, token.len,
-                  job->token_hash);
 
     return NGX_HTTP_SMSVERIFY_OK;
 }

@@ -235,7 +235,10 @@ sv_password_error(char *err, size_t errlen, const char *fmt, ...)
 }
 
 
-/* A hash in a thread of its own, which lowers only its own priority. */
+/*
+ * A hash, or a check against one (hash set), in a thread of its own,
+ * which lowers only its own priority.
+ */
 typedef struct {
     const char  *pw;
     size_t       len;
@@ -244,23 +247,53 @@ typedef struct {
     size_t       size;
     char        *err;
     size_t       errlen;
+    const char  *hash;
     int          rc;
 } sv_password_job_t;
+
+
+static void
+sv_password_job_run(sv_password_job_t *job)
+{
+    if (job->hash) {
+        job->rc = sv_password_verify(job->pw, job->len, job->hash);
+
+    } else {
+        job->rc = sv_password_hash(job->pw, job->len, job->cost, job->out,
+                                   job->size, job->err, job->errlen);
+    }
+}
 
 
 static void *
 sv_password_low_thread(void *arg)
 {
-    sv_password_job_t  *job = arg;
-
     /* on Linux the nice value of a thread id is the thread's own */
 
     (void) setpriority(PRIO_PROCESS, (id_t) syscall(SYS_gettid), 10);
 
-    job->rc = sv_password_hash(job->pw, job->len, job->cost, job->out,
-                               job->size, job->err, job->errlen);
+    sv_password_job_run(arg);
 
     return NULL;
+}
+
+
+static int
+sv_password_yielding(sv_password_job_t *job)
+{
+    pthread_t  tid;
+
+    if (pthread_create(&tid, NULL, sv_password_low_thread, job) != 0) {
+
+        /* no thread to spare: the work still gets done, at our priority */
+
+        sv_password_job_run(job);
+        return job->rc;
+    }
+
+    (void) pthread_join(tid, NULL);
+
+    return job->rc;
 }
 
 
@@ -268,17 +301,46 @@ int
 sv_password_hash_yielding(const char *pw, size_t len, unsigned cost,
     char *out, size_t size, char *err, size_t errlen)
 {
-    pthread_t          tid;
-    sv_password_job_t  job = { pw, len, cost, out, size, err, errlen, -1 };
+    sv_password_job_t  job = { pw, len, cost, out, size, err, errlen, NULL,
+                               -1 };
 
-    if (pthread_create(&tid, NULL, sv_password_low_thread, &job) != 0) {
+    return sv_password_yielding(&job);
+}
 
-        /* no thread to spare: the hash still gets done, at our priority */
 
-        return sv_password_hash(pw, len, cost, out, size, err, errlen);
+int
+sv_password_verify_yielding(const char *pw, size_t len, const char *hash)
+{
+    sv_password_job_t  job = { pw, len, 0, NULL, 0, NULL, 0, hash, 0 };
+
+    return sv_password_yielding(&job);
+}
+
+
+int
+sv_password_cost(const char *hash)
+{
+    if (!sv_password_bcrypt_prefix(hash)
+        || hash[4] < '0' || hash[4] > '9' || hash[5] < '0' || hash[5] > '9'
+        || hash[6] != '$')
+    {
+        return -1;
     }
 
-    (void) pthread_join(tid, NULL);
+    return (hash[4] - '0') * 10 + (hash[5] - '0');
+}
 
-    return job.rc;
+
+void
+sv_password_dummy(unsigned cost, char *out)
+{
+    /*
+     * A salt and a digest of bcrypt's alphabet (the salt's last character
+     * one whose unused bits are zero): checking a password against it
+     * costs what checking against a member's hash of that cost does, and
+     * a match would need a 184-bit collision.
+     */
+
+    snprintf(out, SV_PASSWORD_HASH_SIZE, "$2b$%02u$%s%s", cost,
+             "smsverifyDummySaltABCu", "nomemberhasthisdigestZYXWVUTSRQ");
 }

@@ -37,4 +37,18 @@ int sv_password_hash_yielding(const char *pw, size_t len, unsigned cost,
 /* 1 if pw matches the "$2b$"/"$2a$"/"$2y$" hash, 0 otherwise. */
 int sv_password_verify(const char *pw, size_t len, const char *hash);
 
+/* sv_password_verify() in a thread of its own at nice 10, as above. */
+int sv_password_verify_yielding(const char *pw, size_t len,
+    const char *hash);
+
+/* The cost of a bcrypt hash ("$2?$NN$..."), or -1 if it is none. */
+int sv_password_cost(const char *hash);
+
+/*
+ * A well-formed bcrypt string of that cost (SV_PASSWORD_HASH_SIZE bytes)
+ * that no password matches: an unknown account is checked against it,
+ * so that it costs the time a member's wrong password does.
+ */
+void sv_password_dummy(unsigned cost, char *out);
+
 #endif /* SV_PASSWORD_H */

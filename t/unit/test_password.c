@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <crypt.h>
 #include <dirent.h>
 #include <pthread.h>
 #include <sys/resource.h>
@@ -583,6 +584,67 @@ test_hash_yielding(void **state)
 }
 
 
+static void
+test_verify_yielding(void **state)
+{
+    char  hash[SV_PASSWORD_HASH_SIZE], err[128];
+
+    (void) state;
+
+    assert_int_equal(sv_password_hash("Passw0rd!", 9, 4, hash, sizeof(hash),
+                                      err, sizeof(err)), 0);
+    assert_int_equal(sv_password_verify_yielding("Passw0rd!", 9, hash), 1);
+    assert_int_equal(sv_password_verify_yielding("Passw0rd?", 9, hash), 0);
+    assert_int_equal(highest_thread_nice(), getpriority(PRIO_PROCESS, 0));
+}
+
+
+static void
+test_cost(void **state)
+{
+    (void) state;
+
+    assert_int_equal(sv_password_cost(
+        "$2a$04$cWawdYARHl.HUazBFkKXduPl5.HnBZzv/PLJbc3fB8MPdBgrM7oWC"), 4);
+    assert_int_equal(sv_password_cost("$2y$12$x"), 12);
+    assert_int_equal(sv_password_cost("$2b$31$x"), 31);
+    assert_int_equal(sv_password_cost("$2x$12$x"), -1);
+    assert_int_equal(sv_password_cost("$2b$1$x"), -1);
+    assert_int_equal(sv_password_cost("$2b$1a$x"), -1);
+    assert_int_equal(sv_password_cost("$1$12$x"), -1);
+    assert_int_equal(sv_password_cost(""), -1);
+}
+
+
+static void
+test_dummy(void **state)
+{
+    char                dummy[SV_PASSWORD_HASH_SIZE];
+    const char         *computed;
+    struct crypt_data  *data;
+
+    (void) state;
+
+    sv_password_dummy(12, dummy);
+    assert_int_equal(strlen(dummy), 60);
+    assert_int_equal(sv_password_cost(dummy), 12);
+
+    /* no password matches, yet bcrypt runs its whole cost on it */
+
+    sv_password_dummy(4, dummy);
+    assert_int_equal(sv_password_verify("Passw0rd!", 9, dummy), 0);
+    assert_int_equal(sv_password_verify("", 0, dummy), 0);
+
+    data = calloc(1, sizeof(*data));
+    assert_non_null(data);
+    computed = crypt_r("Passw0rd!", dummy, data);
+    assert_non_null(computed);
+    assert_int_equal(strlen(computed), 60);
+    assert_memory_equal(computed, dummy, 29);     /* "$2b$04$" + the salt */
+    free(data);
+}
+
+
 int
 main(void)
 {
@@ -599,6 +661,9 @@ main(void)
         cmocka_unit_test(test_verify_reads_only_len),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_hash_yielding),
+        cmocka_unit_test(test_verify_yielding),
+        cmocka_unit_test(test_cost),
+        cmocka_unit_test(test_dummy),
     };
 
     return cmocka_run_group_tests_name("sv_password", tests, NULL, NULL);
