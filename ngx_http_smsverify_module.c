@@ -10,6 +10,7 @@
 
 #include "ngx_http_smsverify.h"
 #include "ngx_http_smsverify_directives.h"
+#include "ngx_http_smsverify_endpoint.h"
 #include "ngx_http_smsverify_process.h"
 #include "ngx_http_smsverify_request.h"
 #include "ngx_http_smsverify_variables.h"
@@ -173,6 +174,34 @@ static ngx_command_t  ngx_http_smsverify_commands[] = {
       0,
       NULL },
 
+    { ngx_string("smsverify_signup_login"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_smsverify_loc_conf_t, signup_login),
+      NULL },
+
+    { ngx_string("smsverify_session_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_smsverify_session_ttl,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("smsverify_login_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_smsverify_login_limit,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("smsverify_auth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_smsverify_auth_mode,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -220,6 +249,8 @@ static ngx_int_t
 ngx_http_smsverify_init(ngx_conf_t *cf)
 {
     ngx_str_t                        name, pool;
+    ngx_http_handler_pt             *h;
+    ngx_http_core_main_conf_t       *cmcf;
     ngx_http_smsverify_loc_conf_t   *lcf;
     ngx_http_smsverify_main_conf_t  *mcf;
 
@@ -253,6 +284,15 @@ ngx_http_smsverify_init(ngx_conf_t *cf)
     mcf->shm_zone->data = mcf;
 
     ngx_http_smsverify_header_filter_init();
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_smsverify_auth;
 
     /* the http level's pool runs the periodic sync and sweep */
 
@@ -338,6 +378,12 @@ ngx_http_smsverify_create_loc_conf(ngx_conf_t *cf)
     conf->bcrypt_cost = NGX_CONF_UNSET_UINT;
     conf->token_cookie = NGX_CONF_UNSET;
     conf->cors = NGX_CONF_UNSET_PTR;
+    conf->signup_login = NGX_CONF_UNSET;
+    conf->session_ttl = NGX_CONF_UNSET_MSEC;
+    conf->session_idle = NGX_CONF_UNSET_MSEC;
+    conf->login_limit = NGX_CONF_UNSET_UINT;
+    conf->login_window = NGX_CONF_UNSET_MSEC;
+    conf->auth = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -374,6 +420,20 @@ ngx_http_smsverify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->bcrypt_cost, prev->bcrypt_cost, 12);
     ngx_conf_merge_value(conf->token_cookie, prev->token_cookie, 1);
     ngx_conf_merge_ptr_value(conf->cors, prev->cors, NULL);
+    ngx_conf_merge_value(conf->signup_login, prev->signup_login, 1);
+
+    if (conf->session_ttl == NGX_CONF_UNSET_MSEC) {
+        conf->session_idle = prev->session_idle;
+    }
+
+    ngx_conf_merge_msec_value(conf->session_ttl, prev->session_ttl,
+                              7 * 86400000);
+    ngx_conf_merge_msec_value(conf->session_idle, prev->session_idle,
+                              86400000);
+    ngx_conf_merge_uint_value(conf->login_limit, prev->login_limit, 5);
+    ngx_conf_merge_msec_value(conf->login_window, prev->login_window, 900000);
+    ngx_conf_merge_uint_value(conf->auth, prev->auth,
+                              NGX_HTTP_SMSVERIFY_AUTH_OFF);
 
     if (conf->countries == NGX_CONF_UNSET_PTR) {
         if (prev->countries == NGX_CONF_UNSET_PTR) {
@@ -413,7 +473,7 @@ ngx_http_smsverify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->message_pos = prev->message_pos;
     }
 
-    if (conf->endpoint == 0) {
+    if (conf->endpoint == 0 && conf->auth == NGX_HTTP_SMSVERIFY_AUTH_OFF) {
         return NGX_CONF_OK;
     }
 
@@ -422,11 +482,15 @@ ngx_http_smsverify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    if (conf->endpoint == NGX_HTTP_SMSVERIFY_SEND) {
+    if (conf->endpoint == NGX_HTTP_SMSVERIFY_SEND
+        || conf->endpoint == NGX_HTTP_SMSVERIFY_RESET_SEND)
+    {
         if (conf->providers == NULL) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "no \"smsverify_provider\" is defined for "
-                          "\"smsverify send\" in %s:%ui",
+                          "\"smsverify %s\" in %s:%ui",
+                          conf->endpoint == NGX_HTTP_SMSVERIFY_SEND
+                          ? "send" : "reset_send",
                           conf->file, conf->line);
             return NGX_CONF_ERROR;
         }

@@ -200,8 +200,8 @@ typedef struct {
     const char                 *err_field;          /* ours, never input */
     ngx_str_t                   err_detail;         /* JSON members */
 
-    /* the word of the module's answer, for $smsverify_error */
-    ngx_http_smsverify_err_e    answered;
+    /* the error word of the module's answer, for $smsverify_error */
+    ngx_str_t                   answered;
 
     /* who smsverify_auth let through: from the store, never the request */
     sv_member_info_t           *member;

@@ -28,12 +28,31 @@
 #endif
 
 
+static ngx_int_t ngx_http_smsverify_count_window(ngx_conf_t *cf,
+    ngx_str_t *value, ngx_uint_t *n, ngx_msec_t *window);
+
+
+static ngx_conf_enum_t  ngx_http_smsverify_endpoints[] = {
+    { ngx_string("send"), NGX_HTTP_SMSVERIFY_SEND },
+    { ngx_string("confirm"), NGX_HTTP_SMSVERIFY_CONFIRM },
+    { ngx_string("signup"), NGX_HTTP_SMSVERIFY_SIGNUP },
+    { ngx_string("status"), NGX_HTTP_SMSVERIFY_STATUS },
+    { ngx_string("login"), NGX_HTTP_SMSVERIFY_LOGIN },
+    { ngx_string("logout"), NGX_HTTP_SMSVERIFY_LOGOUT },
+    { ngx_string("session"), NGX_HTTP_SMSVERIFY_SESSION },
+    { ngx_string("reset_send"), NGX_HTTP_SMSVERIFY_RESET_SEND },
+    { ngx_string("reset"), NGX_HTTP_SMSVERIFY_RESET },
+    { ngx_null_string, 0 }
+};
+
+
 char *
 ngx_http_smsverify(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_smsverify_loc_conf_t *lcf = conf;
 
     ngx_str_t                       *value;
+    ngx_conf_enum_t                 *e;
     ngx_http_core_loc_conf_t        *clcf;
     ngx_http_smsverify_main_conf_t  *mcf;
 
@@ -43,25 +62,25 @@ ngx_http_smsverify(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (ngx_strcmp(value[1].data, "send") == 0) {
-        lcf->endpoint = NGX_HTTP_SMSVERIFY_SEND;
+    for (e = ngx_http_smsverify_endpoints; e->name.len; e++) {
+        if (e->name.len == value[1].len
+            && ngx_strncmp(e->name.data, value[1].data, value[1].len) == 0)
+        {
+            break;
+        }
+    }
 
-    } else if (ngx_strcmp(value[1].data, "confirm") == 0) {
-        lcf->endpoint = NGX_HTTP_SMSVERIFY_CONFIRM;
-
-    } else if (ngx_strcmp(value[1].data, "signup") == 0) {
-        lcf->endpoint = NGX_HTTP_SMSVERIFY_SIGNUP;
-
-    } else if (ngx_strcmp(value[1].data, "status") == 0) {
-        lcf->endpoint = NGX_HTTP_SMSVERIFY_STATUS;
-
-    } else {
+    if (e->name.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid value \"%V\", it must be \"send\", "
-                           "\"confirm\", \"signup\" or \"status\"",
+                           "\"confirm\", \"signup\", \"status\", "
+                           "\"login\", \"logout\", \"session\", "
+                           "\"reset_send\" or \"reset\"",
                            &value[1]);
         return NGX_CONF_ERROR;
     }
+
+    lcf->endpoint = e->value;
 
     /* for the errors only the merge can find */
     lcf->file = cf->conf_file->file.name.data;
@@ -246,35 +265,169 @@ ngx_http_smsverify_send_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_smsverify_loc_conf_t *lcf = conf;
 
-    ngx_int_t    n;
-    ngx_str_t   *value;
-    ngx_msec_t   window;
-
     if (lcf->send_limit != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    if (ngx_http_smsverify_count_window(cf, cf->args->elts, &lcf->send_limit,
+                                        &lcf->send_window)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_smsverify_login_limit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    if (lcf->login_limit != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    if (ngx_http_smsverify_count_window(cf, cf->args->elts,
+                                        &lcf->login_limit,
+                                        &lcf->login_window)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* "N TIME": at most N (1 to SV_SEND_LIMIT_MAX) in any TIME window */
+
+static ngx_int_t
+ngx_http_smsverify_count_window(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_uint_t *n, ngx_msec_t *window)
+{
+    ngx_int_t   count;
+    ngx_msec_t  time;
+
+    count = ngx_atoi(value[1].data, value[1].len);
+
+    if (count < 1 || count > SV_SEND_LIMIT_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid number \"%V\", it must be 1 to %d",
+                           &value[1], SV_SEND_LIMIT_MAX);
+        return NGX_ERROR;
+    }
+
+    time = ngx_parse_time(&value[2], 0);
+
+    if (time == (ngx_msec_t) NGX_ERROR || time == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid time \"%V\"", &value[2]);
+        return NGX_ERROR;
+    }
+
+    *n = count;
+    *window = time;
+
+    return NGX_OK;
+}
+
+
+char *
+ngx_http_smsverify_auth_mode(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    ngx_str_t                       *value;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    if (lcf->auth != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
-    n = ngx_atoi(value[1].data, value[1].len);
+    if (ngx_strcmp(value[1].data, "member") == 0) {
+        lcf->auth = NGX_HTTP_SMSVERIFY_AUTH_MEMBER;
 
-    if (n < 1 || n > SV_SEND_LIMIT_MAX) {
+    } else if (ngx_strcmp(value[1].data, "verified") == 0) {
+        lcf->auth = NGX_HTTP_SMSVERIFY_AUTH_VERIFIED;
+
+    } else if (ngx_strcmp(value[1].data, "off") == 0) {
+        lcf->auth = NGX_HTTP_SMSVERIFY_AUTH_OFF;
+        return NGX_CONF_OK;
+
+    } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid number \"%V\", it must be 1 to %d",
-                           &value[1], SV_SEND_LIMIT_MAX);
+                           "invalid value \"%V\", it must be \"member\", "
+                           "\"verified\" or \"off\"", &value[1]);
         return NGX_CONF_ERROR;
     }
 
-    window = ngx_parse_time(&value[2], 0);
+    /* a guarded location asks the store as an endpoint does */
 
-    if (window == (ngx_msec_t) NGX_ERROR || window == 0) {
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_smsverify_module);
+
+    if (!mcf->used) {
+        ngx_http_smsverify_conf_pos(cf, &mcf->used_pos);
+        mcf->used = 1;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_smsverify_session_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    ngx_str_t   *value, idle;
+    ngx_msec_t   ttl;
+
+    if (lcf->session_ttl != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    ttl = ngx_parse_time(&value[1], 0);
+
+    if (ttl == (ngx_msec_t) NGX_ERROR || ttl < 1000) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid time \"%V\"", &value[2]);
+                           "invalid time \"%V\", it must be 1s or more",
+                           &value[1]);
         return NGX_CONF_ERROR;
     }
 
-    lcf->send_limit = n;
-    lcf->send_window = window;
+    lcf->session_ttl = ttl;
+
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value[2].data, "idle=", 5) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    idle.data = value[2].data + 5;
+    idle.len = value[2].len - 5;
+
+    lcf->session_idle = ngx_parse_time(&idle, 0);
+
+    if (lcf->session_idle == (ngx_msec_t) NGX_ERROR
+        || lcf->session_idle < 1000)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid idle time \"%V\", it must be 1s or more",
+                           &value[2]);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

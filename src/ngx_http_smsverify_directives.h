@@ -24,6 +24,12 @@ char *ngx_http_smsverify_code_length(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_smsverify_send_limit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_smsverify_login_limit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_smsverify_auth_mode(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_smsverify_session_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 char *ngx_http_smsverify_countries(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_smsverify_terms(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -191,7 +191,7 @@ ngx_http_smsverify_error(ngx_http_request_t *r, ngx_http_smsverify_err_e err,
     ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
 
     if (ctx) {
-        ctx->answered = err;
+        ctx->answered = e->word;
     }
 
     len = sizeof("{\"error\":\"\",\"message\":\"\"}") - 1
@@ -213,6 +213,13 @@ ngx_http_smsverify_error(ngx_http_request_t *r, ngx_http_smsverify_err_e err,
     *p++ = '}';
 
     return ngx_http_smsverify_answer(r, e->status, body, p - body);
+}
+
+
+ngx_str_t *
+ngx_http_smsverify_error_word(ngx_http_smsverify_err_e err)
+{
+    return &ngx_http_smsverify_errors[err - 1].word;
 }
 
 

@@ -21,6 +21,9 @@ ngx_int_t ngx_http_smsverify_answer(ngx_http_request_t *r,
 ngx_int_t ngx_http_smsverify_error(ngx_http_request_t *r,
     ngx_http_smsverify_err_e err, const char *extra, size_t extra_len);
 
+/* the error word itself, as answers and $smsverify_error show it */
+ngx_str_t *ngx_http_smsverify_error_word(ngx_http_smsverify_err_e err);
+
 /* a failed check's word, with the field or detail it recorded in the ctx */
 ngx_int_t ngx_http_smsverify_reject(ngx_http_request_t *r,
     ngx_http_smsverify_err_e err);

@@ -12,6 +12,7 @@
 #include "sv_clock.h"
 #include "sv_json.h"
 #include "sv_password.h"
+#include "sv_session.h"
 #include "sv_text.h"
 
 
@@ -35,6 +36,12 @@ typedef struct {
     char              hash[SV_PASSWORD_HASH_SIZE];
     sv_member_t       member;
 
+    /* smsverify_signup_login: the session the signup starts */
+    const u_char     *key;
+    int64_t           session_ttl_ms;
+    int64_t           session_idle_ms;
+    char              session[SV_TOKEN_LEN + 1];
+
     sv_store_rc_t     rc;
     char              err[256];
 } ngx_http_smsverify_signup_job_t;
@@ -54,6 +61,8 @@ static ngx_http_smsverify_err_e ngx_http_smsverify_check_terms(
     ngx_http_request_t *r, ngx_http_smsverify_signup_job_t *job);
 static char *ngx_http_smsverify_strdup(ngx_http_request_t *r, ngx_str_t *s);
 static void ngx_http_smsverify_signup_thread(void *data);
+static void ngx_http_smsverify_signup_session(
+    ngx_http_smsverify_signup_job_t *job);
 static ngx_int_t ngx_http_smsverify_signup_done(ngx_http_request_t *r,
     void *data);
 
@@ -126,6 +135,12 @@ ngx_http_smsverify_signup(ngx_http_request_t *r, cJSON *root)
     job->member.password_hash = job->hash;
     job->member.terms = job->terms;
     job->member.token_hash = job->token_hash;
+
+    if (lcf->signup_login) {
+        job->key = mcf->secret;
+        job->session_ttl_ms = lcf->session_ttl;
+        job->session_idle_ms = lcf->session_idle;
+    }
 
     if (ngx_http_smsverify_task_post(r) != NGX_OK) {
         ngx_explicit_memzero(job->password, job->password_len);
@@ -392,6 +407,37 @@ ngx_http_smsverify_signup_thread(void *data)
 
     job->rc = sv_store_signup(job->store, &job->member, job->err,
                               sizeof(job->err));
+
+    if (job->rc == SV_STORE_OK && job->key) {
+        ngx_http_smsverify_signup_session(job);
+    }
+}
+
+
+/*
+ * The member is there whatever becomes of its session: a session that
+ * could not be stored leaves a signup without the cookie, to log in.
+ */
+
+static void
+ngx_http_smsverify_signup_session(ngx_http_smsverify_signup_job_t *job)
+{
+    char          err[256];
+    sv_session_t  s;
+
+    s.member_id = job->member.id;
+    s.epoch = 0;
+    s.now_ms = sv_clock_ms();
+    s.expires_ms = s.now_ms + job->session_ttl_ms;
+    s.idle_ms = job->session_idle_ms;
+    s.account = NULL;
+
+    if (sv_session_start(job->store, job->key, &s, job->session, err,
+                         sizeof(err))
+        != SV_STORE_OK)
+    {
+        job->session[0] = '\0';
+    }
 }
 
 
@@ -401,6 +447,7 @@ ngx_http_smsverify_signup_done(ngx_http_request_t *r, void *data)
     ngx_http_smsverify_signup_job_t  *job = data;
 
     u_char                           buf[64], *p;
+    ngx_int_t                        rc;
     ngx_http_smsverify_loc_conf_t   *lcf;
     ngx_http_smsverify_main_conf_t  *mcf;
 
@@ -417,6 +464,15 @@ ngx_http_smsverify_signup_done(ngx_http_request_t *r, void *data)
         && ngx_http_smsverify_clear_token_cookie(r) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (job->session[0]) {
+        rc = ngx_http_smsverify_set_session_cookie(r, job->session);
+        ngx_explicit_memzero(job->session, sizeof(job->session));
+
+        if (rc != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     p = ngx_snprintf(buf, sizeof(buf),

@@ -85,7 +85,7 @@ ngx_http_smsverify_status_done(ngx_http_request_t *r, void *data)
         return ngx_http_smsverify_store_error(r, job->rc, job->err);
     }
 
-    len = 512 + SV_PROVIDER_NTYPES * 64;
+    len = 640 + SV_PROVIDER_NTYPES * 64;
 
     body = ngx_pnalloc(r->pool, len);
     if (body == NULL) {
@@ -98,10 +98,12 @@ ngx_http_smsverify_status_done(ngx_http_request_t *r, void *data)
                      "{\"codesPending\":%uL,\"members\":%uL,\"sent\":%uA,"
                      "\"sendFailed\":%uA,\"confirmed\":%uA,"
                      "\"confirmFailed\":%uA,\"signups\":%uA,"
-                     "\"rateLimited\":%uA,\"providers\":{",
+                     "\"rateLimited\":%uA,\"logins\":%uA,"
+                     "\"loginsFailed\":%uA,\"resets\":%uA,\"providers\":{",
                      job->stats.codes_pending, job->stats.members, c->sent,
                      c->send_failed, c->confirmed, c->confirm_failed,
-                     c->signups, c->rate_limited);
+                     c->signups, c->rate_limited, c->logins,
+                     c->logins_failed, c->resets);
 
     first = 1;
 

@@ -270,6 +270,15 @@ sv_store_rc_t sv_store_token_check(sv_store_t *st, const uint8_t *token_hash,
     size_t errlen);
 
 /*
+ * The phone an unexpired token of this purpose proves (it is not used
+ * up): OK with phone (SV_STORE_PHONE_MAX + 1 bytes), or NO_TOKEN.  A
+ * read, as session_get is.
+ */
+sv_store_rc_t sv_store_token_phone(sv_store_t *st, const uint8_t *token_hash,
+    sv_purpose_t purpose, int64_t now_ms, char *phone, char *err,
+    size_t errlen);
+
+/*
  * Before the password is hashed: NO_TOKEN (expired, for another phone,
  * used up), EMAIL_TAKEN or PHONE_TAKEN; a taken answer counts against
  * the token, which SV_TOKEN_FAILURES_MAX of them use up.  OK if a signup

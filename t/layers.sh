@@ -16,11 +16,14 @@ layer() {
     ${p}_conf.[ch]|${p}_response.[ch]|${p}_task.[ch]) echo 1 ;;
     ${p}_variables.[ch]|${p}_process.[ch])          echo 1 ;;
     ${p}_request.[ch])                              echo 2 ;;
-    ${p}_endpoint.h|${p}_send.c|${p}_confirm.c)     echo 3 ;;
-    ${p}_signup.c|${p}_status.c)                    echo 3 ;;
-    ${p}_handler.[ch])                              echo 4 ;;
-    ${p}_directives.[ch]|${p}_provider.c)           echo 5 ;;
-    ${p}_module.c)                                  echo 6 ;;
+    ${p}_lookup.[ch])                               echo 3 ;;
+    ${p}_endpoint.h|${p}_send.c|${p}_confirm.c)     echo 4 ;;
+    ${p}_signup.c|${p}_status.c|${p}_login.c)       echo 4 ;;
+    ${p}_logout.c|${p}_session.c|${p}_reset.c)      echo 4 ;;
+    ${p}_auth.c)                                    echo 4 ;;
+    ${p}_handler.[ch])                              echo 5 ;;
+    ${p}_directives.[ch]|${p}_provider.c)           echo 6 ;;
+    ${p}_module.c)                                  echo 7 ;;
     esac
 }
 
@@ -28,6 +31,8 @@ layer() {
 own() {
     case "${1##*/}" in
     ${p}_send.c|${p}_confirm.c|${p}_signup.c|${p}_status.c)
+        echo ${p}_endpoint.h ;;
+    ${p}_login.c|${p}_logout.c|${p}_session.c|${p}_reset.c|${p}_auth.c)
         echo ${p}_endpoint.h ;;
     ${p}_provider.c)    echo ${p}_directives.h ;;
     ${p}_module.c)      echo ;;

@@ -1,0 +1,88 @@
+
+/*
+ * The session of a request's cookie, looked up in the store.
+ */
+
+#include "ngx_http_smsverify_lookup.h"
+#include "ngx_http_smsverify_request.h"
+#include "ngx_http_smsverify_task.h"
+#include "sv_clock.h"
+
+
+static void ngx_http_smsverify_lookup_get(ngx_http_smsverify_lookup_t *lk);
+static void ngx_http_smsverify_lookup_thread(void *data);
+
+
+ngx_int_t
+ngx_http_smsverify_lookup(ngx_http_request_t *r,
+    ngx_http_smsverify_done_pt done, ngx_http_smsverify_lookup_t **lookup)
+{
+    ngx_str_t                        value;
+    ngx_http_smsverify_lookup_t     *lk;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
+
+    lk = ngx_http_smsverify_task_alloc(r, sizeof(*lk),
+                                       ngx_http_smsverify_lookup_thread,
+                                       done);
+    if (lk == NULL) {
+        return NGX_ERROR;
+    }
+
+    *lookup = lk;
+    lk->store = mcf->store;
+    lk->get.hash = lk->hash;
+
+    ngx_http_smsverify_cookie(r, "smsverify_session", &value);
+
+    if (value.len != SV_TOKEN_LEN) {
+        lk->rc = SV_STORE_NO_SESSION;
+        return NGX_OK;
+    }
+
+    sv_session_hash(mcf->secret, (char *) value.data, value.len, lk->hash);
+
+    if (sv_store_reads_wait_free(lk->store)) {
+        ngx_http_smsverify_lookup_get(lk);
+        lk->looked = 1;
+
+        if (lk->rc != SV_STORE_OK || !lk->get.stale) {
+            return NGX_OK;
+        }
+
+        /* the write of its last use waits for the store's writers */
+    }
+
+    return ngx_http_smsverify_task_post(r) == NGX_OK ? NGX_AGAIN : NGX_BUSY;
+}
+
+
+static void
+ngx_http_smsverify_lookup_get(ngx_http_smsverify_lookup_t *lk)
+{
+    lk->get.now_ms = sv_clock_ms();
+
+    lk->rc = sv_store_session_get(lk->store, &lk->get, lk->err,
+                                  sizeof(lk->err));
+}
+
+
+static void
+ngx_http_smsverify_lookup_thread(void *data)
+{
+    ngx_http_smsverify_lookup_t  *lk = data;
+
+    char  err[256];
+
+    if (!lk->looked) {
+        ngx_http_smsverify_lookup_get(lk);
+    }
+
+    /* a failed touch costs the session a little of its idle time only */
+
+    if (lk->rc == SV_STORE_OK && lk->get.stale) {
+        (void) sv_store_session_touch(lk->store, lk->hash, lk->get.now_ms,
+                                      err, sizeof(err));
+    }
+}
