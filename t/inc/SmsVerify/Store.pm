@@ -19,7 +19,7 @@ use warnings;
 use SmsVerify::Proc qw(server_root);
 
 use Exporter 'import';
-our @EXPORT = qw(sv_store_dump sv_store_entries sv_store_env
+our @EXPORT = qw(sv_store_put sv_store_dump sv_store_entries sv_store_env
                  sv_members_in_store);
 our @EXPORT_OK = ();
 our %EXPORT_TAGS = (all => [@EXPORT, @EXPORT_OK]);
@@ -73,6 +73,20 @@ sub sv_store_entries {
     my $out = `mdb_stat -s \Q$db\E \Q$dir\E 2>&1`;
     die "mdb_stat -s $db $dir failed: $out" if $? || $out !~ /Entries: (\d+)/;
     return $1;
+}
+
+# Writes one record beside nginx (mdb_load: a write transaction of its
+# own, which waits for nginx's writers), replacing the key's value: for
+# records no endpoint can make, as a member carried over from elsewhere.
+sub sv_store_put {
+    my ($db, $key, $value, $dir) = @_;
+    $dir = sv_store_env($db, $dir);
+    open my $out, '|-', 'mdb_load', '-s', $db, $dir
+        or die "cannot run mdb_load: $!\n";
+    print $out "VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n",
+               ' ', unpack('H*', $key), "\n", ' ', unpack('H*', $value), "\n",
+               "DATA=END\n";
+    close $out or die "mdb_load -s $db $dir failed (status $?)\n";
 }
 
 # The member records of the store, as JSON text.
