@@ -112,6 +112,7 @@ ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
     job->attempts = lcf->max_attempts;
 
     job->limits.phone = job->phone;
+    job->limits.purpose = SV_PURPOSE_SIGNUP;
     job->limits.resend_ms = lcf->resend_interval;
     job->limits.limit = lcf->send_limit;
     job->limits.window_ms = lcf->send_window;
@@ -292,7 +293,8 @@ ngx_http_smsverify_send_thread(void *data)
     }
 
     job->rc = sv_store_code_put(job->store, job->phone, job->hash,
-                                job->expires_ms, job->attempts, job->err,
+                                job->expires_ms, job->attempts,
+                                SV_PURPOSE_SIGNUP, job->err,
                                 sizeof(job->err));
 }
 
