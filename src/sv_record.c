@@ -1,11 +1,14 @@
 /*
- * The records' bytes: codes, sends, tokens, ids and members.
+ * The records' bytes: codes, windows (sends, failed logins), tokens,
+ * sessions, ids and members.
  */
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include "sv_record.h"
 
@@ -69,37 +72,76 @@ sv_id_decode(const uint8_t *p, size_t len, uint64_t *id)
 }
 
 
+/* Purposes: 0 signup, 1 reset; -1 for another byte. */
+
+static uint8_t
+sv_purpose_byte(sv_purpose_t purpose)
+{
+    return purpose == SV_PURPOSE_RESET ? SV_REC_RESET : SV_REC_SIGNUP;
+}
+
+
+static int
+sv_purpose_decode(uint8_t b, sv_purpose_t *purpose)
+{
+    switch (b) {
+
+    case SV_REC_SIGNUP:
+        *purpose = SV_PURPOSE_SIGNUP;
+        return 0;
+
+    case SV_REC_RESET:
+        *purpose = SV_PURPOSE_RESET;
+        return 0;
+
+    default:
+        return -1;
+    }
+}
+
+
 /* Codes. */
 
 void
 sv_code_rec_encode(const sv_code_rec_t *rec, uint8_t *p)
 {
-    p[0] = SV_REC_VERSION;
+    p[0] = SV_CODE_REC_VERSION;
     sv_put_le(p + 1, rec->attempts_left, 4);
     sv_put_le(p + 5, (uint64_t) rec->expires_ms, 8);
-    memcpy(p + 13, rec->hash, SV_HASH_SIZE);
+    p[13] = sv_purpose_byte(rec->purpose);
+    memcpy(p + 14, rec->hash, SV_HASH_SIZE);
 }
 
 
 int
 sv_code_rec_decode(const uint8_t *p, size_t len, sv_code_rec_t *rec)
 {
-    if (len != SV_CODE_REC_SIZE || p[0] != SV_REC_VERSION) {
+    if (len == SV_CODE_REC_SIZE_V1 && p[0] == 1) {
+        rec->purpose = SV_PURPOSE_SIGNUP;
+        memcpy(rec->hash, p + 13, SV_HASH_SIZE);
+
+    } else if (len == SV_CODE_REC_SIZE && p[0] == SV_CODE_REC_VERSION) {
+        if (sv_purpose_decode(p[13], &rec->purpose) != 0) {
+            return -1;
+        }
+
+        memcpy(rec->hash, p + 14, SV_HASH_SIZE);
+
+    } else {
         return -1;
     }
 
     rec->attempts_left = (uint32_t) sv_get_le(p + 1, 4);
     rec->expires_ms = (int64_t) sv_get_le(p + 5, 8);
-    memcpy(rec->hash, p + 13, SV_HASH_SIZE);
 
     return 0;
 }
 
 
-/* Sends. */
+/* Windows: sends, failed logins. */
 
 size_t
-sv_send_rec_encode(const sv_send_rec_t *rec, uint8_t *p)
+sv_window_rec_encode(const sv_window_rec_t *rec, uint8_t *p)
 {
     unsigned  i;
 
@@ -108,26 +150,26 @@ sv_send_rec_encode(const sv_send_rec_t *rec, uint8_t *p)
     sv_put_le(p + 3, (uint64_t) rec->keep_until_ms, 8);
 
     for (i = 0; i < rec->count; i++) {
-        sv_put_le(p + SV_SEND_REC_HEAD + 8 * i, (uint64_t) rec->stamps[i], 8);
+        sv_put_le(p + SV_WINDOW_REC_HEAD + 8 * i, (uint64_t) rec->stamps[i], 8);
     }
 
-    return SV_SEND_REC_HEAD + 8 * rec->count;
+    return SV_WINDOW_REC_HEAD + 8 * rec->count;
 }
 
 
 int
-sv_send_rec_decode(const uint8_t *p, size_t len, sv_send_rec_t *rec)
+sv_window_rec_decode(const uint8_t *p, size_t len, sv_window_rec_t *rec)
 {
     unsigned  i;
 
-    if (len < SV_SEND_REC_HEAD || p[0] != SV_REC_VERSION) {
+    if (len < SV_WINDOW_REC_HEAD || p[0] != SV_REC_VERSION) {
         return -1;
     }
 
     rec->count = (unsigned) sv_get_le(p + 1, 2);
 
-    if (rec->count > SV_SEND_LIMIT_MAX
-        || len != SV_SEND_REC_HEAD + 8 * (size_t) rec->count)
+    if (rec->count > SV_WINDOW_MAX
+        || len != SV_WINDOW_REC_HEAD + 8 * (size_t) rec->count)
     {
         return -1;
     }
@@ -135,7 +177,7 @@ sv_send_rec_decode(const uint8_t *p, size_t len, sv_send_rec_t *rec)
     rec->keep_until_ms = (int64_t) sv_get_le(p + 3, 8);
 
     for (i = 0; i < rec->count; i++) {
-        rec->stamps[i] = (int64_t) sv_get_le(p + SV_SEND_REC_HEAD + 8 * i, 8);
+        rec->stamps[i] = (int64_t) sv_get_le(p + SV_WINDOW_REC_HEAD + 8 * i, 8);
     }
 
     return 0;
@@ -150,6 +192,7 @@ sv_token_rec_encode(const sv_token_rec_t *rec, uint8_t *p)
     p[0] = SV_TOKEN_REC_VERSION;
     sv_put_le(p + 1, (uint64_t) rec->expires_ms, 8);
     p[9] = (uint8_t) rec->failures;
+    p[10] = sv_purpose_byte(rec->purpose);
     memcpy(p + SV_TOKEN_REC_HEAD, rec->phone, rec->phone_len);
 
     return SV_TOKEN_REC_HEAD + rec->phone_len;
@@ -171,6 +214,10 @@ sv_token_rec_decode(const uint8_t *p, size_t len, sv_token_rec_t *rec)
         head = SV_TOKEN_REC_HEAD_V1;
         break;
 
+    case 2:
+        head = SV_TOKEN_REC_HEAD_V2;
+        break;
+
     case SV_TOKEN_REC_VERSION:
         head = SV_TOKEN_REC_HEAD;
         break;
@@ -183,10 +230,51 @@ sv_token_rec_decode(const uint8_t *p, size_t len, sv_token_rec_t *rec)
         return -1;
     }
 
+    rec->purpose = SV_PURPOSE_SIGNUP;
+
+    if (head == SV_TOKEN_REC_HEAD
+        && sv_purpose_decode(p[10], &rec->purpose) != 0)
+    {
+        return -1;
+    }
+
     rec->expires_ms = (int64_t) sv_get_le(p + 1, 8);
-    rec->failures = (head == SV_TOKEN_REC_HEAD) ? p[9] : 0;
+    rec->failures = (head >= SV_TOKEN_REC_HEAD_V2) ? p[9] : 0;
     rec->phone_len = len - head;
     memcpy(rec->phone, p + head, rec->phone_len);
+
+    return 0;
+}
+
+
+/* Sessions. */
+
+void
+sv_session_rec_encode(const sv_session_rec_t *rec, uint8_t *p)
+{
+    p[0] = SV_REC_VERSION;
+    sv_put_le(p + 1, rec->member_id, 8);
+    sv_put_le(p + 9, rec->epoch, 4);
+    sv_put_le(p + 13, (uint64_t) rec->created_ms, 8);
+    sv_put_le(p + 21, (uint64_t) rec->last_used_ms, 8);
+    sv_put_le(p + 29, (uint64_t) rec->expires_ms, 8);
+    sv_put_le(p + 37, (uint64_t) rec->idle_ms, 8);
+}
+
+
+int
+sv_session_rec_decode(const uint8_t *p, size_t len, sv_session_rec_t *rec)
+{
+    if (len != SV_SESSION_REC_SIZE || p[0] != SV_REC_VERSION) {
+        return -1;
+    }
+
+    rec->member_id = sv_get_le(p + 1, 8);
+    rec->epoch = (uint32_t) sv_get_le(p + 9, 4);
+    rec->created_ms = (int64_t) sv_get_le(p + 13, 8);
+    rec->last_used_ms = (int64_t) sv_get_le(p + 21, 8);
+    rec->expires_ms = (int64_t) sv_get_le(p + 29, 8);
+    rec->idle_ms = (int64_t) sv_get_le(p + 37, 8);
 
     return 0;
 }
@@ -294,13 +382,27 @@ sv_text_int(sv_text_t *t, int64_t v)
 }
 
 
+/* What the text is made of, a new member's or one read back. */
+typedef struct {
+    uint64_t            id;
+    const char         *email;
+    const char         *phone;
+    const char         *nickname;
+    const char         *password_hash;
+    const int          *terms;
+    size_t              nterms;
+    int64_t             created_ms;
+    uint32_t            epoch;
+} sv_member_view_t;
+
+
 static void
-sv_member_text(sv_text_t *t, const sv_member_t *m, uint64_t id)
+sv_member_text(sv_text_t *t, const sv_member_view_t *m)
 {
     size_t  i;
 
     sv_text_literal(t, "{\"id\":");
-    sv_text_uint(t, id);
+    sv_text_uint(t, m->id);
     sv_text_literal(t, ",\"email\":");
     sv_text_string(t, m->email);
     sv_text_literal(t, ",\"phone\":");
@@ -320,25 +422,21 @@ sv_member_text(sv_text_t *t, const sv_member_t *m, uint64_t id)
     }
 
     sv_text_literal(t, "],\"createdAt\":");
-    sv_text_int(t, m->now_ms);
+    sv_text_int(t, m->created_ms);
+    sv_text_literal(t, ",\"epoch\":");
+    sv_text_uint(t, m->epoch);
     sv_text_add(t, "}", 1);
 }
 
 
-char *
-sv_member_encode(const sv_member_t *m, uint64_t id, size_t *len)
+static char *
+sv_member_view_encode(const sv_member_view_t *m, size_t *len)
 {
     sv_text_t  t;
 
-    if (m->email == NULL || m->phone == NULL || m->nickname == NULL
-        || m->password_hash == NULL)
-    {
-        return NULL;
-    }
-
     t.p = NULL;
     t.len = 0;
-    sv_member_text(&t, m, id);
+    sv_member_text(&t, m);
 
     t.p = malloc(t.len + 1);
     if (t.p == NULL) {
@@ -347,8 +445,171 @@ sv_member_encode(const sv_member_t *m, uint64_t id, size_t *len)
 
     *len = t.len;
     t.len = 0;
-    sv_member_text(&t, m, id);
+    sv_member_text(&t, m);
     t.p[t.len] = '\0';
 
     return t.p;
+}
+
+
+char *
+sv_member_encode(const sv_member_t *m, uint64_t id, size_t *len)
+{
+    sv_member_view_t  v;
+
+    if (m->email == NULL || m->phone == NULL || m->nickname == NULL
+        || m->password_hash == NULL)
+    {
+        return NULL;
+    }
+
+    v.id = id;
+    v.email = m->email;
+    v.phone = m->phone;
+    v.nickname = m->nickname;
+    v.password_hash = m->password_hash;
+    v.terms = m->terms;
+    v.nterms = m->nterms;
+    v.created_ms = m->now_ms;
+    v.epoch = 0;
+
+    return sv_member_view_encode(&v, len);
+}
+
+
+char *
+sv_member_info_encode(const sv_member_info_t *m, size_t *len)
+{
+    sv_member_view_t  v;
+
+    v.id = m->id;
+    v.email = m->email;
+    v.phone = m->phone;
+    v.nickname = m->nickname;
+    v.password_hash = m->password_hash;
+    v.terms = m->terms;
+    v.nterms = m->nterms;
+    v.created_ms = m->created_ms;
+    v.epoch = m->epoch;
+
+    return sv_member_view_encode(&v, len);
+}
+
+
+/* A string member into buf of size bytes; -1 if missing or too long. */
+static int
+sv_json_string(const cJSON *obj, const char *name, char *buf, size_t size)
+{
+    size_t        n;
+    const cJSON  *item;
+
+    item = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+    if (!cJSON_IsString(item) || item->valuestring == NULL) {
+        return -1;
+    }
+
+    n = strlen(item->valuestring);
+
+    if (n >= size) {
+        return -1;
+    }
+
+    memcpy(buf, item->valuestring, n + 1);
+
+    return 0;
+}
+
+
+/* A whole number member in [0, max]; absent is dflt if dflt >= 0. */
+static int
+sv_json_uint(const cJSON *obj, const char *name, double max, double dflt,
+    double *v)
+{
+    const cJSON  *item;
+
+    item = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+    if (item == NULL && dflt >= 0) {
+        *v = dflt;
+        return 0;
+    }
+
+    if (!cJSON_IsNumber(item) || item->valuedouble < 0
+        || item->valuedouble > max
+        || item->valuedouble != (double) (int64_t) item->valuedouble)
+    {
+        return -1;
+    }
+
+    *v = item->valuedouble;
+
+    return 0;
+}
+
+
+static int
+sv_json_terms(const cJSON *obj, sv_member_info_t *m)
+{
+    const cJSON  *arr, *item;
+
+    arr = cJSON_GetObjectItemCaseSensitive(obj, "terms");
+
+    if (!cJSON_IsArray(arr)) {
+        return -1;
+    }
+
+    m->nterms = 0;
+
+    cJSON_ArrayForEach(item, arr) {
+        if (!cJSON_IsNumber(item) || m->nterms == SV_STORE_TERMS_MAX) {
+            return -1;
+        }
+
+        m->terms[m->nterms++] = item->valueint;
+    }
+
+    return 0;
+}
+
+
+int
+sv_member_decode(const char *text, size_t len, sv_member_info_t *m)
+{
+    int     rc;
+    cJSON  *obj;
+    double  id, created, epoch;
+
+    obj = cJSON_ParseWithLength(text, len);
+
+    if (!cJSON_IsObject(obj)) {
+        cJSON_Delete(obj);
+        return -1;
+    }
+
+    /* ids and times as cJSON wrote them: doubles, exact below 2^53 */
+
+    rc = sv_json_uint(obj, "id", 9007199254740992.0, -1, &id) != 0
+         || sv_json_uint(obj, "createdAt", 9007199254740992.0, -1,
+                         &created) != 0
+         || sv_json_uint(obj, "epoch", 4294967295.0, 0, &epoch) != 0
+         || sv_json_string(obj, "email", m->email, sizeof(m->email)) != 0
+         || sv_json_string(obj, "phone", m->phone, sizeof(m->phone)) != 0
+         || sv_json_string(obj, "nickname", m->nickname,
+                           sizeof(m->nickname)) != 0
+         || sv_json_string(obj, "passwordHash", m->password_hash,
+                           sizeof(m->password_hash)) != 0
+         || sv_json_terms(obj, m) != 0;
+
+    cJSON_Delete(obj);
+
+    if (rc) {
+        return -1;
+    }
+
+    m->id = (uint64_t) id;
+    m->created_ms = (int64_t) created;
+    m->epoch = (uint32_t) epoch;
+
+    return 0;
 }

@@ -1,8 +1,10 @@
 /*
- * The store's rules: the send window and limits, a guess at a code, the
- * verification token's life and its failures.
+ * The store's rules: the windows of sends and failed logins, a guess at
+ * a code, what a code and its token are for, the verification token's
+ * life and its failures, sessions, and a member's hash.
  */
 
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -10,18 +12,14 @@
 #include "sv_rules.h"
 
 
-/* Sends. */
+/*
+ * Windows: the stamps of events, of which at most a limit may be in any
+ * window.  Sends and failed logins keep theirs so.
+ */
 
-static int64_t
-sv_send_horizon(const sv_send_t *s)
-{
-    return s->resend_ms > s->window_ms ? s->resend_ms : s->window_ms;
-}
-
-
-/* Keeps the stamps that the window or the resend interval still needs. */
+/* Keeps the stamps younger than horizon_ms. */
 static void
-sv_send_prune(sv_send_rec_t *rec, int64_t now_ms, int64_t horizon_ms)
+sv_window_prune(sv_window_rec_t *rec, int64_t now_ms, int64_t horizon_ms)
 {
     unsigned  i, n;
 
@@ -37,27 +35,89 @@ sv_send_prune(sv_send_rec_t *rec, int64_t now_ms, int64_t horizon_ms)
 }
 
 
-/* How many stamps are in the window; the oldest of them goes to *oldest. */
-static unsigned
-sv_send_in_window(const sv_send_rec_t *rec, int64_t now_ms,
-    int64_t window_ms, int64_t *oldest)
+/*
+ * 1 if limit stamps (or more) are in the window at now_ms; then
+ * *retry_ms is how long until fewer are: until the oldest leaves, or as
+ * many of the oldest as there are more than limit - 1.
+ */
+static int
+sv_window_full(const sv_window_rec_t *rec, int64_t now_ms,
+    int64_t window_ms, unsigned limit, int64_t *retry_ms)
 {
-    unsigned  i, n;
+    int64_t   in[SV_WINDOW_MAX], t;
+    unsigned  i, j, n, k;
+
+    if (limit > SV_WINDOW_MAX) {
+        limit = SV_WINDOW_MAX;
+    }
 
     n = 0;
-    *oldest = now_ms;
 
     for (i = 0; i < rec->count; i++) {
         if (now_ms - rec->stamps[i] < window_ms) {
-            if (n == 0 || rec->stamps[i] < *oldest) {
-                *oldest = rec->stamps[i];
-            }
-
-            n++;
+            in[n++] = rec->stamps[i];
         }
     }
 
-    return n;
+    if (n < limit) {
+        return 0;
+    }
+
+    /* the k-th oldest, k = n - limit + 1 (the clock may have gone back) */
+
+    k = n - limit + 1;
+
+    if (k > n) {
+        k = n;                  /* limit 0: none may pass */
+    }
+
+    for (i = 0; i < k; i++) {
+        for (j = i + 1; j < n; j++) {
+            if (in[j] < in[i]) {
+                t = in[i];
+                in[i] = in[j];
+                in[j] = t;
+            }
+        }
+    }
+
+    *retry_ms = (k > 0 ? in[k - 1] : now_ms) + window_ms - now_ms;
+
+    return 1;
+}
+
+
+/* The stamp at now_ms, the oldest dropped if full; kept until keep_ms. */
+static void
+sv_window_append(sv_window_rec_t *rec, int64_t now_ms, int64_t keep_ms)
+{
+    if (rec->count == SV_WINDOW_MAX) {
+        memmove(&rec->stamps[0], &rec->stamps[1],
+                (SV_WINDOW_MAX - 1) * sizeof(int64_t));
+        rec->count--;
+    }
+
+    rec->stamps[rec->count++] = now_ms;
+
+    if (keep_ms > rec->keep_until_ms) {
+        rec->keep_until_ms = keep_ms;
+    }
+}
+
+
+int
+sv_rules_window_gone(const sv_window_rec_t *rec, int64_t now_ms)
+{
+    return rec->keep_until_ms <= now_ms;
+}
+
+
+/* Sends. */
+
+static int64_t
+sv_send_horizon(const sv_send_t *s)
+{
+    return s->resend_ms > s->window_ms ? s->resend_ms : s->window_ms;
 }
 
 
@@ -80,36 +140,14 @@ sv_send_newest(const sv_send_rec_t *rec)
 }
 
 
-static void
-sv_send_append(sv_send_rec_t *rec, const sv_send_t *s)
-{
-    int64_t  keep;
-
-    if (rec->count == SV_SEND_LIMIT_MAX) {
-        memmove(&rec->stamps[0], &rec->stamps[1],
-                (SV_SEND_LIMIT_MAX - 1) * sizeof(int64_t));
-        rec->count--;
-    }
-
-    rec->stamps[rec->count++] = s->now_ms;
-
-    keep = s->now_ms + sv_send_horizon(s);
-
-    if (keep > rec->keep_until_ms) {
-        rec->keep_until_ms = keep;
-    }
-}
-
-
 sv_store_rc_t
 sv_rules_send(sv_send_rec_t *rec, sv_send_t *s)
 {
-    int64_t        oldest, newest;
-    unsigned       limit;
+    int64_t        newest;
     sv_send_rec_t  kept;
 
     kept = *rec;
-    sv_send_prune(&kept, s->now_ms, sv_send_horizon(s));
+    sv_window_prune(&kept, s->now_ms, sv_send_horizon(s));
 
     if (kept.count > 0) {
         newest = sv_send_newest(&kept);
@@ -120,15 +158,13 @@ sv_rules_send(sv_send_rec_t *rec, sv_send_t *s)
         }
     }
 
-    limit = s->limit < SV_SEND_LIMIT_MAX ? s->limit : SV_SEND_LIMIT_MAX;
-
-    if (sv_send_in_window(&kept, s->now_ms, s->window_ms, &oldest) >= limit)
+    if (sv_window_full(&kept, s->now_ms, s->window_ms, s->limit,
+                       &s->retry_after_ms))
     {
-        s->retry_after_ms = oldest + s->window_ms - s->now_ms;
         return SV_STORE_SEND_LIMIT;
     }
 
-    sv_send_append(&kept, s);
+    sv_window_append(&kept, s->now_ms, s->now_ms + sv_send_horizon(s));
     *rec = kept;
 
     return SV_STORE_OK;
@@ -153,10 +189,23 @@ sv_rules_send_abort(sv_send_rec_t *rec, int64_t stamp_ms)
 }
 
 
-int
-sv_rules_send_gone(const sv_send_rec_t *rec, int64_t now_ms)
+/* Purposes. */
+
+sv_store_rc_t
+sv_rules_phone_for(sv_purpose_t purpose, int taken)
 {
-    return rec->keep_until_ms <= now_ms;
+    if (purpose == SV_PURPOSE_RESET) {
+        return taken ? SV_STORE_OK : SV_STORE_NOT_MEMBER;
+    }
+
+    return taken ? SV_STORE_PHONE_TAKEN : SV_STORE_OK;
+}
+
+
+int
+sv_rules_confirm_taken(const sv_code_rec_t *rec, int taken)
+{
+    return taken && (rec == NULL || rec->purpose != SV_PURPOSE_RESET);
 }
 
 
@@ -193,10 +242,11 @@ sv_rules_code_gone(const sv_code_rec_t *rec, int64_t now_ms,
 
 void
 sv_rules_token_new(sv_token_rec_t *rec, const char *phone,
-    int64_t expires_ms)
+    sv_purpose_t purpose, int64_t expires_ms)
 {
     rec->expires_ms = expires_ms;
     rec->failures = 0;
+    rec->purpose = purpose;
     rec->phone_len = strlen(phone);
     memcpy(rec->phone, phone, rec->phone_len);
 }
@@ -204,9 +254,10 @@ sv_rules_token_new(sv_token_rec_t *rec, const char *phone,
 
 int
 sv_rules_token_valid(const sv_token_rec_t *rec, const char *phone,
-    int64_t now_ms)
+    sv_purpose_t purpose, int64_t now_ms)
 {
     return now_ms < rec->expires_ms
+           && rec->purpose == purpose
            && rec->phone_len == strlen(phone)
            && memcmp(rec->phone, phone, rec->phone_len) == 0;
 }
@@ -223,4 +274,113 @@ int
 sv_rules_token_gone(const sv_token_rec_t *rec, int64_t now_ms)
 {
     return rec->expires_ms <= now_ms;
+}
+
+
+/* Logins. */
+
+sv_store_rc_t
+sv_rules_login_allowed(const sv_login_rec_t *rec, sv_login_t *l)
+{
+    if (sv_window_full(rec, l->now_ms, l->window_ms, l->limit,
+                       &l->retry_after_ms))
+    {
+        return SV_STORE_LOCKED;
+    }
+
+    return SV_STORE_OK;
+}
+
+
+void
+sv_rules_login_failed(sv_login_rec_t *rec, const sv_login_t *l)
+{
+    sv_window_prune(rec, l->now_ms, l->window_ms);
+    sv_window_append(rec, l->now_ms, l->now_ms + l->window_ms);
+}
+
+
+/* Sessions. */
+
+void
+sv_rules_session_new(sv_session_rec_t *rec, const sv_session_t *s)
+{
+    rec->member_id = s->member_id;
+    rec->epoch = s->epoch;
+    rec->created_ms = s->now_ms;
+    rec->last_used_ms = s->now_ms;
+    rec->expires_ms = s->expires_ms;
+    rec->idle_ms = s->idle_ms;
+}
+
+
+int
+sv_rules_session_ended(const sv_session_rec_t *rec, int64_t now_ms)
+{
+    return now_ms >= rec->expires_ms
+           || now_ms - rec->last_used_ms >= rec->idle_ms;
+}
+
+
+sv_store_rc_t
+sv_rules_session_get(const sv_session_rec_t *rec, const sv_member_info_t *m,
+    sv_session_get_t *g)
+{
+    int64_t  end;
+
+    if (sv_rules_session_ended(rec, g->now_ms) || m == NULL
+        || m->id != rec->member_id || m->epoch != rec->epoch)
+    {
+        return SV_STORE_NO_SESSION;
+    }
+
+    end = g->now_ms + rec->idle_ms;
+
+    if (rec->expires_ms < end) {
+        end = rec->expires_ms;
+    }
+
+    g->expires_in_ms = end - g->now_ms;
+    g->stale = g->now_ms - rec->last_used_ms > rec->idle_ms / 10;
+
+    return SV_STORE_OK;
+}
+
+
+int
+sv_rules_session_touch(sv_session_rec_t *rec, int64_t now_ms)
+{
+    if (sv_rules_session_ended(rec, now_ms)) {
+        return 0;
+    }
+
+    if (now_ms > rec->last_used_ms) {
+        rec->last_used_ms = now_ms;
+    }
+
+    return 1;
+}
+
+
+/* Members. */
+
+int
+sv_rules_rehash(sv_member_info_t *m, const char *old_hash,
+    const char *new_hash)
+{
+    if (strcmp(m->password_hash, old_hash) != 0) {
+        return 0;
+    }
+
+    snprintf(m->password_hash, sizeof(m->password_hash), "%s", new_hash);
+
+    return 1;
+}
+
+
+void
+sv_rules_reset(sv_member_info_t *m, const char *new_hash)
+{
+    snprintf(m->password_hash, sizeof(m->password_hash), "%s", new_hash);
+    m->epoch++;
 }

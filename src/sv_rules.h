@@ -14,27 +14,53 @@
 #include "sv_store.h"
 
 
+/* the most stamps a window record keeps: the highest limit */
+#define SV_WINDOW_MAX  SV_SEND_LIMIT_MAX
+
+#if SV_LOGIN_LIMIT_MAX > SV_WINDOW_MAX
+#error "SV_LOGIN_LIMIT_MAX does not fit a window record"
+#endif
+
+
 /* A phone's code: what the store keeps of it. */
 typedef struct {
     uint8_t             hash[SV_HASH_SIZE];     /* sv_code_hash() */
     int64_t             expires_ms;
     uint32_t            attempts_left;
+    sv_purpose_t        purpose;
 } sv_code_rec_t;
 
-/* A phone's sends that a limit may still need, oldest first. */
+/*
+ * The times of events a window limit may still need, in the order they
+ * came: a phone's sends, an account's failed logins.
+ */
 typedef struct {
     int64_t             keep_until_ms;          /* no limit needs it after */
     unsigned            count;
-    int64_t             stamps[SV_SEND_LIMIT_MAX];
-} sv_send_rec_t;
+    int64_t             stamps[SV_WINDOW_MAX];
+} sv_window_rec_t;
 
-/* A verification token, by its hash: the phone it proves. */
+typedef sv_window_rec_t  sv_send_rec_t;
+typedef sv_window_rec_t  sv_login_rec_t;
+
+/* A verification token, by its hash: the phone it proves, and for what. */
 typedef struct {
     int64_t             expires_ms;
     unsigned            failures;       /* signups refused as taken */
+    sv_purpose_t        purpose;
     size_t              phone_len;
     char                phone[SV_STORE_PHONE_MAX];
 } sv_token_rec_t;
+
+/* A session, by its hash. */
+typedef struct {
+    uint64_t            member_id;
+    uint32_t            epoch;          /* the member's, at login */
+    int64_t             created_ms;
+    int64_t             last_used_ms;
+    int64_t             expires_ms;
+    int64_t             idle_ms;
+} sv_session_rec_t;
 
 
 /*
@@ -51,8 +77,22 @@ sv_store_rc_t sv_rules_send(sv_send_rec_t *rec, sv_send_t *s);
  */
 unsigned sv_rules_send_abort(sv_send_rec_t *rec, int64_t stamp_ms);
 
-/* 1 if no limit needs the record at now_ms. */
-int sv_rules_send_gone(const sv_send_rec_t *rec, int64_t now_ms);
+/* 1 if no limit needs the record (sends, logins) at now_ms. */
+int sv_rules_window_gone(const sv_window_rec_t *rec, int64_t now_ms);
+
+
+/*
+ * What a member's having the phone means for a code of this purpose
+ * (taken: 1 if a member has it): PHONE_TAKEN for a signup, NOT_MEMBER
+ * for a reset the phone of no member, else OK.
+ */
+sv_store_rc_t sv_rules_phone_for(sv_purpose_t purpose, int taken);
+
+/*
+ * 1 if a confirm is PHONE_TAKEN: the phone is taken and its code (rec,
+ * NULL if it has none) is not for a reset.
+ */
+int sv_rules_confirm_taken(const sv_code_rec_t *rec, int taken);
 
 
 /*
@@ -70,13 +110,16 @@ int sv_rules_code_gone(const sv_code_rec_t *rec, int64_t now_ms,
     int64_t grace_ms);
 
 
-/* The token a match gives; phone is at most SV_STORE_PHONE_MAX bytes. */
+/*
+ * The token a match of a code of this purpose gives; phone is at most
+ * SV_STORE_PHONE_MAX bytes.
+ */
 void sv_rules_token_new(sv_token_rec_t *rec, const char *phone,
-    int64_t expires_ms);
+    sv_purpose_t purpose, int64_t expires_ms);
 
-/* 1 if the token is unexpired at now_ms and for this phone. */
+/* 1 if the token is unexpired at now_ms, of this purpose and phone. */
 int sv_rules_token_valid(const sv_token_rec_t *rec, const char *phone,
-    int64_t now_ms);
+    sv_purpose_t purpose, int64_t now_ms);
 
 /*
  * A signup refused as taken counts against its token; 1 if that used it
@@ -86,5 +129,50 @@ int sv_rules_token_refused(sv_token_rec_t *rec);
 
 /* 1 if the token has expired: the sweep deletes it. */
 int sv_rules_token_gone(const sv_token_rec_t *rec, int64_t now_ms);
+
+
+
+/*
+ * Logins.  rec is the account's failures (all zero if it has none).
+ * LOCKED, with l->retry_after_ms until enough of them have left the
+ * window for fewer than l->limit to be in it, or OK.
+ */
+sv_store_rc_t sv_rules_login_allowed(const sv_login_rec_t *rec,
+    sv_login_t *l);
+
+/* A failure at l->now_ms is counted in rec, which drops those too old. */
+void sv_rules_login_failed(sv_login_rec_t *rec, const sv_login_t *l);
+
+
+/* Sessions. */
+
+void sv_rules_session_new(sv_session_rec_t *rec, const sv_session_t *s);
+
+/* 1 if the session has ended at now_ms: expired or idle for too long. */
+int sv_rules_session_ended(const sv_session_rec_t *rec, int64_t now_ms);
+
+/*
+ * The session at g->now_ms, of the member m (NULL if gone): NO_SESSION if
+ * it has ended, its member is gone or of another epoch (a reset since);
+ * else OK with g->expires_in_ms and g->stale.
+ */
+sv_store_rc_t sv_rules_session_get(const sv_session_rec_t *rec,
+    const sv_member_info_t *m, sv_session_get_t *g);
+
+/*
+ * A use at now_ms: 1 if rec is to be kept with its last use moved on, 0
+ * if the session has ended (a use does not bring it back): it goes.
+ */
+int sv_rules_session_touch(sv_session_rec_t *rec, int64_t now_ms);
+
+
+/* Members. */
+
+/* 1 if the hash was old_hash and is new_hash now, 0 if m is as it was. */
+int sv_rules_rehash(sv_member_info_t *m, const char *old_hash,
+    const char *new_hash);
+
+/* A reset: the new hash, and every session of an older epoch ended. */
+void sv_rules_reset(sv_member_info_t *m, const char *new_hash);
 
 #endif /* SV_RULES_H */

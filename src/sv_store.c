@@ -32,6 +32,90 @@ sv_phone_fits(const char *phone, char *err, size_t errlen)
 }
 
 
+static int
+sv_purpose_fits(sv_purpose_t purpose, char *err, size_t errlen)
+{
+    if (purpose != SV_PURPOSE_SIGNUP && purpose != SV_PURPOSE_RESET) {
+        snprintf(err, errlen, "unknown purpose %d", (int) purpose);
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static int
+sv_account_fits(const char *account, char *err, size_t errlen)
+{
+    size_t  len;
+
+    if (account == NULL
+        || (strncmp(account, "e:", 2) != 0 && strncmp(account, "p:", 2) != 0))
+    {
+        snprintf(err, errlen, "an account key is \"e:\" or \"p:\" and more");
+        return 0;
+    }
+
+    len = strlen(account);
+
+    if (len < 3 || len > SV_STORE_ACCOUNT_MAX) {
+        snprintf(err, errlen, "account key of %zu bytes, not 3 to %d", len,
+                 SV_STORE_ACCOUNT_MAX);
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static int
+sv_password_hash_fits(const char *hash, char *err, size_t errlen)
+{
+    size_t  len;
+
+    len = hash ? strlen(hash) : 0;
+
+    if (len == 0 || len > SV_STORE_HASH_MAX) {
+        snprintf(err, errlen, "password hash of %zu bytes, not 1 to %d", len,
+                 SV_STORE_HASH_MAX);
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static int
+sv_given(const void *p, const char *what, char *err, size_t errlen)
+{
+    if (p == NULL) {
+        snprintf(err, errlen, "no %s", what);
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static int
+sv_login_fits(const sv_login_t *l, char *err, size_t errlen)
+{
+    if (!sv_account_fits(l->account, err, errlen)) {
+        return 0;
+    }
+
+    if (l->limit == 0 || l->limit > SV_LOGIN_LIMIT_MAX || l->window_ms <= 0)
+    {
+        snprintf(err, errlen, "login limit %u in %lld ms, not 1 to %d in "
+                 "some time", l->limit, (long long) l->window_ms,
+                 SV_LOGIN_LIMIT_MAX);
+        return 0;
+    }
+
+    return 1;
+}
+
+
 /*
  * After SV_STORE_FULL: what has expired is swept at now_ms, with no
  * grace.  1 if the call is worth another try.
@@ -90,7 +174,9 @@ sv_store_send_begin(sv_store_t *st, sv_send_t *s, char *err, size_t errlen)
 {
     sv_store_rc_t  rc;
 
-    if (!sv_phone_fits(s->phone, err, errlen)) {
+    if (!sv_phone_fits(s->phone, err, errlen)
+        || !sv_purpose_fits(s->purpose, err, errlen))
+    {
         return SV_STORE_ERROR;
     }
 
@@ -119,22 +205,24 @@ sv_store_send_abort(sv_store_t *st, const char *phone, int64_t stamp_ms,
 sv_store_rc_t
 sv_store_code_put(sv_store_t *st, const char *phone,
     const uint8_t *code_hash, int64_t expires_ms, unsigned attempts,
-    char *err, size_t errlen)
+    sv_purpose_t purpose, char *err, size_t errlen)
 {
     sv_store_rc_t  rc;
 
-    if (!sv_phone_fits(phone, err, errlen)) {
+    if (!sv_phone_fits(phone, err, errlen)
+        || !sv_purpose_fits(purpose, err, errlen))
+    {
         return SV_STORE_ERROR;
     }
 
-    rc = st->ops->code_put(st, phone, code_hash, expires_ms, attempts, err,
-                           errlen);
+    rc = st->ops->code_put(st, phone, code_hash, expires_ms, attempts,
+                           purpose, err, errlen);
 
     /* the one call not given its time: the sweep asks the clock */
 
     if (rc == SV_STORE_FULL && sv_store_relieved(st, sv_clock_ms())) {
         rc = st->ops->code_put(st, phone, code_hash, expires_ms, attempts,
-                               err, errlen);
+                               purpose, err, errlen);
     }
 
     return rc;
@@ -162,9 +250,18 @@ sv_store_confirm(sv_store_t *st, sv_confirm_t *c, char *err, size_t errlen)
 
 sv_store_rc_t
 sv_store_token_check(sv_store_t *st, const uint8_t *token_hash,
-    const char *phone, int64_t now_ms, char *err, size_t errlen)
+    const char *phone, sv_purpose_t purpose, int64_t now_ms, char *err,
+    size_t errlen)
 {
-    return st->ops->token_check(st, token_hash, phone, now_ms, err, errlen);
+    if (!sv_phone_fits(phone, err, errlen)
+        || !sv_purpose_fits(purpose, err, errlen)
+        || !sv_given(token_hash, "token hash", err, errlen))
+    {
+        return SV_STORE_ERROR;
+    }
+
+    return st->ops->token_check(st, token_hash, phone, purpose, now_ms, err,
+                                errlen);
 }
 
 
@@ -188,6 +285,181 @@ sv_store_signup(sv_store_t *st, sv_member_t *m, char *err, size_t errlen)
     }
 
     return st->ops->signup(st, m, err, errlen);
+}
+
+
+/* Accounts. */
+
+sv_store_rc_t
+sv_store_login_allowed(sv_store_t *st, sv_login_t *l, char *err,
+    size_t errlen)
+{
+    if (!sv_login_fits(l, err, errlen)) {
+        return SV_STORE_ERROR;
+    }
+
+    return st->ops->login_allowed(st, l, err, errlen);
+}
+
+
+sv_store_rc_t
+sv_store_login_failed(sv_store_t *st, sv_login_t *l, char *err,
+    size_t errlen)
+{
+    sv_store_rc_t  rc;
+
+    if (!sv_login_fits(l, err, errlen)) {
+        return SV_STORE_ERROR;
+    }
+
+    rc = st->ops->login_failed(st, l, err, errlen);
+
+    if (rc == SV_STORE_FULL && sv_store_relieved(st, l->now_ms)) {
+        rc = st->ops->login_failed(st, l, err, errlen);
+    }
+
+    return rc;
+}
+
+
+sv_store_rc_t
+sv_store_member_find(sv_store_t *st, const char *email_key,
+    const char *phone, sv_member_info_t *m, char *err, size_t errlen)
+{
+    size_t  len;
+
+    if (email_key != NULL) {
+        len = strlen(email_key);
+
+        if (len == 0 || len > SV_STORE_EMAIL_MAX) {
+            snprintf(err, errlen, "email of %zu bytes, not 1 to %d", len,
+                     SV_STORE_EMAIL_MAX);
+            return SV_STORE_ERROR;
+        }
+
+    } else if (!sv_phone_fits(phone, err, errlen)) {
+        return SV_STORE_ERROR;
+    }
+
+    return st->ops->member_find(st, email_key, phone, m, err, errlen);
+}
+
+
+sv_store_rc_t
+sv_store_member_rehash(sv_store_t *st, uint64_t id, const char *old_hash,
+    const char *new_hash, char *err, size_t errlen)
+{
+    if (!sv_password_hash_fits(old_hash, err, errlen)
+        || !sv_password_hash_fits(new_hash, err, errlen))
+    {
+        return SV_STORE_ERROR;
+    }
+
+    return st->ops->member_rehash(st, id, old_hash, new_hash, err, errlen);
+}
+
+
+sv_store_rc_t
+sv_store_session_start(sv_store_t *st, const sv_session_t *s, char *err,
+    size_t errlen)
+{
+    sv_store_rc_t  rc;
+
+    if (!sv_given(s->hash, "session hash", err, errlen)
+        || (s->account != NULL && !sv_account_fits(s->account, err, errlen)))
+    {
+        return SV_STORE_ERROR;
+    }
+
+    if (s->idle_ms <= 0 || s->expires_ms <= s->now_ms) {
+        snprintf(err, errlen, "a session that has ended already");
+        return SV_STORE_ERROR;
+    }
+
+    rc = st->ops->session_start(st, s, err, errlen);
+
+    if (rc == SV_STORE_FULL && sv_store_relieved(st, s->now_ms)) {
+        rc = st->ops->session_start(st, s, err, errlen);
+    }
+
+    return rc;
+}
+
+
+sv_store_rc_t
+sv_store_session_get(sv_store_t *st, sv_session_get_t *g, char *err,
+    size_t errlen)
+{
+    if (!sv_given(g->hash, "session hash", err, errlen)) {
+        return SV_STORE_ERROR;
+    }
+
+    return st->ops->session_get(st, g, err, errlen);
+}
+
+
+sv_store_rc_t
+sv_store_session_touch(sv_store_t *st, const uint8_t *hash, int64_t now_ms,
+    char *err, size_t errlen)
+{
+    if (!sv_given(hash, "session hash", err, errlen)) {
+        return SV_STORE_ERROR;
+    }
+
+    return st->ops->session_touch(st, hash, now_ms, err, errlen);
+}
+
+
+sv_store_rc_t
+sv_store_session_end(sv_store_t *st, const uint8_t *hash, char *err,
+    size_t errlen)
+{
+    if (!sv_given(hash, "session hash", err, errlen)) {
+        return SV_STORE_ERROR;
+    }
+
+    return st->ops->session_end(st, hash, err, errlen);
+}
+
+
+static int
+sv_reset_fits(const sv_reset_t *r, int hash_needed, char *err,
+    size_t errlen)
+{
+    return sv_phone_fits(r->phone, err, errlen)
+           && sv_given(r->token_hash, "token hash", err, errlen)
+           && (!hash_needed
+               || sv_password_hash_fits(r->password_hash, err, errlen));
+}
+
+
+sv_store_rc_t
+sv_store_reset_check(sv_store_t *st, const sv_reset_t *r, char *err,
+    size_t errlen)
+{
+    if (!sv_reset_fits(r, 0, err, errlen)) {
+        return SV_STORE_ERROR;
+    }
+
+    return st->ops->reset_check(st, r, err, errlen);
+}
+
+
+sv_store_rc_t
+sv_store_reset(sv_store_t *st, sv_reset_t *r, char *err, size_t errlen)
+{
+    if (!sv_reset_fits(r, 1, err, errlen)) {
+        return SV_STORE_ERROR;
+    }
+
+    return st->ops->reset(st, r, err, errlen);
+}
+
+
+int
+sv_store_reads_wait_free(sv_store_t *st)
+{
+    return st->ops->reads_wait_free ? st->ops->reads_wait_free(st) : 0;
 }
 
 

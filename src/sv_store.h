@@ -43,6 +43,7 @@ typedef enum {
 } sv_store_rc_t;
 
 #define SV_SEND_LIMIT_MAX  100
+#define SV_LOGIN_LIMIT_MAX  100
 
 /* the longest phone the store takes: E.164 has at most 15 digits */
 #define SV_STORE_PHONE_MAX  32
@@ -55,6 +56,9 @@ typedef enum {
 #define SV_STORE_NICKNAME_MAX  80      /* 20 code points of UTF-8 */
 #define SV_STORE_HASH_MAX      63      /* a bcrypt string is 60 */
 #define SV_STORE_TERMS_MAX     64
+
+/* an account key: "e:" and a folded email, or "p:" and a phone */
+#define SV_STORE_ACCOUNT_MAX   (2 + SV_STORE_EMAIL_MAX)
 
 /* the two parts' subdirectories of the store's directory */
 #define SV_STORE_MEMBERS_DIR  "members"

@@ -5,11 +5,14 @@
  * The backends behind sv_store.h, one file each.  A backend's open fills
  * a structure that begins with sv_store_t, whose ops are its functions.
  * Only sv_store.c calls them: it checks the arguments every backend may
- * rely on (a phone is 1 to SV_STORE_PHONE_MAX bytes) first, and relieves
- * a full store after (sweep, then one more try).  Each function does what
- * sv_store.h says of the call of its name, in the same transactions; sync
- * and reader_check may be NULL where there is nothing to do.  The
- * decisions are sv_rules.h's.
+ * rely on first (a phone is 1 to SV_STORE_PHONE_MAX bytes, an account key
+ * "e:" or "p:" and at most SV_STORE_ACCOUNT_MAX bytes, a password hash 1
+ * to SV_STORE_HASH_MAX bytes, a purpose one of sv_purpose_t's, no pointer
+ * NULL that the call needs), and relieves a full store after (sweep,
+ * then one more try).  Each function does what sv_store.h says of the
+ * call of its name, in the same transactions; sync, reader_check and
+ * reads_wait_free may be NULL where there is nothing to do (the last:
+ * where reads may wait).  The decisions are sv_rules.h's.
  */
 
 #include "sv_store.h"
@@ -28,16 +31,43 @@ typedef struct {
                                 int64_t stamp_ms, char *err, size_t errlen);
     sv_store_rc_t (*code_put)(sv_store_t *st, const char *phone,
                               const uint8_t *code_hash, int64_t expires_ms,
-                              unsigned attempts, char *err, size_t errlen);
+                              unsigned attempts, sv_purpose_t purpose,
+                              char *err, size_t errlen);
     sv_store_rc_t (*confirm)(sv_store_t *st, sv_confirm_t *c, char *err,
                              size_t errlen);
     sv_store_rc_t (*token_check)(sv_store_t *st, const uint8_t *token_hash,
-                                 const char *phone, int64_t now_ms,
-                                 char *err, size_t errlen);
+                                 const char *phone, sv_purpose_t purpose,
+                                 int64_t now_ms, char *err, size_t errlen);
     sv_store_rc_t (*signup_check)(sv_store_t *st, const sv_member_t *m,
                                   char *err, size_t errlen);
     sv_store_rc_t (*signup)(sv_store_t *st, sv_member_t *m, char *err,
                             size_t errlen);
+
+    sv_store_rc_t (*login_allowed)(sv_store_t *st, sv_login_t *l, char *err,
+                                   size_t errlen);
+    sv_store_rc_t (*login_failed)(sv_store_t *st, sv_login_t *l, char *err,
+                                  size_t errlen);
+    sv_store_rc_t (*member_find)(sv_store_t *st, const char *email_key,
+                                 const char *phone, sv_member_info_t *m,
+                                 char *err, size_t errlen);
+    sv_store_rc_t (*member_rehash)(sv_store_t *st, uint64_t id,
+                                   const char *old_hash,
+                                   const char *new_hash, char *err,
+                                   size_t errlen);
+    sv_store_rc_t (*session_start)(sv_store_t *st, const sv_session_t *s,
+                                   char *err, size_t errlen);
+    sv_store_rc_t (*session_get)(sv_store_t *st, sv_session_get_t *g,
+                                 char *err, size_t errlen);
+    sv_store_rc_t (*session_touch)(sv_store_t *st, const uint8_t *hash,
+                                   int64_t now_ms, char *err, size_t errlen);
+    sv_store_rc_t (*session_end)(sv_store_t *st, const uint8_t *hash,
+                                 char *err, size_t errlen);
+    sv_store_rc_t (*reset_check)(sv_store_t *st, const sv_reset_t *r,
+                                 char *err, size_t errlen);
+    sv_store_rc_t (*reset)(sv_store_t *st, sv_reset_t *r, char *err,
+                           size_t errlen);
+    int           (*reads_wait_free)(sv_store_t *st);
+
     sv_store_rc_t (*stats)(sv_store_t *st, sv_store_stats_t *stats,
                            char *err, size_t errlen);
     sv_store_rc_t (*sweep)(sv_store_t *st, int64_t now_ms, int64_t grace_ms,

@@ -9,7 +9,8 @@
  * it returns, and LMDB's two meta pages keep the last synced commit
  * whole whatever a crash does to the later writes.
  *
- *   members  id (8 bytes BE) -> the member as JSON text
+ *   members  id (8 bytes BE) -> the member as JSON text, with the epoch
+ *                               a reset moves on (its sessions end)
  *   emails   folded email    -> id (8 bytes BE)
  *   phones   phone           -> id (8 bytes BE)
  *   meta     "next_id"       -> id (8 bytes BE)
@@ -18,13 +19,19 @@
  * power loss may then damage it, which sv_store_check() finds at the
  * next start and answers by starting it afresh.
  *
- *   codes    phone           -> code record
- *   sends    phone           -> send record
- *   tokens   token hash      -> token record
+ *   codes    phone           -> code record (and its purpose)
+ *   sends    phone           -> window record of its sends
+ *   tokens   token hash      -> token record (and its purpose)
+ *   sessions session hash    -> session record: member id and epoch
+ *   logins   account key     -> window record of its failed logins
  *
  * A signup commits its member first and consumes its token after: a
  * crash between leaves a token for a phone that is taken, which no
- * signup can use (the phone is checked in the members' commit).
+ * signup can use (the phone is checked in the members' commit).  A reset
+ * commits the member's new hash and epoch first, likewise: a crash
+ * between leaves a token that can only set a password again.  A session
+ * is checked against its member's epoch, so that the reset ends it
+ * whatever becomes of the codes' part (sessions are lost with it).
  *
  * The records' bytes are sv_record.h's, the decisions sv_rules.h's; this
  * file reads, asks and writes.  The start check is in
@@ -50,11 +57,12 @@
 #define SV_RESERVE_MIN      (64 * 1024)
 
 const char *const  sv_lmdb_db_names[SV_DB_N] = {
-    "codes", "sends", "tokens", "members", "emails", "phones", "meta"
+    "codes", "sends", "tokens", "sessions", "logins",
+    "members", "emails", "phones", "meta"
 };
 
 const int  sv_lmdb_db_env[SV_DB_N] = {
-    SV_ENV_CODES, SV_ENV_CODES, SV_ENV_CODES,
+    SV_ENV_CODES, SV_ENV_CODES, SV_ENV_CODES, SV_ENV_CODES, SV_ENV_CODES,
     SV_ENV_MEMBERS, SV_ENV_MEMBERS, SV_ENV_MEMBERS, SV_ENV_MEMBERS
 };
 
@@ -109,13 +117,20 @@ typedef struct {
     const uint8_t      *hash;
     int64_t             expires_ms;
     unsigned            attempts;
+    sv_purpose_t        purpose;
 } sv_code_arg_t;
 
 typedef struct {
     const uint8_t      *token_hash;
     const char         *phone;
+    sv_purpose_t        purpose;
     int64_t             now_ms;
 } sv_token_arg_t;
+
+typedef struct {
+    sv_confirm_t       *c;
+    int                 taken;          /* a member has the phone */
+} sv_confirm_arg_t;
 
 /* Tells whether a record may go; -1 if it is corrupt. */
 typedef int (*sv_gone_pt)(const MDB_val *val, int64_t now_ms,
@@ -468,17 +483,23 @@ sv_code_store(sv_txn_t *t, const char *phone, const sv_code_rec_t *rec)
 }
 
 
+/* A window record of sends (by phone) or failed logins (by account). */
 static int
-sv_send_get(sv_txn_t *t, const char *phone, sv_send_rec_t *rec)
+sv_window_get(sv_txn_t *t, int db, const char *key, sv_window_rec_t *rec)
 {
     int      rc;
     MDB_val  val;
 
-    rc = sv_get(t, SV_DB_SENDS, phone, strlen(phone), &val);
+    rc = sv_get(t, db, key, strlen(key), &val);
 
-    if (rc == 1 && sv_send_rec_decode(val.mv_data, val.mv_size, rec) != 0) {
-        sv_corrupt(t, SV_DB_SENDS);
+    if (rc == 1 && sv_window_rec_decode(val.mv_data, val.mv_size, rec) != 0)
+    {
+        sv_corrupt(t, db);
         return -1;
+    }
+
+    if (rc == 0) {
+        memset(rec, 0, sizeof(sv_window_rec_t));
     }
 
     return rc;
@@ -486,14 +507,15 @@ sv_send_get(sv_txn_t *t, const char *phone, sv_send_rec_t *rec)
 
 
 static int
-sv_send_store(sv_txn_t *t, const char *phone, const sv_send_rec_t *rec)
+sv_window_store(sv_txn_t *t, int db, const char *key,
+    const sv_window_rec_t *rec)
 {
     size_t   len;
-    uint8_t  buf[SV_SEND_REC_MAX];
+    uint8_t  buf[SV_WINDOW_REC_MAX];
 
-    len = sv_send_rec_encode(rec, buf);
+    len = sv_window_rec_encode(rec, buf);
 
-    return sv_put(t, SV_DB_SENDS, phone, strlen(phone), buf, len, 0);
+    return sv_put(t, db, key, strlen(key), buf, len, 0);
 }
 
 
@@ -529,6 +551,102 @@ sv_token_store(sv_txn_t *t, const uint8_t *token_hash,
 
 
 static int
+sv_session_get(sv_txn_t *t, const uint8_t *hash, sv_session_rec_t *rec)
+{
+    int      rc;
+    MDB_val  val;
+
+    rc = sv_get(t, SV_DB_SESSIONS, hash, SV_HASH_SIZE, &val);
+
+    if (rc == 1
+        && sv_session_rec_decode(val.mv_data, val.mv_size, rec) != 0)
+    {
+        sv_corrupt(t, SV_DB_SESSIONS);
+        return -1;
+    }
+
+    return rc;
+}
+
+
+static int
+sv_session_store(sv_txn_t *t, const uint8_t *hash,
+    const sv_session_rec_t *rec)
+{
+    uint8_t  buf[SV_SESSION_REC_SIZE];
+
+    sv_session_rec_encode(rec, buf);
+
+    return sv_put(t, SV_DB_SESSIONS, hash, SV_HASH_SIZE, buf, sizeof(buf),
+                  0);
+}
+
+
+/* The id an email or a phone is of: 1 found, 0 not, -1 error. */
+static int
+sv_member_id(sv_txn_t *t, int db, const char *key, uint64_t *id)
+{
+    int      rc;
+    MDB_val  val;
+
+    rc = sv_get(t, db, key, strlen(key), &val);
+
+    if (rc == 1 && sv_id_decode(val.mv_data, val.mv_size, id) != 0) {
+        sv_corrupt(t, db);
+        return -1;
+    }
+
+    return rc;
+}
+
+
+static int
+sv_member_get(sv_txn_t *t, uint64_t id, sv_member_info_t *m)
+{
+    int      rc;
+    uint8_t  key[SV_ID_SIZE];
+    MDB_val  val;
+
+    sv_id_encode(id, key);
+
+    rc = sv_get(t, SV_DB_MEMBERS, key, SV_ID_SIZE, &val);
+
+    if (rc == 1
+        && (sv_member_decode(val.mv_data, val.mv_size, m) != 0
+            || m->id != id))
+    {
+        sv_corrupt(t, SV_DB_MEMBERS);
+        return -1;
+    }
+
+    return rc;
+}
+
+
+/* The member read back and changed replaces its record. */
+static int
+sv_member_rewrite(sv_txn_t *t, const sv_member_info_t *m)
+{
+    int      rc;
+    char    *text;
+    size_t   len;
+    uint8_t  key[SV_ID_SIZE];
+
+    text = sv_member_info_encode(m, &len);
+    if (text == NULL) {
+        snprintf(t->err, t->errlen, "cannot build the member JSON");
+        return -1;
+    }
+
+    sv_id_encode(m->id, key);
+    rc = sv_put(t, SV_DB_MEMBERS, key, SV_ID_SIZE, text, len, 0);
+    free(text);
+
+    return rc;
+}
+
+
+static int
 sv_phone_taken(sv_txn_t *t, const char *phone)
 {
     MDB_val  val;
@@ -537,23 +655,37 @@ sv_phone_taken(sv_txn_t *t, const char *phone)
 }
 
 
+typedef struct {
+    const char         *phone;
+    int                 taken;          /* out */
+} sv_phone_arg_t;
+
+
 static sv_store_rc_t
 sv_phone_taken_txn(sv_txn_t *t, void *arg)
 {
-    int  rc;
+    int              rc;
+    sv_phone_arg_t  *a = arg;
 
-    rc = sv_phone_taken(t, arg);
+    rc = sv_phone_taken(t, a->phone);
+    a->taken = rc == 1;
 
-    return rc < 0 ? SV_STORE_ERROR : rc ? SV_STORE_PHONE_TAKEN : SV_STORE_OK;
+    return rc < 0 ? SV_STORE_ERROR : SV_STORE_OK;
 }
 
 
-/* OK if no member has the phone, else PHONE_TAKEN: a read of the members. */
+/* *taken: 1 if a member has the phone, else 0; a read of the members. */
 static sv_store_rc_t
-sv_phone_unclaimed(sv_lmdb_t *st, const char *phone, char *err, size_t errlen)
+sv_phone_member(sv_lmdb_t *st, const char *phone, int *taken, char *err,
+    size_t errlen)
 {
-    return sv_read(st, SV_ENV_MEMBERS, sv_phone_taken_txn, (void *) phone,
-                   err, errlen);
+    sv_phone_arg_t  a = { phone, 0 };
+    sv_store_rc_t   rc;
+
+    rc = sv_read(st, SV_ENV_MEMBERS, sv_phone_taken_txn, &a, err, errlen);
+    *taken = a.taken;
+
+    return rc;
 }
 
 
@@ -806,13 +938,9 @@ sv_send_begin_txn(sv_txn_t *t, void *arg)
     sv_send_rec_t   rec;
     sv_store_rc_t   verdict;
 
-    rc = sv_send_get(t, s->phone, &rec);
+    rc = sv_window_get(t, SV_DB_SENDS, s->phone, &rec);
     if (rc < 0) {
         return SV_STORE_ERROR;
-    }
-
-    if (rc == 0) {
-        memset(&rec, 0, sizeof(sv_send_rec_t));
     }
 
     verdict = sv_rules_send(&rec, s);
@@ -821,18 +949,24 @@ sv_send_begin_txn(sv_txn_t *t, void *arg)
         return verdict;
     }
 
-    return sv_send_store(t, s->phone, &rec) == 0 ? SV_STORE_OK
-                                                 : SV_STORE_ERROR;
+    return sv_window_store(t, SV_DB_SENDS, s->phone, &rec) == 0
+           ? SV_STORE_OK : SV_STORE_ERROR;
 }
 
 
 static sv_store_rc_t
 sv_lmdb_send_begin(sv_store_t *store, sv_send_t *s, char *err, size_t errlen)
 {
+    int             taken;
     sv_lmdb_t      *st = (sv_lmdb_t *) store;
     sv_store_rc_t   rc;
 
-    rc = sv_phone_unclaimed(st, s->phone, err, errlen);
+    rc = sv_phone_member(st, s->phone, &taken, err, errlen);
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
+    rc = sv_rules_phone_for(s->purpose, taken);
     if (rc != SV_STORE_OK) {
         return rc;
     }
@@ -848,7 +982,7 @@ sv_send_abort_txn(sv_txn_t *t, void *arg)
     sv_send_rec_t    rec;
     sv_abort_arg_t  *a = arg;
 
-    rc = sv_send_get(t, a->phone, &rec);
+    rc = sv_window_get(t, SV_DB_SENDS, a->phone, &rec);
     if (rc <= 0) {
         return rc < 0 ? SV_STORE_ERROR : SV_STORE_OK;
     }
@@ -857,7 +991,7 @@ sv_send_abort_txn(sv_txn_t *t, void *arg)
         rc = sv_del(t, SV_DB_SENDS, a->phone, strlen(a->phone));
 
     } else {
-        rc = sv_send_store(t, a->phone, &rec);
+        rc = sv_window_store(t, SV_DB_SENDS, a->phone, &rec);
     }
 
     return rc == 0 ? SV_STORE_OK : SV_STORE_ERROR;
@@ -886,6 +1020,7 @@ sv_code_put_txn(sv_txn_t *t, void *arg)
     memcpy(rec.hash, a->hash, SV_HASH_SIZE);
     rec.expires_ms = a->expires_ms;
     rec.attempts_left = a->attempts;
+    rec.purpose = a->purpose;
 
     return sv_code_store(t, a->phone, &rec) == 0 ? SV_STORE_OK
                                                  : SV_STORE_ERROR;
@@ -895,9 +1030,9 @@ sv_code_put_txn(sv_txn_t *t, void *arg)
 static sv_store_rc_t
 sv_lmdb_code_put(sv_store_t *store, const char *phone,
     const uint8_t *code_hash, int64_t expires_ms, unsigned attempts,
-    char *err, size_t errlen)
+    sv_purpose_t purpose, char *err, size_t errlen)
 {
-    sv_code_arg_t  a = { phone, code_hash, expires_ms, attempts };
+    sv_code_arg_t  a = { phone, code_hash, expires_ms, attempts, purpose };
 
     /*
      * No room check: the provider has sent this code already, and
@@ -908,9 +1043,12 @@ sv_lmdb_code_put(sv_store_t *store, const char *phone,
 }
 
 
-/* The code goes and the token the caller draws now takes its place. */
+/*
+ * The code goes and the token the caller draws now takes its place, for
+ * what the code was for.
+ */
 static sv_store_rc_t
-sv_confirm_match(sv_txn_t *t, const sv_confirm_t *c)
+sv_confirm_match(sv_txn_t *t, sv_confirm_t *c, sv_purpose_t purpose)
 {
     uint8_t         token_hash[SV_HASH_SIZE];
     sv_token_rec_t  tok;
@@ -924,7 +1062,8 @@ sv_confirm_match(sv_txn_t *t, const sv_confirm_t *c)
         return SV_STORE_ERROR;
     }
 
-    sv_rules_token_new(&tok, c->phone, c->token_expires_ms);
+    sv_rules_token_new(&tok, c->phone, purpose, c->token_expires_ms);
+    c->purpose = purpose;
 
     return sv_token_store(t, token_hash, &tok) == 0 ? SV_STORE_OK
                                                     : SV_STORE_ERROR;
@@ -934,22 +1073,34 @@ sv_confirm_match(sv_txn_t *t, const sv_confirm_t *c)
 static sv_store_rc_t
 sv_confirm_txn(sv_txn_t *t, void *arg)
 {
-    int             rc;
-    sv_confirm_t   *c = arg;
-    sv_code_rec_t   rec;
-    sv_store_rc_t   verdict;
+    int                rc;
+    sv_confirm_t      *c;
+    sv_code_rec_t      rec;
+    sv_store_rc_t      verdict;
+    sv_confirm_arg_t  *a = arg;
+
+    c = a->c;
 
     rc = sv_code_get(t, c->phone, &rec);
-    if (rc <= 0) {
-        return rc < 0 ? SV_STORE_ERROR : SV_STORE_NO_CODE;
+    if (rc < 0) {
+        return SV_STORE_ERROR;
     }
 
+    if (sv_rules_confirm_taken(rc == 1 ? &rec : NULL, a->taken)) {
+        return SV_STORE_PHONE_TAKEN;
+    }
+
+    if (rc == 0) {
+        return SV_STORE_NO_CODE;
+    }
+
+    c->purpose = rec.purpose;
     verdict = sv_rules_guess(&rec, c->guess_hash, c->now_ms);
 
     switch (verdict) {
 
     case SV_STORE_OK:
-        return sv_confirm_match(t, c);
+        return sv_confirm_match(t, c, rec.purpose);
 
     case SV_STORE_MISMATCH:
         c->attempts_left = rec.attempts_left;
@@ -972,16 +1123,17 @@ sv_confirm_txn(sv_txn_t *t, void *arg)
 static sv_store_rc_t
 sv_lmdb_confirm(sv_store_t *store, sv_confirm_t *c, char *err, size_t errlen)
 {
-    sv_lmdb_t      *st = (sv_lmdb_t *) store;
-    sv_store_rc_t   rc;
+    sv_lmdb_t         *st = (sv_lmdb_t *) store;
+    sv_store_rc_t      rc;
+    sv_confirm_arg_t   a = { c, 0 };
 
-    rc = sv_phone_unclaimed(st, c->phone, err, errlen);
+    rc = sv_phone_member(st, c->phone, &a.taken, err, errlen);
     if (rc != SV_STORE_OK) {
         return rc;
     }
 
     /* a confirm never grows the store: a token takes its code's place */
-    return sv_write(st, SV_ENV_CODES, 0, sv_confirm_txn, c, err, errlen);
+    return sv_write(st, SV_ENV_CODES, 0, sv_confirm_txn, &a, err, errlen);
 }
 
 
@@ -999,16 +1151,18 @@ sv_token_check_txn(sv_txn_t *t, void *arg)
         return SV_STORE_ERROR;
     }
 
-    return rc == 1 && sv_rules_token_valid(&rec, a->phone, a->now_ms)
+    return rc == 1
+           && sv_rules_token_valid(&rec, a->phone, a->purpose, a->now_ms)
            ? SV_STORE_OK : SV_STORE_NO_TOKEN;
 }
 
 
 static sv_store_rc_t
 sv_lmdb_token_check(sv_store_t *store, const uint8_t *token_hash,
-    const char *phone, int64_t now_ms, char *err, size_t errlen)
+    const char *phone, sv_purpose_t purpose, int64_t now_ms, char *err,
+    size_t errlen)
 {
-    sv_token_arg_t  a = { token_hash, phone, now_ms };
+    sv_token_arg_t  a = { token_hash, phone, purpose, now_ms };
 
     return sv_read((sv_lmdb_t *) store, SV_ENV_CODES, sv_token_check_txn, &a,
                    err, errlen);
@@ -1189,8 +1343,8 @@ sv_lmdb_signup_check(sv_store_t *store, const sv_member_t *m, char *err,
     sv_lmdb_t      *st = (sv_lmdb_t *) store;
     sv_store_rc_t   rc;
 
-    rc = sv_lmdb_token_check(store, m->token_hash, m->phone, m->now_ms, err,
-                             errlen);
+    rc = sv_lmdb_token_check(store, m->token_hash, m->phone,
+                             SV_PURPOSE_SIGNUP, m->now_ms, err, errlen);
     if (rc != SV_STORE_OK) {
         return rc;
     }
@@ -1213,8 +1367,8 @@ sv_lmdb_signup(sv_store_t *store, sv_member_t *m, char *err, size_t errlen)
     sv_lmdb_t      *st = (sv_lmdb_t *) store;
     sv_store_rc_t   rc;
 
-    rc = sv_lmdb_token_check(store, m->token_hash, m->phone, m->now_ms, err,
-                             errlen);
+    rc = sv_lmdb_token_check(store, m->token_hash, m->phone,
+                             SV_PURPOSE_SIGNUP, m->now_ms, err, errlen);
     if (rc != SV_STORE_OK) {
         return rc;
     }
@@ -1245,6 +1399,395 @@ sv_lmdb_signup(sv_store_t *store, sv_member_t *m, char *err, size_t errlen)
                     sizeof(ignored));
 
     return SV_STORE_OK;
+}
+
+
+/* Logins. */
+
+static sv_store_rc_t
+sv_login_allowed_txn(sv_txn_t *t, void *arg)
+{
+    sv_login_t      *l = arg;
+    sv_login_rec_t   rec;
+
+    if (sv_window_get(t, SV_DB_LOGINS, l->account, &rec) < 0) {
+        return SV_STORE_ERROR;
+    }
+
+    return sv_rules_login_allowed(&rec, l);
+}
+
+
+static sv_store_rc_t
+sv_lmdb_login_allowed(sv_store_t *store, sv_login_t *l, char *err,
+    size_t errlen)
+{
+    return sv_read((sv_lmdb_t *) store, SV_ENV_CODES, sv_login_allowed_txn, l,
+                   err, errlen);
+}
+
+
+static sv_store_rc_t
+sv_login_failed_txn(sv_txn_t *t, void *arg)
+{
+    sv_login_t      *l = arg;
+    sv_login_rec_t   rec;
+
+    if (sv_window_get(t, SV_DB_LOGINS, l->account, &rec) < 0) {
+        return SV_STORE_ERROR;
+    }
+
+    sv_rules_login_failed(&rec, l);
+
+    return sv_window_store(t, SV_DB_LOGINS, l->account, &rec) == 0
+           ? SV_STORE_OK : SV_STORE_ERROR;
+}
+
+
+static sv_store_rc_t
+sv_lmdb_login_failed(sv_store_t *store, sv_login_t *l, char *err,
+    size_t errlen)
+{
+    return sv_write((sv_lmdb_t *) store, SV_ENV_CODES, 1, sv_login_failed_txn,
+                    l, err, errlen);
+}
+
+
+/* Members found. */
+
+typedef struct {
+    const char         *email_key;      /* or NULL: by phone */
+    const char         *phone;
+    uint64_t            id;             /* with neither */
+    sv_member_info_t   *m;
+} sv_find_arg_t;
+
+
+static sv_store_rc_t
+sv_member_find_txn(sv_txn_t *t, void *arg)
+{
+    int             rc;
+    uint64_t        id;
+    sv_find_arg_t  *a = arg;
+
+    if (a->email_key != NULL) {
+        rc = sv_member_id(t, SV_DB_EMAILS, a->email_key, &id);
+
+    } else if (a->phone != NULL) {
+        rc = sv_member_id(t, SV_DB_PHONES, a->phone, &id);
+
+    } else {
+        id = a->id;
+        rc = 1;
+    }
+
+    if (rc == 1) {
+        rc = sv_member_get(t, id, a->m);
+    }
+
+    return rc < 0 ? SV_STORE_ERROR : rc ? SV_STORE_OK : SV_STORE_NOT_MEMBER;
+}
+
+
+static sv_store_rc_t
+sv_lmdb_member_find(sv_store_t *store, const char *email_key,
+    const char *phone, sv_member_info_t *m, char *err, size_t errlen)
+{
+    sv_find_arg_t  a = { email_key, phone, 0, m };
+
+    return sv_read((sv_lmdb_t *) store, SV_ENV_MEMBERS, sv_member_find_txn,
+                   &a, err, errlen);
+}
+
+
+typedef struct {
+    uint64_t            id;
+    const char         *old_hash;
+    const char         *new_hash;
+} sv_rehash_arg_t;
+
+
+static sv_store_rc_t
+sv_rehash_txn(sv_txn_t *t, void *arg)
+{
+    int               rc;
+    sv_rehash_arg_t  *a = arg;
+    sv_member_info_t  m;
+
+    rc = sv_member_get(t, a->id, &m);
+    if (rc <= 0) {
+        return rc < 0 ? SV_STORE_ERROR : SV_STORE_NOT_MEMBER;
+    }
+
+    if (!sv_rules_rehash(&m, a->old_hash, a->new_hash)) {
+        return SV_STORE_OK;
+    }
+
+    return sv_member_rewrite(t, &m) == 0 ? SV_STORE_OK : SV_STORE_ERROR;
+}
+
+
+static sv_store_rc_t
+sv_lmdb_member_rehash(sv_store_t *store, uint64_t id, const char *old_hash,
+    const char *new_hash, char *err, size_t errlen)
+{
+    sv_rehash_arg_t  a = { id, old_hash, new_hash };
+
+    return sv_write((sv_lmdb_t *) store, SV_ENV_MEMBERS, 0, sv_rehash_txn,
+                    &a, err, errlen);
+}
+
+
+/* Sessions. */
+
+static sv_store_rc_t
+sv_session_start_txn(sv_txn_t *t, void *arg)
+{
+    const sv_session_t  *s = arg;
+    sv_session_rec_t     rec;
+
+    sv_rules_session_new(&rec, s);
+
+    if (sv_session_store(t, s->hash, &rec) != 0) {
+        return SV_STORE_ERROR;
+    }
+
+    if (s->account != NULL
+        && sv_del(t, SV_DB_LOGINS, s->account, strlen(s->account)) != 0)
+    {
+        return SV_STORE_ERROR;
+    }
+
+    return SV_STORE_OK;
+}
+
+
+static sv_store_rc_t
+sv_lmdb_session_start(sv_store_t *store, const sv_session_t *s, char *err,
+    size_t errlen)
+{
+    return sv_write((sv_lmdb_t *) store, SV_ENV_CODES, 1,
+                    sv_session_start_txn, (void *) s, err, errlen);
+}
+
+
+typedef struct {
+    const uint8_t      *hash;
+    sv_session_rec_t   *rec;
+} sv_session_arg_t;
+
+
+static sv_store_rc_t
+sv_session_read_txn(sv_txn_t *t, void *arg)
+{
+    int                rc;
+    sv_session_arg_t  *a = arg;
+
+    rc = sv_session_get(t, a->hash, a->rec);
+
+    return rc < 0 ? SV_STORE_ERROR : rc ? SV_STORE_OK : SV_STORE_NO_SESSION;
+}
+
+
+/*
+ * Two read-only transactions, one of each part: neither waits for a
+ * writer (LMDB's readers see the last commit), nor writes.
+ */
+static sv_store_rc_t
+sv_lmdb_session_get(sv_store_t *store, sv_session_get_t *g, char *err,
+    size_t errlen)
+{
+    sv_lmdb_t         *st = (sv_lmdb_t *) store;
+    sv_store_rc_t      rc;
+    sv_find_arg_t      member = { NULL, NULL, 0, &g->member };
+    sv_session_rec_t   rec;
+    sv_session_arg_t   session = { g->hash, &rec };
+
+    rc = sv_read(st, SV_ENV_CODES, sv_session_read_txn, &session, err,
+                 errlen);
+
+    if (rc == SV_STORE_OK && sv_rules_session_ended(&rec, g->now_ms)) {
+        rc = SV_STORE_NO_SESSION;
+    }
+
+    if (rc == SV_STORE_OK) {
+        member.id = rec.member_id;
+        rc = sv_read(st, SV_ENV_MEMBERS, sv_member_find_txn, &member, err,
+                     errlen);
+    }
+
+    if (rc == SV_STORE_OK || rc == SV_STORE_NOT_MEMBER) {
+        rc = sv_rules_session_get(&rec, rc == SV_STORE_OK ? &g->member : NULL,
+                                  g);
+    }
+
+    if (rc != SV_STORE_OK) {
+        memset(&g->member, 0, sizeof(sv_member_info_t));
+    }
+
+    return rc;
+}
+
+
+typedef struct {
+    const uint8_t      *hash;
+    int64_t             now_ms;
+} sv_touch_arg_t;
+
+
+static sv_store_rc_t
+sv_session_touch_txn(sv_txn_t *t, void *arg)
+{
+    int                rc;
+    sv_touch_arg_t    *a = arg;
+    sv_session_rec_t   rec;
+
+    rc = sv_session_get(t, a->hash, &rec);
+    if (rc <= 0) {
+        return rc < 0 ? SV_STORE_ERROR : SV_STORE_OK;
+    }
+
+    if (sv_rules_session_touch(&rec, a->now_ms)) {
+        rc = sv_session_store(t, a->hash, &rec);
+
+    } else {
+        rc = sv_del(t, SV_DB_SESSIONS, a->hash, SV_HASH_SIZE);
+    }
+
+    return rc == 0 ? SV_STORE_OK : SV_STORE_ERROR;
+}
+
+
+static sv_store_rc_t
+sv_lmdb_session_touch(sv_store_t *store, const uint8_t *hash,
+    int64_t now_ms, char *err, size_t errlen)
+{
+    sv_touch_arg_t  a = { hash, now_ms };
+
+    /* the record keeps its size: no room needed */
+    return sv_write((sv_lmdb_t *) store, SV_ENV_CODES, 0,
+                    sv_session_touch_txn, &a, err, errlen);
+}
+
+
+static sv_store_rc_t
+sv_session_end_txn(sv_txn_t *t, void *arg)
+{
+    return sv_del(t, SV_DB_SESSIONS, arg, SV_HASH_SIZE) == 0
+           ? SV_STORE_OK : SV_STORE_ERROR;
+}
+
+
+static sv_store_rc_t
+sv_lmdb_session_end(sv_store_t *store, const uint8_t *hash, char *err,
+    size_t errlen)
+{
+    return sv_write((sv_lmdb_t *) store, SV_ENV_CODES, 0, sv_session_end_txn,
+                    (void *) hash, err, errlen);
+}
+
+
+/* Resets. */
+
+static sv_store_rc_t
+sv_lmdb_reset_check(sv_store_t *store, const sv_reset_t *r, char *err,
+    size_t errlen)
+{
+    int             taken;
+    sv_store_rc_t   rc;
+
+    rc = sv_lmdb_token_check(store, r->token_hash, r->phone,
+                             SV_PURPOSE_RESET, r->now_ms, err, errlen);
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
+    rc = sv_phone_member((sv_lmdb_t *) store, r->phone, &taken, err, errlen);
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
+    return taken ? SV_STORE_OK : SV_STORE_NOT_MEMBER;
+}
+
+
+static sv_store_rc_t
+sv_reset_txn(sv_txn_t *t, void *arg)
+{
+    int               rc;
+    uint64_t          id;
+    sv_reset_t       *r = arg;
+    sv_member_info_t  m;
+
+    rc = sv_member_id(t, SV_DB_PHONES, r->phone, &id);
+
+    if (rc == 1) {
+        rc = sv_member_get(t, id, &m);
+    }
+
+    if (rc <= 0) {
+        return rc < 0 ? SV_STORE_ERROR : SV_STORE_NOT_MEMBER;
+    }
+
+    sv_rules_reset(&m, r->password_hash);
+
+    if (sv_member_rewrite(t, &m) != 0) {
+        return SV_STORE_ERROR;
+    }
+
+    r->id = m.id;
+
+    return SV_STORE_OK;
+}
+
+
+static sv_store_rc_t
+sv_token_delete_txn(sv_txn_t *t, void *arg)
+{
+    return sv_del(t, SV_DB_TOKENS, arg, SV_HASH_SIZE) == 0
+           ? SV_STORE_OK : SV_STORE_ERROR;
+}
+
+
+static sv_store_rc_t
+sv_lmdb_reset(sv_store_t *store, sv_reset_t *r, char *err, size_t errlen)
+{
+    char            ignored[256];
+    sv_lmdb_t      *st = (sv_lmdb_t *) store;
+    sv_store_rc_t   rc;
+
+    rc = sv_lmdb_token_check(store, r->token_hash, r->phone,
+                             SV_PURPOSE_RESET, r->now_ms, err, errlen);
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
+    /*
+     * The members' commit is synced and decides: the new hash and the
+     * epoch that ends every older session, at once.  A token left behind
+     * by a failure after it (or a crash) can only set a password again,
+     * for the phone whose owner it proved, until it expires.
+     */
+
+    rc = sv_write(st, SV_ENV_MEMBERS, 0, sv_reset_txn, r, err, errlen);
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
+    (void) sv_write(st, SV_ENV_CODES, 0, sv_token_delete_txn,
+                    (void *) r->token_hash, ignored, sizeof(ignored));
+
+    return SV_STORE_OK;
+}
+
+
+/* LMDB's readers never wait: see sv_lmdb_session_get(). */
+static int
+sv_lmdb_reads_wait_free(sv_store_t *store)
+{
+    (void) store;
+
+    return 1;
 }
 
 
@@ -1332,11 +1875,41 @@ sv_send_gone(const MDB_val *val, int64_t now_ms, int64_t grace_ms)
 
     (void) grace_ms;
 
-    if (sv_send_rec_decode(val->mv_data, val->mv_size, &rec) != 0) {
+    if (sv_window_rec_decode(val->mv_data, val->mv_size, &rec) != 0) {
         return -1;
     }
 
-    return sv_rules_send_gone(&rec, now_ms);
+    return sv_rules_window_gone(&rec, now_ms);
+}
+
+
+static int
+sv_login_gone(const MDB_val *val, int64_t now_ms, int64_t grace_ms)
+{
+    sv_login_rec_t  rec;
+
+    (void) grace_ms;
+
+    if (sv_window_rec_decode(val->mv_data, val->mv_size, &rec) != 0) {
+        return -1;
+    }
+
+    return sv_rules_window_gone(&rec, now_ms);
+}
+
+
+static int
+sv_session_gone(const MDB_val *val, int64_t now_ms, int64_t grace_ms)
+{
+    sv_session_rec_t  rec;
+
+    (void) grace_ms;
+
+    if (sv_session_rec_decode(val->mv_data, val->mv_size, &rec) != 0) {
+        return -1;
+    }
+
+    return sv_rules_session_ended(&rec, now_ms);
 }
 
 
@@ -1394,7 +1967,9 @@ sv_sweep_txn(sv_txn_t *t, void *arg)
 
     if (sv_sweep_db(t, SV_DB_CODES, sv_code_gone, a) != SV_STORE_OK
         || sv_sweep_db(t, SV_DB_TOKENS, sv_token_gone, a) != SV_STORE_OK
-        || sv_sweep_db(t, SV_DB_SENDS, sv_send_gone, a) != SV_STORE_OK)
+        || sv_sweep_db(t, SV_DB_SENDS, sv_send_gone, a) != SV_STORE_OK
+        || sv_sweep_db(t, SV_DB_SESSIONS, sv_session_gone, a) != SV_STORE_OK
+        || sv_sweep_db(t, SV_DB_LOGINS, sv_login_gone, a) != SV_STORE_OK)
     {
         return SV_STORE_ERROR;
     }
@@ -1426,6 +2001,17 @@ static const sv_store_ops_t  sv_lmdb_ops = {
     sv_lmdb_token_check,
     sv_lmdb_signup_check,
     sv_lmdb_signup,
+    sv_lmdb_login_allowed,
+    sv_lmdb_login_failed,
+    sv_lmdb_member_find,
+    sv_lmdb_member_rehash,
+    sv_lmdb_session_start,
+    sv_lmdb_session_get,
+    sv_lmdb_session_touch,
+    sv_lmdb_session_end,
+    sv_lmdb_reset_check,
+    sv_lmdb_reset,
+    sv_lmdb_reads_wait_free,
     sv_lmdb_stats,
     sv_lmdb_sweep
 };

@@ -21,6 +21,8 @@ enum {
     SV_DB_CODES = 0,
     SV_DB_SENDS,
     SV_DB_TOKENS,
+    SV_DB_SESSIONS,
+    SV_DB_LOGINS,
     SV_DB_MEMBERS,
     SV_DB_EMAILS,
     SV_DB_PHONES,

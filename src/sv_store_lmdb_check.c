@@ -215,9 +215,10 @@ sv_walk_free(MDB_txn *txn, sv_walk_t *w)
 static int
 sv_record_sound(int db, const MDB_val *key, const MDB_val *val)
 {
-    sv_code_rec_t   code;
-    sv_send_rec_t   send;
-    sv_token_rec_t  token;
+    sv_code_rec_t     code;
+    sv_send_rec_t     send;
+    sv_token_rec_t    token;
+    sv_session_rec_t  session;
 
     switch (db) {
 
@@ -227,7 +228,16 @@ sv_record_sound(int db, const MDB_val *key, const MDB_val *val)
 
     case SV_DB_SENDS:
         return key->mv_size > 0 && key->mv_size <= SV_STORE_PHONE_MAX
-               && sv_send_rec_decode(val->mv_data, val->mv_size, &send) == 0;
+               && sv_window_rec_decode(val->mv_data, val->mv_size, &send) == 0;
+
+    case SV_DB_LOGINS:
+        return key->mv_size > 2 && key->mv_size <= SV_STORE_ACCOUNT_MAX
+               && sv_window_rec_decode(val->mv_data, val->mv_size, &send) == 0;
+
+    case SV_DB_SESSIONS:
+        return key->mv_size == SV_HASH_SIZE
+               && sv_session_rec_decode(val->mv_data, val->mv_size, &session)
+                  == 0;
 
     default:
         return key->mv_size == SV_HASH_SIZE

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,22 +35,68 @@ test_code_bytes(void **state)
     memset(rec.hash, 0xab, SV_HASH_SIZE);
     rec.expires_ms = 0x0102030405060708LL;
     rec.attempts_left = 5;
+    rec.purpose = SV_PURPOSE_RESET;
 
     sv_code_rec_encode(&rec, p);
 
-    /* version 1, attempts and expiry little-endian, then the hash */
-    assert_int_equal(p[0], 1);
+    /* version 2, attempts and expiry little-endian, purpose, the hash */
+    assert_int_equal(p[0], 2);
     assert_memory_equal(p + 1, "\x05\x00\x00\x00", 4);
     assert_memory_equal(p + 5, "\x08\x07\x06\x05\x04\x03\x02\x01", 8);
-    assert_int_equal(p[13], 0xab);
+    assert_int_equal(p[13], 1);
+    assert_int_equal(p[14], 0xab);
     assert_int_equal(p[SV_CODE_REC_SIZE - 1], 0xab);
 
     assert_int_equal(sv_code_rec_decode(p, sizeof(p), &out), 0);
     assert_memory_equal(&out.hash, &rec.hash, SV_HASH_SIZE);
     assert_int_equal(out.expires_ms, rec.expires_ms);
     assert_int_equal(out.attempts_left, 5);
+    assert_int_equal(out.purpose, SV_PURPOSE_RESET);
 
+    rec.purpose = SV_PURPOSE_SIGNUP;
+    sv_code_rec_encode(&rec, p);
+    assert_int_equal(p[13], 0);
+    assert_int_equal(sv_code_rec_decode(p, sizeof(p), &out), 0);
+    assert_int_equal(out.purpose, SV_PURPOSE_SIGNUP);
+
+    /* no other purpose, length or version */
+    p[13] = 2;
+    assert_int_equal(sv_code_rec_decode(p, sizeof(p), &out), -1);
+    p[13] = 0;
     assert_int_equal(sv_code_rec_decode(p, sizeof(p) - 1, &out), -1);
+    p[0] = 3;
+    assert_int_equal(sv_code_rec_decode(p, sizeof(p), &out), -1);
+    p[0] = 1;
+    assert_int_equal(sv_code_rec_decode(p, sizeof(p), &out), -1);
+}
+
+
+/* Version 1, written before there were resets: a signup code. */
+static void
+test_code_v1(void **state)
+{
+    size_t         i;
+    uint8_t        p[SV_CODE_REC_SIZE_V1];
+    sv_code_rec_t  out;
+
+    (void) state;
+
+    p[0] = 1;
+    memcpy(p + 1, "\x03\x00\x00\x00", 4);
+
+    for (i = 0; i < 8; i++) {
+        p[5 + i] = (uint8_t) (T0 >> (8 * i));
+    }
+
+    memset(p + 13, 0xcd, SV_HASH_SIZE);
+
+    assert_int_equal(sv_code_rec_decode(p, sizeof(p), &out), 0);
+    assert_int_equal(out.attempts_left, 3);
+    assert_int_equal(out.expires_ms, T0);
+    assert_int_equal(out.purpose, SV_PURPOSE_SIGNUP);
+    assert_int_equal(out.hash[0], 0xcd);
+    assert_int_equal(out.hash[SV_HASH_SIZE - 1], 0xcd);
+
     p[0] = 2;
     assert_int_equal(sv_code_rec_decode(p, sizeof(p), &out), -1);
 }
@@ -61,7 +108,7 @@ static void
 test_send_bytes(void **state)
 {
     size_t         len;
-    uint8_t        p[SV_SEND_REC_MAX];
+    uint8_t        p[SV_WINDOW_REC_MAX];
     sv_send_rec_t  rec, out;
 
     (void) state;
@@ -72,30 +119,30 @@ test_send_bytes(void **state)
     rec.stamps[0] = T0;
     rec.stamps[1] = T0 + 30000;
 
-    len = sv_send_rec_encode(&rec, p);
-    assert_int_equal(len, SV_SEND_REC_HEAD + 16);
+    len = sv_window_rec_encode(&rec, p);
+    assert_int_equal(len, SV_WINDOW_REC_HEAD + 16);
     assert_int_equal(p[0], 1);
     assert_memory_equal(p + 1, "\x02\x00", 2);
 
-    assert_int_equal(sv_send_rec_decode(p, len, &out), 0);
+    assert_int_equal(sv_window_rec_decode(p, len, &out), 0);
     assert_int_equal(out.count, 2);
     assert_int_equal(out.keep_until_ms, rec.keep_until_ms);
     assert_int_equal(out.stamps[0], T0);
     assert_int_equal(out.stamps[1], T0 + 30000);
 
     /* the count and the length must agree */
-    assert_int_equal(sv_send_rec_decode(p, len - 8, &out), -1);
-    assert_int_equal(sv_send_rec_decode(p, 3, &out), -1);
+    assert_int_equal(sv_window_rec_decode(p, len - 8, &out), -1);
+    assert_int_equal(sv_window_rec_decode(p, 3, &out), -1);
 
     /* an empty history is a record too */
     rec.count = 0;
-    len = sv_send_rec_encode(&rec, p);
-    assert_int_equal(sv_send_rec_decode(p, len, &out), 0);
+    len = sv_window_rec_encode(&rec, p);
+    assert_int_equal(sv_window_rec_decode(p, len, &out), 0);
     assert_int_equal(out.count, 0);
 
     /* more stamps than any limit keeps */
     p[1] = SV_SEND_LIMIT_MAX + 1;
-    assert_int_equal(sv_send_rec_decode(p, SV_SEND_REC_HEAD
+    assert_int_equal(sv_window_rec_decode(p, SV_WINDOW_REC_HEAD
                                         + 8 * (SV_SEND_LIMIT_MAX + 1), &out),
                      -1);
 }
@@ -114,25 +161,98 @@ test_token_bytes(void **state)
 
     rec.expires_ms = T0;
     rec.failures = 2;
+    rec.purpose = SV_PURPOSE_RESET;
     rec.phone_len = strlen(PHONE_A);
     memcpy(rec.phone, PHONE_A, rec.phone_len);
 
     len = sv_token_rec_encode(&rec, p);
     assert_int_equal(len, SV_TOKEN_REC_HEAD + strlen(PHONE_A));
-    assert_int_equal(p[0], SV_TOKEN_REC_VERSION);
+    assert_int_equal(p[0], 3);
     assert_int_equal(p[9], 2);
+    assert_int_equal(p[10], 1);
+    assert_memory_equal(p + 11, PHONE_A, strlen(PHONE_A));
 
     assert_int_equal(sv_token_rec_decode(p, len, &out), 0);
     assert_int_equal(out.expires_ms, T0);
     assert_int_equal(out.failures, 2);
+    assert_int_equal(out.purpose, SV_PURPOSE_RESET);
     assert_int_equal(out.phone_len, strlen(PHONE_A));
     assert_memory_equal(out.phone, PHONE_A, out.phone_len);
 
-    /* no phone, or one longer than any */
+    /* no phone, or one longer than any; no other purpose or version */
     assert_int_equal(sv_token_rec_decode(p, SV_TOKEN_REC_HEAD, &out), -1);
     assert_int_equal(sv_token_rec_decode(p, 0, &out), -1);
-    p[0] = 3;
+    p[10] = 2;
     assert_int_equal(sv_token_rec_decode(p, len, &out), -1);
+    p[10] = 1;
+    p[0] = 4;
+    assert_int_equal(sv_token_rec_decode(p, len, &out), -1);
+}
+
+
+/* Version 2, written before there were resets: a signup token. */
+static void
+test_token_v2(void **state)
+{
+    size_t          i;
+    uint8_t         p[SV_TOKEN_REC_HEAD_V2 + SV_STORE_PHONE_MAX];
+    sv_token_rec_t  out;
+
+    (void) state;
+
+    p[0] = 2;
+
+    for (i = 0; i < 8; i++) {
+        p[1 + i] = (uint8_t) (T0 >> (8 * i));
+    }
+
+    p[9] = 1;
+    memcpy(p + SV_TOKEN_REC_HEAD_V2, PHONE_A, strlen(PHONE_A));
+
+    assert_int_equal(sv_token_rec_decode(p, SV_TOKEN_REC_HEAD_V2
+                                         + strlen(PHONE_A), &out),
+                     0);
+    assert_int_equal(out.expires_ms, T0);
+    assert_int_equal(out.failures, 1);
+    assert_int_equal(out.purpose, SV_PURPOSE_SIGNUP);
+    assert_int_equal(out.phone_len, strlen(PHONE_A));
+    assert_memory_equal(out.phone, PHONE_A, out.phone_len);
+}
+
+
+/* Sessions. */
+
+static void
+test_session_bytes(void **state)
+{
+    uint8_t           p[SV_SESSION_REC_SIZE];
+    sv_session_rec_t  rec, out;
+
+    (void) state;
+
+    rec.member_id = 0x0102030405060708ULL;
+    rec.epoch = 7;
+    rec.created_ms = T0;
+    rec.last_used_ms = T0 + 1;
+    rec.expires_ms = T0 + 604800000;
+    rec.idle_ms = 86400000;
+
+    sv_session_rec_encode(&rec, p);
+    assert_int_equal(p[0], 1);
+    assert_memory_equal(p + 1, "\x08\x07\x06\x05\x04\x03\x02\x01", 8);
+    assert_memory_equal(p + 9, "\x07\x00\x00\x00", 4);
+
+    assert_int_equal(sv_session_rec_decode(p, sizeof(p), &out), 0);
+    assert_true(out.member_id == rec.member_id);
+    assert_int_equal(out.epoch, 7);
+    assert_int_equal(out.created_ms, T0);
+    assert_int_equal(out.last_used_ms, T0 + 1);
+    assert_int_equal(out.expires_ms, T0 + 604800000);
+    assert_int_equal(out.idle_ms, 86400000);
+
+    assert_int_equal(sv_session_rec_decode(p, sizeof(p) - 1, &out), -1);
+    p[0] = 2;
+    assert_int_equal(sv_session_rec_decode(p, sizeof(p), &out), -1);
 }
 
 
@@ -212,6 +332,7 @@ member_cjson(const sv_member_t *m, uint64_t id)
     }
 
     cJSON_AddNumberToObject(obj, "createdAt", (double) m->now_ms);
+    cJSON_AddNumberToObject(obj, "epoch", 0);
 
     return obj;
 }
@@ -278,7 +399,8 @@ test_member_text(void **state)
         "{\"id\":1,\"email\":\"Kim@Example.com\",\"phone\":\"+821012345678\","
         "\"nickname\":\"\xed\x99\x8d\xea\xb8\xb8\xeb\x8f\x99\","
         "\"passwordHash\":\"$2b$12$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQ"
-        "RSTUVWXYZ012\",\"terms\":[1,2,17],\"createdAt\":1700000000005}");
+        "RSTUVWXYZ012\",\"terms\":[1,2,17],\"createdAt\":1700000000005,"
+        "\"epoch\":0}");
     free(text);
 
     assert_as_cjson(&m, 1);
@@ -338,18 +460,137 @@ test_member_missing(void **state)
 }
 
 
+/* What the seed's records and this code's read back as. */
+static void
+test_member_decode(void **state)
+{
+    char              *text;
+    size_t             len;
+    sv_member_t        m;
+    sv_member_info_t   out;
+    static const char  old[] =
+        "{\"id\":12,\"email\":\"Kim@Example.com\",\"phone\":\"+821012345678\","
+        "\"nickname\":\"\\ud64d\",\"passwordHash\":\"$2b$12$x\","
+        "\"terms\":[1,2],\"createdAt\":1700000000005}";
+
+    (void) state;
+
+    /* a record of before the epoch: 0; no NUL needed after the text */
+    text = malloc(sizeof(old) - 1);
+    assert_non_null(text);
+    memcpy(text, old, sizeof(old) - 1);
+    assert_int_equal(sv_member_decode(text, sizeof(old) - 1, &out), 0);
+    free(text);
+    assert_int_equal(out.id, 12);
+    assert_string_equal(out.email, "Kim@Example.com");
+    assert_string_equal(out.phone, PHONE_A);
+    assert_string_equal(out.nickname, "\xed\x99\x8d");
+    assert_string_equal(out.password_hash, "$2b$12$x");
+    assert_int_equal(out.nterms, 2);
+    assert_int_equal(out.terms[0], 1);
+    assert_int_equal(out.terms[1], 2);
+    assert_int_equal(out.created_ms, T0 + 5);
+    assert_int_equal(out.epoch, 0);
+
+    /* this code's, changed, written again and read back */
+    m = member();
+    text = sv_member_encode(&m, 3, &len);
+    assert_non_null(text);
+    assert_int_equal(sv_member_decode(text, len, &out), 0);
+    free(text);
+    assert_int_equal(out.id, 3);
+    assert_string_equal(out.nickname, m.nickname);
+    assert_int_equal(out.nterms, 3);
+    assert_int_equal(out.terms[2], 17);
+    assert_int_equal(out.epoch, 0);
+
+    out.epoch = 4000000000U;
+    strcpy(out.password_hash, "$2b$10$new");
+    text = sv_member_info_encode(&out, &len);
+    assert_non_null(text);
+    assert_non_null(strstr(text, ",\"createdAt\":1700000000005,"
+                                 "\"epoch\":4000000000}"));
+    assert_int_equal(sv_member_decode(text, len, &out), 0);
+    free(text);
+    assert_int_equal(out.epoch, 4000000000U);
+    assert_string_equal(out.password_hash, "$2b$10$new");
+    assert_string_equal(out.email, "Kim@Example.com");
+}
+
+
+static void
+assert_not_member(const char *text)
+{
+    sv_member_info_t  out;
+
+    assert_int_equal(sv_member_decode(text, strlen(text), &out), -1);
+}
+
+
+static void
+test_member_decode_refuses(void **state)
+{
+    char    big[512];
+    size_t  i;
+
+    (void) state;
+
+    assert_not_member("");
+    assert_not_member("[]");
+    assert_not_member("{\"id\":1");
+
+    /* a string missing, or of another type */
+    assert_not_member("{\"id\":1,\"email\":\"a@b.c\",\"phone\":\"+8210\","
+                      "\"passwordHash\":\"h\",\"terms\":[],\"createdAt\":1}");
+    assert_not_member("{\"id\":1,\"email\":\"a@b.c\",\"phone\":\"+8210\","
+                      "\"nickname\":5,\"passwordHash\":\"h\",\"terms\":[],"
+                      "\"createdAt\":1}");
+
+    /* an id that is not a whole number, a negative epoch */
+    assert_not_member("{\"id\":1.5,\"email\":\"a@b.c\",\"phone\":\"+8210\","
+                      "\"nickname\":\"n\",\"passwordHash\":\"h\",\"terms\":[],"
+                      "\"createdAt\":1}");
+    assert_not_member("{\"id\":1,\"email\":\"a@b.c\",\"phone\":\"+8210\","
+                      "\"nickname\":\"n\",\"passwordHash\":\"h\",\"terms\":[],"
+                      "\"createdAt\":1,\"epoch\":-1}");
+
+    /* a hash longer than the store gives back */
+    i = (size_t) snprintf(big, sizeof(big),
+                          "{\"id\":1,\"email\":\"a@b.c\",\"phone\":\"+8210\","
+                          "\"nickname\":\"n\",\"terms\":[],\"createdAt\":1,"
+                          "\"passwordHash\":\"");
+    memset(big + i, 'x', SV_STORE_HASH_MAX + 1);
+    strcpy(big + i + SV_STORE_HASH_MAX + 1, "\"}");
+    assert_not_member(big);
+
+    /* one of the longest is fine */
+    strcpy(big + i + SV_STORE_HASH_MAX, "\"}");
+    {
+        sv_member_info_t  out;
+
+        assert_int_equal(sv_member_decode(big, strlen(big), &out), 0);
+        assert_int_equal(strlen(out.password_hash), SV_STORE_HASH_MAX);
+    }
+}
+
+
 int
 main(void)
 {
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_code_bytes),
+        cmocka_unit_test(test_code_v1),
         cmocka_unit_test(test_send_bytes),
         cmocka_unit_test(test_token_bytes),
         cmocka_unit_test(test_token_v1),
+        cmocka_unit_test(test_token_v2),
+        cmocka_unit_test(test_session_bytes),
         cmocka_unit_test(test_id_bytes),
         cmocka_unit_test(test_member_text),
         cmocka_unit_test(test_member_escapes),
         cmocka_unit_test(test_member_missing),
+        cmocka_unit_test(test_member_decode),
+        cmocka_unit_test(test_member_decode_refuses),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

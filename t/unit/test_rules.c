@@ -217,8 +217,8 @@ test_send_gone(void **state)
     memset(&rec, 0, sizeof(rec));
 
     assert_int_equal(send(&rec, T0, &retry), SV_STORE_OK);
-    assert_false(sv_rules_send_gone(&rec, T0 + HOUR - 1));
-    assert_true(sv_rules_send_gone(&rec, T0 + HOUR));
+    assert_false(sv_rules_window_gone(&rec, T0 + HOUR - 1));
+    assert_true(sv_rules_window_gone(&rec, T0 + HOUR));
 }
 
 
@@ -232,6 +232,7 @@ code(int h, int64_t expires, uint32_t attempts)
     memset(rec.hash, h, SV_HASH_SIZE);
     rec.expires_ms = expires;
     rec.attempts_left = attempts;
+    rec.purpose = SV_PURPOSE_SIGNUP;
 
     return rec;
 }
@@ -316,6 +317,13 @@ test_code_gone(void **state)
 
 /* Tokens. */
 
+static int
+signup_valid(const sv_token_rec_t *rec, const char *phone, int64_t now)
+{
+    return sv_rules_token_valid(rec, phone, SV_PURPOSE_SIGNUP, now);
+}
+
+
 static void
 test_token_valid(void **state)
 {
@@ -323,18 +331,18 @@ test_token_valid(void **state)
 
     (void) state;
 
-    sv_rules_token_new(&rec, PHONE_A, T0 + 30 * MIN);
+    sv_rules_token_new(&rec, PHONE_A, SV_PURPOSE_SIGNUP, T0 + 30 * MIN);
     assert_int_equal(rec.failures, 0);
     assert_int_equal(rec.phone_len, strlen(PHONE_A));
 
-    assert_true(sv_rules_token_valid(&rec, PHONE_A, T0));
-    assert_true(sv_rules_token_valid(&rec, PHONE_A, T0 + 30 * MIN - 1));
-    assert_false(sv_rules_token_valid(&rec, PHONE_A, T0 + 30 * MIN));
+    assert_true(signup_valid(&rec, PHONE_A, T0));
+    assert_true(signup_valid(&rec, PHONE_A, T0 + 30 * MIN - 1));
+    assert_false(signup_valid(&rec, PHONE_A, T0 + 30 * MIN));
 
     /* another phone, a prefix of it, one longer */
-    assert_false(sv_rules_token_valid(&rec, "+821087654321", T0));
-    assert_false(sv_rules_token_valid(&rec, "+8210123456", T0));
-    assert_false(sv_rules_token_valid(&rec, PHONE_A "9", T0));
+    assert_false(signup_valid(&rec, "+821087654321", T0));
+    assert_false(signup_valid(&rec, "+8210123456", T0));
+    assert_false(signup_valid(&rec, PHONE_A "9", T0));
 
     assert_false(sv_rules_token_gone(&rec, T0 + 30 * MIN - 1));
     assert_true(sv_rules_token_gone(&rec, T0 + 30 * MIN));
@@ -349,15 +357,410 @@ test_token_refused(void **state)
 
     (void) state;
 
-    sv_rules_token_new(&rec, PHONE_A, T0 + 30 * MIN);
+    sv_rules_token_new(&rec, PHONE_A, SV_PURPOSE_SIGNUP, T0 + 30 * MIN);
 
     for (i = 1; i < SV_TOKEN_FAILURES_MAX; i++) {
         assert_false(sv_rules_token_refused(&rec));
         assert_int_equal(rec.failures, i);
-        assert_true(sv_rules_token_valid(&rec, PHONE_A, T0));
+        assert_true(signup_valid(&rec, PHONE_A, T0));
     }
 
     assert_true(sv_rules_token_refused(&rec));
+}
+
+
+/* Purposes. */
+
+static void
+test_purpose_phone(void **state)
+{
+    (void) state;
+
+    /* a signup code for a free phone, a reset code for a member's */
+    assert_int_equal(sv_rules_phone_for(SV_PURPOSE_SIGNUP, 0), SV_STORE_OK);
+    assert_int_equal(sv_rules_phone_for(SV_PURPOSE_SIGNUP, 1),
+                     SV_STORE_PHONE_TAKEN);
+    assert_int_equal(sv_rules_phone_for(SV_PURPOSE_RESET, 1), SV_STORE_OK);
+    assert_int_equal(sv_rules_phone_for(SV_PURPOSE_RESET, 0),
+                     SV_STORE_NOT_MEMBER);
+}
+
+
+static void
+test_purpose_confirm_taken(void **state)
+{
+    sv_code_rec_t  rec;
+
+    (void) state;
+
+    rec = code(0x11, T0 + 3 * MIN, 3);
+
+    /* no code for a member's phone: taken, as before there were resets */
+    assert_true(sv_rules_confirm_taken(NULL, 1));
+    assert_false(sv_rules_confirm_taken(NULL, 0));
+
+    assert_true(sv_rules_confirm_taken(&rec, 1));
+    assert_false(sv_rules_confirm_taken(&rec, 0));
+
+    rec.purpose = SV_PURPOSE_RESET;
+    assert_false(sv_rules_confirm_taken(&rec, 1));
+    assert_false(sv_rules_confirm_taken(&rec, 0));
+}
+
+
+static void
+test_token_purpose(void **state)
+{
+    sv_token_rec_t  rec;
+
+    (void) state;
+
+    sv_rules_token_new(&rec, PHONE_A, SV_PURPOSE_RESET, T0 + 30 * MIN);
+    assert_int_equal(rec.purpose, SV_PURPOSE_RESET);
+    assert_true(sv_rules_token_valid(&rec, PHONE_A, SV_PURPOSE_RESET, T0));
+    assert_false(sv_rules_token_valid(&rec, PHONE_A, SV_PURPOSE_SIGNUP, T0));
+
+    sv_rules_token_new(&rec, PHONE_A, SV_PURPOSE_SIGNUP, T0 + 30 * MIN);
+    assert_false(sv_rules_token_valid(&rec, PHONE_A, SV_PURPOSE_RESET, T0));
+}
+
+
+/* Logins: the API's default, 5 failures in 15 minutes. */
+
+static sv_login_t
+login_at(int64_t now)
+{
+    sv_login_t  l;
+
+    memset(&l, 0, sizeof(l));
+    l.account = "e:kim@example.com";
+    l.now_ms = now;
+    l.limit = 5;
+    l.window_ms = 15 * MIN;
+    l.retry_after_ms = -1;
+
+    return l;
+}
+
+
+static sv_store_rc_t
+login_allowed(const sv_login_rec_t *rec, int64_t now, int64_t *retry)
+{
+    sv_login_t     l;
+    sv_store_rc_t  rc;
+
+    l = login_at(now);
+    rc = sv_rules_login_allowed(rec, &l);
+    *retry = l.retry_after_ms;
+
+    return rc;
+}
+
+
+static void
+login_failed(sv_login_rec_t *rec, int64_t now)
+{
+    sv_login_t  l;
+
+    l = login_at(now);
+    sv_rules_login_failed(rec, &l);
+}
+
+
+static void
+test_login_lock(void **state)
+{
+    int            i;
+    int64_t        retry;
+    sv_login_rec_t rec;
+
+    (void) state;
+    memset(&rec, 0, sizeof(rec));
+
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(login_allowed(&rec, T0 + i * MIN, &retry),
+                         SV_STORE_OK);
+        login_failed(&rec, T0 + i * MIN);
+    }
+
+    assert_int_equal(login_allowed(&rec, T0 + 4 * MIN, &retry), SV_STORE_OK);
+    assert_int_equal(retry, -1);
+    login_failed(&rec, T0 + 4 * MIN);
+    assert_int_equal(rec.count, 5);
+    assert_int_equal(rec.keep_until_ms, T0 + 4 * MIN + 15 * MIN);
+
+    /* locked until the oldest failure leaves the window */
+    assert_int_equal(login_allowed(&rec, T0 + 5 * MIN, &retry),
+                     SV_STORE_LOCKED);
+    assert_int_equal(retry, 10 * MIN);
+    assert_int_equal(login_allowed(&rec, T0 + 15 * MIN - 1, &retry),
+                     SV_STORE_LOCKED);
+    assert_int_equal(retry, 1);
+    assert_int_equal(login_allowed(&rec, T0 + 15 * MIN, &retry),
+                     SV_STORE_OK);
+
+    /* a failure then drops those that left the window */
+    login_failed(&rec, T0 + 16 * MIN);
+    assert_int_equal(rec.count, 4);
+    assert_int_equal(rec.stamps[0], T0 + 2 * MIN);
+    assert_int_equal(rec.stamps[3], T0 + 16 * MIN);
+}
+
+
+/* Racing logins counted more failures than the limit: all must leave. */
+static void
+test_login_over_limit(void **state)
+{
+    int            i;
+    int64_t        retry;
+    sv_login_rec_t rec;
+
+    (void) state;
+    memset(&rec, 0, sizeof(rec));
+
+    for (i = 0; i < 7; i++) {
+        login_failed(&rec, T0 + i * SEC);
+    }
+
+    /* 7 in the window: 3 must go for 4 to be left, the third at T0+2s */
+    assert_int_equal(login_allowed(&rec, T0 + MIN, &retry), SV_STORE_LOCKED);
+    assert_int_equal(retry, 2 * SEC + 15 * MIN - MIN);
+    assert_int_equal(login_allowed(&rec, T0 + 2 * SEC + 15 * MIN, &retry),
+                     SV_STORE_OK);
+}
+
+
+static void
+test_login_window_full(void **state)
+{
+    int            i;
+    int64_t        retry;
+    sv_login_t     l;
+    sv_login_rec_t rec;
+
+    (void) state;
+    memset(&rec, 0, sizeof(rec));
+
+    /* a limit as high as any: the record keeps the newest stamps */
+    l = login_at(T0);
+    l.limit = SV_LOGIN_LIMIT_MAX;
+    l.window_ms = HOUR;
+
+    for (i = 0; i < SV_LOGIN_LIMIT_MAX + 3; i++) {
+        l.now_ms = T0 + i;
+        sv_rules_login_failed(&rec, &l);
+    }
+
+    assert_int_equal(rec.count, SV_WINDOW_MAX);
+    assert_int_equal(rec.stamps[0], T0 + 3);
+
+    l.now_ms = T0 + MIN;
+    assert_int_equal(sv_rules_login_allowed(&rec, &l), SV_STORE_LOCKED);
+    assert_int_equal(l.retry_after_ms, 3 + HOUR - MIN);
+
+    assert_false(sv_rules_window_gone(&rec, T0 + SV_LOGIN_LIMIT_MAX + 2
+                                            + HOUR - 1));
+    assert_true(sv_rules_window_gone(&rec, T0 + SV_LOGIN_LIMIT_MAX + 2
+                                           + HOUR));
+    (void) retry;
+}
+
+
+/* Sessions: 7 days, idle after a day. */
+
+static sv_session_rec_t
+session(void)
+{
+    sv_session_t      s;
+    sv_session_rec_t  rec;
+    uint8_t           hash[SV_HASH_SIZE];
+
+    memset(hash, 0x5e, sizeof(hash));
+    memset(&s, 0, sizeof(s));
+    s.hash = hash;
+    s.member_id = 17;
+    s.epoch = 2;
+    s.now_ms = T0;
+    s.expires_ms = T0 + 7 * 24 * HOUR;
+    s.idle_ms = 24 * HOUR;
+
+    sv_rules_session_new(&rec, &s);
+
+    return rec;
+}
+
+
+static sv_member_info_t
+member_of(uint64_t id, uint32_t epoch)
+{
+    sv_member_info_t  m;
+
+    memset(&m, 0, sizeof(m));
+    m.id = id;
+    m.epoch = epoch;
+
+    return m;
+}
+
+
+static sv_store_rc_t
+session_get(const sv_session_rec_t *rec, const sv_member_info_t *m,
+    int64_t now, sv_session_get_t *g)
+{
+    memset(g, 0, sizeof(*g));
+    g->now_ms = now;
+    g->expires_in_ms = -1;
+    g->stale = -1;
+
+    return sv_rules_session_get(rec, m, g);
+}
+
+
+static void
+test_session_new(void **state)
+{
+    sv_session_rec_t  rec;
+
+    (void) state;
+
+    rec = session();
+    assert_int_equal(rec.member_id, 17);
+    assert_int_equal(rec.epoch, 2);
+    assert_int_equal(rec.created_ms, T0);
+    assert_int_equal(rec.last_used_ms, T0);
+    assert_int_equal(rec.expires_ms, T0 + 7 * 24 * HOUR);
+    assert_int_equal(rec.idle_ms, 24 * HOUR);
+}
+
+
+static void
+test_session_idle_and_stale(void **state)
+{
+    sv_session_rec_t  rec;
+    sv_member_info_t  m;
+    sv_session_get_t  g;
+
+    (void) state;
+
+    rec = session();
+    m = member_of(17, 2);
+
+    /* fresh: the idle limit is the sooner end */
+    assert_int_equal(session_get(&rec, &m, T0, &g), SV_STORE_OK);
+    assert_int_equal(g.expires_in_ms, 24 * HOUR);
+    assert_int_equal(g.stale, 0);
+
+    /* a tenth of idle is not yet stale; a moment more is */
+    assert_int_equal(session_get(&rec, &m, T0 + 144 * MIN, &g),
+                     SV_STORE_OK);
+    assert_int_equal(g.stale, 0);
+    assert_int_equal(session_get(&rec, &m, T0 + 144 * MIN + 1, &g),
+                     SV_STORE_OK);
+    assert_int_equal(g.stale, 1);
+    assert_int_equal(g.expires_in_ms, 24 * HOUR);
+
+    /* idle for a day: ended, and a use does not bring it back */
+    assert_int_equal(session_get(&rec, &m, T0 + 24 * HOUR - 1, &g),
+                     SV_STORE_OK);
+    assert_int_equal(session_get(&rec, &m, T0 + 24 * HOUR, &g),
+                     SV_STORE_NO_SESSION);
+    assert_true(sv_rules_session_ended(&rec, T0 + 24 * HOUR));
+    assert_int_equal(sv_rules_session_touch(&rec, T0 + 24 * HOUR), 0);
+
+    /* a use moves the idle limit on */
+    rec = session();
+    assert_int_equal(sv_rules_session_touch(&rec, T0 + 20 * HOUR), 1);
+    assert_int_equal(rec.last_used_ms, T0 + 20 * HOUR);
+    assert_int_equal(session_get(&rec, &m, T0 + 30 * HOUR, &g),
+                     SV_STORE_OK);
+    assert_int_equal(g.expires_in_ms, 24 * HOUR);   /* if used now */
+    assert_int_equal(g.stale, 1);
+    assert_int_equal(session_get(&rec, &m, T0 + 44 * HOUR, &g),
+                     SV_STORE_NO_SESSION);
+
+    /* a touch from a clock that went back keeps the later use */
+    assert_int_equal(sv_rules_session_touch(&rec, T0 + 10 * HOUR), 1);
+    assert_int_equal(rec.last_used_ms, T0 + 20 * HOUR);
+}
+
+
+static void
+test_session_expires(void **state)
+{
+    int               day;
+    sv_session_rec_t  rec;
+    sv_member_info_t  m;
+    sv_session_get_t  g;
+
+    (void) state;
+
+    rec = session();
+    m = member_of(17, 2);
+
+    /* used every 20 hours: the absolute TTL ends it all the same */
+    for (day = 1; day * 20 * HOUR < 7 * 24 * HOUR; day++) {
+        assert_int_equal(sv_rules_session_touch(&rec, T0 + day * 20 * HOUR),
+                         1);
+    }
+
+    assert_int_equal(session_get(&rec, &m, T0 + 7 * 24 * HOUR - HOUR, &g),
+                     SV_STORE_OK);
+    assert_int_equal(g.expires_in_ms, HOUR);
+    assert_int_equal(session_get(&rec, &m, T0 + 7 * 24 * HOUR, &g),
+                     SV_STORE_NO_SESSION);
+    assert_true(sv_rules_session_ended(&rec, T0 + 7 * 24 * HOUR));
+    assert_false(sv_rules_session_ended(&rec, T0 + 7 * 24 * HOUR - 1));
+}
+
+
+static void
+test_session_member(void **state)
+{
+    sv_session_rec_t  rec;
+    sv_member_info_t  m;
+    sv_session_get_t  g;
+
+    (void) state;
+
+    rec = session();
+
+    /* gone, of another epoch (a reset: later; or older), another id */
+    assert_int_equal(session_get(&rec, NULL, T0, &g), SV_STORE_NO_SESSION);
+    m = member_of(17, 3);
+    assert_int_equal(session_get(&rec, &m, T0, &g), SV_STORE_NO_SESSION);
+    m = member_of(17, 1);
+    assert_int_equal(session_get(&rec, &m, T0, &g), SV_STORE_NO_SESSION);
+    m = member_of(18, 2);
+    assert_int_equal(session_get(&rec, &m, T0, &g), SV_STORE_NO_SESSION);
+    m = member_of(17, 2);
+    assert_int_equal(session_get(&rec, &m, T0, &g), SV_STORE_OK);
+}
+
+
+/* Members. */
+
+static void
+test_rehash_and_reset(void **state)
+{
+    sv_member_info_t  m;
+
+    (void) state;
+
+    m = member_of(17, 0);
+    strcpy(m.password_hash, "$2b$10$old");
+
+    /* compare and set: only from the hash the login verified */
+    assert_int_equal(sv_rules_rehash(&m, "$2b$10$other", "$2b$12$new"), 0);
+    assert_string_equal(m.password_hash, "$2b$10$old");
+    assert_int_equal(sv_rules_rehash(&m, "$2b$10$old", "$2b$12$new"), 1);
+    assert_string_equal(m.password_hash, "$2b$12$new");
+    assert_int_equal(m.epoch, 0);
+
+    sv_rules_reset(&m, "$2b$12$reset");
+    assert_string_equal(m.password_hash, "$2b$12$reset");
+    assert_int_equal(m.epoch, 1);
+    sv_rules_reset(&m, "$2b$12$again");
+    assert_int_equal(m.epoch, 2);
 }
 
 
@@ -377,6 +780,17 @@ main(void)
         cmocka_unit_test(test_code_gone),
         cmocka_unit_test(test_token_valid),
         cmocka_unit_test(test_token_refused),
+        cmocka_unit_test(test_purpose_phone),
+        cmocka_unit_test(test_purpose_confirm_taken),
+        cmocka_unit_test(test_token_purpose),
+        cmocka_unit_test(test_login_lock),
+        cmocka_unit_test(test_login_over_limit),
+        cmocka_unit_test(test_login_window_full),
+        cmocka_unit_test(test_session_new),
+        cmocka_unit_test(test_session_idle_and_stale),
+        cmocka_unit_test(test_session_expires),
+        cmocka_unit_test(test_session_member),
+        cmocka_unit_test(test_rehash_and_reset),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

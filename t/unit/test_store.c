@@ -201,7 +201,8 @@ raw_env_dir(const char *dir, const char *db, char *path, size_t size)
     int  codes;
 
     codes = strcmp(db, "codes") == 0 || strcmp(db, "sends") == 0
-            || strcmp(db, "tokens") == 0;
+            || strcmp(db, "tokens") == 0 || strcmp(db, "sessions") == 0
+            || strcmp(db, "logins") == 0;
 
     snprintf(path, size, "%s/%s", dir,
              codes ? SV_STORE_CODES_DIR : SV_STORE_MEMBERS_DIR);
@@ -217,7 +218,7 @@ raw_open(const char *dir, const char *db)
     raw_env_dir(dir, db, path, sizeof(path));
 
     assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 10), 0);
     assert_int_equal(mdb_env_open(env, path, MDB_NOTLS, 0600), 0);
 
     return env;
@@ -393,7 +394,8 @@ put_code(fx_t *f, const char *phone, int h, int64_t expires, unsigned n)
 
     hash_of(hash, h);
     assert_int_equal(sv_store_code_put(f->st, phone, hash, expires, n,
-                                       f->err, sizeof(f->err)),
+                                       SV_PURPOSE_SIGNUP, f->err,
+                                       sizeof(f->err)),
                      SV_STORE_OK);
 }
 
@@ -448,8 +450,8 @@ token_check(fx_t *f, int token, const char *phone, int64_t now)
 
     hash_of(thash, token);
 
-    return sv_store_token_check(f->st, thash, phone, now, f->err,
-                                sizeof(f->err));
+    return sv_store_token_check(f->st, thash, phone, SV_PURPOSE_SIGNUP, now,
+                                f->err, sizeof(f->err));
 }
 
 
@@ -607,7 +609,8 @@ test_bad_phone(void **state)
     memset(long_phone, '1', sizeof(long_phone) - 1);
     long_phone[sizeof(long_phone) - 1] = '\0';
     assert_int_equal(sv_store_code_put(f->st, long_phone, hash, T0, 5,
-                                       f->err, sizeof(f->err)),
+                                       SV_PURPOSE_SIGNUP, f->err,
+                                       sizeof(f->err)),
                      SV_STORE_ERROR);
 }
 
@@ -1393,7 +1396,7 @@ test_check_migrates(void **state)
         MDB_val   k = { 3, "abc" }, v = { 3, "xyz" };
 
         assert_int_equal(mdb_env_create(&env), 0);
-        assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+        assert_int_equal(mdb_env_set_maxdbs(env, 10), 0);
         assert_int_equal(mdb_env_open(env, f->dir, MDB_NOTLS, 0600), 0);
 
         /* the old layout had the codes in the same environment */
@@ -1438,7 +1441,7 @@ test_check_migrates(void **state)
         MDB_dbi   dbi;
 
         assert_int_equal(mdb_env_create(&env), 0);
-        assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+        assert_int_equal(mdb_env_set_maxdbs(env, 10), 0);
         assert_int_equal(mdb_env_open(env, f->dir, MDB_NOTLS, 0600), 0);
         assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
         assert_int_equal(mdb_dbi_open(txn, "members", MDB_CREATE, &dbi), 0);
@@ -1761,8 +1764,8 @@ test_map_full(void **state)
             break;
         }
 
-        rc = sv_store_code_put(f->st, phone, hash, T0 + HOUR, 5, f->err,
-                               sizeof(f->err));
+        rc = sv_store_code_put(f->st, phone, hash, T0 + HOUR, 5,
+                               SV_PURPOSE_SIGNUP, f->err, sizeof(f->err));
         if (rc != SV_STORE_OK) {
             break;
         }
@@ -1821,8 +1824,8 @@ test_map_full_relieved(void **state)
             break;
         }
 
-        rc = sv_store_code_put(f->st, phone, hash, T0 + MIN, 5, f->err,
-                               sizeof(f->err));
+        rc = sv_store_code_put(f->st, phone, hash, T0 + MIN, 5,
+                               SV_PURPOSE_SIGNUP, f->err, sizeof(f->err));
         if (rc != SV_STORE_OK) {
             break;
         }
@@ -1866,8 +1869,8 @@ test_map_full_signup(void **state)
         snprintf(email, sizeof(email), "member%d@example.com", i);
 
         hash_of(hash, 0x42);
-        rc = sv_store_code_put(f->st, phone, hash, T0 + 3 * MIN, 5, f->err,
-                               sizeof(f->err));
+        rc = sv_store_code_put(f->st, phone, hash, T0 + 3 * MIN, 5,
+                               SV_PURPOSE_SIGNUP, f->err, sizeof(f->err));
         if (rc == SV_STORE_OK) {
             rc = confirm(f, phone, 0x42, T0, 0x70, T0 + HOUR, NULL);
         }
@@ -2018,7 +2021,8 @@ child_signup(sv_store_t *st, const char *phone, const char *email, int token)
     hash_of(hash, 0x42);
     hash_of(thash, token);
 
-    if (sv_store_code_put(st, phone, hash, T0 + MIN, 5, err, sizeof(err))
+    if (sv_store_code_put(st, phone, hash, T0 + MIN, 5, SV_PURPOSE_SIGNUP,
+                          err, sizeof(err))
         != SV_STORE_OK)
     {
         return SV_STORE_ERROR;
@@ -2234,13 +2238,14 @@ thread_main(void *p)
         c.token_expires_ms = T0 + HOUR;
 
         if (sv_store_send_begin(a->st, &s, err, sizeof(err)) != SV_STORE_OK
-            || sv_store_code_put(a->st, phone, hash, T0 + MIN, 5, err,
-                                 sizeof(err)) != SV_STORE_OK
+            || sv_store_code_put(a->st, phone, hash, T0 + MIN, 5,
+                                 SV_PURPOSE_SIGNUP, err, sizeof(err))
+               != SV_STORE_OK
             || sv_store_stats(a->st, &stats, err, sizeof(err))
                != SV_STORE_OK
             || sv_store_confirm(a->st, &c, err, sizeof(err)) != SV_STORE_OK
-            || sv_store_token_check(a->st, thash, phone, T0, err,
-                                    sizeof(err)) != SV_STORE_OK)
+            || sv_store_token_check(a->st, thash, phone, SV_PURPOSE_SIGNUP,
+                                    T0, err, sizeof(err)) != SV_STORE_OK)
         {
             a->failed++;
         }
@@ -2296,8 +2301,9 @@ grow_child(const char *dir)
     for (i = 0; i < 3000; i++) {
         snprintf(phone, sizeof(phone), "+8210%08d", i);
 
-        if (sv_store_code_put(st, phone, hash, T0 + HOUR, 5, err,
-                              sizeof(err)) != SV_STORE_OK)
+        if (sv_store_code_put(st, phone, hash, T0 + HOUR, 5,
+                              SV_PURPOSE_SIGNUP, err, sizeof(err))
+            != SV_STORE_OK)
         {
             fprintf(stderr, "child: %s\n", err);
             sv_store_close(st);
