@@ -214,6 +214,7 @@ typedef struct {
     unsigned                    client_gone:1;
     unsigned                    auth_done:1;        /* auth_rc is final */
     ngx_int_t                   auth_rc;
+    void                       *auth_conf;          /* of the location */
 } ngx_http_smsverify_ctx_t;
 
 

@@ -11,6 +11,7 @@
  */
 
 #include "ngx_http_smsverify_endpoint.h"
+#include "ngx_http_smsverify_ctx.h"
 #include "ngx_http_smsverify_lookup.h"
 #include "ngx_http_smsverify_request.h"
 #include "ngx_http_smsverify_response.h"
@@ -66,14 +67,21 @@ ngx_http_smsverify_auth(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    ctx = ngx_http_smsverify_get_ctx(r);
+    ctx = ngx_http_smsverify_ctx_make(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ctx->auth_done) {
+    if (ctx->auth_done && ctx->auth_conf == lcf) {
         return ngx_http_smsverify_auth_result(r, ctx);
     }
+
+    /* an internal redirect to another guarded location asks again */
+
+    ctx->auth_done = 0;
+    ctx->auth_conf = lcf;
+    ctx->member = NULL;
+    ngx_str_null(&ctx->verified_phone);
 
     if (lcf->auth == NGX_HTTP_SMSVERIFY_AUTH_MEMBER) {
         return ngx_http_smsverify_auth_member(r, ctx);
@@ -174,7 +182,7 @@ ngx_http_smsverify_auth_lookup_found(ngx_http_request_t *r,
 {
     ngx_http_smsverify_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
+    ctx = ngx_http_smsverify_ctx(r);
 
     ctx->auth_done = 1;
     ctx->auth_rc = lk->rc;
@@ -195,7 +203,7 @@ ngx_http_smsverify_auth_verified_found(ngx_http_request_t *r,
 {
     ngx_http_smsverify_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
+    ctx = ngx_http_smsverify_ctx(r);
 
     ctx->auth_done = 1;
     ctx->auth_rc = job->rc;
@@ -217,7 +225,7 @@ ngx_http_smsverify_auth_lookup_done(ngx_http_request_t *r, void *data)
     ngx_http_smsverify_auth_lookup_found(r, data);
 
     return ngx_http_smsverify_auth_resume(r,
-                     ngx_http_get_module_ctx(r, ngx_http_smsverify_module));
+                     ngx_http_smsverify_ctx(r));
 }
 
 
@@ -227,7 +235,7 @@ ngx_http_smsverify_auth_verified_done(ngx_http_request_t *r, void *data)
     ngx_http_smsverify_auth_verified_found(r, data);
 
     return ngx_http_smsverify_auth_resume(r,
-                     ngx_http_get_module_ctx(r, ngx_http_smsverify_module));
+                     ngx_http_smsverify_ctx(r));
 }
 
 
@@ -298,7 +306,7 @@ ngx_http_smsverify_auth_deny(ngx_http_request_t *r,
              ? NGX_HTTP_UNAUTHORIZED : NGX_HTTP_FORBIDDEN;
 
     if (ngx_http_smsverify_has_error_page(r, status)) {
-        ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
+        ctx = ngx_http_smsverify_ctx(r);
         ctx->answered = *ngx_http_smsverify_error_word(err);
         return status;
     }

@@ -5,6 +5,7 @@
  */
 
 #include "ngx_http_smsverify_handler.h"
+#include "ngx_http_smsverify_ctx.h"
 #include "ngx_http_smsverify_endpoint.h"
 #include "ngx_http_smsverify_request.h"
 #include "ngx_http_smsverify_response.h"
@@ -26,10 +27,16 @@ ngx_http_smsverify_handler(ngx_http_request_t *r)
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
 
-    ctx = ngx_http_smsverify_get_ctx(r);
+    ctx = ngx_http_smsverify_ctx_make(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    /* what an earlier location of the request left is not this one's */
+
+    ngx_str_null(&ctx->cors_origin);
+    ctx->err_field = NULL;
+    ngx_str_null(&ctx->err_detail);
 
     origin = lcf->cors ? ngx_http_smsverify_allowed_origin(r, lcf) : NULL;
 

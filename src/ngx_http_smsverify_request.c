@@ -4,6 +4,7 @@
  */
 
 #include "ngx_http_smsverify_request.h"
+#include "ngx_http_smsverify_ctx.h"
 #include "ngx_http_smsverify_response.h"
 #include "sv_json.h"
 
@@ -26,26 +27,6 @@ ngx_http_smsverify_is_get(ngx_http_smsverify_loc_conf_t *lcf)
 {
     return lcf->endpoint == NGX_HTTP_SMSVERIFY_STATUS
            || lcf->endpoint == NGX_HTTP_SMSVERIFY_SESSION;
-}
-
-
-ngx_http_smsverify_ctx_t *
-ngx_http_smsverify_get_ctx(ngx_http_request_t *r)
-{
-    ngx_http_smsverify_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
-
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_smsverify_ctx_t));
-        if (ctx == NULL) {
-            return NULL;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_smsverify_module);
-    }
-
-    return ctx;
 }
 
 
@@ -383,7 +364,7 @@ ngx_http_smsverify_field_err(ngx_http_request_t *r,
 {
     ngx_http_smsverify_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
+    ctx = ngx_http_smsverify_ctx(r);
     ctx->err_field = field;
 
     return err;
@@ -396,7 +377,7 @@ ngx_http_smsverify_detail_err(ngx_http_request_t *r,
 {
     ngx_http_smsverify_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
+    ctx = ngx_http_smsverify_ctx(r);
     ctx->err_detail.data = detail;
     ctx->err_detail.len = len;
 
@@ -427,7 +408,7 @@ ngx_http_smsverify_header_filter(ngx_http_request_t *r)
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
 
     if (lcf->endpoint == 0 || lcf->cors == NULL || r != r->main
-        || ngx_http_get_module_ctx(r, ngx_http_smsverify_module) != NULL)
+        || ngx_http_smsverify_ctx(r) != NULL)
     {
         return ngx_http_smsverify_next_header_filter(r);
     }

@@ -17,9 +17,6 @@
 #include "ngx_http_smsverify.h"
 
 
-/* the request's ctx, made on first use: the access phase may come first */
-ngx_http_smsverify_ctx_t *ngx_http_smsverify_get_ctx(ngx_http_request_t *r);
-
 /* 1 for the endpoints that answer GET and HEAD (status, session) */
 ngx_uint_t ngx_http_smsverify_is_get(ngx_http_smsverify_loc_conf_t *lcf);
 

@@ -4,6 +4,7 @@
  */
 
 #include "ngx_http_smsverify_response.h"
+#include "ngx_http_smsverify_ctx.h"
 
 
 typedef struct {
@@ -121,7 +122,7 @@ ngx_http_smsverify_answer(ngx_http_request_t *r, ngx_uint_t status,
     static ngx_str_t  json = ngx_string("application/json");
     static ngx_str_t  no_store = ngx_string("no-store");
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
+    ctx = ngx_http_smsverify_ctx(r);
 
     if (ctx && ctx->client_gone) {
         return NGX_ERROR;
@@ -188,7 +189,7 @@ ngx_http_smsverify_error(ngx_http_request_t *r, ngx_http_smsverify_err_e err,
 
     e = &ngx_http_smsverify_errors[err - 1];
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
+    ctx = ngx_http_smsverify_ctx(r);
 
     if (ctx) {
         ctx->answered = e->word;
@@ -228,7 +229,7 @@ ngx_http_smsverify_reject(ngx_http_request_t *r, ngx_http_smsverify_err_e err)
 {
     ngx_http_smsverify_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
+    ctx = ngx_http_smsverify_ctx(r);
 
     if (ctx && ctx->err_field) {
         return ngx_http_smsverify_field_error(r, err, ctx->err_field);

@@ -5,6 +5,7 @@
  */
 
 #include "ngx_http_smsverify_endpoint.h"
+#include "ngx_http_smsverify_ctx.h"
 #include "ngx_http_smsverify_request.h"
 #include "ngx_http_smsverify_response.h"
 #include "ngx_http_smsverify_task.h"
@@ -165,7 +166,7 @@ ngx_http_smsverify_make_message(ngx_http_request_t *r,
     ngx_http_smsverify_loc_conf_t  *lcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
-    ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
+    ctx = ngx_http_smsverify_ctx(r);
 
     /*
      * nginx's script engine writes variable values to the debug log, so

@@ -5,6 +5,7 @@
  */
 
 #include "ngx_http_smsverify_task.h"
+#include "ngx_http_smsverify_ctx.h"
 
 
 /* bounds the wait of a stuck task; see ngx_http_smsverify_guard() */
@@ -30,7 +31,7 @@ ngx_http_smsverify_task_alloc(ngx_http_request_t *r, size_t size,
     ngx_http_smsverify_ctx_t       *ctx;
     ngx_http_smsverify_task_ctx_t  *tctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
+    ctx = ngx_http_smsverify_ctx(r);
 
     task = ngx_thread_task_alloc(r->pool, sizeof(ngx_http_smsverify_task_ctx_t));
     if (task == NULL) {
@@ -63,7 +64,7 @@ ngx_http_smsverify_task_post(ngx_http_request_t *r)
     ngx_http_smsverify_ctx_t       *ctx;
     ngx_http_smsverify_loc_conf_t  *lcf;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
+    ctx = ngx_http_smsverify_ctx(r);
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
 
     if (ngx_thread_task_post(lcf->thread_pool, ctx->task) != NGX_OK) {
@@ -123,7 +124,7 @@ ngx_http_smsverify_task_event(ngx_event_t *ev)
 
     ngx_http_set_log_request(c->log, r);
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
+    ctx = ngx_http_smsverify_ctx(r);
     tctx = ctx->task->ctx;
 
     if (ctx->guard.timer_set) {

@@ -7,6 +7,7 @@
  */
 
 #include "ngx_http_smsverify_variables.h"
+#include "ngx_http_smsverify_ctx.h"
 
 
 static ngx_int_t ngx_http_smsverify_code_variable(ngx_http_request_t *r,
@@ -89,7 +90,7 @@ ngx_http_smsverify_code_variable(ngx_http_request_t *r,
 {
     ngx_http_smsverify_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
+    ctx = ngx_http_smsverify_ctx(r);
 
     if (ctx == NULL || ctx->code_len == 0) {
         v->not_found = 1;
@@ -114,7 +115,7 @@ ngx_http_smsverify_member_variable(ngx_http_request_t *r,
     sv_member_info_t          *m;
     ngx_http_smsverify_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
+    ctx = ngx_http_smsverify_ctx(r);
     m = ctx ? ctx->member : NULL;
 
     if (m == NULL) {
@@ -161,7 +162,7 @@ ngx_http_smsverify_ctx_variable(ngx_http_request_t *r,
     ngx_str_t                 *s;
     ngx_http_smsverify_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_smsverify_module);
+    ctx = ngx_http_smsverify_ctx(r);
 
     if (ctx == NULL) {
         ngx_http_smsverify_set_value(v, NULL, 0);

@@ -266,6 +266,24 @@ sv_store_token_check(sv_store_t *st, const uint8_t *token_hash,
 
 
 sv_store_rc_t
+sv_store_token_phone(sv_store_t *st, const uint8_t *token_hash,
+    sv_purpose_t purpose, int64_t now_ms, char *phone, char *err,
+    size_t errlen)
+{
+    phone[0] = '\0';
+
+    if (!sv_purpose_fits(purpose, err, errlen)
+        || !sv_given(token_hash, "token hash", err, errlen))
+    {
+        return SV_STORE_ERROR;
+    }
+
+    return st->ops->token_phone(st, token_hash, purpose, now_ms, phone, err,
+                                errlen);
+}
+
+
+sv_store_rc_t
 sv_store_signup_check(sv_store_t *st, const sv_member_t *m, char *err,
     size_t errlen)
 {

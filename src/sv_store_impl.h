@@ -38,6 +38,9 @@ typedef struct {
     sv_store_rc_t (*token_check)(sv_store_t *st, const uint8_t *token_hash,
                                  const char *phone, sv_purpose_t purpose,
                                  int64_t now_ms, char *err, size_t errlen);
+    sv_store_rc_t (*token_phone)(sv_store_t *st, const uint8_t *token_hash,
+                                 sv_purpose_t purpose, int64_t now_ms,
+                                 char *phone, char *err, size_t errlen);
     sv_store_rc_t (*signup_check)(sv_store_t *st, const sv_member_t *m,
                                   char *err, size_t errlen);
     sv_store_rc_t (*signup)(sv_store_t *st, sv_member_t *m, char *err,

@@ -125,6 +125,7 @@ typedef struct {
     const char         *phone;
     sv_purpose_t        purpose;
     int64_t             now_ms;
+    char               *phone_out;          /* token_phone */
 } sv_token_arg_t;
 
 typedef struct {
@@ -1162,9 +1163,49 @@ sv_lmdb_token_check(sv_store_t *store, const uint8_t *token_hash,
     const char *phone, sv_purpose_t purpose, int64_t now_ms, char *err,
     size_t errlen)
 {
-    sv_token_arg_t  a = { token_hash, phone, purpose, now_ms };
+    sv_token_arg_t  a = { token_hash, phone, purpose, now_ms, NULL };
 
     return sv_read((sv_lmdb_t *) store, SV_ENV_CODES, sv_token_check_txn, &a,
+                   err, errlen);
+}
+
+
+static sv_store_rc_t
+sv_token_phone_txn(sv_txn_t *t, void *arg)
+{
+    int              rc;
+    sv_token_rec_t   rec;
+    sv_token_arg_t  *a = arg;
+
+    rc = sv_token_get(t, a->token_hash, &rec);
+    if (rc < 0) {
+        return SV_STORE_ERROR;
+    }
+
+    if (rc != 1 || rec.phone_len > SV_STORE_PHONE_MAX) {
+        return SV_STORE_NO_TOKEN;
+    }
+
+    memcpy(a->phone_out, rec.phone, rec.phone_len);
+    a->phone_out[rec.phone_len] = '\0';
+
+    if (!sv_rules_token_valid(&rec, a->phone_out, a->purpose, a->now_ms)) {
+        a->phone_out[0] = '\0';
+        return SV_STORE_NO_TOKEN;
+    }
+
+    return SV_STORE_OK;
+}
+
+
+static sv_store_rc_t
+sv_lmdb_token_phone(sv_store_t *store, const uint8_t *token_hash,
+    sv_purpose_t purpose, int64_t now_ms, char *phone, char *err,
+    size_t errlen)
+{
+    sv_token_arg_t  a = { token_hash, NULL, purpose, now_ms, phone };
+
+    return sv_read((sv_lmdb_t *) store, SV_ENV_CODES, sv_token_phone_txn, &a,
                    err, errlen);
 }
 
@@ -1999,6 +2040,7 @@ static const sv_store_ops_t  sv_lmdb_ops = {
     sv_lmdb_code_put,
     sv_lmdb_confirm,
     sv_lmdb_token_check,
+    sv_lmdb_token_phone,
     sv_lmdb_signup_check,
     sv_lmdb_signup,
     sv_lmdb_login_allowed,

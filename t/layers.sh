@@ -13,17 +13,18 @@ p=ngx_http_smsverify
 layer() {
     case "${1##*/}" in
     $p.h)                                           echo 0 ;;
-    ${p}_conf.[ch]|${p}_response.[ch]|${p}_task.[ch]) echo 1 ;;
-    ${p}_variables.[ch]|${p}_process.[ch])          echo 1 ;;
-    ${p}_request.[ch])                              echo 2 ;;
-    ${p}_lookup.[ch])                               echo 3 ;;
-    ${p}_endpoint.h|${p}_send.c|${p}_confirm.c)     echo 4 ;;
-    ${p}_signup.c|${p}_status.c|${p}_login.c)       echo 4 ;;
-    ${p}_logout.c|${p}_session.c|${p}_reset.c)      echo 4 ;;
-    ${p}_auth.c)                                    echo 4 ;;
-    ${p}_handler.[ch])                              echo 5 ;;
-    ${p}_directives.[ch]|${p}_provider.c)           echo 6 ;;
-    ${p}_module.c)                                  echo 7 ;;
+    ${p}_conf.[ch]|${p}_ctx.[ch])                   echo 1 ;;
+    ${p}_response.[ch]|${p}_task.[ch])              echo 2 ;;
+    ${p}_variables.[ch]|${p}_process.[ch])          echo 2 ;;
+    ${p}_request.[ch])                              echo 3 ;;
+    ${p}_lookup.[ch])                               echo 4 ;;
+    ${p}_endpoint.h|${p}_send.c|${p}_confirm.c)     echo 5 ;;
+    ${p}_signup.c|${p}_status.c|${p}_login.c)       echo 5 ;;
+    ${p}_logout.c|${p}_session.c|${p}_reset.c)      echo 5 ;;
+    ${p}_auth.c)                                    echo 5 ;;
+    ${p}_handler.[ch])                              echo 6 ;;
+    ${p}_directives.[ch]|${p}_provider.c)           echo 7 ;;
+    ${p}_module.c)                                  echo 8 ;;
     esac
 }
 
