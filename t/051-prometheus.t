@@ -308,20 +308,27 @@ my $s = samples(prometheus_text());
 my $b = sub {
     $s->{qq{smsverify_provider_duration_seconds_bucket{provider="sens",le="$_[0]"}}};
 };
+# valgrind slows the call past the upper edges: only the lower one holds
+my $slow = $ENV{TEST_NGINX_USE_VALGRIND};
 is $b->('0.25'), 0, 'not within 0.25 s';
-is $b->('0.5'), 1, 'within 0.5 s';
 is $b->('+Inf'), 1, 'one call';
 my $sum = $s->{'smsverify_provider_duration_seconds_sum{provider="sens"}'};
-ok $sum >= 0.3 && $sum < 0.5, "the sum, $sum s, is the call's time";
-like $sum, qr/^0\.\d{6}$/, 'in seconds, to the microsecond';
+like $sum, qr/^\d+\.\d{6}$/, 'the sum in seconds, to the microsecond';
+ok $sum >= 0.3, "the sum, $sum s, is at least the delay";
+SKIP: {
+    skip 'valgrind: the call takes longer', 6 if $slow;
+    is $b->('0.5'), 1, 'within 0.5 s';
+    ok $sum < 0.5, "the sum, $sum s, is the call's time";
 
-# a fast call after it lands in a low bucket: both stay counted
-my $res = sv_request(POST => '/send', { phoneNumber => '010-5300-0002' });
-is $res->{status}, 200, 'a fast send';
-$s = samples(prometheus_text());
-is $b->('0.25'), 1, 'the fast call within 0.25 s';
-is $b->('0.5'), 2, 'both within 0.5 s';
-is $s->{'smsverify_provider_duration_seconds_count{provider="sens"}'}, 2, 'two calls';
+    # a fast call after it lands in a low bucket: both stay counted
+    my $res = sv_request(POST => '/send', { phoneNumber => '010-5300-0002' });
+    is $res->{status}, 200, 'a fast send';
+    $s = samples(prometheus_text());
+    is $b->('0.25'), 1, 'the fast call within 0.25 s';
+    is $b->('0.5'), 2, 'both within 0.5 s';
+    is $s->{'smsverify_provider_duration_seconds_count{provider="sens"}'}, 2,
+       'two calls';
+}
 
 
 
@@ -345,7 +352,11 @@ promtool_clean($text, 'after a timeout');
 my $s = samples($text);
 my $h = 'smsverify_provider_duration_seconds_bucket{provider="sens",le="%s"}';
 is $s->{sprintf $h, '1'}, 0, 'not within 1 s';
-is $s->{sprintf $h, '2.5'}, 1, 'within 2.5 s';
+is $s->{sprintf $h, '+Inf'}, 1, 'one call';
+SKIP: {
+    skip 'valgrind: the call takes longer', 1 if $ENV{TEST_NGINX_USE_VALGRIND};
+    is $s->{sprintf $h, '2.5'}, 1, 'within 2.5 s';
+}
 is $s->{'smsverify_provider_requests_total{provider="sens",result="failed"}'}, 1,
    'counted as failed';
 agree(status_json(), $s, 'after a timeout');
