@@ -28,7 +28,8 @@ DEB_PACKAGES := nginx nginx-dev liblmdb-dev lmdb-utils libcjson-dev \
                 python3-bcrypt valgrind wrk curl gcc make \
                 chromium fonts-noto-cjk clang libclang-rt-14-dev \
                 build-essential debhelper dpkg-dev \
-                libpcre2-dev zlib1g-dev binutils postgresql-15 libpq-dev
+                libpcre2-dev zlib1g-dev binutils postgresql-15 libpq-dev \
+                prometheus
 
 .PHONY: all deps build module unit layers test test-nginx test-valgrind \
         test-e2e test-asan test-static fuzz bench bench-smoke run stop clean \
@@ -44,6 +45,9 @@ PROVE_FILES ?= t/selftest t
 RUN_USER     = $(if $(filter 0,$(shell id -u)),user root;)
 
 export TEST_NGINX_SMSVERIFY_MODULE := $(MODULE)
+# t/051-prometheus.t checks the status' Prometheus text with it (Debian's
+# "prometheus" package, in DEB_PACKAGES; the daemon is not started)
+export TEST_NGINX_PROMTOOL ?= /usr/bin/promtool
 export TEST_NGINX_BINARY ?= $(NGINX_BIN)
 
 all: build

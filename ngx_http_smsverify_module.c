@@ -25,6 +25,8 @@ static char *ngx_http_smsverify_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static size_t ngx_http_smsverify_code_var_at(u_char *p, u_char *last);
 static char *ngx_http_smsverify_check_message(ngx_conf_t *cf,
     ngx_http_smsverify_loc_conf_t *conf);
+static char *ngx_http_smsverify_check_test_numbers(ngx_conf_t *cf,
+    ngx_http_smsverify_loc_conf_t *conf);
 static u_char *ngx_http_smsverify_directive_at(u_char *buf, u_char *last,
     const char *name, ngx_http_smsverify_conf_pos_t *pos);
 
@@ -202,6 +204,13 @@ static ngx_command_t  ngx_http_smsverify_commands[] = {
       0,
       NULL },
 
+    { ngx_string("smsverify_test_number"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_smsverify_test_number,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -331,6 +340,7 @@ ngx_http_smsverify_create_main_conf(ngx_conf_t *cf)
      *     mcf->log_provider_pos = { NULL, 0 };
      *     mcf->used = 0;
      *     mcf->used_pos = { NULL, 0 };
+     *     mcf->test_numbers = NULL;
      *     mcf->store = NULL;
      */
 
@@ -384,6 +394,7 @@ ngx_http_smsverify_create_loc_conf(ngx_conf_t *cf)
     conf->login_limit = NGX_CONF_UNSET_UINT;
     conf->login_window = NGX_CONF_UNSET_MSEC;
     conf->auth = NGX_CONF_UNSET_UINT;
+    conf->test_numbers = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -434,6 +445,9 @@ ngx_http_smsverify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->login_window, prev->login_window, 900000);
     ngx_conf_merge_uint_value(conf->auth, prev->auth,
                               NGX_HTTP_SMSVERIFY_AUTH_OFF);
+
+    /* as providers: a level that names any replaces the inherited ones */
+    ngx_conf_merge_ptr_value(conf->test_numbers, prev->test_numbers, NULL);
 
     if (conf->countries == NGX_CONF_UNSET_PTR) {
         if (prev->countries == NGX_CONF_UNSET_PTR) {
@@ -492,6 +506,10 @@ ngx_http_smsverify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                           conf->endpoint == NGX_HTTP_SMSVERIFY_SEND
                           ? "send" : "reset_send",
                           conf->file, conf->line);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_http_smsverify_check_test_numbers(cf, conf) != NGX_CONF_OK) {
             return NGX_CONF_ERROR;
         }
 
@@ -634,6 +652,67 @@ ngx_http_smsverify_check_message(ngx_conf_t *cf,
                       code - code_length, code_length, SV_SMS_MAX,
                       conf->file, conf->line);
         return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A send location's test numbers must be usable there: their codes of the
+ * location's length (a confirm of the code would otherwise be a guess of
+ * another length), their countries allowed.
+ */
+
+static char *
+ngx_http_smsverify_check_test_numbers(ngx_conf_t *cf,
+    ngx_http_smsverify_loc_conf_t *conf)
+{
+    u_char                             *at;
+    ngx_uint_t                          i;
+    char                                masked[SV_PHONE_MASKED_SIZE];
+    u_char                              length[NGX_MAX_PATH + 64];
+    ngx_http_smsverify_test_number_t   *tn;
+
+    if (conf->test_numbers == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    tn = conf->test_numbers->elts;
+
+    for (i = 0; i < conf->test_numbers->nelts; i++) {
+
+        sv_phone_mask(tn[i].phone, masked, sizeof(masked));
+
+        if (tn[i].code_len != conf->code_length) {
+            at = ngx_http_smsverify_directive_at(length,
+                                                 length + sizeof(length),
+                                                 "smsverify_code_length",
+                                                 &conf->code_length_pos);
+
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"smsverify_test_number\" \"%s\" in %s:%ui has "
+                          "a %uz-digit code, not the %ui digits of %*s, "
+                          "for \"smsverify send\" in %s:%ui",
+                          masked, tn[i].pos.file, tn[i].pos.line,
+                          tn[i].code_len, conf->code_length,
+                          at - length, length, conf->file, conf->line);
+            return NGX_CONF_ERROR;
+        }
+
+        if (!sv_phone_country_allowed(tn[i].phone,
+                                      (const char *const *)
+                                          conf->countries->elts,
+                                      conf->countries->nelts))
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"smsverify_test_number\" \"%s\" in %s:%ui is of "
+                          "a country that \"smsverify_countries\" does not "
+                          "allow for \"smsverify send\" in %s:%ui",
+                          masked, tn[i].pos.file, tn[i].pos.line,
+                          conf->file, conf->line);
+            return NGX_CONF_ERROR;
+        }
     }
 
     return NGX_CONF_OK;

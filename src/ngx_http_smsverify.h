@@ -18,6 +18,7 @@
 #include <ngx_http.h>
 
 #include "sv_code.h"
+#include "sv_metrics.h"
 #include "sv_phone.h"
 #include "sv_provider.h"
 #include "sv_store.h"
@@ -101,6 +102,7 @@ typedef struct {
 } ngx_http_smsverify_conf_pos_t;
 
 
+/* the counters of status, in the shared zone: atomic adds only */
 typedef struct {
     ngx_atomic_t                sent;
     ngx_atomic_t                send_failed;
@@ -111,9 +113,26 @@ typedef struct {
     ngx_atomic_t                logins;
     ngx_atomic_t                logins_failed;
     ngx_atomic_t                resets;
+    ngx_atomic_t                test_sends;
     ngx_atomic_t                provider_ok[SV_PROVIDER_NTYPES];
     ngx_atomic_t                provider_failed[SV_PROVIDER_NTYPES];
+
+    /* each call in the one bucket it fell in (sv_metrics.h), not summed */
+    ngx_atomic_t                provider_calls[SV_PROVIDER_NTYPES]
+                                              [SV_DURATION_BUCKETS];
+    ngx_atomic_t                provider_us[SV_PROVIDER_NTYPES];
 } ngx_http_smsverify_counters_t;
+
+
+/* at most this many smsverify_test_number on one level */
+#define NGX_HTTP_SMSVERIFY_TEST_NUMBERS_MAX  20
+
+typedef struct {
+    char                        phone[SV_PHONE_SIZE];      /* E.164 */
+    char                        code[SV_CODE_MAX + 1];
+    size_t                      code_len;
+    ngx_http_smsverify_conf_pos_t  pos;
+} ngx_http_smsverify_test_number_t;
 
 
 typedef struct {
@@ -130,6 +149,8 @@ typedef struct {
 
     ngx_uint_t                  provider_types;     /* bit per type */
     ngx_http_smsverify_conf_pos_t  log_provider_pos;   /* the first */
+    ngx_array_t                *test_numbers;       /* every level's, */
+                                                    /* for the warning */
     ngx_flag_t                  used;
     ngx_http_smsverify_conf_pos_t  used_pos;           /* first "smsverify" */
     ngx_thread_pool_t          *thread_pool;        /* maintenance */
@@ -181,6 +202,7 @@ typedef struct {
     ngx_uint_t                  login_limit;
     ngx_msec_t                  login_window;
     ngx_uint_t                  auth;               /* AUTH_* */
+    ngx_array_t                *test_numbers;       /* test_number_t */
 } ngx_http_smsverify_loc_conf_t;
 
 

@@ -681,6 +681,104 @@ ngx_http_smsverify_cors(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
+ * smsverify_test_number PHONE CODE: PHONE in any form a request may use,
+ * kept in E.164; CODE digits, whose length the merge holds against the
+ * location's code length.  The code is never written to a log, not even
+ * in an error about it.
+ */
+
+char *
+ngx_http_smsverify_test_number(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    char                               phone[SV_PHONE_SIZE];
+    ngx_str_t                         *value;
+    ngx_uint_t                         i;
+    ngx_http_smsverify_main_conf_t    *mcf;
+    ngx_http_smsverify_test_number_t  *tn, *seen;
+
+    value = cf->args->elts;
+
+    if (sv_phone_normalize((char *) value[1].data, value[1].len, phone) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid phone number \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < value[2].len; i++) {
+        if (value[2].data[i] < '0' || value[2].data[i] > '9') {
+            break;
+        }
+    }
+
+    if (i < value[2].len || value[2].len < 4 || value[2].len > SV_CODE_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid code for test number \"%V\", it must "
+                           "be 4 to %d digits", &value[1], SV_CODE_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    if (lcf->test_numbers == NGX_CONF_UNSET_PTR) {
+        lcf->test_numbers = ngx_array_create(cf->pool, 4,
+                                    sizeof(ngx_http_smsverify_test_number_t));
+        if (lcf->test_numbers == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    seen = lcf->test_numbers->elts;
+
+    for (i = 0; i < lcf->test_numbers->nelts; i++) {
+        if (ngx_strcmp(seen[i].phone, phone) == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate test number \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (lcf->test_numbers->nelts == NGX_HTTP_SMSVERIFY_TEST_NUMBERS_MAX) {
+        return "takes at most 20 numbers on one level";
+    }
+
+    tn = ngx_array_push(lcf->test_numbers);
+    if (tn == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(tn, sizeof(ngx_http_smsverify_test_number_t));
+    ngx_memcpy(tn->phone, phone, SV_PHONE_SIZE);
+    ngx_memcpy(tn->code, value[2].data, value[2].len);
+    tn->code_len = value[2].len;
+    ngx_http_smsverify_conf_pos(cf, &tn->pos);
+
+    /* init_module warns for each, naming it: the phone and where, no code */
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_smsverify_module);
+
+    if (mcf->test_numbers == NULL) {
+        mcf->test_numbers = ngx_array_create(cf->pool, 4,
+                                    sizeof(ngx_http_smsverify_test_number_t));
+        if (mcf->test_numbers == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    seen = ngx_array_push(mcf->test_numbers);
+    if (seen == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(seen, sizeof(ngx_http_smsverify_test_number_t));
+    ngx_memcpy(seen->phone, phone, SV_PHONE_SIZE);
+    seen->pos = tn->pos;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
  * The pool is registered where it is named, as nginx's "aio threads=" does,
  * so that an undefined one is reported at this line, not at the end of the
  * block whose merge first asks for it.

@@ -40,6 +40,8 @@ char *ngx_http_smsverify_password_hash(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_smsverify_cors(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_smsverify_test_number(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 
 /* post handlers of nginx's slots */
 char *ngx_http_smsverify_code_ttl_check(ngx_conf_t *cf, void *post,

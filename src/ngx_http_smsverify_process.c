@@ -27,6 +27,8 @@ typedef struct {
 } ngx_http_smsverify_maint_t;
 
 
+static void ngx_http_smsverify_warn_test_numbers(ngx_cycle_t *cycle,
+    ngx_http_smsverify_main_conf_t *mcf);
 static ngx_int_t ngx_http_smsverify_make_dir(ngx_cycle_t *cycle,
     ngx_http_smsverify_main_conf_t *mcf);
 static ngx_int_t ngx_http_smsverify_load_key(ngx_cycle_t *cycle,
@@ -104,6 +106,8 @@ ngx_http_smsverify_init_module(ngx_cycle_t *cycle)
                       mcf->log_provider_pos.file, mcf->log_provider_pos.line);
     }
 
+    ngx_http_smsverify_warn_test_numbers(cycle, mcf);
+
     if (ngx_http_smsverify_make_dir(cycle, mcf) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -117,6 +121,36 @@ ngx_http_smsverify_init_module(ngx_cycle_t *cycle)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A test number lets anyone who knows it verify the phone without an SMS:
+ * each says so, as the log provider does, at every configuration load.
+ */
+
+static void
+ngx_http_smsverify_warn_test_numbers(ngx_cycle_t *cycle,
+    ngx_http_smsverify_main_conf_t *mcf)
+{
+    char                               masked[SV_PHONE_MASKED_SIZE];
+    ngx_uint_t                         i;
+    ngx_http_smsverify_test_number_t  *tn;
+
+    if (mcf->test_numbers == NULL) {
+        return;
+    }
+
+    tn = mcf->test_numbers->elts;
+
+    for (i = 0; i < mcf->test_numbers->nelts; i++) {
+        sv_phone_mask(tn[i].phone, masked, sizeof(masked));
+
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "smsverify test number \"%s\" verifies with a fixed "
+                      "code, no SMS and no limit in %s:%ui",
+                      masked, tn[i].pos.file, tn[i].pos.line);
+    }
 }
 
 

@@ -114,12 +114,21 @@ ngx_int_t
 ngx_http_smsverify_answer(ngx_http_request_t *r, ngx_uint_t status,
     u_char *body, size_t len)
 {
+    static ngx_str_t  json = ngx_string("application/json");
+
+    return ngx_http_smsverify_answer_as(r, status, &json, body, len);
+}
+
+
+ngx_int_t
+ngx_http_smsverify_answer_as(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, u_char *body, size_t len)
+{
     ngx_int_t                  rc;
     ngx_buf_t                 *b;
     ngx_chain_t                out;
     ngx_http_smsverify_ctx_t  *ctx;
 
-    static ngx_str_t  json = ngx_string("application/json");
     static ngx_str_t  no_store = ngx_string("no-store");
 
     ctx = ngx_http_smsverify_ctx(r);
@@ -133,8 +142,8 @@ ngx_http_smsverify_answer(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     r->headers_out.status = status;
-    r->headers_out.content_type = json;
-    r->headers_out.content_type_len = json.len;
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = type->len;
     r->headers_out.content_type_lowcase = NULL;
     r->headers_out.content_length_n = len;
 

@@ -17,6 +17,10 @@
 ngx_int_t ngx_http_smsverify_answer(ngx_http_request_t *r,
     ngx_uint_t status, u_char *body, size_t len);
 
+/* the same with another media type (the Prometheus form of status) */
+ngx_int_t ngx_http_smsverify_answer_as(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *type, u_char *body, size_t len);
+
 /* the error word's answer; extra: JSON members to add, or NULL */
 ngx_int_t ngx_http_smsverify_error(ngx_http_request_t *r,
     ngx_http_smsverify_err_e err, const char *extra, size_t extra_len);

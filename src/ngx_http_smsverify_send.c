@@ -1,7 +1,8 @@
 
 /*
  * POST send: a fresh code, counted against the phone's limits, handed to
- * the providers in order until one accepts it.
+ * the providers in order until one accepts it; to a test number, its
+ * fixed code, with no limit and no provider.
  */
 
 #include "ngx_http_smsverify_endpoint.h"
@@ -19,9 +20,10 @@
 #define NGX_HTTP_SMSVERIFY_CODE_PLACEHOLDER  0x1a
 
 
-/* what one provider did with the message */
+/* what one provider did with the message, and how long it took */
 typedef struct {
     int                    rc;                  /* SV_PROVIDER_* */
+    int64_t                us;
     char                   reason[NGX_HTTP_SMSVERIFY_REASON_SIZE];
 } ngx_http_smsverify_outcome_t;
 
@@ -37,14 +39,21 @@ typedef struct {
     const sv_provider_t   *providers;
     ngx_uint_t             nproviders;
     sv_sms_t               sms;
+    unsigned               test:1;              /* a test number's */
 
     sv_store_rc_t          rc;
+    ngx_uint_t             tried;               /* providers asked */
     ngx_int_t              accepted;            /* provider index, or -1 */
     ngx_http_smsverify_outcome_t  *outcomes;   /* one per provider */
     char                   err[NGX_HTTP_SMSVERIFY_REASON_SIZE];
 } ngx_http_smsverify_send_job_t;
 
 
+static ngx_http_smsverify_test_number_t *ngx_http_smsverify_find_test_number(
+    ngx_http_smsverify_loc_conf_t *lcf, const char *phone);
+static ngx_int_t ngx_http_smsverify_send_test(ngx_http_request_t *r,
+    ngx_http_smsverify_send_job_t *job,
+    ngx_http_smsverify_test_number_t *tn);
 static ngx_http_smsverify_err_e ngx_http_smsverify_draw_code(
     ngx_http_request_t *r, ngx_http_smsverify_send_job_t *job, u_char *code);
 static ngx_int_t ngx_http_smsverify_make_message(ngx_http_request_t *r,
@@ -58,6 +67,8 @@ static ngx_int_t ngx_http_smsverify_send_done(ngx_http_request_t *r,
     void *data);
 static void ngx_http_smsverify_count_providers(ngx_http_request_t *r,
     ngx_http_smsverify_send_job_t *job);
+static void ngx_http_smsverify_count_call(ngx_http_smsverify_counters_t *c,
+    sv_provider_type_t type, int64_t us);
 static void ngx_http_smsverify_mask(const char *e164, ngx_str_t *out,
     u_char *buf);
 
@@ -65,11 +76,12 @@ static void ngx_http_smsverify_mask(const char *e164, ngx_str_t *out,
 ngx_int_t
 ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
 {
-    u_char                           code[SV_CODE_MAX + 1];
-    ngx_http_smsverify_err_e         err;
-    ngx_http_smsverify_send_job_t   *job;
-    ngx_http_smsverify_loc_conf_t   *lcf;
-    ngx_http_smsverify_main_conf_t  *mcf;
+    u_char                             code[SV_CODE_MAX + 1];
+    ngx_http_smsverify_err_e           err;
+    ngx_http_smsverify_send_job_t     *job;
+    ngx_http_smsverify_loc_conf_t     *lcf;
+    ngx_http_smsverify_main_conf_t    *mcf;
+    ngx_http_smsverify_test_number_t  *tn;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
     mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
@@ -84,6 +96,11 @@ ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
     err = ngx_http_smsverify_read_phone(r, root, job->phone);
     if (err != NGX_HTTP_SMSVERIFY_OK) {
         return ngx_http_smsverify_reject(r, err);
+    }
+
+    tn = ngx_http_smsverify_find_test_number(lcf, job->phone);
+    if (tn) {
+        return ngx_http_smsverify_send_test(r, job, tn);
     }
 
     err = ngx_http_smsverify_draw_code(r, job, code);
@@ -123,6 +140,62 @@ ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
     if (ngx_http_smsverify_task_post(r) != NGX_OK) {
         /* no thread will see the message */
         ngx_explicit_memzero((u_char *) job->sms.text, job->sms.len);
+        return ngx_http_smsverify_busy(r);
+    }
+
+    return NGX_DONE;
+}
+
+
+/* the location's test number for the phone, or NULL */
+
+static ngx_http_smsverify_test_number_t *
+ngx_http_smsverify_find_test_number(ngx_http_smsverify_loc_conf_t *lcf,
+    const char *phone)
+{
+    ngx_uint_t                         i;
+    ngx_http_smsverify_test_number_t  *tn;
+
+    if (lcf->test_numbers == NULL) {
+        return NULL;
+    }
+
+    tn = lcf->test_numbers->elts;
+
+    for (i = 0; i < lcf->test_numbers->nelts; i++) {
+        if (ngx_strcmp(tn[i].phone, phone) == 0) {
+            return &tn[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * A test number: its fixed code is stored as any code is (it expires and
+ * counts attempts), with no limit counted and no message made or sent.
+ * The merge made sure the code has the location's length.
+ */
+
+static ngx_int_t
+ngx_http_smsverify_send_test(ngx_http_request_t *r,
+    ngx_http_smsverify_send_job_t *job, ngx_http_smsverify_test_number_t *tn)
+{
+    ngx_http_smsverify_loc_conf_t   *lcf;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
+
+    sv_code_hash(mcf->secret, job->phone, tn->code, tn->code_len, job->hash);
+
+    job->test = 1;
+    job->store = mcf->store;
+    job->attempts = lcf->max_attempts;
+    job->ttl_ms = lcf->code_ttl;
+
+    if (ngx_http_smsverify_task_post(r) != NGX_OK) {
         return ngx_http_smsverify_busy(r);
     }
 
@@ -249,20 +322,59 @@ ngx_http_smsverify_put_code(ngx_str_t *text, u_char *code, size_t len)
 }
 
 
+/*
+ * A test number: no limit and no provider, but the answer a real send
+ * would get for the phone's member (or its absence), and the code stored.
+ */
+
+static sv_store_rc_t
+ngx_http_smsverify_test_send(ngx_http_smsverify_send_job_t *job)
+{
+    sv_store_rc_t     rc;
+    sv_member_info_t  member;
+
+    rc = sv_store_member_find(job->store, NULL, job->phone, &member,
+                              job->err, sizeof(job->err));
+
+    if (rc == SV_STORE_OK && job->limits.purpose == SV_PURPOSE_SIGNUP) {
+        return SV_STORE_PHONE_TAKEN;
+    }
+
+    if (rc == SV_STORE_NOT_MEMBER && job->limits.purpose == SV_PURPOSE_RESET) {
+        return SV_STORE_NOT_MEMBER;
+    }
+
+    if (rc != SV_STORE_OK && rc != SV_STORE_NOT_MEMBER) {
+        return rc;
+    }
+
+    return sv_store_code_put(job->store, job->phone, job->hash,
+                             job->expires_ms, job->attempts,
+                             job->limits.purpose, job->err, sizeof(job->err));
+}
+
+
 static void
 ngx_http_smsverify_send_thread(void *data)
 {
     ngx_http_smsverify_send_job_t  *job = data;
 
+    int64_t                        start;
     ngx_uint_t                     i;
     ngx_http_smsverify_outcome_t  *o;
 
     job->accepted = -1;
+    job->tried = 0;
 
     /* the time of the send, not of the request: it may have queued */
 
     job->limits.now_ms = sv_clock_ms();
     job->expires_ms = job->limits.now_ms + job->ttl_ms;
+
+    if (job->test) {
+        job->rc = ngx_http_smsverify_test_send(job);
+        return;
+    }
 
     job->rc = sv_store_send_begin(job->store, &job->limits, job->err,
                                   sizeof(job->err));
@@ -275,8 +387,13 @@ ngx_http_smsverify_send_thread(void *data)
     for (i = 0; i < job->nproviders; i++) {
         o = &job->outcomes[i];
 
+        start = sv_clock_mono_us();
+
         o->rc = sv_provider_send(&job->providers[i], &job->sms, o->reason,
                                  NGX_HTTP_SMSVERIFY_REASON_SIZE);
+
+        o->us = sv_clock_mono_us() - start;
+        job->tried = i + 1;
 
         if (o->rc == SV_PROVIDER_ACCEPTED) {
             job->accepted = i;
@@ -336,14 +453,17 @@ ngx_http_smsverify_send_done(ngx_http_request_t *r, void *data)
         return ngx_http_smsverify_store_error(r, job->rc, job->err);
     }
 
-    if (job->accepted < 0) {
+    if (!job->test && job->accepted < 0) {
         (void) ngx_atomic_fetch_add(&mcf->counters->send_failed, 1);
         return ngx_http_smsverify_error(r,
                                         NGX_HTTP_SMSVERIFY_ERR_PROVIDER_FAILED,
                                         NULL, 0);
     }
 
-    (void) ngx_atomic_fetch_add(&mcf->counters->sent, 1);
+    /* a test number's send is no SMS: counted apart */
+
+    (void) ngx_atomic_fetch_add(job->test ? &mcf->counters->test_sends
+                                          : &mcf->counters->sent, 1);
 
     p = ngx_snprintf(buf, sizeof(buf),
                      "{\"status\":\"sent\",\"phoneNumber\":\"%s\","
@@ -361,24 +481,36 @@ ngx_http_smsverify_count_providers(ngx_http_request_t *r,
 {
     u_char                           masked[SV_PHONE_MASKED_SIZE];
     ngx_str_t                        phone;
-    ngx_uint_t                       i, tried, skip_level;
+    ngx_uint_t                       i, skip_level;
     const sv_provider_t             *p;
     ngx_http_smsverify_outcome_t    *o;
+    ngx_http_smsverify_counters_t   *c;
     ngx_http_smsverify_main_conf_t  *mcf;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
+    c = mcf->counters;
 
-    if (job->rc != SV_STORE_OK) {
+    /*
+     * every provider asked, whatever the store said after it: a call is
+     * counted and timed even if the code could not be stored then
+     */
+
+    if (job->tried == 0) {
         return;
     }
 
-    tried = job->accepted < 0 ? job->nproviders : (ngx_uint_t) job->accepted;
     skip_level = job->accepted < 0 ? NGX_LOG_WARN : NGX_LOG_INFO;
     ngx_http_smsverify_mask(job->phone, &phone, masked);
 
-    for (i = 0; i < tried; i++) {
+    for (i = 0; i < job->tried; i++) {
         p = &job->providers[i];
         o = &job->outcomes[i];
+
+        if ((ngx_int_t) i == job->accepted) {
+            (void) ngx_atomic_fetch_add(&c->provider_ok[p->type], 1);
+            ngx_http_smsverify_count_call(c, p->type, o->us);
+            continue;
+        }
 
         if (o->rc == SV_PROVIDER_SKIPPED) {
             /*
@@ -392,18 +524,29 @@ ngx_http_smsverify_count_providers(ngx_http_request_t *r,
             continue;
         }
 
-        (void) ngx_atomic_fetch_add(&mcf->counters->provider_failed[p->type],
-                                    1);
+        (void) ngx_atomic_fetch_add(&c->provider_failed[p->type], 1);
+        ngx_http_smsverify_count_call(c, p->type, o->us);
 
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "smsverify provider \"%s\" failed to send to \"%V\": %s",
                       sv_provider_name(p->type), &phone, o->reason);
     }
+}
 
-    if (job->accepted >= 0) {
-        p = &job->providers[job->accepted];
-        (void) ngx_atomic_fetch_add(&mcf->counters->provider_ok[p->type], 1);
+
+/* one call in the histogram of call times: its bucket and the sum */
+
+static void
+ngx_http_smsverify_count_call(ngx_http_smsverify_counters_t *c,
+    sv_provider_type_t type, int64_t us)
+{
+    if (us < 0) {
+        us = 0;
     }
+
+    (void) ngx_atomic_fetch_add(&c->provider_calls[type]
+                                                  [sv_duration_bucket(us)], 1);
+    (void) ngx_atomic_fetch_add(&c->provider_us[type], (ngx_atomic_int_t) us);
 }
 
 

@@ -1,6 +1,6 @@
 
 /*
- * The wall clock in milliseconds.
+ * The wall clock in milliseconds, the monotonic one in microseconds.
  */
 
 #include <time.h>
@@ -16,4 +16,15 @@ sv_clock_ms(void)
     clock_gettime(CLOCK_REALTIME, &ts);
 
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+int64_t
+sv_clock_mono_us(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

@@ -205,7 +205,7 @@ is $res->{status}, 200, 'confirm in the default pool';
     location = /x { smsverify verify; }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid value "verify", it must be "send", "confirm", "signup" or "status" in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid value "verify", it must be "send", "confirm", "signup", "status", "login", "logout", "session", "reset_send" or "reset" in \S+nginx\.conf:\d+/
 
 
 
@@ -949,7 +949,7 @@ qr/\[emerg\] .*no "smsverify_provider" is defined for "smsverify send" in \S+\/s
 GET /status
 --- error_code: 200
 --- response_body chomp
-{"codesPending":0,"members":0,"sent":0,"sendFailed":0,"confirmed":0,"confirmFailed":0,"signups":0,"rateLimited":0,"providers":{}}
+{"codesPending":0,"members":0,"sent":0,"sendFailed":0,"confirmed":0,"confirmFailed":0,"signups":0,"rateLimited":0,"testSends":0,"logins":0,"loginsFailed":0,"resets":0,"providers":{}}
 
 
 

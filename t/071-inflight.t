@@ -221,7 +221,8 @@ is $res->{status}, 200, 'GET answered';
 ok defined $res->{json}{codesPending}, 'with the store figures';
 is_deeply [sort keys %{ $res->{json} }],
           [sort qw(codesPending members sent sendFailed confirmed confirmFailed
-                   signups rateLimited providers)], 'every figure';
+                   signups rateLimited testSends logins loginsFailed resets
+                   providers)], 'every figure';
 ok reaped_ok($holder), 'the send that held the pool was answered 200';
 
 $sock = sv_primed_connection(big_file());
