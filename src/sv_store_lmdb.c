@@ -1790,35 +1790,44 @@ sv_token_delete_txn(sv_txn_t *t, void *arg)
 }
 
 
+/* the reset token, if valid, is used up in the same transaction */
+
+static sv_store_rc_t
+sv_token_take_txn(sv_txn_t *t, void *arg)
+{
+    sv_store_rc_t  rc;
+
+    rc = sv_token_check_txn(t, arg);
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
+    return sv_token_delete_txn(t, (void *) ((sv_token_arg_t *) arg)->token_hash);
+}
+
+
 static sv_store_rc_t
 sv_lmdb_reset(sv_store_t *store, sv_reset_t *r, char *err, size_t errlen)
 {
-    char            ignored[256];
-    sv_lmdb_t      *st = (sv_lmdb_t *) store;
-    sv_store_rc_t   rc;
-
-    rc = sv_lmdb_token_check(store, r->token_hash, r->phone,
-                             SV_PURPOSE_RESET, r->now_ms, err, errlen);
-    if (rc != SV_STORE_OK) {
-        return rc;
-    }
+    sv_lmdb_t       *st = (sv_lmdb_t *) store;
+    sv_store_rc_t    rc;
+    sv_token_arg_t   a = { r->token_hash, r->phone, SV_PURPOSE_RESET,
+                           r->now_ms, NULL };
 
     /*
-     * The members' commit is synced and decides: the new hash and the
-     * epoch that ends every older session, at once.  A token left behind
-     * by a failure after it (or a crash) can only set a password again,
-     * for the phone whose owner it proved, until it expires.
+     * The token is taken first, in one transaction: of resets racing with
+     * one token, one wins.  Then the members' commit, synced, sets the new
+     * hash and the epoch that ends every older session, at once.  A
+     * failure or a crash between the two leaves the password as it was
+     * and the token used: a new code is needed, nothing is half-done.
      */
 
-    rc = sv_write(st, SV_ENV_MEMBERS, 0, sv_reset_txn, r, err, errlen);
+    rc = sv_write(st, SV_ENV_CODES, 0, sv_token_take_txn, &a, err, errlen);
     if (rc != SV_STORE_OK) {
         return rc;
     }
 
-    (void) sv_write(st, SV_ENV_CODES, 0, sv_token_delete_txn,
-                    (void *) r->token_hash, ignored, sizeof(ignored));
-
-    return SV_STORE_OK;
+    return sv_write(st, SV_ENV_MEMBERS, 0, sv_reset_txn, r, err, errlen);
 }
 
 

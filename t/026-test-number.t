@@ -141,13 +141,11 @@ is $st->{testSends}, 1, 'testSends 1';
 is $st->{sent}, 0, 'sent 0';
 is_deeply sv_mock_requests(), [], 'no provider was asked, from send to signup';
 
-# a member has the phone now: the send still answers (no store read for
-# it yet), and confirm says PHONE_TAKEN as for any phone
+# a member has the phone now: the send answers as a real send would
 $res = sv_request(POST => '/send', { phoneNumber => '+821000000001' });
-is $res->{status}, 200, 'a test send to a member phone';
-$res = sv_request(POST => '/confirm',
-    { phoneNumber => '+821000000001', verificationNumber => '482915' });
-is $res->{json}{error}, 'PHONE_TAKEN', 'then confirm refuses it';
+is $res->{status}, 409, 'a test send to a member phone';
+is $res->{json}{error}, 'PHONE_TAKEN', 'PHONE_TAKEN';
+is status_json()->{testSends}, 1, 'not counted';
 
 
 

@@ -208,9 +208,14 @@ GET /members/x
 --- flow
 sv_request(POST => '/login', { email => 'no@example.com', password => 'Passw0rd!' });
 sv_request(POST => '/send', { phoneNumber => 'bad' });
-open my $in, '<', server_root() . '/logs/auth.log' or die $!;
-my @lines = <$in>;
-close $in;
+my @lines;
+# nginx writes the access log line once the answer is out
+sv_wait_until(sub {
+    open my $in, '<', server_root() . '/logs/auth.log' or die $!;
+    @lines = <$in>;
+    close $in;
+    return grep { m{^/send } } @lines;
+}, 2, 0.05);
 ok((grep { m{^/members/x 401 "NOT_LOGGED_IN" ""$} } @lines), 'the guard\'s word');
 ok((grep { m{^/login 401 "LOGIN_FAILED" ""$} } @lines), 'login\'s');
 ok((grep { m{^/send 400 "INVALID_PHONE" ""$} } @lines), 'send\'s');

@@ -55,7 +55,7 @@ __DATA__
 
 === TEST 1: smsverify_auth takes member, verified or off
 --- config
-    location / { smsverify_auth maybe; }
+    location /g/ { smsverify_auth maybe; }
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*invalid value "maybe", it must be "member", "verified" or "off" in \S+nginx\.conf:\d+/
@@ -135,8 +135,9 @@ qr/\[emerg\] .*invalid value "signin", it must be "send", "confirm", "signup", "
 
 === TEST 8: a guarded location needs the store
 --- http_config
+    smsverify_password_hash bcrypt cost=4;
 --- config
-    location / { smsverify_auth member; }
+    location /g/ { smsverify_auth member; }
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*no "smsverify_store" is defined at the http level for the "smsverify" directive in \S+nginx\.conf:\d+/
