@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# End-to-end tests of the signup page (conf/html) in headless Chromium.
+# End-to-end tests of the page in conf/html (signup, login, the account
+# view, logout, password reset) and of the members-only location in front
+# of conf/members, in headless Chromium.
 #
 # Starts its own nginx in a temporary prefix with the log provider (the
 # development setup of conf/nginx.conf), runs t/e2e/*.test.mjs with node's
@@ -8,7 +10,7 @@
 #   SMSVERIFY_MODULE  the module        (default: build/ngx_http_smsverify_module.so)
 #   NGINX_BIN         nginx             (default: /usr/sbin/nginx)
 #   CHROMIUM          the browser       (default: /usr/bin/chromium)
-#   E2E_PORT          first of 4 ports  (default: 18480)
+#   E2E_PORT          first of 5 ports  (default: 18480)
 #   E2E_KEEP=1        keep the prefix (logs, store) after the run
 set -euo pipefail
 
@@ -24,6 +26,7 @@ api=$port               # the API and the page, same origin
 cross=$((port + 1))     # the page only, an origin in smsverify_cors
 stranger=$((port + 2))  # the page only, an origin not in smsverify_cors
 short=$((port + 3))     # the API and the page, codes live 2s
+app=$((port + 4))       # the application behind the API's /members-only/
 
 for f in "$module" "$nginx" "$CHROMIUM"; do
     [ -e "$f" ] || { echo "e2e: $f is missing (make build; apt-get install chromium)" >&2; exit 1; }
@@ -39,6 +42,7 @@ prefix=$(mktemp -d /tmp/smsverify-e2e.XXXXXX)
 chmod 755 "$prefix"                 # workers may run as nobody
 mkdir -p "$prefix/logs"
 cp -r "$repo/conf/html" "$prefix/html"
+cp -r "$repo/conf/members" "$prefix/members"
 
 cat >"$prefix/nginx.conf" <<EOF
 load_module $module;
@@ -80,10 +84,41 @@ http {
         listen       127.0.0.1:$api;
         client_max_body_size  16k;
 
+        smsverify_login_limit  3 1m;
+
         location = /sms/verification         { smsverify send; }
         location = /sms/verification/confirm { smsverify confirm; }
         location = /members/signup           { smsverify signup; }
+
+        location = /members/login              { smsverify login; }
+        location = /members/logout             { smsverify logout; }
+        location = /members/session            { smsverify session; }
+        location = /members/password/reset/sms { smsverify reset_send; }
+        location = /members/password/reset     { smsverify reset; }
+
+        # as conf/nginx.conf has it
+        location /members-only/ {
+            smsverify_auth  member;
+            error_page      401 = @login;
+            proxy_set_header  X-Member-Id        \$smsverify_member_id;
+            proxy_set_header  X-Member-Email     \$smsverify_member_email;
+            proxy_set_header  X-Member-Phone     \$smsverify_member_phone;
+            proxy_set_header  X-Member-Nickname  \$smsverify_member_nickname;
+            proxy_pass        http://127.0.0.1:$app/;
+        }
+        location @login { return 302 /?login=required; }
+
         location / { root $prefix/html; }
+    }
+
+    # the application: greets the member from nginx's X-Member-* headers
+    server {
+        listen       127.0.0.1:$app;
+        location / {
+            root     $prefix/members;
+            ssi      on;
+            charset  utf-8;
+        }
     }
 
     server {
