@@ -256,7 +256,8 @@ sv_store_rc_t sv_store_code_put(sv_store_t *st, const char *phone,
     sv_purpose_t purpose, char *err, size_t errlen);
 
 /*
- * PHONE_TAKEN (a signup code only), NO_CODE, EXPIRED; a match (constant
+ * PHONE_TAKEN (a member has the phone, and its code is not a reset code:
+ * a signup code, or none), NO_CODE, EXPIRED; a match (constant
  * time) deletes the code, stores the token c->token_new draws, of the
  * code's purpose (c->purpose), and is OK, in one transaction; a
  * mismatch counts an attempt: MISMATCH with attempts_left, or BURNT (code
@@ -300,9 +301,11 @@ sv_store_rc_t sv_store_signup(sv_store_t *st, sv_member_t *m,
     char *err, size_t errlen);
 
 /*
- * Accounts.  A login: login_allowed (a read: LOCKED with retry_after_ms
- * when limit failures of the account are in the window), member_find, the
- * password checked by the caller, then login_failed or session_start.
+ * Accounts.  A login: login_allowed (a read: LOCKED when limit failures
+ * of the account are in the window, retry_after_ms until fewer are: the
+ * oldest leaving it, or more of them if racing logins counted past the
+ * limit), member_find, the password checked by the caller, then
+ * login_failed or session_start.  limit is 1 to SV_LOGIN_LIMIT_MAX.
  */
 sv_store_rc_t sv_store_login_allowed(sv_store_t *st, sv_login_t *l,
     char *err, size_t errlen);
@@ -326,7 +329,11 @@ sv_store_rc_t sv_store_member_find(sv_store_t *st, const char *email_key,
 sv_store_rc_t sv_store_member_rehash(sv_store_t *st, uint64_t id,
     const char *old_hash, const char *new_hash, char *err, size_t errlen);
 
-/* The session is stored by its hash; s->account's failures are gone. */
+/*
+ * The session is stored by its hash; s->account's failures are gone.
+ * ERROR for a session that has ended already (idle_ms <= 0, expires_ms
+ * <= now_ms).
+ */
 sv_store_rc_t sv_store_session_start(sv_store_t *st, const sv_session_t *s,
     char *err, size_t errlen);
 
@@ -339,7 +346,10 @@ sv_store_rc_t sv_store_session_start(sv_store_t *st, const sv_session_t *s,
 sv_store_rc_t sv_store_session_get(sv_store_t *st, sv_session_get_t *g,
     char *err, size_t errlen);
 
-/* The session's last use is now_ms; OK also if it is gone. */
+/*
+ * The session's last use is now_ms; OK also if it is gone.  A session
+ * that has ended (idle, expired) is not brought back: it is deleted.
+ */
 sv_store_rc_t sv_store_session_touch(sv_store_t *st, const uint8_t *hash,
     int64_t now_ms, char *err, size_t errlen);
 

@@ -303,9 +303,9 @@ test('password reset: code, confirm, new password; the old one and its sessions 
   assert.deepEqual(loggedCodes('0099'), []);
 
   // the member's phone: a code, in flight with the buttons disabled (the
-  // signup's send to it was moments ago: smsverify_resend_interval holds
-  // for reset_send too)
-  await new Promise((resolve) => setTimeout(resolve, 2100));
+  // signup's send to it was moments ago, and the phone's resend interval
+  // holds for reset_send too: 1s in run.sh)
+  await new Promise((resolve) => setTimeout(resolve, 1100));
   await page.fill('#reset-phone', phone);
   await slow(page, '/members/password/reset/sms', 400);
   const code = await newCode(phone, async () => {

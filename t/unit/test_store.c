@@ -517,6 +517,253 @@ signup_check(fx_t *f, const char *email, const char *phone, int token,
 }
 
 
+/* Accounts. */
+
+#define WEEK        (7 * 24 * HOUR)
+#define DAY         (24 * HOUR)
+#define NEW_HASH    "$2b$10$ABCDEFGHIJKLMNOPQRSTUUabcdefghijklmnopqrstuvwxyz012"
+
+
+static sv_store_rc_t
+send_for(fx_t *f, const char *phone, sv_purpose_t purpose, int64_t now)
+{
+    sv_send_t  s;
+
+    memset(&s, 0, sizeof(s));
+    s.phone = phone;
+    s.purpose = purpose;
+    s.now_ms = now;
+    s.resend_ms = 30 * SEC;
+    s.limit = 5;
+    s.window_ms = HOUR;
+
+    return sv_store_send_begin(f->st, &s, f->err, sizeof(f->err));
+}
+
+
+/* A code of this purpose put and confirmed; c.purpose in *got. */
+static sv_store_rc_t
+verify_for(fx_t *f, const char *phone, sv_purpose_t purpose, int token,
+    int64_t now, sv_purpose_t *got)
+{
+    uint8_t        ghash[SV_HASH_SIZE], thash[SV_HASH_SIZE];
+    token_src_t    src = { thash, 0, 0 };
+    sv_confirm_t   c;
+    sv_store_rc_t  rc;
+
+    hash_of(ghash, 0x42);
+    hash_of(thash, token);
+    assert_int_equal(sv_store_code_put(f->st, phone, ghash, now + 3 * MIN, 5,
+                                       purpose, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+
+    memset(&c, 0, sizeof(c));
+    c.phone = phone;
+    c.guess_hash = ghash;
+    c.now_ms = now;
+    c.token_new = token_new;
+    c.token_data = &src;
+    c.token_expires_ms = now + 30 * MIN;
+    c.purpose = (sv_purpose_t) -1;
+
+    rc = sv_store_confirm(f->st, &c, f->err, sizeof(f->err));
+
+    if (got != NULL) {
+        *got = c.purpose;
+    }
+
+    return rc;
+}
+
+
+static sv_store_rc_t
+token_check_for(fx_t *f, int token, const char *phone, sv_purpose_t purpose,
+    int64_t now)
+{
+    uint8_t  thash[SV_HASH_SIZE];
+
+    hash_of(thash, token);
+
+    return sv_store_token_check(f->st, thash, phone, purpose, now, f->err,
+                                sizeof(f->err));
+}
+
+
+static sv_store_rc_t
+reset_of(fx_t *f, const char *phone, int token, int64_t now,
+    const char *hash, int check_only, uint64_t *id)
+{
+    uint8_t        thash[SV_HASH_SIZE];
+    sv_reset_t     r;
+    sv_store_rc_t  rc;
+
+    hash_of(thash, token);
+
+    memset(&r, 0, sizeof(r));
+    r.phone = phone;
+    r.token_hash = thash;
+    r.now_ms = now;
+    r.password_hash = hash;
+    r.id = 12345;
+
+    rc = check_only ? sv_store_reset_check(f->st, &r, f->err, sizeof(f->err))
+                    : sv_store_reset(f->st, &r, f->err, sizeof(f->err));
+
+    if (id != NULL) {
+        *id = r.id;
+    }
+
+    return rc;
+}
+
+
+static sv_store_rc_t
+reset_check(fx_t *f, const char *phone, int token, int64_t now)
+{
+    return reset_of(f, phone, token, now, NULL, 1, NULL);
+}
+
+
+static sv_store_rc_t
+reset(fx_t *f, const char *phone, int token, int64_t now, uint64_t *id)
+{
+    return reset_of(f, phone, token, now, NEW_HASH, 0, id);
+}
+
+
+static sv_login_t
+login_of(const char *account, int64_t now)
+{
+    sv_login_t  l;
+
+    memset(&l, 0, sizeof(l));
+    l.account = account;
+    l.now_ms = now;
+    l.limit = 5;
+    l.window_ms = 15 * MIN;
+    l.retry_after_ms = -1;
+
+    return l;
+}
+
+
+static sv_store_rc_t
+login_allowed(fx_t *f, const char *account, int64_t now, int64_t *retry)
+{
+    sv_login_t     l;
+    sv_store_rc_t  rc;
+
+    l = login_of(account, now);
+    rc = sv_store_login_allowed(f->st, &l, f->err, sizeof(f->err));
+
+    if (retry != NULL) {
+        *retry = l.retry_after_ms;
+    }
+
+    return rc;
+}
+
+
+static sv_store_rc_t
+login_failed(fx_t *f, const char *account, int64_t now)
+{
+    sv_login_t  l;
+
+    l = login_of(account, now);
+
+    return sv_store_login_failed(f->st, &l, f->err, sizeof(f->err));
+}
+
+
+/* A session of a week, idle after a day, by hash byte h. */
+static sv_store_rc_t
+session_start(fx_t *f, int h, uint64_t member, uint32_t epoch, int64_t now,
+    const char *account)
+{
+    uint8_t       hash[SV_HASH_SIZE];
+    sv_session_t  s;
+
+    hash_of(hash, h);
+
+    memset(&s, 0, sizeof(s));
+    s.hash = hash;
+    s.member_id = member;
+    s.epoch = epoch;
+    s.now_ms = now;
+    s.expires_ms = now + WEEK;
+    s.idle_ms = DAY;
+    s.account = account;
+
+    return sv_store_session_start(f->st, &s, f->err, sizeof(f->err));
+}
+
+
+static sv_store_rc_t
+session_get(fx_t *f, int h, int64_t now, sv_session_get_t *g)
+{
+    uint8_t  hash[SV_HASH_SIZE];
+
+    hash_of(hash, h);
+
+    memset(g, 0xff, sizeof(*g));
+    g->hash = hash;
+    g->now_ms = now;
+
+    return sv_store_session_get(f->st, g, f->err, sizeof(f->err));
+}
+
+
+static sv_store_rc_t
+session_touch(fx_t *f, int h, int64_t now)
+{
+    uint8_t  hash[SV_HASH_SIZE];
+
+    hash_of(hash, h);
+
+    return sv_store_session_touch(f->st, hash, now, f->err, sizeof(f->err));
+}
+
+
+static sv_store_rc_t
+session_end(fx_t *f, int h)
+{
+    uint8_t  hash[SV_HASH_SIZE];
+
+    hash_of(hash, h);
+
+    return sv_store_session_end(f->st, hash, f->err, sizeof(f->err));
+}
+
+
+static sv_member_info_t
+member_find(fx_t *f, const char *email_key, const char *phone,
+    sv_store_rc_t expect)
+{
+    sv_member_info_t  m;
+
+    memset(&m, 0xff, sizeof(m));
+    assert_int_equal(sv_store_member_find(f->st, email_key, phone, &m,
+                                          f->err, sizeof(f->err)),
+                     expect);
+
+    return m;
+}
+
+
+/* A member of PHONE_A, "Kim@Example.com": its id. */
+static uint64_t
+member_a(fx_t *f)
+{
+    uint64_t  id;
+
+    verify(f, PHONE_A, 0x70, T0);
+    assert_int_equal(signup(f, "Kim@Example.com", PHONE_A, 0x70, T0, &id),
+                     SV_STORE_OK);
+
+    return id;
+}
+
+
 static sv_store_stats_t
 stats(fx_t *f)
 {
@@ -1261,6 +1508,10 @@ fill_both(fx_t *f)
     }
 
     verify(f, PHONE_B, 0x71, T0);
+
+    /* a session and failed logins: records the check reads too */
+    assert_int_equal(session_start(f, 0x5a, 1, 0, T0, NULL), SV_STORE_OK);
+    assert_int_equal(login_failed(f, "e:b@example.com", T0), SV_STORE_OK);
 }
 
 
@@ -2351,6 +2602,755 @@ test_map_grown_by_other_process(void **state)
 }
 
 
+/* Accounts: purposes. */
+
+static void
+test_reset_send_needs_member(void **state)
+{
+    fx_t  *f = *state;
+
+    /* a reset code for a phone no member has: no send is counted */
+    assert_int_equal(send_for(f, PHONE_A, SV_PURPOSE_RESET, T0),
+                     SV_STORE_NOT_MEMBER);
+    assert_int_equal(send_for(f, PHONE_A, SV_PURPOSE_SIGNUP, T0),
+                     SV_STORE_OK);
+
+    member_a(f);
+
+    /* a member's phone: a reset code, never PHONE_TAKEN; limits hold */
+    assert_int_equal(send_for(f, PHONE_A, SV_PURPOSE_SIGNUP, T0 + MIN),
+                     SV_STORE_PHONE_TAKEN);
+    assert_int_equal(send_for(f, PHONE_A, SV_PURPOSE_RESET, T0 + MIN),
+                     SV_STORE_OK);
+    assert_int_equal(send_for(f, PHONE_A, SV_PURPOSE_RESET, T0 + MIN + SEC),
+                     SV_STORE_RESEND_TOO_SOON);
+}
+
+
+static void
+test_reset_code_confirm(void **state)
+{
+    fx_t          *f = *state;
+    sv_purpose_t   got;
+
+    member_a(f);
+
+    /* a signup code for a member's phone is PHONE_TAKEN, a reset one not */
+    assert_int_equal(verify_for(f, PHONE_A, SV_PURPOSE_SIGNUP, 0x71, T0,
+                                &got),
+                     SV_STORE_PHONE_TAKEN);
+    assert_int_equal(verify_for(f, PHONE_A, SV_PURPOSE_RESET, 0x72, T0,
+                                &got),
+                     SV_STORE_OK);
+    assert_int_equal(got, SV_PURPOSE_RESET);
+
+    /* its token proves the phone for a reset only */
+    assert_int_equal(token_check_for(f, 0x72, PHONE_A, SV_PURPOSE_RESET, T0),
+                     SV_STORE_OK);
+    assert_int_equal(token_check_for(f, 0x72, PHONE_A, SV_PURPOSE_SIGNUP,
+                                     T0),
+                     SV_STORE_NO_TOKEN);
+
+    /* a signup code of a free phone gives a signup token */
+    assert_int_equal(verify_for(f, PHONE_B, SV_PURPOSE_SIGNUP, 0x73, T0,
+                                &got),
+                     SV_STORE_OK);
+    assert_int_equal(got, SV_PURPOSE_SIGNUP);
+    assert_int_equal(token_check_for(f, 0x73, PHONE_B, SV_PURPOSE_RESET, T0),
+                     SV_STORE_NO_TOKEN);
+
+    /* a member's phone without a code: PHONE_TAKEN, as before resets */
+    assert_int_equal(confirm(f, PHONE_A, 0x42, T0, 0x74, T0 + HOUR, NULL),
+                     SV_STORE_PHONE_TAKEN);
+}
+
+
+/* A reset token never signs up, a signup token never resets. */
+static void
+test_purposes_kept_apart(void **state)
+{
+    fx_t              *f = *state;
+    sv_member_info_t   m;
+
+    /* a reset token for a free phone (its member gone since the send) */
+    assert_int_equal(verify_for(f, PHONE_B, SV_PURPOSE_RESET, 0x71, T0,
+                                NULL),
+                     SV_STORE_OK);
+    assert_int_equal(signup_check(f, "b@example.com", PHONE_B, 0x71, T0),
+                     SV_STORE_NO_TOKEN);
+    assert_int_equal(signup(f, "b@example.com", PHONE_B, 0x71, T0, NULL),
+                     SV_STORE_NO_TOKEN);
+    assert_int_equal(stats(f).members, 0);
+
+    /* a signup token of a member's phone, confirmed before its signup */
+    verify(f, PHONE_A, 0x72, T0);
+    member_a(f);
+    assert_int_equal(token_check(f, 0x72, PHONE_A, T0), SV_STORE_OK);
+    assert_int_equal(reset_check(f, PHONE_A, 0x72, T0), SV_STORE_NO_TOKEN);
+    assert_int_equal(reset(f, PHONE_A, 0x72, T0, NULL), SV_STORE_NO_TOKEN);
+
+    m = member_find(f, NULL, PHONE_A, SV_STORE_OK);
+    assert_int_equal(m.epoch, 0);
+    assert_memory_equal(m.password_hash, "$2b$12$", 7);
+}
+
+
+/* Accounts: reset. */
+
+static void
+test_reset(void **state)
+{
+    fx_t              *f = *state;
+    uint64_t           id, got;
+    sv_member_info_t   m;
+    sv_session_get_t   g;
+
+    id = member_a(f);
+    assert_int_equal(session_start(f, 0x51, id, 0, T0, NULL), SV_STORE_OK);
+    assert_int_equal(session_start(f, 0x52, id, 0, T0, NULL), SV_STORE_OK);
+
+    assert_int_equal(verify_for(f, PHONE_A, SV_PURPOSE_RESET, 0x71, T0,
+                                NULL),
+                     SV_STORE_OK);
+
+    /* an unknown token, one for another phone, an expired one */
+    assert_int_equal(reset_check(f, PHONE_A, 0x79, T0), SV_STORE_NO_TOKEN);
+    assert_int_equal(reset_check(f, PHONE_B, 0x71, T0), SV_STORE_NO_TOKEN);
+    assert_int_equal(reset_check(f, PHONE_A, 0x71, T0 + 30 * MIN),
+                     SV_STORE_NO_TOKEN);
+    assert_int_equal(reset(f, PHONE_A, 0x71, T0 + 30 * MIN, NULL),
+                     SV_STORE_NO_TOKEN);
+
+    /* the check changes nothing */
+    assert_int_equal(reset_check(f, PHONE_A, 0x71, T0), SV_STORE_OK);
+    assert_int_equal(reset_check(f, PHONE_A, 0x71, T0), SV_STORE_OK);
+    assert_int_equal(session_get(f, 0x51, T0, &g), SV_STORE_OK);
+
+    got = 0;
+    assert_int_equal(reset(f, PHONE_A, 0x71, T0 + MIN, &got), SV_STORE_OK);
+    assert_int_equal(got, id);
+
+    m = member_find(f, NULL, PHONE_A, SV_STORE_OK);
+    assert_string_equal(m.password_hash, NEW_HASH);
+    assert_int_equal(m.epoch, 1);
+    assert_string_equal(m.email, "Kim@Example.com");
+    assert_int_equal(m.created_ms, T0);
+
+    /* every session of before ends at once; the token is used up */
+    assert_int_equal(session_get(f, 0x51, T0 + MIN, &g), SV_STORE_NO_SESSION);
+    assert_int_equal(session_get(f, 0x52, T0 + MIN, &g), SV_STORE_NO_SESSION);
+    assert_int_equal(reset(f, PHONE_A, 0x71, T0 + MIN, NULL),
+                     SV_STORE_NO_TOKEN);
+
+    /* a session of the new epoch is good */
+    assert_int_equal(session_start(f, 0x53, id, m.epoch, T0 + MIN, NULL),
+                     SV_STORE_OK);
+    assert_int_equal(session_get(f, 0x53, T0 + MIN, &g), SV_STORE_OK);
+
+    /* a second reset moves it on again */
+    assert_int_equal(verify_for(f, PHONE_A, SV_PURPOSE_RESET, 0x72, T0 + MIN,
+                                NULL),
+                     SV_STORE_OK);
+    assert_int_equal(reset(f, PHONE_A, 0x72, T0 + MIN, NULL), SV_STORE_OK);
+    assert_int_equal(member_find(f, NULL, PHONE_A, SV_STORE_OK).epoch, 2);
+    assert_int_equal(session_get(f, 0x53, T0 + MIN, &g), SV_STORE_NO_SESSION);
+}
+
+
+static void
+test_reset_not_member(void **state)
+{
+    fx_t  *f = *state;
+
+    /* a reset token for a phone whose member is gone */
+    assert_int_equal(verify_for(f, PHONE_B, SV_PURPOSE_RESET, 0x71, T0,
+                                NULL),
+                     SV_STORE_OK);
+    assert_int_equal(reset_check(f, PHONE_B, 0x71, T0), SV_STORE_NOT_MEMBER);
+    assert_int_equal(reset(f, PHONE_B, 0x71, T0, NULL), SV_STORE_NOT_MEMBER);
+    assert_int_equal(stats(f).members, 0);
+}
+
+
+/* A reset's commit is synced as a signup's, whatever sync says. */
+static void
+test_reset_synced(void **state)
+{
+    fx_t  *f = *state;
+
+    member_a(f);
+    assert_int_equal(verify_for(f, PHONE_A, SV_PURPOSE_RESET, 0x71, T0,
+                                NULL),
+                     SV_STORE_OK);
+
+    syncs_members = 0;
+    syncs_codes = 0;
+
+    assert_int_equal(reset(f, PHONE_A, 0x71, T0, NULL), SV_STORE_OK);
+    assert_true(syncs_members > 0);
+    assert_int_equal(syncs_codes, 0);
+
+    /* sessions and failures are codes: lazily synced */
+    syncs_members = 0;
+    assert_int_equal(session_start(f, 0x51, 1, 1, T0, "p:" PHONE_A),
+                     SV_STORE_OK);
+    assert_int_equal(login_failed(f, "p:" PHONE_A, T0), SV_STORE_OK);
+    assert_int_equal(session_touch(f, 0x51, T0 + HOUR), SV_STORE_OK);
+    assert_int_equal(syncs_members, 0);
+    assert_int_equal(syncs_codes, 0);
+
+    /* and the member is on disk: reopened, the new hash and epoch */
+    fx_close(f);
+    fx_open(f, MAP_SIZE, 1);
+    assert_int_equal(member_find(f, "kim@example.com", NULL,
+                                 SV_STORE_OK).epoch, 1);
+}
+
+
+/* Accounts: members. */
+
+static void
+test_member_find(void **state)
+{
+    fx_t              *f = *state;
+    uint64_t           id;
+    sv_member_info_t   m;
+
+    id = member_a(f);
+
+    m = member_find(f, "kim@example.com", NULL, SV_STORE_OK);
+    assert_int_equal(m.id, id);
+    assert_string_equal(m.email, "Kim@Example.com");
+    assert_string_equal(m.phone, PHONE_A);
+    assert_string_equal(m.nickname, "\xed\x99\x8d\xea\xb8\xb8\xeb\x8f\x99");
+    assert_string_equal(m.password_hash, "$2b$12$abcdefghijklmnopqrstuu"
+                                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ012");
+    assert_int_equal(m.nterms, 2);
+    assert_int_equal(m.terms[0], 1);
+    assert_int_equal(m.terms[1], 2);
+    assert_int_equal(m.created_ms, T0);
+    assert_int_equal(m.epoch, 0);
+
+    m = member_find(f, NULL, PHONE_A, SV_STORE_OK);
+    assert_int_equal(m.id, id);
+
+    /* the email key is the folded one: the caller folds */
+    member_find(f, "Kim@Example.com", NULL, SV_STORE_NOT_MEMBER);
+    member_find(f, "lee@example.com", NULL, SV_STORE_NOT_MEMBER);
+    member_find(f, NULL, PHONE_B, SV_STORE_NOT_MEMBER);
+}
+
+
+/* A member as the seed wrote it, without an epoch: of epoch 0. */
+static void
+test_member_without_epoch(void **state)
+{
+    fx_t              *f = *state;
+    char               buf[1024];
+    uint8_t            key[8];
+    sv_member_info_t   m;
+    static const char  text[] =
+        "{\"id\":7,\"email\":\"Old@Example.com\",\"phone\":\"" PHONE_B "\","
+        "\"nickname\":\"old\",\"passwordHash\":\"$2b$12$seed\","
+        "\"terms\":[1],\"createdAt\":1600000000000}";
+
+    fx_close(f);
+    id_key(7, key);
+    raw_put(f->dir, "members", key, 8, text, sizeof(text) - 1);
+    raw_put(f->dir, "emails", "old@example.com", 15, key, 8);
+    raw_put(f->dir, "phones", PHONE_B, strlen(PHONE_B), key, 8);
+    fx_open(f, MAP_SIZE, 1);
+
+    m = member_find(f, "old@example.com", NULL, SV_STORE_OK);
+    assert_int_equal(m.id, 7);
+    assert_int_equal(m.epoch, 0);
+    assert_string_equal(m.password_hash, "$2b$12$seed");
+    assert_int_equal(m.created_ms, 1600000000000LL);
+
+    /* a reset writes it again, whole, with its epoch */
+    assert_int_equal(verify_for(f, PHONE_B, SV_PURPOSE_RESET, 0x71, T0,
+                                NULL),
+                     SV_STORE_OK);
+    assert_int_equal(reset(f, PHONE_B, 0x71, T0, NULL), SV_STORE_OK);
+    fx_close(f);
+
+    assert_true(raw_get(f->dir, "members", key, 8, buf, sizeof(buf)) > 0);
+    assert_string_equal(buf,
+        "{\"id\":7,\"email\":\"Old@Example.com\",\"phone\":\"" PHONE_B "\","
+        "\"nickname\":\"old\",\"passwordHash\":\"" NEW_HASH "\","
+        "\"terms\":[1],\"createdAt\":1600000000000,\"epoch\":1}");
+    fx_open(f, MAP_SIZE, 1);
+}
+
+
+static void
+test_member_rehash(void **state)
+{
+    fx_t              *f = *state;
+    uint64_t           id;
+    sv_member_info_t   m;
+
+    id = member_a(f);
+    m = member_find(f, NULL, PHONE_A, SV_STORE_OK);
+
+    /* only from the hash the login verified: a reset meanwhile wins */
+    assert_int_equal(sv_store_member_rehash(f->st, id, "$2b$04$other",
+                                            NEW_HASH, f->err,
+                                            sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_string_equal(member_find(f, NULL, PHONE_A,
+                                    SV_STORE_OK).password_hash,
+                        m.password_hash);
+
+    assert_int_equal(sv_store_member_rehash(f->st, id, m.password_hash,
+                                            NEW_HASH, f->err,
+                                            sizeof(f->err)),
+                     SV_STORE_OK);
+    m = member_find(f, NULL, PHONE_A, SV_STORE_OK);
+    assert_string_equal(m.password_hash, NEW_HASH);
+    assert_int_equal(m.epoch, 0);           /* its sessions live on */
+
+    assert_int_equal(sv_store_member_rehash(f->st, id + 1, NEW_HASH,
+                                            NEW_HASH, f->err,
+                                            sizeof(f->err)),
+                     SV_STORE_NOT_MEMBER);
+}
+
+
+/* Accounts: logins. */
+
+static void
+test_login_lock(void **state)
+{
+    fx_t     *f = *state;
+    int       i;
+    int64_t   retry;
+
+    for (i = 0; i < 5; i++) {
+        assert_int_equal(login_allowed(f, "e:kim@example.com", T0 + i * MIN,
+                                       &retry),
+                         SV_STORE_OK);
+        assert_int_equal(login_failed(f, "e:kim@example.com", T0 + i * MIN),
+                         SV_STORE_OK);
+    }
+
+    /* locked until the oldest failure leaves the 15 minutes */
+    assert_int_equal(login_allowed(f, "e:kim@example.com", T0 + 5 * MIN,
+                                   &retry),
+                     SV_STORE_LOCKED);
+    assert_int_equal(retry, 10 * MIN);
+
+    /* per account, member or not */
+    assert_int_equal(login_allowed(f, "e:lee@example.com", T0 + 5 * MIN,
+                                   NULL),
+                     SV_STORE_OK);
+    assert_int_equal(login_allowed(f, "p:" PHONE_A, T0 + 5 * MIN, NULL),
+                     SV_STORE_OK);
+
+    assert_int_equal(login_allowed(f, "e:kim@example.com", T0 + 15 * MIN - 1,
+                                   &retry),
+                     SV_STORE_LOCKED);
+    assert_int_equal(retry, 1);
+    assert_int_equal(login_allowed(f, "e:kim@example.com", T0 + 15 * MIN,
+                                   NULL),
+                     SV_STORE_OK);
+}
+
+
+/* A login forgets the account's failures. */
+static void
+test_login_clears_failures(void **state)
+{
+    fx_t  *f = *state;
+    int    i;
+
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(login_failed(f, "p:" PHONE_A, T0), SV_STORE_OK);
+        assert_int_equal(login_failed(f, "e:kim@example.com", T0),
+                         SV_STORE_OK);
+    }
+
+    assert_int_equal(session_start(f, 0x51, 1, 0, T0, "p:" PHONE_A),
+                     SV_STORE_OK);
+
+    /* one more failure each: the phone's count started afresh */
+    assert_int_equal(login_failed(f, "p:" PHONE_A, T0), SV_STORE_OK);
+    assert_int_equal(login_failed(f, "e:kim@example.com", T0), SV_STORE_OK);
+    assert_int_equal(login_allowed(f, "p:" PHONE_A, T0, NULL), SV_STORE_OK);
+    assert_int_equal(login_allowed(f, "e:kim@example.com", T0, NULL),
+                     SV_STORE_LOCKED);
+}
+
+
+static void
+test_login_bad_arguments(void **state)
+{
+    fx_t        *f = *state;
+    sv_login_t   l;
+    char         long_account[SV_STORE_ACCOUNT_MAX + 2];
+
+    assert_int_equal(login_allowed(f, "kim@example.com", T0, NULL),
+                     SV_STORE_ERROR);
+    assert_int_equal(login_failed(f, "e:", T0), SV_STORE_ERROR);
+
+    memset(long_account, 'a', sizeof(long_account) - 1);
+    long_account[0] = 'e';
+    long_account[1] = ':';
+    long_account[sizeof(long_account) - 1] = '\0';
+    assert_int_equal(login_failed(f, long_account, T0), SV_STORE_ERROR);
+    long_account[sizeof(long_account) - 2] = '\0';
+    assert_int_equal(login_failed(f, long_account, T0), SV_STORE_OK);
+
+    l = login_of("e:kim@example.com", T0);
+    l.limit = 0;
+    assert_int_equal(sv_store_login_allowed(f->st, &l, f->err,
+                                            sizeof(f->err)),
+                     SV_STORE_ERROR);
+    l.limit = SV_LOGIN_LIMIT_MAX + 1;
+    assert_int_equal(sv_store_login_failed(f->st, &l, f->err,
+                                           sizeof(f->err)),
+                     SV_STORE_ERROR);
+
+    /* a session without a hash, or ended before it starts */
+    {
+        sv_session_t  s;
+
+        memset(&s, 0, sizeof(s));
+        s.now_ms = T0;
+        s.expires_ms = T0 + WEEK;
+        s.idle_ms = DAY;
+        assert_int_equal(sv_store_session_start(f->st, &s, f->err,
+                                                sizeof(f->err)),
+                         SV_STORE_ERROR);
+    }
+
+    assert_int_equal(reset_of(f, PHONE_A, 0x71, T0, "", 0, NULL),
+                     SV_STORE_ERROR);
+    assert_int_equal(sv_store_member_rehash(f->st, 1, NEW_HASH, NEW_HASH "x"
+                                            "0123456789", f->err,
+                                            sizeof(f->err)),
+                     SV_STORE_ERROR);
+    assert_int_equal(sv_store_code_put(f->st, PHONE_A,
+                                       (const uint8_t *) NEW_HASH, T0, 5,
+                                       (sv_purpose_t) 7, f->err,
+                                       sizeof(f->err)),
+                     SV_STORE_ERROR);
+}
+
+
+/* Accounts: sessions. */
+
+static void
+test_session_start_get(void **state)
+{
+    fx_t              *f = *state;
+    uint64_t           id;
+    sv_session_get_t   g;
+
+    id = member_a(f);
+    assert_int_equal(session_start(f, 0x51, id, 0, T0, NULL), SV_STORE_OK);
+
+    assert_int_equal(session_get(f, 0x51, T0, &g), SV_STORE_OK);
+    assert_int_equal(g.member.id, id);
+    assert_string_equal(g.member.email, "Kim@Example.com");
+    assert_string_equal(g.member.phone, PHONE_A);
+    assert_string_equal(g.member.nickname,
+                        "\xed\x99\x8d\xea\xb8\xb8\xeb\x8f\x99");
+    assert_int_equal(g.member.nterms, 2);
+    assert_int_equal(g.member.created_ms, T0);
+    assert_int_equal(g.expires_in_ms, DAY);
+    assert_int_equal(g.stale, 0);
+
+    /* unknown, ended */
+    assert_int_equal(session_get(f, 0x52, T0, &g), SV_STORE_NO_SESSION);
+    assert_int_equal(session_end(f, 0x51), SV_STORE_OK);
+    assert_int_equal(session_get(f, 0x51, T0, &g), SV_STORE_NO_SESSION);
+    assert_int_equal(session_end(f, 0x51), SV_STORE_OK);
+    assert_int_equal(session_touch(f, 0x51, T0), SV_STORE_OK);
+    assert_int_equal(session_get(f, 0x51, T0, &g), SV_STORE_NO_SESSION);
+
+    assert_int_equal(sv_store_reads_wait_free(f->st), 1);
+}
+
+
+static void
+test_session_idle_stale_touch(void **state)
+{
+    fx_t              *f = *state;
+    uint64_t           id;
+    sv_session_get_t   g;
+
+    id = member_a(f);
+    assert_int_equal(session_start(f, 0x51, id, 0, T0, NULL), SV_STORE_OK);
+
+    /* stale past a tenth of idle: the caller touches it */
+    assert_int_equal(session_get(f, 0x51, T0 + DAY / 10, &g), SV_STORE_OK);
+    assert_int_equal(g.stale, 0);
+    assert_int_equal(session_get(f, 0x51, T0 + DAY / 10 + 1, &g),
+                     SV_STORE_OK);
+    assert_int_equal(g.stale, 1);
+    assert_int_equal(session_touch(f, 0x51, T0 + DAY / 10 + 1), SV_STORE_OK);
+    assert_int_equal(session_get(f, 0x51, T0 + DAY / 10 + 1, &g),
+                     SV_STORE_OK);
+    assert_int_equal(g.stale, 0);
+
+    /* the touch moved the idle end on */
+    assert_int_equal(session_get(f, 0x51, T0 + DAY + DAY / 10, &g),
+                     SV_STORE_OK);
+    assert_int_equal(session_get(f, 0x51, T0 + DAY + DAY / 10 + 1, &g),
+                     SV_STORE_NO_SESSION);
+
+    /* idle: a touch does not bring it back (it goes) */
+    assert_int_equal(session_touch(f, 0x51, T0 + 2 * DAY), SV_STORE_OK);
+    assert_int_equal(session_get(f, 0x51, T0 + DAY, &g), SV_STORE_NO_SESSION);
+    fx_close(f);
+    assert_int_equal(raw_entries(f->dir, "sessions"), 0);
+    fx_open(f, MAP_SIZE, 1);
+}
+
+
+static void
+test_session_expires(void **state)
+{
+    fx_t              *f = *state;
+    int                i;
+    uint64_t           id;
+    sv_session_get_t   g;
+
+    id = member_a(f);
+    assert_int_equal(session_start(f, 0x51, id, 0, T0, NULL), SV_STORE_OK);
+
+    /* used every 20 hours (the last at 160), still over at the week's end */
+    for (i = 1; i <= 8; i++) {
+        assert_int_equal(session_touch(f, 0x51, T0 + i * 20 * HOUR),
+                         SV_STORE_OK);
+    }
+
+    assert_int_equal(session_get(f, 0x51, T0 + WEEK - HOUR, &g),
+                     SV_STORE_OK);
+    assert_int_equal(g.expires_in_ms, HOUR);
+    assert_int_equal(session_get(f, 0x51, T0 + WEEK, &g),
+                     SV_STORE_NO_SESSION);
+}
+
+
+/* A member deleted (by hand, here): its sessions end. */
+static void
+test_session_member_gone(void **state)
+{
+    fx_t              *f = *state;
+    uint8_t            key[8];
+    uint64_t           id;
+    MDB_env           *env;
+    MDB_txn           *txn;
+    MDB_val            k;
+    sv_session_get_t   g;
+
+    id = member_a(f);
+    assert_int_equal(session_start(f, 0x51, id, 0, T0, NULL), SV_STORE_OK);
+    assert_int_equal(session_start(f, 0x52, id + 1, 0, T0, NULL),
+                     SV_STORE_OK);
+    assert_int_equal(session_get(f, 0x52, T0, &g), SV_STORE_NO_SESSION);
+    fx_close(f);
+
+    id_key(id, key);
+    env = raw_open(f->dir, "members");
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    k.mv_data = key;
+    k.mv_size = 8;
+    assert_int_equal(mdb_del(txn, raw_dbi(txn, "members"), &k, NULL), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    fx_open(f, MAP_SIZE, 1);
+    assert_int_equal(session_get(f, 0x51, T0, &g), SV_STORE_NO_SESSION);
+}
+
+
+/*
+ * A fresh process that begins a write transaction in both parts, says
+ * so on stdout, and holds them until its stdin ends.
+ */
+static int
+hold_child(const char *dir)
+{
+    int                 k;
+    char                c;
+    MDB_env            *envs[2];
+    MDB_txn            *txns[2];
+    static const char  *parts[2] = { "sessions", "members" };
+
+    for (k = 0; k < 2; k++) {
+        envs[k] = raw_open(dir, parts[k]);
+
+        if (mdb_txn_begin(envs[k], NULL, 0, &txns[k]) != 0) {
+            return 1;
+        }
+    }
+
+    if (write(1, "x", 1) != 1) {
+        return 1;
+    }
+
+    while (read(0, &c, 1) > 0) {
+        /* void */
+    }
+
+    for (k = 0; k < 2; k++) {
+        mdb_txn_abort(txns[k]);
+        mdb_env_close(envs[k]);
+    }
+
+    return 0;
+}
+
+
+static uint64_t
+last_txnid(const char *dir, const char *db)
+{
+    MDB_env      *env;
+    MDB_envinfo   info;
+
+    env = raw_open(dir, db);
+    assert_int_equal(mdb_env_info(env, &info), 0);
+    mdb_env_close(env);
+
+    return info.me_last_txnid;
+}
+
+
+/*
+ * session_get may run on the event loop: it waits for no writer (another
+ * process holds both parts' write locks meanwhile) and writes nothing
+ * (no new transaction in either part).
+ */
+static void
+test_session_get_reads_only(void **state)
+{
+    fx_t              *f = *state;
+    int                status, to[2], from[2];
+    char               c;
+    pid_t              pid;
+    uint64_t           id, sessions, members;
+    sv_session_get_t   g;
+
+    id = member_a(f);
+    assert_int_equal(session_start(f, 0x51, id, 0, T0, NULL), SV_STORE_OK);
+    fx_close(f);
+    sessions = last_txnid(f->dir, "sessions");
+    members = last_txnid(f->dir, "members");
+    fx_open(f, MAP_SIZE, 1);
+
+    assert_int_equal(pipe(to), 0);
+    assert_int_equal(pipe(from), 0);
+
+    pid = fork();
+    assert_true(pid >= 0);
+
+    if (pid == 0) {
+        dup2(to[0], 0);
+        dup2(from[1], 1);
+        close(to[1]);
+        close(from[0]);
+        execlp(argv0, argv0, "--hold", f->dir, (char *) NULL);
+        _exit(127);
+    }
+
+    close(to[0]);
+    close(from[1]);
+    assert_int_equal(read(from[0], &c, 1), 1);
+
+    /* the writers hold their locks: a wait here would never end */
+    alarm(10);
+    assert_int_equal(session_get(f, 0x51, T0 + DAY / 2, &g), SV_STORE_OK);
+    assert_int_equal(g.stale, 1);
+    assert_int_equal(g.member.id, id);
+    assert_int_equal(session_get(f, 0x52, T0, &g), SV_STORE_NO_SESSION);
+    alarm(0);
+
+    close(to[1]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    close(from[0]);
+
+    fx_close(f);
+    assert_true(last_txnid(f->dir, "sessions") == sessions);
+    assert_true(last_txnid(f->dir, "members") == members);
+    fx_open(f, MAP_SIZE, 1);
+}
+
+
+/* The sweep deletes ended sessions and failures no window needs. */
+static void
+test_sweep_sessions_logins(void **state)
+{
+    fx_t              *f = *state;
+    sv_session_get_t   g;
+
+    assert_int_equal(session_start(f, 0x51, 1, 0, T0, NULL), SV_STORE_OK);
+    assert_int_equal(session_start(f, 0x52, 1, 0, T0, NULL), SV_STORE_OK);
+    assert_int_equal(session_touch(f, 0x52, T0 + 20 * HOUR), SV_STORE_OK);
+    assert_int_equal(login_failed(f, "e:a@example.com", T0), SV_STORE_OK);
+    assert_int_equal(login_failed(f, "e:b@example.com", T0 + 10 * MIN),
+                     SV_STORE_OK);
+
+    /* at T0 + 15 min: a's failure has left its window, b's not */
+    assert_int_equal(sv_store_sweep(f->st, T0 + 15 * MIN, 0, 100, f->err,
+                                    sizeof(f->err)),
+                     SV_STORE_OK);
+    fx_close(f);
+    assert_int_equal(raw_entries(f->dir, "logins"), 1);
+    assert_int_equal(raw_entries(f->dir, "sessions"), 2);
+    fx_open(f, MAP_SIZE, 1);
+
+    /* a day on: 0x51 idled out, 0x52 was used since */
+    assert_int_equal(sv_store_sweep(f->st, T0 + DAY, 0, 100, f->err,
+                                    sizeof(f->err)),
+                     SV_STORE_OK);
+    fx_close(f);
+    assert_int_equal(raw_entries(f->dir, "logins"), 0);
+    assert_int_equal(raw_entries(f->dir, "sessions"), 1);
+    fx_open(f, MAP_SIZE, 1);
+
+    assert_int_equal(session_get(f, 0x52, T0 + DAY, &g), SV_STORE_NO_SESSION);
+    assert_int_equal(sv_store_sweep(f->st, T0 + WEEK, 0, 100, f->err,
+                                    sizeof(f->err)),
+                     SV_STORE_OK);
+    fx_close(f);
+    assert_int_equal(raw_entries(f->dir, "sessions"), 0);
+    fx_open(f, MAP_SIZE, 1);
+}
+
+
+/* Records of the accounts that are not what they should be. */
+static void
+test_corrupt_account_records(void **state)
+{
+    fx_t              *f = *state;
+    uint8_t            hash[SV_HASH_SIZE], key[8];
+    sv_session_get_t   g;
+
+    hash_of(hash, 0x51);
+    id_key(9, key);
+
+    fx_close(f);
+    raw_put(f->dir, "sessions", hash, SV_HASH_SIZE, "short", 5);
+    raw_put(f->dir, "logins", "e:a@example.com", 15, "\x09", 1);
+    raw_put(f->dir, "members", key, 8, "{\"id\":9}", 8);
+    raw_put(f->dir, "emails", "z@example.com", 13, key, 8);
+    fx_open(f, MAP_SIZE, 1);
+
+    assert_int_equal(session_get(f, 0x51, T0, &g), SV_STORE_ERROR);
+    assert_non_null(strstr(f->err, "sessions"));
+    assert_int_equal(login_allowed(f, "e:a@example.com", T0, NULL),
+                     SV_STORE_ERROR);
+    assert_non_null(strstr(f->err, "logins"));
+    member_find(f, "z@example.com", NULL, SV_STORE_ERROR);
+    assert_non_null(strstr(f->err, "members"));
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -2401,6 +3401,25 @@ main(int argc, char **argv)
         T(test_check_garbage_file),
         T(test_check_damaged_pages),
         T(test_check_migrates),
+        T(test_reset_send_needs_member),
+        T(test_reset_code_confirm),
+        T(test_purposes_kept_apart),
+        T(test_reset),
+        T(test_reset_not_member),
+        T(test_reset_synced),
+        T(test_member_find),
+        T(test_member_without_epoch),
+        T(test_member_rehash),
+        T(test_login_lock),
+        T(test_login_clears_failures),
+        T(test_login_bad_arguments),
+        T(test_session_start_get),
+        T(test_session_idle_stale_touch),
+        T(test_session_expires),
+        T(test_session_member_gone),
+        T(test_session_get_reads_only),
+        T(test_sweep_sessions_logins),
+        T(test_corrupt_account_records),
 #undef T
     };
 
@@ -2408,6 +3427,10 @@ main(int argc, char **argv)
 
     if (argc == 3 && strcmp(argv[1], "--grow") == 0) {
         return grow_child(argv[2]);
+    }
+
+    if (argc == 3 && strcmp(argv[1], "--hold") == 0) {
+        return hold_child(argv[2]);
     }
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1058,8 +1058,10 @@ sub check_store {
               'sends: a record for each phone sent to, no other');
     is_deeply([map { $_->[0] } @{ $dump{codes} }], [sort keys %pending],
               'codes: one for each phone sent to and not confirmed');
-    # a token record: version 2, expires_ms (8), failures (1), the phone
-    is_deeply([sort map { substr $_->[1], 10 } @{ $dump{tokens} }],
+    # a token record: version 3, expires_ms (8), failures (1), purpose
+    # (1), the phone (version 2 had no purpose byte)
+    is_deeply([sort map { substr $_->[1], ord($_->[1]) >= 3 ? 11 : 10 }
+                    @{ $dump{tokens} }],
               [sort keys %tokens],
               'tokens: one for each phone confirmed and not signed up');
 
