@@ -2772,6 +2772,64 @@ test_reset_not_member(void **state)
 }
 
 
+/* A reset takes its token first: a second reset with it finds none. */
+static void
+test_reset_takes_token_first(void **state)
+{
+    fx_t  *f = *state;
+
+    /* the member is gone after the check: the token is used all the same */
+
+    (void) member_a(f);
+    assert_int_equal(verify_for(f, PHONE_B, SV_PURPOSE_RESET, 0x73, T0,
+                                NULL),
+                     SV_STORE_OK);
+    assert_int_equal(reset(f, PHONE_B, 0x73, T0, NULL), SV_STORE_NOT_MEMBER);
+    assert_int_equal(token_check_for(f, 0x73, PHONE_B, SV_PURPOSE_RESET, T0),
+                     SV_STORE_NO_TOKEN);
+}
+
+
+/* The phone a token proves, for smsverify_auth verified: a read. */
+static void
+test_token_phone(void **state)
+{
+    fx_t      *f = *state;
+    char       phone[SV_STORE_PHONE_MAX + 1];
+    uint8_t    thash[SV_HASH_SIZE];
+
+    assert_int_equal(verify_for(f, PHONE_B, SV_PURPOSE_SIGNUP, 0x74, T0,
+                                NULL),
+                     SV_STORE_OK);
+    hash_of(thash, 0x74);
+
+    assert_int_equal(sv_store_token_phone(f->st, thash, SV_PURPOSE_SIGNUP,
+                                          T0, phone, f->err,
+                                          sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_string_equal(phone, PHONE_B);
+
+    /* not used up: it still proves the phone to a signup */
+    assert_int_equal(token_check_for(f, 0x74, PHONE_B, SV_PURPOSE_SIGNUP, T0),
+                     SV_STORE_OK);
+
+    /* another purpose, expired, unknown: none, and no phone given */
+    assert_int_equal(sv_store_token_phone(f->st, thash, SV_PURPOSE_RESET, T0,
+                                          phone, f->err, sizeof(f->err)),
+                     SV_STORE_NO_TOKEN);
+    assert_string_equal(phone, "");
+    assert_int_equal(sv_store_token_phone(f->st, thash, SV_PURPOSE_SIGNUP,
+                                          T0 + 30 * MIN, phone, f->err,
+                                          sizeof(f->err)),
+                     SV_STORE_NO_TOKEN);
+    hash_of(thash, 0x75);
+    assert_int_equal(sv_store_token_phone(f->st, thash, SV_PURPOSE_SIGNUP,
+                                          T0, phone, f->err,
+                                          sizeof(f->err)),
+                     SV_STORE_NO_TOKEN);
+}
+
+
 /* A reset's commit is synced as a signup's, whatever sync says. */
 static void
 test_reset_synced(void **state)
@@ -3406,6 +3464,8 @@ main(int argc, char **argv)
         T(test_purposes_kept_apart),
         T(test_reset),
         T(test_reset_not_member),
+        T(test_reset_takes_token_first),
+        T(test_token_phone),
         T(test_reset_synced),
         T(test_member_find),
         T(test_member_without_epoch),
