@@ -147,7 +147,7 @@ GET /status
 --- error_code: 200
 --- flow
 my $res = sv_request(POST => '/reset/send', { phoneNumber => '010-8000-0004' });
-is $res->{status}, 404, '404';
+is $res->{status}, 404, 'not a member: 404';
 is $res->{json}{error}, 'NOT_A_MEMBER', 'NOT_A_MEMBER';
 ok !defined sv_code_for('0004'), 'no SMS went out';
 is sv_request(GET => '/status')->{json}{sent}, 0, 'nothing sent';
