@@ -27,6 +27,8 @@ static char *ngx_http_smsverify_check_message(ngx_conf_t *cf,
     ngx_http_smsverify_loc_conf_t *conf);
 static char *ngx_http_smsverify_check_test_numbers(ngx_conf_t *cf,
     ngx_http_smsverify_loc_conf_t *conf);
+static const char *ngx_http_smsverify_send_name(
+    ngx_http_smsverify_loc_conf_t *conf);
 static u_char *ngx_http_smsverify_directive_at(u_char *buf, u_char *last,
     const char *name, ngx_http_smsverify_conf_pos_t *pos);
 
@@ -503,8 +505,7 @@ ngx_http_smsverify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "no \"smsverify_provider\" is defined for "
                           "\"smsverify %s\" in %s:%ui",
-                          conf->endpoint == NGX_HTTP_SMSVERIFY_SEND
-                          ? "send" : "reset_send",
+                          ngx_http_smsverify_send_name(conf),
                           conf->file, conf->line);
             return NGX_CONF_ERROR;
         }
@@ -553,6 +554,16 @@ ngx_http_smsverify_code_var_at(u_char *p, u_char *last)
     }
 
     return 0;
+}
+
+
+/* the word of a location that sends: "send" or "reset_send" */
+
+static const char *
+ngx_http_smsverify_send_name(ngx_http_smsverify_loc_conf_t *conf)
+{
+    return conf->endpoint == NGX_HTTP_SMSVERIFY_RESET_SEND ? "reset_send"
+                                                           : "send";
 }
 
 
@@ -610,9 +621,10 @@ ngx_http_smsverify_check_message(ngx_conf_t *cf,
 
     if (codes == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "%*s has no $smsverify_code for \"smsverify send\" "
+                      "%*s has no $smsverify_code for \"smsverify %s\" "
                       "in %s:%ui", at - message, message,
-                      conf->file, conf->line);
+                      ngx_http_smsverify_send_name(conf),
+                          conf->file, conf->line);
         return NGX_CONF_ERROR;
     }
 
@@ -625,9 +637,10 @@ ngx_http_smsverify_check_message(ngx_conf_t *cf,
 
     if (euckr == (size_t) -1) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "%*s is not valid UTF-8 for \"smsverify send\" "
+                      "%*s is not valid UTF-8 for \"smsverify %s\" "
                       "in %s:%ui", at - message, message,
-                      conf->file, conf->line);
+                      ngx_http_smsverify_send_name(conf),
+                          conf->file, conf->line);
         return NGX_CONF_ERROR;
     }
 
@@ -647,10 +660,11 @@ ngx_http_smsverify_check_message(ngx_conf_t *cf,
 
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "%*s takes %uz bytes in EUC-KR with %*s, "
-                      "more than one SMS (%d), for \"smsverify send\" "
+                      "more than one SMS (%d), for \"smsverify %s\" "
                       "in %s:%ui", at - message, message, euckr,
                       code - code_length, code_length, SV_SMS_MAX,
-                      conf->file, conf->line);
+                      ngx_http_smsverify_send_name(conf),
+                          conf->file, conf->line);
         return NGX_CONF_ERROR;
     }
 
@@ -693,10 +707,12 @@ ngx_http_smsverify_check_test_numbers(ngx_conf_t *cf,
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "\"smsverify_test_number\" \"%s\" in %s:%ui has "
                           "a %uz-digit code, not the %ui digits of %*s, "
-                          "for \"smsverify send\" in %s:%ui",
+                          "for \"smsverify %s\" in %s:%ui",
                           masked, tn[i].pos.file, tn[i].pos.line,
                           tn[i].code_len, conf->code_length,
-                          at - length, length, conf->file, conf->line);
+                          at - length, length,
+                          ngx_http_smsverify_send_name(conf),
+                          conf->file, conf->line);
             return NGX_CONF_ERROR;
         }
 
@@ -708,8 +724,9 @@ ngx_http_smsverify_check_test_numbers(ngx_conf_t *cf,
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "\"smsverify_test_number\" \"%s\" in %s:%ui is of "
                           "a country that \"smsverify_countries\" does not "
-                          "allow for \"smsverify send\" in %s:%ui",
+                          "allow for \"smsverify %s\" in %s:%ui",
                           masked, tn[i].pos.file, tn[i].pos.line,
+                          ngx_http_smsverify_send_name(conf),
                           conf->file, conf->line);
             return NGX_CONF_ERROR;
         }
