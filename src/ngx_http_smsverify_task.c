@@ -33,7 +33,8 @@ ngx_http_smsverify_task_alloc(ngx_http_request_t *r, size_t size,
 
     ctx = ngx_http_smsverify_ctx(r);
 
-    task = ngx_thread_task_alloc(r->pool, sizeof(ngx_http_smsverify_task_ctx_t));
+    task = ngx_thread_task_alloc(r->pool,
+                                 sizeof(ngx_http_smsverify_task_ctx_t));
     if (task == NULL) {
         return NULL;
     }
