@@ -68,7 +68,7 @@ build: module
 
 module: $(MODULE)
 
-$(BUILD)/nginx-src/Makefile: config ngx_http_smsverify_module.map
+$(BUILD)/nginx-src/objs/Makefile: config ngx_http_smsverify_module.map
 	rm -rf $(BUILD)/nginx-src
 	mkdir -p $(BUILD)
 	cp -r $(NGINX_SRC) $(BUILD)/nginx-src
@@ -76,7 +76,7 @@ $(BUILD)/nginx-src/Makefile: config ngx_http_smsverify_module.map
 	    ./configure "$${NGX_CONF_FLAGS[@]}" \
 	        --add-dynamic-module=$(CURDIR) >$(BUILD)/configure.log
 
-$(MODULE): $(BUILD)/nginx-src/Makefile $(wildcard src/*.[ch]) \
+$(MODULE): $(BUILD)/nginx-src/objs/Makefile $(wildcard src/*.[ch]) \
            ngx_http_smsverify_module.c
 	$(MAKE) -C $(BUILD)/nginx-src -f objs/Makefile modules
 	@# a running nginx maps the .so: replace it, never overwrite it
