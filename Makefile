@@ -147,7 +147,8 @@ test-static:
 	t/static/run.sh $(STATIC_FILES)
 
 test-valgrind: $(MODULE)
-	TEST_NGINX_USE_VALGRIND=1 prove $(PROVE_INC) $(PROVE_FILES)
+	TEST_NGINX_USE_VALGRIND=1 TEST_NGINX_TIMEOUT=20 \
+	    prove $(PROVE_INC) $(PROVE_FILES)
 
 test-e2e: $(MODULE)
 	SMSVERIFY_MODULE=$(MODULE) t/e2e/run.sh

@@ -24,6 +24,12 @@ our $Config = <<'_EOC_';
     location = /status  { smsverify status; }
 _EOC_
 
+# session times, stretched under valgrind (a request takes far longer)
+our $Scale = $ENV{TEST_NGINX_USE_VALGRIND} ? 4 : 1;
+$ENV{TEST_NGINX_SESSION_TTL} = 4 * $Scale . 's';
+$ENV{TEST_NGINX_SESSION_IDLE} = 2 * $Scale . 's';
+sub SmsVerify::scale { $Scale }
+
 sv_block_defaults(http_config => $HttpConfig, config => $Config,
                   more_headers => 'Content-Type: application/json');
 
@@ -265,34 +271,35 @@ is $res->{status}, 401, 'a login forgets the failures: one more is a failure';
     smsverify_provider log;
     smsverify_password_hash bcrypt cost=4;
     smsverify_terms 1 required;
-    smsverify_session_ttl 4s idle=2s;
+    smsverify_session_ttl $TEST_NGINX_SESSION_TTL idle=$TEST_NGINX_SESSION_IDLE;
 --- request
 GET /status
 --- error_code: 200
 --- flow
+my $k = scale();
 signed_up('010-7000-0005', 'kang@example.com');
 my $res = login(email => 'kang@example.com', password => 'Passw0rd!');
-is $res->{json}{expiresIn}, 4, 'expiresIn: the TTL';
-like $res->{headers}{'set-cookie'}, qr/Max-Age=4;/, 'Max-Age: the TTL';
+is $res->{json}{expiresIn}, 4 * $k, 'expiresIn: the TTL';
+like $res->{headers}{'set-cookie'}, qr/Max-Age=${\(4 * $k)};/, 'Max-Age: the TTL';
 my $cookie = session_of($res);
 $res = sv_request(GET => '/session', undef, { Cookie => $cookie });
-ok $res->{json}{expiresIn} <= 2, 'used now, it idles out in 2 s at most';
-sleep 1.2;
+ok $res->{json}{expiresIn} <= 2 * $k, 'used now, it idles out at its idle limit';
+sleep 1.2 * $k;
 $res = sv_request(GET => '/session', undef, { Cookie => $cookie });
 is $res->{status}, 200, 'used within the idle limit';
-sleep 1.2;
+sleep 1.2 * $k;
 $res = sv_request(GET => '/session', undef, { Cookie => $cookie });
 is $res->{status}, 200, 'a use keeps it from idling out';
-sleep 1.8;
+sleep 1.8 * $k;
 $res = sv_request(GET => '/session', undef, { Cookie => $cookie });
 is $res->{status}, 401, 'gone at its TTL, though in use';
 
 $res = login(email => 'kang@example.com', password => 'Passw0rd!');
 $cookie = session_of($res);
-sleep 2.3;
+sleep 2.3 * $k;
 $res = sv_request(GET => '/session', undef, { Cookie => $cookie });
 is $res->{status}, 401, 'unused for the idle limit: gone';
---- timeout: 20
+--- timeout: 60
 --- no_error_log
 [error]
 
