@@ -25,13 +25,14 @@ our @EXPORT_OK = ();
 our %EXPORT_TAGS = (all => [@EXPORT, @EXPORT_OK]);
 
 # The store is two LMDB environments under its directory: "members"
-# (members, emails, phones, meta) and "codes" (codes, sends, tokens).
+# (members, emails, phones, meta) and "codes" (codes, sends, tokens,
+# sessions, logins).
 # The environment directory that holds a database; $dir is the store's
 # directory, by default the servroot's smsverify_temp.
 sub sv_store_env {
     my ($db, $dir) = @_;
     $dir //= server_root() . '/smsverify_temp';
-    my $env = $db =~ /^(?:codes|sends|tokens)$/ ? 'codes' : 'members';
+    my $env = $db =~ /^(?:codes|sends|tokens|sessions|logins)$/ ? 'codes' : 'members';
     return "$dir/$env";
 }
 
