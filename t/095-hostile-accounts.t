@@ -13,7 +13,7 @@
 #   TEST_NGINX_HOSTILE_COUNT  malformed requests sent by the test process
 #                             (default 2000), and as many again by each of
 #                             two children sending at the same time
-# Under valgrind (TEST_NGINX_USE_VALGRIND) it sends 300, with no
+# Under valgrind (TEST_NGINX_USE_VALGRIND) it sends 600, with no
 # children, and fewer members take their steps among them.
 
 use Test::Nginx::Socket 'no_plan';

@@ -72,7 +72,7 @@ BEGIN {
 
 our $Valgrind = $SmsVerify::Hostile::Valgrind;
 our $Seed     = $ENV{TEST_NGINX_HOSTILE_SEED} // 95095;
-our $Count    = $ENV{TEST_NGINX_HOSTILE_COUNT} // ($Valgrind ? 300 : 2000);
+our $Count    = $ENV{TEST_NGINX_HOSTILE_COUNT} // ($Valgrind ? 600 : 2000);
 our $Children = $Valgrind ? 0 : 2;
 
 my $Json = JSON::PP->new->utf8->canonical;
