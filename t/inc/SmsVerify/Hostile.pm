@@ -62,7 +62,8 @@ our %Status = (
     NO_PENDING_CODE => 404, CODE_EXPIRED => 410, TOO_MANY_ATTEMPTS => 429,
     INVALID_EMAIL => 400, INVALID_PASSWORD => 400, INVALID_NICKNAME => 400,
     TERMS_REQUIRED => 400, UNKNOWN_TERMS => 400, PHONE_NOT_VERIFIED => 403,
-    EMAIL_TAKEN => 409,
+    EMAIL_TAKEN => 409, LOGIN_FAILED => 401, LOGIN_LOCKED => 429,
+    NOT_LOGGED_IN => 401, NOT_A_MEMBER => 404,
 );
 
 my @Common = qw(METHOD_NOT_ALLOWED UNSUPPORTED_MEDIA_TYPE INVALID_JSON
@@ -77,6 +78,19 @@ our %Words = (
                      INVALID_NICKNAME TERMS_REQUIRED UNKNOWN_TERMS
                      PHONE_NOT_VERIFIED) },
     status  => { METHOD_NOT_ALLOWED => 1 },
+    # accounts (t/095-hostile-accounts.t): login by email, and by phone
+    # (no email key); an H account is no member's, so a login that passes
+    # every check fails, or is locked after smsverify_login_limit
+    login       => { map { $_ => 1 } @Common, qw(LOGIN_FAILED LOGIN_LOCKED) },
+    login_phone => { map { $_ => 1 } @Common, qw(LOGIN_FAILED LOGIN_LOCKED) },
+    reset_send  => { map { $_ => 1 } @Common, 'NOT_A_MEMBER' },
+    reset       => { map { $_ => 1 } @Common, qw(INVALID_PASSWORD
+                         PHONE_NOT_VERIFIED) },
+    session     => { map { $_ => 1 } qw(METHOD_NOT_ALLOWED NOT_LOGGED_IN) },
+    logout      => { METHOD_NOT_ALLOWED => 1 },
+    # locations behind smsverify_auth member and verified
+    members     => { NOT_LOGGED_IN => 1 },
+    verified    => { PHONE_NOT_VERIFIED => 1 },
 );
 
 our %Fields = (
@@ -84,10 +98,22 @@ our %Fields = (
     confirm => [qw(phoneNumber verificationNumber)],
     signup  => [qw(email password nickname phoneNumber termsId
                    verificationToken)],
+    # login names phoneNumber when there is no email (or it is null)
+    login       => [qw(email password phoneNumber)],
+    login_phone => [qw(phoneNumber password)],
+    reset_send  => [qw(phoneNumber)],
+    reset       => [qw(password verificationToken phoneNumber)],
 );
 
+# the fields a fault is put in, where not all of %Fields
+our %Faulted = (login => [qw(email password)]);
+
 our %Path = (send => '/send', confirm => '/confirm', signup => '/signup',
-             status => '/status');
+             status => '/status', login => '/login', login_phone => '/login',
+             reset_send => '/reset/send', reset => '/reset',
+             logout => '/logout', session => '/session',
+             members => '/members/index.html',
+             verified => '/verified/index.html');
 
 # ---- randomness (seeded: the same cases every run) ------------------------
 
@@ -129,13 +155,24 @@ sub template {
               nickname => '"kim"', termsId => '[1,2]',
               verificationToken => '"' . join('', map { pick(@TokenChars) }
                                                   1 .. 43) . '"');
+    } elsif ($ep eq 'login') {
+        %v = (email => qq("h$j\@example.com"), password => '"Passw0rd!"');
+    } elsif ($ep eq 'login_phone') {
+        $v{password} = '"Passw0rd!"';
+    } elsif ($ep eq 'reset') {
+        %v = (%v, password => '"Passw0rd!"',
+              verificationToken => '"' . join('', map { pick(@TokenChars) }
+                                                  1 .. 43) . '"');
     }
     return \%v;
 }
 
 # The answer to a template without faults.
 our %Clean = (send => undef, confirm => ['NO_PENDING_CODE'],
-              signup => ['PHONE_NOT_VERIFIED']);
+              signup => ['PHONE_NOT_VERIFIED'],
+              login => ['LOGIN_FAILED', 'LOGIN_LOCKED'],
+              login_phone => ['LOGIN_FAILED', 'LOGIN_LOCKED'],
+              reset_send => ['NOT_A_MEMBER'], reset => ['PHONE_NOT_VERIFIED']);
 
 # A body that is valid JSON and still an error (a send's phone is empty),
 # and its answer: for faults that a lenient parser might look past.
@@ -245,12 +282,21 @@ sub faults_of {
     # a cookie (there is none: PHONE_NOT_VERIFIED)
     my $missing = $f eq 'verificationToken'
                 ? [['PHONE_NOT_VERIFIED']] : [['MISSING_FIELD'], 1];
+    # a login without an email is one by phone, which has none
+    $missing = [['MISSING_FIELD'], 'phoneNumber']
+        if $ep eq 'login' && $f eq 'email';
     push @out, [undef, @$missing], ['null', @$missing];
     for my $t (@WrongTypes) {
         next if $f eq 'termsId' && $t =~ /^\[/;
         push @out, [$t, ['INVALID_FIELD'], 1];
     }
-    push @out, @{ $StringFaults{$f} };
+    # login takes any string for its account and password: no member has
+    # it, so the login fails (an email of no valid form without bcrypt)
+    if ($ep =~ /^login/ && $f ne 'phoneNumber') {
+        push @out, map { [$_->[0], $Clean{$ep}] } @{ $StringFaults{$f} };
+    } else {
+        push @out, @{ $StringFaults{$f} };
+    }
     push @out, map { [$_, ['INVALID_JSON']] } @NotJson;
     # not JSON numbers, which cJSON takes for numbers all the same
     push @out, map { [$_, ['INVALID_JSON', 'INVALID_FIELD']] } '01', '-01', '1.'
@@ -309,7 +355,7 @@ sub json_case {
         return [$body, $words, undef, 'body ' . printable($body)];
     }
     my $v = template($ep);
-    my $f = pick(@{ $Fields{$ep} });
+    my $f = pick(@{ $Faulted{$ep} // $Fields{$ep} });
     my ($value, $words, $named) = @{ pick(faults_of($ep, $f)) };
     $words //= $Clean{$ep};
     if (!defined $words) {          # a fine value: fault the phone instead
@@ -327,7 +373,14 @@ sub json_case {
         return [$body, [@$words, @$w2, 'INVALID_JSON'], undef,
                 "$name twice"];
     }
-    return [body_of($v, chance(0.3)), $words, $named ? $f : undef, $name];
+    return [body_of($v, chance(0.3)), $words, named($f, $named), $name];
+}
+
+# The field an answer must name: the faulted one (1), another (its name),
+# or none (undef).
+sub named {
+    my ($f, $named) = @_;
+    return !$named ? undef : $named eq '1' ? $f : $named;
 }
 
 sub printable {
@@ -572,8 +625,8 @@ sub wrong {
     }
     return "Allow: " . ($h->{allow} // '(none)')
         if $word eq 'METHOD_NOT_ALLOWED'
-           && ($h->{allow} // '') ne ($e->{json} eq 'status' ? 'GET, HEAD'
-                                                             : 'POST');
+           && ($h->{allow} // '') ne ($e->{json} =~ /^(?:status|session)$/
+                                      ? 'GET, HEAD' : 'POST');
     return undef;
 }
 
@@ -609,12 +662,13 @@ sub json_request {
     };
 }
 
-# HTTP-level garbage and transport faults, whatever the endpoint.
+# HTTP-level garbage and transport faults, whatever the endpoint (one of
+# those given, by default send, confirm, signup and status).
 sub http_case {
-    my $ep = pick(qw(send confirm signup status));
+    my $ep = @_ ? pick(@_) : pick(qw(send confirm signup status));
     my $path = $Path{$ep};
     # should nginx let one through, the module answers an error
-    my ($body) = soft_body($ep eq 'status' ? 'send' : $ep);
+    my ($body) = soft_body($Clean{$ep} || $ep eq 'send' ? $ep : 'send');
     my @bad = (400);
     my @k = (
         # random bytes for a request
@@ -701,14 +755,14 @@ sub http_case {
                 req => substr($full, 0, rnd length $full),
                 expect => { none => 1 } } },
     );
-    return pick(@k)->();
+    return { %{ pick(@k)->() }, ep => $ep };
 }
 
-# Media types and methods the endpoints refuse: with a body that would
-# otherwise be valid (an H phone), so a mistake here would show in the
-# store.
+# Media types and methods the endpoints refuse (one of those given, by
+# default send, confirm and signup): with a body that would otherwise be
+# valid (an H phone), so a mistake here would show in the store.
 sub refused_case {
-    my $ep = pick(qw(send confirm signup));
+    my $ep = @_ ? pick(@_) : pick(qw(send confirm signup));
     my $body = body_of(template($ep), 0);
     if (chance(0.5)) {
         my $ct = pick(@OtherTypes, undef);
@@ -833,7 +887,7 @@ sub run_field_faults {
                                         body => body_of($v, 0),
                                         ctype => 'application/json'),
                              expect => { json => $ep, words => $words,
-                                         field => $named ? $f : undef } };
+                                         field => named($f, $named) } };
                 push @fail, run_case($case, {});
                 $n++;
             }
@@ -1058,9 +1112,8 @@ sub check_store {
               'sends: a record for each phone sent to, no other');
     is_deeply([map { $_->[0] } @{ $dump{codes} }], [sort keys %pending],
               'codes: one for each phone sent to and not confirmed');
-    # a token record: version 3, expires_ms (8), failures (1), purpose
-    # (1), the phone (version 2 had no purpose byte)
-    is_deeply([sort map { substr $_->[1], ord($_->[1]) >= 3 ? 11 : 10 }
+    # a token record ends with its phone
+    is_deeply([sort map { $_->[1] =~ /(\+\d+)\z/ ? $1 : $_->[1] }
                     @{ $dump{tokens} }],
               [sort keys %tokens],
               'tokens: one for each phone confirmed and not signed up');
