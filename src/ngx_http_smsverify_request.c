@@ -438,7 +438,9 @@ ngx_http_smsverify_read_token(ngx_http_request_t *r, ngx_str_t *body_token,
 
     token = *body_token;
 
-    if (token.len == 0 && lcf->token_cookie) {
+    /* a body without the key may bring it as a cookie; "" is no token */
+
+    if (token.data == NULL && lcf->token_cookie) {
         ngx_http_smsverify_cookie(r, "smsverify_token", &token);
     }
 

@@ -47,8 +47,9 @@ ngx_http_smsverify_err_e ngx_http_smsverify_read_phone(
     ngx_http_request_t *r, cJSON *root, char *e164);
 
 /*
- * The verification token of the body (its string, empty if absent) or,
- * with smsverify_token_cookie on, of the smsverify_token cookie: its
+ * The verification token of the body (its string, null if absent) or,
+ * where the body has none and smsverify_token_cookie is on, of the
+ * smsverify_token cookie: its
  * keyed hash (SV_HASH_SIZE bytes), or PHONE_NOT_VERIFIED.
  */
 ngx_http_smsverify_err_e ngx_http_smsverify_read_token(ngx_http_request_t *r,

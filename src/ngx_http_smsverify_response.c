@@ -86,7 +86,8 @@ static ngx_http_smsverify_err_t  ngx_http_smsverify_errors[] = {
       ngx_string("Some of the terms agreed to do not exist.") },
 
     { NGX_HTTP_FORBIDDEN, ngx_string("PHONE_NOT_VERIFIED"),
-      ngx_string("Verify the phone number before signing up.") },
+      ngx_string("Verify the phone number first: confirm a code sent to "
+                 "it.") },
 
     { NGX_HTTP_CONFLICT, ngx_string("EMAIL_TAKEN"),
       ngx_string("A member already has this email address.") },
