@@ -41,6 +41,10 @@ static ngx_conf_num_bounds_t  ngx_http_smsverify_max_attempts_bounds = {
     ngx_conf_check_num_bounds, 1, 100
 };
 
+static ngx_conf_num_bounds_t  ngx_http_smsverify_daily_budget_bounds = {
+    ngx_conf_check_num_bounds, 1, SV_BUDGET_MAX
+};
+
 static ngx_conf_post_t  ngx_http_smsverify_code_ttl_post = {
     ngx_http_smsverify_code_ttl_check
 };
@@ -206,6 +210,20 @@ static ngx_command_t  ngx_http_smsverify_commands[] = {
       0,
       NULL },
 
+    { ngx_string("smsverify_ip_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_smsverify_ip_limit,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("smsverify_daily_budget"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_smsverify_main_conf_t, daily_budget),
+      &ngx_http_smsverify_daily_budget_bounds },
+
     { ngx_string("smsverify_test_number"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
       ngx_http_smsverify_test_number,
@@ -282,6 +300,7 @@ ngx_http_smsverify_init(ngx_conf_t *cf)
     ngx_conf_init_size_value(mcf->store_size, 64 * 1024 * 1024);
     ngx_conf_init_uint_value(mcf->sync_mode, NGX_HTTP_SMSVERIFY_SYNC_TIMER);
     ngx_conf_init_msec_value(mcf->sync_interval, 1000);
+    ngx_conf_init_uint_value(mcf->daily_budget, 0);
 
     ngx_str_set(&name, "smsverify_counters");
 
@@ -343,12 +362,14 @@ ngx_http_smsverify_create_main_conf(ngx_conf_t *cf)
      *     mcf->used = 0;
      *     mcf->used_pos = { NULL, 0 };
      *     mcf->test_numbers = NULL;
+     *     mcf->ip_window_max = 0;
      *     mcf->store = NULL;
      */
 
     mcf->store_size = NGX_CONF_UNSET_SIZE;
     mcf->sync_mode = NGX_CONF_UNSET_UINT;
     mcf->sync_interval = NGX_CONF_UNSET_MSEC;
+    mcf->daily_budget = NGX_CONF_UNSET_UINT;
 
     return mcf;
 }
@@ -382,6 +403,8 @@ ngx_http_smsverify_create_loc_conf(ngx_conf_t *cf)
     conf->resend_interval = NGX_CONF_UNSET_MSEC;
     conf->send_limit = NGX_CONF_UNSET_UINT;
     conf->send_window = NGX_CONF_UNSET_MSEC;
+    conf->ip_limit = NGX_CONF_UNSET_UINT;
+    conf->ip_window = NGX_CONF_UNSET_MSEC;
     conf->countries = NGX_CONF_UNSET_PTR;
     conf->token_ttl = NGX_CONF_UNSET_MSEC;
     conf->terms = NGX_CONF_UNSET_PTR;
@@ -426,6 +449,8 @@ ngx_http_smsverify_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               30000);
     ngx_conf_merge_uint_value(conf->send_limit, prev->send_limit, 5);
     ngx_conf_merge_msec_value(conf->send_window, prev->send_window, 3600000);
+    ngx_conf_merge_uint_value(conf->ip_limit, prev->ip_limit, 0);
+    ngx_conf_merge_msec_value(conf->ip_window, prev->ip_window, 0);
     ngx_conf_merge_msec_value(conf->token_ttl, prev->token_ttl, 1800000);
     ngx_conf_merge_ptr_value(conf->terms, prev->terms, NULL);
     ngx_conf_merge_size_value(conf->password_min, prev->password_min, 8);

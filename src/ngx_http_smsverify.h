@@ -82,6 +82,8 @@ typedef enum {
     NGX_HTTP_SMSVERIFY_ERR_LOGIN_LOCKED,
     NGX_HTTP_SMSVERIFY_ERR_NOT_LOGGED_IN,
     NGX_HTTP_SMSVERIFY_ERR_NOT_A_MEMBER,
+    NGX_HTTP_SMSVERIFY_ERR_IP_LIMIT,
+    NGX_HTTP_SMSVERIFY_ERR_SMS_BUDGET,
     NGX_HTTP_SMSVERIFY_ERR_LAST
 } ngx_http_smsverify_err_e;
 
@@ -151,6 +153,10 @@ typedef struct {
     ngx_http_smsverify_conf_pos_t  log_provider_pos;   /* the first */
     ngx_array_t                *test_numbers;       /* every level's, */
                                                     /* for the warning */
+    ngx_uint_t                  daily_budget;       /* 0: none */
+    ngx_msec_t                  ip_window_max;      /* of every */
+                                                    /* smsverify_ip_limit; */
+                                                    /* 0: none counts */
     ngx_flag_t                  used;
     ngx_http_smsverify_conf_pos_t  used_pos;           /* first "smsverify" */
     ngx_thread_pool_t          *thread_pool;        /* maintenance */
@@ -188,6 +194,8 @@ typedef struct {
     ngx_msec_t                  resend_interval;
     ngx_uint_t                  send_limit;
     ngx_msec_t                  send_window;
+    ngx_uint_t                  ip_limit;           /* 0: none */
+    ngx_msec_t                  ip_window;
     ngx_array_t                *countries;          /* char * */
     ngx_msec_t                  token_ttl;
     ngx_array_t                *terms;              /* term_t */

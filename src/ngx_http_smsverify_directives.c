@@ -302,6 +302,40 @@ ngx_http_smsverify_login_limit(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/*
+ * The address counts of the whole store: every send counts its address
+ * once any location has the directive, and the store keeps the sends for
+ * the longest window of them all.
+ */
+
+char *
+ngx_http_smsverify_ip_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_smsverify_loc_conf_t *lcf = conf;
+
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    if (lcf->ip_limit != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    if (ngx_http_smsverify_count_window(cf, cf->args->elts, &lcf->ip_limit,
+                                        &lcf->ip_window)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_smsverify_module);
+
+    if (lcf->ip_window > mcf->ip_window_max) {
+        mcf->ip_window_max = lcf->ip_window;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 /* "N TIME": at most N (1 to SV_SEND_LIMIT_MAX) in any TIME window */
 
 static ngx_int_t

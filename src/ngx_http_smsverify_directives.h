@@ -26,6 +26,8 @@ char *ngx_http_smsverify_send_limit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_smsverify_login_limit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_smsverify_ip_limit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 char *ngx_http_smsverify_auth_mode(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_smsverify_session_ttl(ngx_conf_t *cf, ngx_command_t *cmd,

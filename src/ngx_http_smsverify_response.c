@@ -104,6 +104,13 @@ static ngx_http_smsverify_err_t  ngx_http_smsverify_errors[] = {
 
     { NGX_HTTP_NOT_FOUND, ngx_string("NOT_A_MEMBER"),
       ngx_string("No member has this phone number.") },
+
+    { NGX_HTTP_TOO_MANY_REQUESTS, ngx_string("IP_LIMIT"),
+      ngx_string("Too many codes were asked for from this address; try "
+                 "again later.") },
+
+    { NGX_HTTP_SERVICE_UNAVAILABLE, ngx_string("SMS_BUDGET"),
+      ngx_string("No more codes can be sent today; try again tomorrow.") },
 };
 
 

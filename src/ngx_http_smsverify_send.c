@@ -1,8 +1,9 @@
 
 /*
- * POST send: a fresh code, counted against the phone's limits, handed to
- * the providers in order until one accepts it; to a test number, its
- * fixed code, with no limit and no provider.
+ * POST send: a fresh code, counted against the daily budget, the client
+ * address's and the phone's limits, handed to the providers in order
+ * until one accepts it; to a test number, its fixed code, with no limit
+ * and no provider.
  */
 
 #include "ngx_http_smsverify_endpoint.h"
@@ -10,6 +11,7 @@
 #include "ngx_http_smsverify_request.h"
 #include "ngx_http_smsverify_response.h"
 #include "ngx_http_smsverify_task.h"
+#include "sv_addr.h"
 #include "sv_clock.h"
 #include "sv_text.h"
 
@@ -32,6 +34,7 @@ typedef struct {
     sv_store_t            *store;
     sv_send_t              limits;
     char                   phone[SV_PHONE_SIZE];
+    char                   addr[SV_ADDR_KEY_SIZE];
     uint8_t                hash[SV_HASH_SIZE];
     int64_t                ttl_ms;
     int64_t                expires_ms;
@@ -54,6 +57,10 @@ static ngx_http_smsverify_test_number_t *ngx_http_smsverify_find_test_number(
 static ngx_int_t ngx_http_smsverify_send_test(ngx_http_request_t *r,
     ngx_http_smsverify_send_job_t *job,
     ngx_http_smsverify_test_number_t *tn);
+static void ngx_http_smsverify_set_limits(ngx_http_request_t *r,
+    ngx_http_smsverify_send_job_t *job);
+static ngx_int_t ngx_http_smsverify_budget_spent(ngx_http_request_t *r,
+    ngx_http_smsverify_send_job_t *job);
 static ngx_http_smsverify_err_e ngx_http_smsverify_draw_code(
     ngx_http_request_t *r, ngx_http_smsverify_send_job_t *job, u_char *code);
 static ngx_int_t ngx_http_smsverify_make_message(ngx_http_request_t *r,
@@ -129,12 +136,7 @@ ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
     job->nproviders = lcf->providers->nelts;
     job->attempts = lcf->max_attempts;
 
-    job->limits.phone = job->phone;
-    job->limits.purpose = (lcf->endpoint == NGX_HTTP_SMSVERIFY_RESET_SEND)
-                          ? SV_PURPOSE_RESET : SV_PURPOSE_SIGNUP;
-    job->limits.resend_ms = lcf->resend_interval;
-    job->limits.limit = lcf->send_limit;
-    job->limits.window_ms = lcf->send_window;
+    ngx_http_smsverify_set_limits(r, job);
     job->ttl_ms = lcf->code_ttl;
 
     if (ngx_http_smsverify_task_post(r) != NGX_OK) {
@@ -144,6 +146,42 @@ ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
     }
 
     return NGX_DONE;
+}
+
+
+/*
+ * The phone's limits, the address's (counted once any location limits
+ * addresses, checked where this one does) and the day's budget.
+ */
+
+static void
+ngx_http_smsverify_set_limits(ngx_http_request_t *r,
+    ngx_http_smsverify_send_job_t *job)
+{
+    ngx_http_smsverify_loc_conf_t   *lcf;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
+
+    job->limits.phone = job->phone;
+    job->limits.purpose = (lcf->endpoint == NGX_HTTP_SMSVERIFY_RESET_SEND)
+                          ? SV_PURPOSE_RESET : SV_PURPOSE_SIGNUP;
+    job->limits.resend_ms = lcf->resend_interval;
+    job->limits.limit = lcf->send_limit;
+    job->limits.window_ms = lcf->send_window;
+    job->limits.budget = mcf->daily_budget;
+
+    /* $remote_addr's: the realip module may have set it */
+
+    if (mcf->ip_window_max > 0
+        && sv_addr_key(r->connection->sockaddr, job->addr) == 0)
+    {
+        job->limits.addr = job->addr;
+        job->limits.addr_keep_ms = mcf->ip_window_max;
+        job->limits.addr_limit = lcf->ip_limit;
+        job->limits.addr_window_ms = lcf->ip_window;
+    }
 }
 
 
@@ -405,8 +443,7 @@ ngx_http_smsverify_send_thread(void *data)
     ngx_explicit_memzero((u_char *) job->sms.text, job->sms.len);
 
     if (job->accepted < 0) {
-        job->rc = sv_store_send_abort(job->store, job->phone,
-                                      job->limits.now_ms, job->err,
+        job->rc = sv_store_send_abort(job->store, &job->limits, job->err,
                                       sizeof(job->err));
         return;
     }
@@ -449,6 +486,15 @@ ngx_http_smsverify_send_done(ngx_http_request_t *r, void *data)
                                               NGX_HTTP_SMSVERIFY_ERR_SEND_LIMIT,
                                               job->limits.retry_after_ms);
 
+    case SV_STORE_IP_LIMIT:
+        (void) ngx_atomic_fetch_add(&mcf->counters->rate_limited, 1);
+        return ngx_http_smsverify_retry_error(r,
+                                              NGX_HTTP_SMSVERIFY_ERR_IP_LIMIT,
+                                              job->limits.retry_after_ms);
+
+    case SV_STORE_BUDGET:
+        return ngx_http_smsverify_budget_spent(r, job);
+
     default:
         return ngx_http_smsverify_store_error(r, job->rc, job->err);
     }
@@ -472,6 +518,36 @@ ngx_http_smsverify_send_done(ngx_http_request_t *r, void *data)
                      lcf->resend_interval / 1000);
 
     return ngx_http_smsverify_answer(r, NGX_HTTP_OK, buf, p - buf);
+}
+
+
+/*
+ * 503 until midnight UTC; the store tells the day's first refusal, which
+ * alone says so in the log, whichever worker it is.
+ */
+
+static ngx_int_t
+ngx_http_smsverify_budget_spent(ngx_http_request_t *r,
+    ngx_http_smsverify_send_job_t *job)
+{
+    ngx_tm_t                         tm;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
+
+    if (job->limits.budget_first) {
+        ngx_gmtime((time_t) (job->limits.now_ms / 1000), &tm);
+
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "smsverify daily budget of %ui SMS is spent for "
+                      "%4d-%02d-%02d (UTC): sends are refused until "
+                      "midnight UTC", mcf->daily_budget,
+                      tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday);
+    }
+
+    return ngx_http_smsverify_retry_error(r,
+                                          NGX_HTTP_SMSVERIFY_ERR_SMS_BUDGET,
+                                          job->limits.retry_after_ms);
 }
 
 

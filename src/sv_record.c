@@ -1,6 +1,6 @@
 /*
- * The records' bytes: codes, windows (sends, failed logins), tokens,
- * sessions, ids and members.
+ * The records' bytes: codes, windows (sends, failed logins), the
+ * budget's days, tokens, sessions, ids and members.
  */
 
 #include <inttypes.h>
@@ -138,7 +138,7 @@ sv_code_rec_decode(const uint8_t *p, size_t len, sv_code_rec_t *rec)
 }
 
 
-/* Windows: sends, failed logins. */
+/* Windows: sends by phone and by address, failed logins. */
 
 size_t
 sv_window_rec_encode(const sv_window_rec_t *rec, uint8_t *p)
@@ -179,6 +179,33 @@ sv_window_rec_decode(const uint8_t *p, size_t len, sv_window_rec_t *rec)
     for (i = 0; i < rec->count; i++) {
         rec->stamps[i] = (int64_t) sv_get_le(p + SV_WINDOW_REC_HEAD + 8 * i, 8);
     }
+
+    return 0;
+}
+
+
+/* Days of the budget. */
+
+void
+sv_day_rec_encode(const sv_day_rec_t *rec, uint8_t *p)
+{
+    p[0] = SV_DAY_REC_VERSION;
+    sv_put_le(p + 1, (uint64_t) rec->day, 8);
+    sv_put_le(p + 9, rec->sent, 8);
+    sv_put_le(p + 17, rec->refused, 8);
+}
+
+
+int
+sv_day_rec_decode(const uint8_t *p, size_t len, sv_day_rec_t *rec)
+{
+    if (len != SV_DAY_REC_SIZE || p[0] != SV_DAY_REC_VERSION) {
+        return -1;
+    }
+
+    rec->day = (int64_t) sv_get_le(p + 1, 8);
+    rec->sent = sv_get_le(p + 9, 8);
+    rec->refused = sv_get_le(p + 17, 8);
 
     return 0;
 }

@@ -31,7 +31,7 @@
 #define SV_CODE_REC_SIZE      (1 + 4 + 8 + 1 + SV_HASH_SIZE)
 
 /*
- * A window (sends by phone, failed logins by account): version, count
+ * A window (sends by phone and by address, failed logins by account): version, count
  * (2), keep_until_ms (8), then count stamps of 8 bytes
  */
 #define SV_WINDOW_REC_HEAD    (1 + 2 + 8)
@@ -53,6 +53,10 @@
  * expires_ms (8), idle_ms (8)
  */
 #define SV_SESSION_REC_SIZE   (1 + 8 + 4 + 8 + 8 + 8 + 8)
+
+/* a day of the budget: version, day (8), sent (8), refused (8) */
+#define SV_DAY_REC_VERSION    1
+#define SV_DAY_REC_SIZE       (1 + 8 + 8 + 8)
 
 #define SV_ID_SIZE            8
 
@@ -77,6 +81,10 @@ int sv_token_rec_decode(const uint8_t *p, size_t len, sv_token_rec_t *rec);
 void sv_session_rec_encode(const sv_session_rec_t *rec, uint8_t *p);
 int sv_session_rec_decode(const uint8_t *p, size_t len,
     sv_session_rec_t *rec);
+
+/* Into p, SV_DAY_REC_SIZE bytes. */
+void sv_day_rec_encode(const sv_day_rec_t *rec, uint8_t *p);
+int sv_day_rec_decode(const uint8_t *p, size_t len, sv_day_rec_t *rec);
 
 /* Into p, SV_ID_SIZE bytes. */
 void sv_id_encode(uint64_t id, uint8_t *p);

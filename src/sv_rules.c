@@ -1,11 +1,13 @@
 /*
- * The store's rules: the windows of sends and failed logins, a guess at
+ * The store's rules: the windows of sends (by phone and by address) and
+ * failed logins, the daily budget, a guess at
  * a code, what a code and its token are for, the verification token's
  * life and its failures, sessions, and a member's hash.
  */
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -186,6 +188,138 @@ sv_rules_send_abort(sv_send_rec_t *rec, int64_t stamp_ms)
     }
 
     return rec->count;
+}
+
+
+/* The budget and the address, around the phone's limits. */
+
+int64_t
+sv_rules_day(int64_t now_ms)
+{
+    int64_t  day;
+
+    day = now_ms / SV_DAY_MS;
+
+    if (now_ms % SV_DAY_MS < 0) {
+        day--;                  /* floor, before 1970 too */
+    }
+
+    return day;
+}
+
+
+void
+sv_rules_day_key(int64_t day, char *key)
+{
+    time_t     t;
+    struct tm  tm;
+
+    t = (time_t) (day * 86400);
+
+    if (gmtime_r(&t, &tm) == NULL) {
+        snprintf(key, SV_DAY_KEY_SIZE, "day %lld", (long long) day);
+        return;
+    }
+
+    snprintf(key, SV_DAY_KEY_SIZE, "%04lld-%02d-%02d",
+             (long long) tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
+
+/* The day's record as of now: another day's count is not today's. */
+static void
+sv_day_today(sv_day_rec_t *rec, int64_t now_ms)
+{
+    int64_t  today;
+
+    today = sv_rules_day(now_ms);
+
+    if (rec->day != today) {
+        rec->day = today;
+        rec->sent = 0;
+        rec->refused = 0;
+    }
+}
+
+
+/* BUDGET if the day's sends have reached the budget: the refusal counted. */
+static sv_store_rc_t
+sv_budget_check(sv_day_rec_t *rec, sv_send_t *s)
+{
+    sv_day_today(rec, s->now_ms);
+
+    if (rec->sent < s->budget) {
+        return SV_STORE_OK;
+    }
+
+    s->budget_first = rec->refused == 0;
+    s->retry_after_ms = (rec->day + 1) * SV_DAY_MS - s->now_ms;
+    rec->refused++;
+
+    return SV_STORE_BUDGET;
+}
+
+
+sv_store_rc_t
+sv_rules_send_limits(sv_send_recs_t *recs, sv_send_t *s)
+{
+    sv_store_rc_t  rc;
+
+    recs->write = 0;
+    s->budget_first = 0;
+
+    if (s->budget > 0) {
+        rc = sv_budget_check(&recs->day, s);
+
+        if (rc != SV_STORE_OK) {
+            recs->write = SV_SEND_REC_DAY;
+            return rc;
+        }
+    }
+
+    if (s->addr != NULL && s->addr_limit > 0
+        && sv_window_full(&recs->addr, s->now_ms, s->addr_window_ms,
+                          s->addr_limit, &s->retry_after_ms))
+    {
+        return SV_STORE_IP_LIMIT;
+    }
+
+    rc = sv_rules_send(&recs->phone, s);
+
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
+    recs->write = SV_SEND_REC_PHONE;
+
+    if (s->addr != NULL) {
+        sv_window_prune(&recs->addr, s->now_ms, s->addr_keep_ms);
+        sv_window_append(&recs->addr, s->now_ms, s->now_ms + s->addr_keep_ms);
+        recs->write |= SV_SEND_REC_ADDR;
+    }
+
+    if (s->budget > 0) {
+        recs->day.sent++;
+        recs->write |= SV_SEND_REC_DAY;
+    }
+
+    return SV_STORE_OK;
+}
+
+
+void
+sv_rules_day_abort(sv_day_rec_t *rec)
+{
+    if (rec->sent > 0) {
+        rec->sent--;
+    }
+}
+
+
+int
+sv_rules_day_gone(const sv_day_rec_t *rec, int64_t now_ms)
+{
+    return rec->day < sv_rules_day(now_ms);
 }
 
 

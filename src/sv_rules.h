@@ -42,6 +42,35 @@ typedef struct {
 
 typedef sv_window_rec_t  sv_send_rec_t;
 typedef sv_window_rec_t  sv_login_rec_t;
+typedef sv_window_rec_t  sv_addr_rec_t;
+
+/* The daily budget's count of one UTC day, store-wide. */
+typedef struct {
+    int64_t             day;            /* days since 1970-01-01 UTC */
+    uint64_t            sent;           /* sends counted that day */
+    uint64_t            refused;        /* sends the budget refused */
+} sv_day_rec_t;
+
+#define SV_DAY_MS        86400000LL
+
+/* a day's key: "2026-12-01" and its NUL, with room for any int */
+#define SV_DAY_KEY_SIZE  48
+
+/*
+ * What one send's limits read and write: the phone's sends, the
+ * address's (if the send has one), the day's count (if it has a budget);
+ * all zero where there is none yet.
+ */
+typedef struct {
+    sv_send_rec_t       phone;
+    sv_addr_rec_t       addr;
+    sv_day_rec_t        day;
+    unsigned            write;          /* out: SV_SEND_REC_* to write */
+} sv_send_recs_t;
+
+#define SV_SEND_REC_PHONE  0x1
+#define SV_SEND_REC_ADDR   0x2
+#define SV_SEND_REC_DAY    0x4
 
 /* A verification token, by its hash: the phone it proves, and for what. */
 typedef struct {
@@ -72,10 +101,32 @@ typedef struct {
 sv_store_rc_t sv_rules_send(sv_send_rec_t *rec, sv_send_t *s);
 
 /*
- * A send counted at stamp_ms is taken back (the newest of that stamp);
- * returns how many are left, 0 if the record may go.
+ * Every limit of one send, in sv_send_t's order: the budget (BUDGET, and
+ * recs->day counts the refusal: s->budget_first if it is the day's
+ * first, s->retry_after_ms until the next UTC midnight), the address
+ * (IP_LIMIT), then the phone as sv_rules_send() (RESEND_TOO_SOON,
+ * SEND_LIMIT).  OK: the send is counted in the phone's, the address's
+ * (kept for s->addr_keep_ms) and the day's records.  recs->write says
+ * which records changed; a refusal changes none but the day's refusals.
+ */
+sv_store_rc_t sv_rules_send_limits(sv_send_recs_t *recs, sv_send_t *s);
+
+/*
+ * A send counted at stamp_ms is taken back (the newest of that stamp) from
+ * a window of sends, a phone's or an address's; returns how many are
+ * left, 0 if the record may go.
  */
 unsigned sv_rules_send_abort(sv_send_rec_t *rec, int64_t stamp_ms);
+
+/* The UTC day of now_ms, and its key "YYYY-MM-DD" (SV_DAY_KEY_SIZE). */
+int64_t sv_rules_day(int64_t now_ms);
+void sv_rules_day_key(int64_t day, char *key);
+
+/* A send the day counted is taken back (if it counted any). */
+void sv_rules_day_abort(sv_day_rec_t *rec);
+
+/* 1 if the day is over at now_ms: no budget needs its count. */
+int sv_rules_day_gone(const sv_day_rec_t *rec, int64_t now_ms);
 
 /* 1 if no limit needs the record (sends, logins) at now_ms. */
 int sv_rules_window_gone(const sv_window_rec_t *rec, int64_t now_ms);

@@ -116,6 +116,52 @@ sv_login_fits(const sv_login_t *l, char *err, size_t errlen)
 }
 
 
+/* A send's address and budget: in their bounds, or not given. */
+static int
+sv_send_fits(const sv_send_t *s, char *err, size_t errlen)
+{
+    size_t  len;
+
+    if (!sv_phone_fits(s->phone, err, errlen)
+        || !sv_purpose_fits(s->purpose, err, errlen))
+    {
+        return 0;
+    }
+
+    if (s->budget > SV_BUDGET_MAX) {
+        snprintf(err, errlen, "budget %llu over %d",
+                 (unsigned long long) s->budget, SV_BUDGET_MAX);
+        return 0;
+    }
+
+    if (s->addr == NULL) {
+        return 1;
+    }
+
+    len = strlen(s->addr);
+
+    if (len == 0 || len > SV_STORE_ADDR_MAX) {
+        snprintf(err, errlen, "address key of %zu bytes, not 1 to %d", len,
+                 SV_STORE_ADDR_MAX);
+        return 0;
+    }
+
+    if (s->addr_keep_ms <= 0
+        || (s->addr_limit > 0
+            && (s->addr_limit > SV_SEND_LIMIT_MAX || s->addr_window_ms <= 0
+                || s->addr_window_ms > s->addr_keep_ms)))
+    {
+        snprintf(err, errlen, "address limit %u in %lld ms, kept %lld ms: "
+                 "not 1 to %d in a window no longer than kept",
+                 s->addr_limit, (long long) s->addr_window_ms,
+                 (long long) s->addr_keep_ms, SV_SEND_LIMIT_MAX);
+        return 0;
+    }
+
+    return 1;
+}
+
+
 /*
  * After SV_STORE_FULL: what has expired is swept at now_ms, with no
  * grace.  1 if the call is worth another try.
@@ -174,9 +220,7 @@ sv_store_send_begin(sv_store_t *st, sv_send_t *s, char *err, size_t errlen)
 {
     sv_store_rc_t  rc;
 
-    if (!sv_phone_fits(s->phone, err, errlen)
-        || !sv_purpose_fits(s->purpose, err, errlen))
-    {
+    if (!sv_send_fits(s, err, errlen)) {
         return SV_STORE_ERROR;
     }
 
@@ -191,14 +235,14 @@ sv_store_send_begin(sv_store_t *st, sv_send_t *s, char *err, size_t errlen)
 
 
 sv_store_rc_t
-sv_store_send_abort(sv_store_t *st, const char *phone, int64_t stamp_ms,
-    char *err, size_t errlen)
+sv_store_send_abort(sv_store_t *st, const sv_send_t *s, char *err,
+    size_t errlen)
 {
-    if (!sv_phone_fits(phone, err, errlen)) {
+    if (!sv_send_fits(s, err, errlen)) {
         return SV_STORE_ERROR;
     }
 
-    return st->ops->send_abort(st, phone, stamp_ms, err, errlen);
+    return st->ops->send_abort(st, s, err, errlen);
 }
 
 

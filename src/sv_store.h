@@ -30,6 +30,8 @@ typedef enum {
     SV_STORE_EMAIL_TAKEN,
     SV_STORE_RESEND_TOO_SOON,
     SV_STORE_SEND_LIMIT,
+    SV_STORE_IP_LIMIT,          /* too many sends from the address */
+    SV_STORE_BUDGET,            /* the day's SMS budget is spent */
     SV_STORE_NO_CODE,
     SV_STORE_EXPIRED,
     SV_STORE_MISMATCH,
@@ -47,6 +49,12 @@ typedef enum {
 
 /* the longest phone the store takes: E.164 has at most 15 digits */
 #define SV_STORE_PHONE_MAX  32
+
+/* the longest address key: "2001:db8:1:2::/64" and the like (sv_addr.h) */
+#define SV_STORE_ADDR_MAX   63
+
+/* the highest smsverify_daily_budget */
+#define SV_BUDGET_MAX       100000000
 
 /* signups refused as taken that use a token up */
 #define SV_TOKEN_FAILURES_MAX  3
@@ -99,6 +107,12 @@ typedef enum {
     SV_PURPOSE_RESET
 } sv_purpose_t;
 
+/*
+ * A send and every limit it is checked against, in this order (the first
+ * that refuses answers, and nothing is counted): the day's budget over
+ * the whole store, the client address, the phone's resend interval, the
+ * phone's window.  A send that passes them all is counted in each.
+ */
 typedef struct {
     const char     *phone;
     sv_purpose_t    purpose;
@@ -106,7 +120,25 @@ typedef struct {
     int64_t         resend_ms;     /* least time between two sends */
     unsigned        limit;         /* at most limit sends ... */
     int64_t         window_ms;     /* ... in any such window */
-    int64_t         retry_after_ms;     /* out, for the two limits */
+
+    /*
+     * The client address (sv_addr_key()), or NULL: not counted.  Every
+     * send with one counts in the address's window, which keeps its
+     * sends for addr_keep_ms (the longest window any location checks);
+     * with addr_limit (0: not checked) at most that many in any
+     * addr_window_ms.
+     */
+    const char     *addr;
+    unsigned        addr_limit;
+    int64_t         addr_window_ms;
+    int64_t         addr_keep_ms;
+
+    /* at most budget sends (0: no budget) in a UTC day, store-wide */
+    uint64_t        budget;
+
+    int64_t         retry_after_ms;     /* out, for the limits */
+    int             budget_first;       /* out: BUDGET for the first ... */
+                                        /* ... time this UTC day */
 } sv_send_t;
 
 /*
@@ -232,16 +264,23 @@ int sv_store_reader_check(sv_store_t *st);
 
 /*
  * Before a send: for a signup code PHONE_TAKEN if a member has the phone,
- * for a reset code NOT_MEMBER if none has it; RESEND_TOO_SOON
- * or SEND_LIMIT (retry_after_ms set) if a limit forbids it; otherwise the
- * send is counted at now_ms and OK.
+ * for a reset code NOT_MEMBER if none has it; then the limits, decided
+ * together in one transaction, in sv_send_t's order: BUDGET (with
+ * retry_after_ms until the next UTC midnight, and budget_first set for
+ * the first of the day), IP_LIMIT, RESEND_TOO_SOON or SEND_LIMIT
+ * (retry_after_ms set); a refusal counts in no limit.  Otherwise the send
+ * is counted at now_ms in every limit it carries and OK.
  */
 sv_store_rc_t sv_store_send_begin(sv_store_t *st, sv_send_t *s,
     char *err, size_t errlen);
 
-/* Every provider failed: the send counted at stamp_ms is taken back. */
-sv_store_rc_t sv_store_send_abort(sv_store_t *st, const char *phone,
-    int64_t stamp_ms, char *err, size_t errlen);
+/*
+ * Every provider failed: the send send_begin counted (s as it was given
+ * then, with its now_ms) is taken back from the phone, the address and
+ * the day's budget.
+ */
+sv_store_rc_t sv_store_send_abort(sv_store_t *st, const sv_send_t *s,
+    char *err, size_t errlen);
 
 /*
  * A store that is full (SV_STORE_FULL) is often full of what has
@@ -384,7 +423,8 @@ sv_store_rc_t sv_store_stats(sv_store_t *st, sv_store_stats_t *stats,
 
 /*
  * Deletes codes expired for longer than grace_ms, expired tokens, send
- * counts and login failures that no limit needs any more, and ended
+ * counts (by phone and by address) and login failures that no limit
+ * needs any more, the budget's counts of days before now_ms's, and ended
  * sessions; at most max records.
  */
 sv_store_rc_t sv_store_sweep(sv_store_t *st, int64_t now_ms,

@@ -5,7 +5,8 @@
  * The backends behind sv_store.h, one file each.  A backend's open fills
  * a structure that begins with sv_store_t, whose ops are its functions.
  * Only sv_store.c calls them: it checks the arguments every backend may
- * rely on first (a phone is 1 to SV_STORE_PHONE_MAX bytes, an account key
+ * rely on first (a phone is 1 to SV_STORE_PHONE_MAX bytes, an address key
+ * 1 to SV_STORE_ADDR_MAX, a send's limits in their bounds, an account key
  * "e:" or "p:" and at most SV_STORE_ACCOUNT_MAX bytes, a password hash 1
  * to SV_STORE_HASH_MAX bytes, a purpose one of sv_purpose_t's, no pointer
  * NULL that the call needs), and relieves a full store after (sweep,
@@ -27,8 +28,8 @@ typedef struct {
 
     sv_store_rc_t (*send_begin)(sv_store_t *st, sv_send_t *s, char *err,
                                 size_t errlen);
-    sv_store_rc_t (*send_abort)(sv_store_t *st, const char *phone,
-                                int64_t stamp_ms, char *err, size_t errlen);
+    sv_store_rc_t (*send_abort)(sv_store_t *st, const sv_send_t *s,
+                                char *err, size_t errlen);
     sv_store_rc_t (*code_put)(sv_store_t *st, const char *phone,
                               const uint8_t *code_hash, int64_t expires_ms,
                               unsigned attempts, sv_purpose_t purpose,

@@ -24,6 +24,8 @@
  *   tokens   token hash      -> token record (and its purpose)
  *   sessions session hash    -> session record: member id and epoch
  *   logins   account key     -> window record of its failed logins
+ *   addrs    address key     -> window record of the sends from it
+ *   days     "2026-12-01"    -> the budget's count of that UTC day
  *
  * A signup commits its member first and consumes its token after: a
  * crash between leaves a token for a phone that is taken, which no
@@ -57,12 +59,13 @@
 #define SV_RESERVE_MIN      (64 * 1024)
 
 const char *const  sv_lmdb_db_names[SV_DB_N] = {
-    "codes", "sends", "tokens", "sessions", "logins",
+    "codes", "sends", "tokens", "sessions", "logins", "addrs", "days",
     "members", "emails", "phones", "meta"
 };
 
 const int  sv_lmdb_db_env[SV_DB_N] = {
     SV_ENV_CODES, SV_ENV_CODES, SV_ENV_CODES, SV_ENV_CODES, SV_ENV_CODES,
+    SV_ENV_CODES, SV_ENV_CODES,
     SV_ENV_MEMBERS, SV_ENV_MEMBERS, SV_ENV_MEMBERS, SV_ENV_MEMBERS
 };
 
@@ -106,11 +109,6 @@ typedef struct {
     int64_t             grace_ms;
     size_t              left;
 } sv_sweep_arg_t;
-
-typedef struct {
-    const char         *phone;
-    int64_t             stamp_ms;
-} sv_abort_arg_t;
 
 typedef struct {
     const char         *phone;
@@ -517,6 +515,44 @@ sv_window_store(sv_txn_t *t, int db, const char *key,
     len = sv_window_rec_encode(rec, buf);
 
     return sv_put(t, db, key, strlen(key), buf, len, 0);
+}
+
+
+/* The budget's count of the UTC day of now_ms: all zero if none. */
+static int
+sv_day_get(sv_txn_t *t, int64_t now_ms, sv_day_rec_t *rec)
+{
+    int      rc;
+    char     key[SV_DAY_KEY_SIZE];
+    MDB_val  val;
+
+    sv_rules_day_key(sv_rules_day(now_ms), key);
+
+    rc = sv_get(t, SV_DB_DAYS, key, strlen(key), &val);
+
+    if (rc == 1 && sv_day_rec_decode(val.mv_data, val.mv_size, rec) != 0) {
+        sv_corrupt(t, SV_DB_DAYS);
+        return -1;
+    }
+
+    if (rc == 0) {
+        memset(rec, 0, sizeof(sv_day_rec_t));
+    }
+
+    return rc;
+}
+
+
+static int
+sv_day_store(sv_txn_t *t, const sv_day_rec_t *rec)
+{
+    char     key[SV_DAY_KEY_SIZE];
+    uint8_t  buf[SV_DAY_REC_SIZE];
+
+    sv_rules_day_key(rec->day, key);
+    sv_day_rec_encode(rec, buf);
+
+    return sv_put(t, SV_DB_DAYS, key, strlen(key), buf, sizeof(buf), 0);
 }
 
 
@@ -931,27 +967,61 @@ sv_lmdb_reader_check(sv_store_t *store)
 
 /* Sends. */
 
+/* The records a send's limits read: those it carries. */
+static int
+sv_send_recs_get(sv_txn_t *t, const sv_send_t *s, sv_send_recs_t *recs)
+{
+    memset(recs, 0, sizeof(sv_send_recs_t));
+
+    if (sv_window_get(t, SV_DB_SENDS, s->phone, &recs->phone) < 0
+        || (s->addr != NULL
+            && sv_window_get(t, SV_DB_ADDRS, s->addr, &recs->addr) < 0)
+        || (s->budget > 0 && sv_day_get(t, s->now_ms, &recs->day) < 0))
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+sv_send_recs_store(sv_txn_t *t, const sv_send_t *s,
+    const sv_send_recs_t *recs)
+{
+    if (((recs->write & SV_SEND_REC_PHONE)
+         && sv_window_store(t, SV_DB_SENDS, s->phone, &recs->phone) != 0)
+        || ((recs->write & SV_SEND_REC_ADDR)
+            && sv_window_store(t, SV_DB_ADDRS, s->addr, &recs->addr) != 0)
+        || ((recs->write & SV_SEND_REC_DAY)
+            && sv_day_store(t, &recs->day) != 0))
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* Every limit in one transaction: workers racing for the last send. */
 static sv_store_rc_t
 sv_send_begin_txn(sv_txn_t *t, void *arg)
 {
-    int             rc;
-    sv_send_t      *s = arg;
-    sv_send_rec_t   rec;
-    sv_store_rc_t   verdict;
+    sv_send_t       *s = arg;
+    sv_store_rc_t    verdict;
+    sv_send_recs_t   recs;
 
-    rc = sv_window_get(t, SV_DB_SENDS, s->phone, &rec);
-    if (rc < 0) {
+    if (sv_send_recs_get(t, s, &recs) != 0) {
         return SV_STORE_ERROR;
     }
 
-    verdict = sv_rules_send(&rec, s);
+    verdict = sv_rules_send_limits(&recs, s);
 
-    if (verdict != SV_STORE_OK) {
-        return verdict;
+    if (sv_send_recs_store(t, s, &recs) != 0) {
+        return SV_STORE_ERROR;
     }
 
-    return sv_window_store(t, SV_DB_SENDS, s->phone, &rec) == 0
-           ? SV_STORE_OK : SV_STORE_ERROR;
+    return verdict;
 }
 
 
@@ -976,37 +1046,61 @@ sv_lmdb_send_begin(sv_store_t *store, sv_send_t *s, char *err, size_t errlen)
 }
 
 
-static sv_store_rc_t
-sv_send_abort_txn(sv_txn_t *t, void *arg)
+/* A send taken back from a window: the record goes with its last. */
+static int
+sv_window_abort(sv_txn_t *t, int db, const char *key, int64_t stamp_ms)
 {
     int              rc;
-    sv_send_rec_t    rec;
-    sv_abort_arg_t  *a = arg;
+    sv_window_rec_t  rec;
 
-    rc = sv_window_get(t, SV_DB_SENDS, a->phone, &rec);
+    rc = sv_window_get(t, db, key, &rec);
     if (rc <= 0) {
-        return rc < 0 ? SV_STORE_ERROR : SV_STORE_OK;
+        return rc;
     }
 
-    if (sv_rules_send_abort(&rec, a->stamp_ms) == 0) {
-        rc = sv_del(t, SV_DB_SENDS, a->phone, strlen(a->phone));
-
-    } else {
-        rc = sv_window_store(t, SV_DB_SENDS, a->phone, &rec);
+    if (sv_rules_send_abort(&rec, stamp_ms) == 0) {
+        return sv_del(t, db, key, strlen(key));
     }
 
-    return rc == 0 ? SV_STORE_OK : SV_STORE_ERROR;
+    return sv_window_store(t, db, key, &rec);
 }
 
 
 static sv_store_rc_t
-sv_lmdb_send_abort(sv_store_t *store, const char *phone, int64_t stamp_ms,
-    char *err, size_t errlen)
+sv_send_abort_txn(sv_txn_t *t, void *arg)
 {
-    sv_abort_arg_t  a = { phone, stamp_ms };
+    int           rc;
+    sv_send_t    *s = arg;
+    sv_day_rec_t  day;
 
+    if (sv_window_abort(t, SV_DB_SENDS, s->phone, s->now_ms) < 0
+        || (s->addr != NULL
+            && sv_window_abort(t, SV_DB_ADDRS, s->addr, s->now_ms) < 0))
+    {
+        return SV_STORE_ERROR;
+    }
+
+    if (s->budget == 0) {
+        return SV_STORE_OK;
+    }
+
+    rc = sv_day_get(t, s->now_ms, &day);
+    if (rc <= 0) {
+        return rc < 0 ? SV_STORE_ERROR : SV_STORE_OK;
+    }
+
+    sv_rules_day_abort(&day);
+
+    return sv_day_store(t, &day) == 0 ? SV_STORE_OK : SV_STORE_ERROR;
+}
+
+
+static sv_store_rc_t
+sv_lmdb_send_abort(sv_store_t *store, const sv_send_t *s, char *err,
+    size_t errlen)
+{
     return sv_write((sv_lmdb_t *) store, SV_ENV_CODES, 0, sv_send_abort_txn,
-                    &a, err, errlen);
+                    (void *) s, err, errlen);
 }
 
 
@@ -1949,6 +2043,21 @@ sv_login_gone(const MDB_val *val, int64_t now_ms, int64_t grace_ms)
 
 
 static int
+sv_day_gone(const MDB_val *val, int64_t now_ms, int64_t grace_ms)
+{
+    sv_day_rec_t  rec;
+
+    (void) grace_ms;
+
+    if (sv_day_rec_decode(val->mv_data, val->mv_size, &rec) != 0) {
+        return -1;
+    }
+
+    return sv_rules_day_gone(&rec, now_ms);
+}
+
+
+static int
 sv_session_gone(const MDB_val *val, int64_t now_ms, int64_t grace_ms)
 {
     sv_session_rec_t  rec;
@@ -2018,6 +2127,8 @@ sv_sweep_txn(sv_txn_t *t, void *arg)
     if (sv_sweep_db(t, SV_DB_CODES, sv_code_gone, a) != SV_STORE_OK
         || sv_sweep_db(t, SV_DB_TOKENS, sv_token_gone, a) != SV_STORE_OK
         || sv_sweep_db(t, SV_DB_SENDS, sv_send_gone, a) != SV_STORE_OK
+        || sv_sweep_db(t, SV_DB_ADDRS, sv_send_gone, a) != SV_STORE_OK
+        || sv_sweep_db(t, SV_DB_DAYS, sv_day_gone, a) != SV_STORE_OK
         || sv_sweep_db(t, SV_DB_SESSIONS, sv_session_gone, a) != SV_STORE_OK
         || sv_sweep_db(t, SV_DB_LOGINS, sv_login_gone, a) != SV_STORE_OK)
     {

@@ -23,6 +23,8 @@ enum {
     SV_DB_TOKENS,
     SV_DB_SESSIONS,
     SV_DB_LOGINS,
+    SV_DB_ADDRS,
+    SV_DB_DAYS,
     SV_DB_MEMBERS,
     SV_DB_EMAILS,
     SV_DB_PHONES,

@@ -215,6 +215,7 @@ sv_walk_free(MDB_txn *txn, sv_walk_t *w)
 static int
 sv_record_sound(int db, const MDB_val *key, const MDB_val *val)
 {
+    sv_day_rec_t      day;
     sv_code_rec_t     code;
     sv_send_rec_t     send;
     sv_token_rec_t    token;
@@ -233,6 +234,14 @@ sv_record_sound(int db, const MDB_val *key, const MDB_val *val)
     case SV_DB_LOGINS:
         return key->mv_size > 2 && key->mv_size <= SV_STORE_ACCOUNT_MAX
                && sv_window_rec_decode(val->mv_data, val->mv_size, &send) == 0;
+
+    case SV_DB_ADDRS:
+        return key->mv_size > 0 && key->mv_size <= SV_STORE_ADDR_MAX
+               && sv_window_rec_decode(val->mv_data, val->mv_size, &send) == 0;
+
+    case SV_DB_DAYS:
+        return key->mv_size > 0 && key->mv_size < SV_DAY_KEY_SIZE
+               && sv_day_rec_decode(val->mv_data, val->mv_size, &day) == 0;
 
     case SV_DB_SESSIONS:
         return key->mv_size == SV_HASH_SIZE

@@ -256,6 +256,38 @@ test_session_bytes(void **state)
 }
 
 
+/* The budget's days. */
+
+static void
+test_day_bytes(void **state)
+{
+    uint8_t       p[SV_DAY_REC_SIZE];
+    sv_day_rec_t  rec, out;
+
+    (void) state;
+
+    rec.day = 19675;                /* 2023-11-14 */
+    rec.sent = 0x0102030405060708ULL;
+    rec.refused = 3;
+
+    sv_day_rec_encode(&rec, p);
+    assert_int_equal(SV_DAY_REC_SIZE, 25);
+    assert_int_equal(p[0], 1);
+    assert_memory_equal(p + 1, "\xdb\x4c\x00\x00\x00\x00\x00\x00", 8);
+    assert_memory_equal(p + 9, "\x08\x07\x06\x05\x04\x03\x02\x01", 8);
+    assert_memory_equal(p + 17, "\x03\x00\x00\x00\x00\x00\x00\x00", 8);
+
+    assert_int_equal(sv_day_rec_decode(p, sizeof(p), &out), 0);
+    assert_int_equal(out.day, 19675);
+    assert_true(out.sent == rec.sent);
+    assert_int_equal(out.refused, 3);
+
+    assert_int_equal(sv_day_rec_decode(p, sizeof(p) - 1, &out), -1);
+    p[0] = 2;
+    assert_int_equal(sv_day_rec_decode(p, sizeof(p), &out), -1);
+}
+
+
 /* Version 1, written before signups were counted against a token. */
 static void
 test_token_v1(void **state)
@@ -585,6 +617,7 @@ main(void)
         cmocka_unit_test(test_token_v1),
         cmocka_unit_test(test_token_v2),
         cmocka_unit_test(test_session_bytes),
+        cmocka_unit_test(test_day_bytes),
         cmocka_unit_test(test_id_bytes),
         cmocka_unit_test(test_member_text),
         cmocka_unit_test(test_member_escapes),

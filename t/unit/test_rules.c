@@ -222,6 +222,198 @@ test_send_gone(void **state)
 }
 
 
+/* Every limit of a send: the budget, the address, the phone. */
+
+#define DAY         (24 * HOUR)
+#define ADDR_X      "192.0.2.1"
+
+/* a send at now from ADDR_X, at most 2 an hour from it, 3 a day */
+static sv_send_t
+send_limited_at(int64_t now)
+{
+    sv_send_t  s;
+
+    s = send_at(now);
+    s.addr = ADDR_X;
+    s.addr_limit = 2;
+    s.addr_window_ms = HOUR;
+    s.addr_keep_ms = 2 * HOUR;
+    s.budget = 3;
+
+    return s;
+}
+
+
+static void
+test_limits_count_all(void **state)
+{
+    sv_send_t       s;
+    sv_send_recs_t  recs;
+
+    (void) state;
+    memset(&recs, 0, sizeof(recs));
+
+    s = send_limited_at(T0);
+    assert_int_equal(sv_rules_send_limits(&recs, &s), SV_STORE_OK);
+    assert_int_equal(recs.write,
+                     SV_SEND_REC_PHONE | SV_SEND_REC_ADDR | SV_SEND_REC_DAY);
+    assert_int_equal(recs.phone.count, 1);
+    assert_int_equal(recs.addr.count, 1);
+    assert_int_equal(recs.addr.keep_until_ms, T0 + 2 * HOUR);
+    assert_int_equal(recs.day.day, T0 / DAY);
+    assert_int_equal(recs.day.sent, 1);
+    assert_false(s.budget_first);
+
+    /* without an address or a budget, only the phone's record */
+    memset(&recs, 0, sizeof(recs));
+    s = send_at(T0);
+    assert_int_equal(sv_rules_send_limits(&recs, &s), SV_STORE_OK);
+    assert_int_equal(recs.write, SV_SEND_REC_PHONE);
+    assert_int_equal(recs.day.sent, 0);
+}
+
+
+static void
+test_limits_order_and_nothing_counted(void **state)
+{
+    sv_send_t       s;
+    sv_send_recs_t  recs, before;
+
+    (void) state;
+    memset(&recs, 0, sizeof(recs));
+
+    s = send_limited_at(T0);
+    assert_int_equal(sv_rules_send_limits(&recs, &s), SV_STORE_OK);
+
+    /* the phone refuses: nothing is written */
+    before = recs;
+    s = send_limited_at(T0 + SEC);
+    assert_int_equal(sv_rules_send_limits(&recs, &s),
+                     SV_STORE_RESEND_TOO_SOON);
+    assert_int_equal(recs.write, 0);
+    assert_memory_equal(&recs.phone, &before.phone, sizeof(recs.phone));
+    assert_memory_equal(&recs.addr, &before.addr, sizeof(recs.addr));
+    assert_memory_equal(&recs.day, &before.day, sizeof(recs.day));
+
+    /* another phone from the address: its second send */
+    memset(&recs.phone, 0, sizeof(recs.phone));
+    s = send_limited_at(T0 + 2 * SEC);
+    assert_int_equal(sv_rules_send_limits(&recs, &s), SV_STORE_OK);
+
+    /* the address is full, and answers before the phone */
+    before = recs;
+    s = send_limited_at(T0 + 3 * SEC);
+    assert_int_equal(sv_rules_send_limits(&recs, &s), SV_STORE_IP_LIMIT);
+    assert_int_equal(s.retry_after_ms, HOUR - 3 * SEC);
+    assert_int_equal(recs.write, 0);
+    assert_memory_equal(&recs.phone, &before.phone, sizeof(recs.phone));
+    assert_memory_equal(&recs.addr, &before.addr, sizeof(recs.addr));
+    assert_memory_equal(&recs.day, &before.day, sizeof(recs.day));
+
+    /* the budget answers before both, and counts its refusal only */
+    recs.day.sent = 3;
+    before = recs;
+    s = send_limited_at(T0 + 4 * SEC);
+    assert_int_equal(sv_rules_send_limits(&recs, &s), SV_STORE_BUDGET);
+    assert_true(s.budget_first);
+    assert_int_equal(s.retry_after_ms, DAY - (T0 + 4 * SEC) % DAY);
+    assert_int_equal(recs.write, SV_SEND_REC_DAY);
+    assert_int_equal(recs.day.refused, 1);
+    assert_int_equal(recs.day.sent, 3);
+    assert_memory_equal(&recs.phone, &before.phone, sizeof(recs.phone));
+    assert_memory_equal(&recs.addr, &before.addr, sizeof(recs.addr));
+
+    s = send_limited_at(T0 + 5 * SEC);
+    assert_int_equal(sv_rules_send_limits(&recs, &s), SV_STORE_BUDGET);
+    assert_false(s.budget_first);
+    assert_int_equal(recs.day.refused, 2);
+}
+
+
+static void
+test_limits_day_turns(void **state)
+{
+    int64_t         midnight;
+    sv_send_t       s;
+    sv_send_recs_t  recs;
+
+    (void) state;
+    memset(&recs, 0, sizeof(recs));
+
+    midnight = (T0 / DAY + 1) * DAY;
+    recs.day.day = T0 / DAY;
+    recs.day.sent = 3;
+    recs.day.refused = 5;
+
+    /* yesterday's count is not today's */
+    s = send_limited_at(midnight);
+    assert_int_equal(sv_rules_send_limits(&recs, &s), SV_STORE_OK);
+    assert_int_equal(recs.day.day, T0 / DAY + 1);
+    assert_int_equal(recs.day.sent, 1);
+    assert_int_equal(recs.day.refused, 0);
+
+    assert_false(sv_rules_day_gone(&recs.day, midnight + DAY - 1));
+    assert_true(sv_rules_day_gone(&recs.day, midnight + DAY));
+
+    sv_rules_day_abort(&recs.day);
+    assert_int_equal(recs.day.sent, 0);
+    sv_rules_day_abort(&recs.day);
+    assert_int_equal(recs.day.sent, 0);
+}
+
+
+/* The address keeps its sends for the longest window, not the caller's. */
+static void
+test_limits_addr_keep(void **state)
+{
+    sv_send_t       s;
+    sv_send_recs_t  recs;
+
+    (void) state;
+    memset(&recs, 0, sizeof(recs));
+
+    s = send_limited_at(T0);
+    s.addr_window_ms = MIN;
+    assert_int_equal(sv_rules_send_limits(&recs, &s), SV_STORE_OK);
+
+    memset(&recs.phone, 0, sizeof(recs.phone));
+    s = send_limited_at(T0 + HOUR);
+    s.addr_window_ms = MIN;
+    assert_int_equal(sv_rules_send_limits(&recs, &s), SV_STORE_OK);
+    assert_int_equal(recs.addr.count, 2);
+    assert_int_equal(recs.addr.keep_until_ms, T0 + 3 * HOUR);
+
+    /* past the keep, the first goes */
+    memset(&recs.phone, 0, sizeof(recs.phone));
+    s = send_limited_at(T0 + 2 * HOUR);
+    s.addr_window_ms = MIN;
+    assert_int_equal(sv_rules_send_limits(&recs, &s), SV_STORE_OK);
+    assert_int_equal(recs.addr.count, 2);
+    assert_int_equal(recs.addr.stamps[0], T0 + HOUR);
+}
+
+
+static void
+test_day_key(void **state)
+{
+    char  key[SV_DAY_KEY_SIZE];
+
+    (void) state;
+
+    assert_int_equal(sv_rules_day(T0), 19675);
+    assert_int_equal(sv_rules_day(0), 0);
+    assert_int_equal(sv_rules_day(DAY - 1), 0);
+    assert_int_equal(sv_rules_day(-1), -1);
+
+    sv_rules_day_key(19675, key);
+    assert_string_equal(key, "2023-11-14");
+    sv_rules_day_key(0, key);
+    assert_string_equal(key, "1970-01-01");
+    sv_rules_day_key(sv_rules_day(951782400000LL), key);
+    assert_string_equal(key, "2000-02-29");
+}
+
+
 /* Codes. */
 
 static sv_code_rec_t
@@ -775,6 +967,11 @@ main(void)
         cmocka_unit_test(test_send_limit_max),
         cmocka_unit_test(test_send_abort),
         cmocka_unit_test(test_send_gone),
+        cmocka_unit_test(test_limits_count_all),
+        cmocka_unit_test(test_limits_order_and_nothing_counted),
+        cmocka_unit_test(test_limits_day_turns),
+        cmocka_unit_test(test_limits_addr_keep),
+        cmocka_unit_test(test_day_key),
         cmocka_unit_test(test_guess),
         cmocka_unit_test(test_guess_expired),
         cmocka_unit_test(test_code_gone),

@@ -202,7 +202,8 @@ raw_env_dir(const char *dir, const char *db, char *path, size_t size)
 
     codes = strcmp(db, "codes") == 0 || strcmp(db, "sends") == 0
             || strcmp(db, "tokens") == 0 || strcmp(db, "sessions") == 0
-            || strcmp(db, "logins") == 0;
+            || strcmp(db, "logins") == 0 || strcmp(db, "addrs") == 0
+            || strcmp(db, "days") == 0;
 
     snprintf(path, size, "%s/%s", dir,
              codes ? SV_STORE_CODES_DIR : SV_STORE_MEMBERS_DIR);
@@ -384,6 +385,20 @@ static sv_store_rc_t
 send_default(fx_t *f, const char *phone, int64_t now, int64_t *retry)
 {
     return send_at(f, phone, now, 30 * SEC, 5, HOUR, retry);
+}
+
+
+/* A send of the phone alone, counted at stamp, is taken back. */
+static sv_store_rc_t
+abort_at(fx_t *f, const char *phone, int64_t stamp)
+{
+    sv_send_t  s;
+
+    memset(&s, 0, sizeof(s));
+    s.phone = phone;
+    s.now_ms = stamp;
+
+    return sv_store_send_abort(f->st, &s, f->err, sizeof(f->err));
 }
 
 
@@ -968,8 +983,7 @@ test_send_abort_gives_back(void **state)
     int64_t   retry;
 
     /* abort without any send, or of an unknown stamp, is harmless */
-    assert_int_equal(sv_store_send_abort(f->st, PHONE_A, T0, f->err,
-                                         sizeof(f->err)),
+    assert_int_equal(abort_at(f, PHONE_A, T0),
                      SV_STORE_OK);
 
     assert_int_equal(send_at(f, PHONE_A, T0, 30 * SEC, 2, HOUR, &retry),
@@ -977,8 +991,7 @@ test_send_abort_gives_back(void **state)
     assert_int_equal(send_at(f, PHONE_A, T0 + MIN, 30 * SEC, 2, HOUR,
                              &retry),
                      SV_STORE_OK);
-    assert_int_equal(sv_store_send_abort(f->st, PHONE_A, T0 + 1, f->err,
-                                         sizeof(f->err)),
+    assert_int_equal(abort_at(f, PHONE_A, T0 + 1),
                      SV_STORE_OK);
     assert_int_equal(send_at(f, PHONE_A, T0 + 2 * MIN, 30 * SEC, 2, HOUR,
                              &retry),
@@ -986,8 +999,7 @@ test_send_abort_gives_back(void **state)
     assert_int_equal(retry, HOUR - 2 * MIN);
 
     /* taking back the last send lifts both the interval and the limit */
-    assert_int_equal(sv_store_send_abort(f->st, PHONE_A, T0 + MIN, f->err,
-                                         sizeof(f->err)),
+    assert_int_equal(abort_at(f, PHONE_A, T0 + MIN),
                      SV_STORE_OK);
     assert_int_equal(send_at(f, PHONE_A, T0 + MIN + 1, 30 * SEC, 2, HOUR,
                              &retry),
@@ -997,11 +1009,9 @@ test_send_abort_gives_back(void **state)
                      SV_STORE_SEND_LIMIT);
 
     /* the record goes when its last send is taken back */
-    assert_int_equal(sv_store_send_abort(f->st, PHONE_A, T0 + MIN + 1,
-                                         f->err, sizeof(f->err)),
+    assert_int_equal(abort_at(f, PHONE_A, T0 + MIN + 1),
                      SV_STORE_OK);
-    assert_int_equal(sv_store_send_abort(f->st, PHONE_A, T0, f->err,
-                                         sizeof(f->err)),
+    assert_int_equal(abort_at(f, PHONE_A, T0),
                      SV_STORE_OK);
     fx_close(f);
     assert_int_equal(raw_entries(f->dir, "sends"), 0);
@@ -1030,6 +1040,378 @@ test_send_limit_max(void **state)
     /* a larger limit is SV_SEND_LIMIT_MAX */
     assert_int_equal(send_at(f, PHONE_A, T0 + i, 0, 1000, HOUR, &retry),
                      SV_STORE_SEND_LIMIT);
+}
+
+
+/* Limits by address and the daily budget. */
+
+#define ADDR_X      "192.0.2.1"
+#define ADDR_Y      "2001:db8:1:2::/64"
+
+/* T0 is 2023-11-14T22:13:20Z: the next UTC midnight is this far */
+#define TO_MIDNIGHT (DAY - (T0 % DAY))
+
+typedef struct {
+    const char  *addr;
+    unsigned     addr_limit;
+    int64_t      addr_window;
+    int64_t      addr_keep;
+    uint64_t     budget;
+} limits_t;
+
+
+/* The phone at the API's defaults, and l's; *s as sent (for an abort). */
+static sv_store_rc_t
+send_limited(fx_t *f, const char *phone, int64_t now, const limits_t *l,
+    sv_send_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->phone = phone;
+    s->now_ms = now;
+    s->resend_ms = 30 * SEC;
+    s->limit = 5;
+    s->window_ms = HOUR;
+    s->addr = l->addr;
+    s->addr_limit = l->addr_limit;
+    s->addr_window_ms = l->addr_window;
+    s->addr_keep_ms = l->addr_keep;
+    s->budget = l->budget;
+    s->retry_after_ms = -1;
+
+    return sv_store_send_begin(f->st, s, f->err, sizeof(f->err));
+}
+
+
+static void
+phone_n(char *buf, int i)
+{
+    snprintf(buf, 32, "+82105555%04d", i);
+}
+
+
+static void
+test_ip_limit(void **state)
+{
+    fx_t      *f = *state;
+    int        i;
+    char       phone[32];
+    limits_t   x = { ADDR_X, 3, HOUR, HOUR, 0 };
+    limits_t   y = { ADDR_Y, 3, HOUR, HOUR, 0 };
+    sv_send_t  s;
+
+    for (i = 0; i < 3; i++) {
+        phone_n(phone, i);
+        assert_int_equal(send_limited(f, phone, T0 + i * MIN, &x, &s),
+                         SV_STORE_OK);
+    }
+
+    phone_n(phone, 3);
+    assert_int_equal(send_limited(f, phone, T0 + 10 * MIN, &x, &s),
+                     SV_STORE_IP_LIMIT);
+    assert_int_equal(s.retry_after_ms, HOUR - 10 * MIN);
+
+    /* another address is not held back, nor is the phone counted */
+    assert_int_equal(send_limited(f, phone, T0 + 10 * MIN, &y, &s),
+                     SV_STORE_OK);
+
+    /* the first send leaves the window an hour after it */
+    phone_n(phone, 4);
+    assert_int_equal(send_limited(f, phone, T0 + HOUR - 1, &x, &s),
+                     SV_STORE_IP_LIMIT);
+    assert_int_equal(s.retry_after_ms, 1);
+    assert_int_equal(send_limited(f, phone, T0 + HOUR, &x, &s), SV_STORE_OK);
+}
+
+
+/* A refusal counts in no limit: neither the phone's nor the address's. */
+static void
+test_refusals_count_nothing(void **state)
+{
+    fx_t      *f = *state;
+    int64_t    retry;
+    limits_t   x = { ADDR_X, 2, HOUR, HOUR, 10 };
+    limits_t   y = { ADDR_Y, 2, HOUR, HOUR, 10 };
+    sv_send_t  s;
+
+    assert_int_equal(send_limited(f, PHONE_A, T0, &x, &s), SV_STORE_OK);
+
+    /* the phone's interval refuses: the address and the day not counted */
+    assert_int_equal(send_limited(f, PHONE_A, T0 + SEC, &x, &s),
+                     SV_STORE_RESEND_TOO_SOON);
+    assert_int_equal(send_limited(f, PHONE_B, T0 + 2 * SEC, &x, &s),
+                     SV_STORE_OK);
+    assert_int_equal(send_limited(f, PHONE_C, T0 + 3 * SEC, &x, &s),
+                     SV_STORE_IP_LIMIT);
+
+    /* the address refused C: C was not counted, it may go at once */
+    assert_int_equal(send_default(f, PHONE_C, T0 + 4 * SEC, &retry),
+                     SV_STORE_OK);
+
+    /* A's and B's sends are the day's (the phone-only one has no budget) */
+    fx_close(f);
+    assert_int_equal(raw_entries(f->dir, "days"), 1);
+    fx_open(f, MAP_SIZE, 1);
+
+    y.budget = 3;
+    assert_int_equal(send_limited(f, "+821011110000", T0 + 5 * SEC, &y, &s),
+                     SV_STORE_OK);
+    assert_int_equal(send_limited(f, "+821011110001", T0 + 6 * SEC, &y, &s),
+                     SV_STORE_BUDGET);
+}
+
+
+/* One count an address, each location its own limit and window. */
+static void
+test_ip_limit_shared_count(void **state)
+{
+    fx_t      *f = *state;
+    char       phone[32];
+    limits_t   counted = { ADDR_X, 0, 0, 2 * HOUR, 0 };   /* no limit */
+    limits_t   short_w = { ADDR_X, 2, 10 * MIN, 2 * HOUR, 0 };
+    limits_t   long_w = { ADDR_X, 3, 2 * HOUR, 2 * HOUR, 0 };
+    sv_send_t  s;
+
+    phone_n(phone, 0);
+    assert_int_equal(send_limited(f, phone, T0, &counted, &s), SV_STORE_OK);
+    phone_n(phone, 1);
+    assert_int_equal(send_limited(f, phone, T0 + 30 * MIN, &short_w, &s),
+                     SV_STORE_OK);
+    phone_n(phone, 2);
+    assert_int_equal(send_limited(f, phone, T0 + 31 * MIN, &short_w, &s),
+                     SV_STORE_OK);
+
+    /* two in the short window */
+    phone_n(phone, 3);
+    assert_int_equal(send_limited(f, phone, T0 + 32 * MIN, &short_w, &s),
+                     SV_STORE_IP_LIMIT);
+    assert_int_equal(s.retry_after_ms, 8 * MIN);
+
+    /* three in the long one, the first by a location without a limit */
+    assert_int_equal(send_limited(f, phone, T0 + 32 * MIN, &long_w, &s),
+                     SV_STORE_IP_LIMIT);
+    assert_int_equal(s.retry_after_ms, 2 * HOUR - 32 * MIN);
+
+    /* the short window's sends did not drop the first from the record */
+    assert_int_equal(send_limited(f, phone, T0 + 41 * MIN, &short_w, &s),
+                     SV_STORE_OK);
+    phone_n(phone, 4);
+    assert_int_equal(send_limited(f, phone, T0 + 2 * HOUR - 1, &long_w, &s),
+                     SV_STORE_IP_LIMIT);
+}
+
+
+/* Which limit answers when several would refuse: budget, address, phone. */
+static void
+test_limits_order(void **state)
+{
+    fx_t      *f = *state;
+    limits_t   x = { ADDR_X, 1, HOUR, HOUR, 1 };
+    sv_send_t  s;
+
+    assert_int_equal(send_limited(f, PHONE_A, T0, &x, &s), SV_STORE_OK);
+
+    /* the phone too soon, the address at its limit, the budget spent */
+    assert_int_equal(send_limited(f, PHONE_A, T0 + SEC, &x, &s),
+                     SV_STORE_BUDGET);
+    assert_int_equal(s.retry_after_ms, TO_MIDNIGHT - SEC);
+    assert_true(s.budget_first);
+
+    x.budget = 2;
+    assert_int_equal(send_limited(f, PHONE_A, T0 + 2 * SEC, &x, &s),
+                     SV_STORE_IP_LIMIT);
+    assert_int_equal(s.retry_after_ms, HOUR - 2 * SEC);
+
+    x.addr_limit = 2;
+    assert_int_equal(send_limited(f, PHONE_A, T0 + 3 * SEC, &x, &s),
+                     SV_STORE_RESEND_TOO_SOON);
+    assert_int_equal(s.retry_after_ms, 27 * SEC);
+
+    /* none of them counted: the phone goes once its interval is over */
+    assert_int_equal(send_limited(f, PHONE_A, T0 + 30 * SEC, &x, &s),
+                     SV_STORE_OK);
+    assert_int_equal(send_limited(f, PHONE_B, T0 + 31 * SEC, &x, &s),
+                     SV_STORE_BUDGET);
+    assert_false(s.budget_first);
+}
+
+
+static void
+test_budget_day(void **state)
+{
+    fx_t      *f = *state;
+    int        i;
+    char       phone[32];
+    limits_t   b = { NULL, 0, 0, 0, 3 };
+    sv_send_t  s;
+
+    for (i = 0; i < 3; i++) {
+        phone_n(phone, i);
+        assert_int_equal(send_limited(f, phone, T0 + i * SEC, &b, &s),
+                         SV_STORE_OK);
+        assert_false(s.budget_first);
+    }
+
+    /* the first refusal of the day says so, the next ones do not */
+    phone_n(phone, 3);
+    assert_int_equal(send_limited(f, phone, T0 + MIN, &b, &s),
+                     SV_STORE_BUDGET);
+    assert_true(s.budget_first);
+    assert_int_equal(s.retry_after_ms, TO_MIDNIGHT - MIN);
+    assert_int_equal(send_limited(f, phone, T0 + 2 * MIN, &b, &s),
+                     SV_STORE_BUDGET);
+    assert_false(s.budget_first);
+
+    /* a higher budget lets more go, the same day */
+    b.budget = 4;
+    assert_int_equal(send_limited(f, phone, T0 + 3 * MIN, &b, &s),
+                     SV_STORE_OK);
+    phone_n(phone, 4);
+    assert_int_equal(send_limited(f, phone, T0 + 4 * MIN, &b, &s),
+                     SV_STORE_BUDGET);
+    assert_false(s.budget_first);
+    assert_int_equal(send_limited(f, phone, T0 + TO_MIDNIGHT - 1, &b, &s),
+                     SV_STORE_BUDGET);
+    assert_int_equal(s.retry_after_ms, 1);
+
+    /* midnight UTC: a new day, and a first refusal of its own */
+    for (i = 5; i < 9; i++) {
+        phone_n(phone, i);
+        assert_int_equal(send_limited(f, phone, T0 + TO_MIDNIGHT + i, &b, &s),
+                         SV_STORE_OK);
+    }
+
+    assert_int_equal(send_limited(f, PHONE_A, T0 + TO_MIDNIGHT + 10, &b, &s),
+                     SV_STORE_BUDGET);
+    assert_true(s.budget_first);
+    assert_int_equal(s.retry_after_ms, DAY - 10);
+}
+
+
+/* Every provider failed: the phone, the address and the day get it back. */
+static void
+test_abort_gives_back_every_limit(void **state)
+{
+    fx_t      *f = *state;
+    limits_t   x = { ADDR_X, 1, HOUR, HOUR, 1 };
+    sv_send_t  s, sent;
+
+    assert_int_equal(send_limited(f, PHONE_A, T0, &x, &sent), SV_STORE_OK);
+    assert_int_equal(send_limited(f, PHONE_B, T0 + SEC, &x, &s),
+                     SV_STORE_BUDGET);
+
+    assert_int_equal(sv_store_send_abort(f->st, &sent, f->err,
+                                         sizeof(f->err)),
+                     SV_STORE_OK);
+
+    /* the budget and the address have room for B, the phone A for A */
+    x.budget = 10;
+    assert_int_equal(send_limited(f, PHONE_A, T0 + 2 * SEC, &x, &sent),
+                     SV_STORE_OK);
+    assert_int_equal(sv_store_send_abort(f->st, &sent, f->err,
+                                         sizeof(f->err)),
+                     SV_STORE_OK);
+    x.budget = 1;
+    assert_int_equal(send_limited(f, PHONE_B, T0 + 3 * SEC, &x, &sent),
+                     SV_STORE_OK);
+    assert_int_equal(send_limited(f, PHONE_C, T0 + 4 * SEC, &x, &s),
+                     SV_STORE_BUDGET);
+
+    /* the address's record went with its last send, the phone A's too */
+    fx_close(f);
+    assert_int_equal(raw_entries(f->dir, "addrs"), 1);
+    assert_int_equal(raw_entries(f->dir, "sends"), 1);
+    fx_open(f, MAP_SIZE, 1);
+
+    /* an abort after the day's record was swept is harmless */
+    assert_int_equal(sv_store_sweep(f->st, T0 + 2 * DAY, 0, 100, f->err,
+                                    sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(sv_store_send_abort(f->st, &sent, f->err,
+                                         sizeof(f->err)),
+                     SV_STORE_OK);
+}
+
+
+static void
+test_sweep_addrs_days(void **state)
+{
+    fx_t      *f = *state;
+    limits_t   x = { ADDR_X, 5, 10 * MIN, HOUR, 100 };
+    limits_t   y = { ADDR_Y, 5, 10 * MIN, 10 * MIN, 100 };
+    sv_send_t  s;
+
+    assert_int_equal(send_limited(f, PHONE_A, T0, &x, &s), SV_STORE_OK);
+    assert_int_equal(send_limited(f, PHONE_B, T0, &y, &s), SV_STORE_OK);
+
+    /* Y's sends are of no use after 10 min, X's are kept for an hour */
+    assert_int_equal(sv_store_sweep(f->st, T0 + 30 * MIN, 0, 100, f->err,
+                                    sizeof(f->err)),
+                     SV_STORE_OK);
+    fx_close(f);
+    assert_int_equal(raw_entries(f->dir, "addrs"), 1);
+    assert_int_equal(raw_entries(f->dir, "days"), 1);
+    fx_open(f, MAP_SIZE, 1);
+
+    /* a new day: yesterday's count goes, today's stays */
+    assert_int_equal(send_limited(f, PHONE_C, T0 + TO_MIDNIGHT, &y, &s),
+                     SV_STORE_OK);
+    assert_int_equal(sv_store_sweep(f->st, T0 + TO_MIDNIGHT + MIN, 0, 100,
+                                    f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    fx_close(f);
+    assert_int_equal(raw_entries(f->dir, "addrs"), 1);
+    assert_int_equal(raw_entries(f->dir, "days"), 1);
+    assert_int_equal(raw_get(f->dir, "days", "2023-11-15", 10, f->err,
+                             sizeof(f->err)),
+                     25);
+    assert_int_equal(raw_get(f->dir, "days", "2023-11-14", 10, f->err,
+                             sizeof(f->err)),
+                     -1);
+    fx_open(f, MAP_SIZE, 1);
+}
+
+
+static void
+test_send_bad_limits(void **state)
+{
+    fx_t      *f = *state;
+    char       long_addr[80];
+    limits_t   l = { ADDR_X, 101, HOUR, HOUR, 0 };
+    sv_send_t  s;
+
+    assert_int_equal(send_limited(f, PHONE_A, T0, &l, &s), SV_STORE_ERROR);
+    assert_non_null(strstr(f->err, "address limit"));
+
+    l.addr_limit = 5;
+    l.addr_keep = MIN;              /* shorter than the window */
+    assert_int_equal(send_limited(f, PHONE_A, T0, &l, &s), SV_STORE_ERROR);
+
+    l.addr_limit = 0;
+    l.addr_keep = 0;                /* counted, but kept for no time */
+    assert_int_equal(send_limited(f, PHONE_A, T0, &l, &s), SV_STORE_ERROR);
+
+    memset(long_addr, 'a', sizeof(long_addr) - 1);
+    long_addr[sizeof(long_addr) - 1] = '\0';
+    l.addr = long_addr;
+    l.addr_keep = HOUR;
+    assert_int_equal(send_limited(f, PHONE_A, T0, &l, &s), SV_STORE_ERROR);
+    assert_non_null(strstr(f->err, "address key"));
+
+    l.addr = "";
+    assert_int_equal(send_limited(f, PHONE_A, T0, &l, &s), SV_STORE_ERROR);
+
+    l.addr = NULL;
+    l.budget = 100000001;
+    assert_int_equal(send_limited(f, PHONE_A, T0, &l, &s), SV_STORE_ERROR);
+    assert_non_null(strstr(f->err, "budget"));
+
+    /* nothing was counted */
+    l.budget = 0;
+    assert_int_equal(send_limited(f, PHONE_A, T0, &l, &s), SV_STORE_OK);
+    fx_close(f);
+    assert_int_equal(raw_entries(f->dir, "addrs"), 0);
+    assert_int_equal(raw_entries(f->dir, "days"), 0);
+    fx_open(f, MAP_SIZE, 1);
 }
 
 
@@ -3424,6 +3806,14 @@ main(int argc, char **argv)
         T(test_send_resend_longer_than_window),
         T(test_send_abort_gives_back),
         T(test_send_limit_max),
+        T(test_ip_limit),
+        T(test_refusals_count_nothing),
+        T(test_ip_limit_shared_count),
+        T(test_limits_order),
+        T(test_budget_day),
+        T(test_abort_gives_back_every_limit),
+        T(test_sweep_addrs_days),
+        T(test_send_bad_limits),
         T(test_code_put_replaces),
         T(test_confirm_token),
         T(test_confirm_mismatch_burnt),

@@ -26,13 +26,13 @@ our %EXPORT_TAGS = (all => [@EXPORT, @EXPORT_OK]);
 
 # The store is two LMDB environments under its directory: "members"
 # (members, emails, phones, meta) and "codes" (codes, sends, tokens,
-# sessions, logins).
+# sessions, logins, addrs, days).
 # The environment directory that holds a database; $dir is the store's
 # directory, by default the servroot's smsverify_temp.
 sub sv_store_env {
     my ($db, $dir) = @_;
     $dir //= server_root() . '/smsverify_temp';
-    my $env = $db =~ /^(?:codes|sends|tokens|sessions|logins)$/
+    my $env = $db =~ /^(?:codes|sends|tokens|sessions|logins|addrs|days)$/
               ? 'codes' : 'members';
     return "$dir/$env";
 }
