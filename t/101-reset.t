@@ -188,6 +188,12 @@ is $res->{json}{field}, 'phoneNumber', 'no phone';
 $res = sv_request(POST => '/reset', { phoneNumber => '010-8000-0006',
                                       password => 'N3wPassword' });
 is $res->{status}, 403, 'no token at all';
+$res = sv_request(POST => '/reset', { phoneNumber => '010-8000-0006',
+                                      password => 'N3wPassword',
+                                      verificationToken => '' },
+                  { Cookie => $cookie });
+is $res->{status}, 403, 'an empty token in the body is no token, cookie or not';
+is $res->{json}{error}, 'PHONE_NOT_VERIFIED', 'PHONE_NOT_VERIFIED';
 is login('six@example.com', 'Passw0rd!')->{status}, 200,
    'none of these changed the password';
 
