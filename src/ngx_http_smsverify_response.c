@@ -116,6 +116,9 @@ static ngx_http_smsverify_err_t  ngx_http_smsverify_errors[] = {
 
 static ngx_int_t ngx_http_smsverify_field_error(ngx_http_request_t *r,
     ngx_http_smsverify_err_e err, const char *field);
+static ngx_int_t ngx_http_smsverify_set_cookie(ngx_http_request_t *r,
+    const char *name, const char *value, ngx_msec_t ttl,
+    const char *same_site);
 
 
 ngx_int_t
@@ -497,35 +500,12 @@ ngx_http_smsverify_cors_headers(ngx_http_request_t *r, ngx_str_t *origin,
 ngx_int_t
 ngx_http_smsverify_set_token_cookie(ngx_http_request_t *r, const char *token)
 {
-    size_t                          len;
-    ngx_str_t                       cookie;
-    ngx_uint_t                      secure;
     ngx_http_smsverify_loc_conf_t  *lcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
 
-    secure = 0;
-#if (NGX_HTTP_SSL)
-    secure = (r->connection->ssl != NULL);
-#endif
-
-    len = sizeof("smsverify_token=; Path=/; Max-Age=; HttpOnly; "
-                 "SameSite=Strict; Secure") - 1
-          + SV_TOKEN_LEN + NGX_INT_T_LEN;
-
-    cookie.data = ngx_pnalloc(r->pool, len);
-    if (cookie.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    cookie.len = ngx_snprintf(cookie.data, len,
-                              "smsverify_token=%s; Path=/; Max-Age=%M; "
-                              "HttpOnly; SameSite=Strict%s",
-                              token, lcf->token_ttl / 1000,
-                              secure ? "; Secure" : "")
-                 - cookie.data;
-
-    return ngx_http_smsverify_add_header(r, "Set-Cookie", &cookie);
+    return ngx_http_smsverify_set_cookie(r, "smsverify_token", token,
+                                         lcf->token_ttl, "Strict");
 }
 
 
@@ -533,21 +513,33 @@ ngx_int_t
 ngx_http_smsverify_set_session_cookie(ngx_http_request_t *r,
     const char *value)
 {
-    size_t                          len;
-    ngx_str_t                       cookie;
-    ngx_uint_t                      secure;
     ngx_http_smsverify_loc_conf_t  *lcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
+
+    return ngx_http_smsverify_set_cookie(r, "smsverify_session", value,
+                                         lcf->session_ttl, "Lax");
+}
+
+
+/* an HttpOnly cookie of the whole site, Secure where the request was */
+
+static ngx_int_t
+ngx_http_smsverify_set_cookie(ngx_http_request_t *r, const char *name,
+    const char *value, ngx_msec_t ttl, const char *same_site)
+{
+    size_t      len;
+    ngx_str_t   cookie;
+    ngx_uint_t  secure;
 
     secure = 0;
 #if (NGX_HTTP_SSL)
     secure = (r->connection->ssl != NULL);
 #endif
 
-    len = sizeof("smsverify_session=; Path=/; Max-Age=; HttpOnly; "
-                 "SameSite=Lax; Secure") - 1
-          + SV_TOKEN_LEN + NGX_INT_T_LEN;
+    len = sizeof("=; Path=/; Max-Age=; HttpOnly; SameSite=; Secure") - 1
+          + ngx_strlen(name) + ngx_strlen(value) + NGX_INT_T_LEN
+          + ngx_strlen(same_site);
 
     cookie.data = ngx_pnalloc(r->pool, len);
     if (cookie.data == NULL) {
@@ -555,9 +547,9 @@ ngx_http_smsverify_set_session_cookie(ngx_http_request_t *r,
     }
 
     cookie.len = ngx_snprintf(cookie.data, len,
-                              "smsverify_session=%s; Path=/; Max-Age=%M; "
-                              "HttpOnly; SameSite=Lax%s",
-                              value, lcf->session_ttl / 1000,
+                              "%s=%s; Path=/; Max-Age=%M; HttpOnly; "
+                              "SameSite=%s%s",
+                              name, value, ttl / 1000, same_site,
                               secure ? "; Secure" : "")
                  - cookie.data;
 
