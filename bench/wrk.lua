@@ -2,7 +2,9 @@
 -- variables (wrk passes no per-run data to its threads otherwise).
 --
 --   BENCH_MODE     ping | status | confirm | send | mixed | walk | probe |
---                  raw (BENCH_BODY as BENCH_CTYPE to the URL, as it is)
+--                  raw (BENCH_BODY as BENCH_CTYPE to the URL, as it is) |
+--                  get (GET the URL, with BENCH_COOKIE if set) |
+--                  login (POST the URL: the account of a set's phone)
 --   BENCH_THREADS  wrk's -t (each thread takes its own share of the work)
 --   BENCH_SET      phone set, 1..9: phones are 010-S###-####, a set's
 --                  i-th phone being bench_phone(S, i) below (bench/run
@@ -17,6 +19,11 @@
 --                  per answer to out.N
 --   BENCH_DELAY_MS probe: the pause before each request
 --   BENCH_EXPECT   the status every answer should have (not in mixed)
+--   BENCH_COOKIE   get: the Cookie header of every request
+--   BENCH_TAG      login: the accounts are b<phone>.<tag>@example.com for
+--                  the set's first BENCH_PHONES phones (bench/run's
+--                  make_tokens), cycled over
+--   BENCH_PASSWORD login: the password sent
 --
 -- done() prints one line "BENCH_RESULT key=value ..." that bench/run reads.
 
@@ -49,6 +56,10 @@ local expect   = tonumber(os.getenv("BENCH_EXPECT") or "200")
 local json = { ["Content-Type"] = "application/json" }
 local raw_body = os.getenv("BENCH_BODY")
 local raw_headers = { ["Content-Type"] = os.getenv("BENCH_CTYPE") }
+local cookie = os.getenv("BENCH_COOKIE")
+local get_headers = cookie and { ["Cookie"] = cookie } or {}
+local tag = os.getenv("BENCH_TAG") or ""
+local password = os.getenv("BENCH_PASSWORD") or ""
 
 -- a permutation of 0..9999999 (1234577 is prime to 10^7): phones spread
 -- over the key space as real ones do, not in one B-tree corner
@@ -156,6 +167,16 @@ function request()
 
     elseif mode == "raw" then
         return wrk.format("POST", nil, raw_headers, raw_body)
+
+    elseif mode == "get" then
+        return wrk.format("GET", nil, get_headers)
+
+    elseif mode == "login" then
+        -- the threads' accounts interleave, so that failed logins spread
+        -- over every account (each has its own smsverify_login_limit)
+        return wrk.format("POST", nil, json,
+            '{"email":"b' .. phone_of_confirm(n) .. '.' .. tag
+            .. '@example.com","password":"' .. password .. '"}')
 
     elseif mode == "status" then
         return wrk.format("GET", "/smsverify/status")
