@@ -5,12 +5,15 @@ use Test::Nginx::Socket 'no_plan';
 use lib 't/inc';
 use SmsVerify;
 
+# the races log in with passwords a reset may just have changed: what
+# they count must not lock the account (100-login.t tests the lock)
 our $HttpConfig = <<'_EOC_';
     smsverify_store smsverify_temp size=8m;
     smsverify_provider log;
     smsverify_resend_interval 1ms;
     smsverify_password_hash bcrypt cost=4;
     smsverify_terms 1 required;
+    smsverify_login_limit 100 15m;
 _EOC_
 
 our $Config = <<'_EOC_';
