@@ -362,6 +362,8 @@ ngx_http_smsverify_init_process(ngx_cycle_t *cycle)
 
     ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
 
+    ngx_memzero(&sc, sizeof(sv_store_conf_t));
+
     sc.dir = (char *) mcf->store_dir.data;
     sc.map_size = mcf->store_size;
     sc.nosync = (mcf->sync_mode != NGX_HTTP_SMSVERIFY_SYNC_ON);

@@ -41,6 +41,8 @@ typedef enum {
     SV_STORE_LOCKED,            /* too many failed logins */
     SV_STORE_NO_SESSION,
     SV_STORE_FULL,              /* the map is full; err says so too */
+    SV_STORE_UNAVAILABLE,       /* the database cannot be reached now: */
+                                /* nothing was changed (PostgreSQL) */
     SV_STORE_ERROR
 } sv_store_rc_t;
 
@@ -74,15 +76,19 @@ typedef enum {
 
 
 /*
- * Which backend sv_store_open() opens follows from what is given: a dir
- * is the LMDB store (sv_store_lmdb.c).  A backend to come adds what
- * names it here (a connection string, say) and its branch there.
+ * Which backend sv_store_open() opens follows from what is given: a uri
+ * is the PostgreSQL store (sv_store_pg.c), else a dir is the LMDB store
+ * (sv_store_lmdb.c).
  */
 typedef struct {
     const char     *dir;           /* existing directory */
     size_t          map_size;      /* of each part */
     int             nosync;        /* the codes' commits do not fsync */
     unsigned        max_readers;
+
+    const char     *uri;           /* a libpq URI, or NULL */
+    unsigned        statement_timeout_ms;   /* 0: sv_pg's default */
+    unsigned        connect_timeout_s;      /* 0: sv_pg's default */
 } sv_store_conf_t;
 
 /* What sv_store_check() found and did. */

@@ -103,6 +103,7 @@ fx_open(fx_t *f, size_t map_size, int nosync)
 {
     sv_store_conf_t  conf;
 
+    memset(&conf, 0, sizeof(conf));
     conf.dir = f->dir;
     conf.map_size = map_size;
     conf.nosync = nosync;
@@ -831,6 +832,7 @@ test_open_missing_dir(void **state)
 
     snprintf(dir, sizeof(dir), "%s/missing", f->dir);
 
+    memset(&conf, 0, sizeof(conf));
     conf.dir = dir;
     conf.map_size = MAP_SIZE;
     conf.nosync = 1;
@@ -2628,6 +2630,7 @@ child_open(const char *dir, size_t map_size)
     sv_store_t       *st;
     sv_store_conf_t   conf;
 
+    memset(&conf, 0, sizeof(conf));
     conf.dir = dir;
     conf.map_size = map_size;
     conf.nosync = 1;
