@@ -4,14 +4,15 @@
  * the decisions sv_rules.h's, as the LMDB store takes them, on records
  * read from rows.
  *
- * Races are the database's to decide, in one of two ways:
+ * Races are the database's to decide, in one of three ways:
  *
- *   - a transaction that locks the rows it reads (SELECT ... FOR UPDATE)
- *     and writes them back; a row that was missing is inserted with
- *     ON CONFLICT ... WHERE it was there: a racer that inserted it first
- *     leaves the insert nothing to do, and the body runs again, now
- *     finding it (sends, failed logins, tokens used by a signup or a
- *     reset);
+ *   - a transaction that first takes advisory locks on the keys of the
+ *     rows it will read and write (sends and failed logins: rows that
+ *     may not exist yet, which no row lock could hold), always in one
+ *     order, then reads them in a statement of its own and writes back;
+ *
+ *   - a transaction that locks an existing row (SELECT ... FOR UPDATE:
+ *     the token a signup or a reset uses up), decides, writes;
  *
  *   - for a confirm, the cheapest: a read, then one statement that
  *     writes only if the code is still what was read (its hash,
@@ -24,8 +25,8 @@
  * built from input.
  *
  * Round trips: a confirm 2 (read, conditional write; 1 for no code or an
- * expired one), a send 4 (BEGIN, the locked read of every limit, their
- * write, COMMIT), a signup 4 (BEGIN, the token locked, the member with
+ * expired one), a send 5 (BEGIN, the limits' locks, their read, their
+ * write, COMMIT; 4 for a refusal), a signup 4 (BEGIN, the token locked, the member with
  * its terms and the token's deletion in one statement, COMMIT) after its
  * check's 1.
  */
@@ -476,46 +477,52 @@ typedef struct {
 
 
 /*
- * The limits' rows, locked, and whether a member has the phone:
- * $1 phone, $2 address (NULL: none), $3 the day (NULL: no budget).
+ * The limits' keys locked for the transaction, in one order (the day,
+ * the address, the phone: no two sends wait for each other in a cycle),
+ * whether or not their rows exist yet: two first sends of a phone meet
+ * here, not at an insert.  A NULL key ($2 no address, $3 no budget) is
+ * not locked.
  */
-static const char  sv_pg_send_read_sql[] =
-    "WITH p AS MATERIALIZED (SELECT stamps_ms, keep_until_ms"
-    "  FROM smsverify.sends WHERE phone = $1::text FOR UPDATE),"
-    " a AS MATERIALIZED (SELECT stamps_ms, keep_until_ms"
-    "  FROM smsverify.address_sends WHERE address = $2::text FOR UPDATE),"
-    " d AS MATERIALIZED (SELECT sent, refused"
-    "  FROM smsverify.daily_sms WHERE day = $3::date FOR UPDATE)"
-    " SELECT EXISTS (SELECT 1 FROM smsverify.members WHERE phone = $1::text),"
-    " (SELECT stamps_ms FROM p)::text, (SELECT keep_until_ms FROM p),"
-    " (SELECT stamps_ms FROM a)::text, (SELECT keep_until_ms FROM a),"
-    " (SELECT sent FROM d), (SELECT refused FROM d)";
+static const char  sv_pg_send_lock_sql[] =
+    "SELECT pg_advisory_xact_lock(" SV_PG_LOCK_DAY ", hashtext($3::text)),"
+    " pg_advisory_xact_lock(" SV_PG_LOCK_ADDRESS ", hashtext($2::text)),"
+    " pg_advisory_xact_lock(" SV_PG_LOCK_PHONE ", hashtext($1::text))";
 
-/*
- * The rows that changed, each written if its flag says so ($4, $9, $14),
- * updated if it was there ($5, $10, $15), else inserted: an insert that
- * meets a row a racer inserted meanwhile does nothing, and the body runs
- * again.
- */
+/* in a statement after the lock's: it sees what the last holder wrote */
+static const char  sv_pg_send_read_sql[] =
+    "SELECT EXISTS (SELECT 1 FROM smsverify.members WHERE phone = $1::text),"
+    " p.stamps_ms::text, p.keep_until_ms, a.stamps_ms::text, a.keep_until_ms,"
+    " d.sent, d.refused"
+    " FROM (VALUES (1)) AS v"
+    " LEFT JOIN smsverify.sends p ON p.phone = $1::text"
+    " LEFT JOIN smsverify.address_sends a ON a.address = $2::text"
+    " LEFT JOIN smsverify.daily_sms d ON d.day = $3::date";
+
+/* the rows that changed, each written if its flag says so */
 static const char  sv_pg_send_write_sql[] =
     "WITH p AS (INSERT INTO smsverify.sends (phone, stamps_ms, keep_until_ms)"
     "  SELECT $1::text, $2::bigint[], $3::bigint WHERE $4::boolean"
     "  ON CONFLICT (phone) DO UPDATE SET stamps_ms = EXCLUDED.stamps_ms,"
-    "  keep_until_ms = EXCLUDED.keep_until_ms WHERE $5::boolean"
-    "  RETURNING 1),"
+    "  keep_until_ms = EXCLUDED.keep_until_ms),"
     " a AS (INSERT INTO smsverify.address_sends"
     "  (address, stamps_ms, keep_until_ms)"
-    "  SELECT $6::text, $7::bigint[], $8::bigint WHERE $9::boolean"
+    "  SELECT $5::text, $6::bigint[], $7::bigint WHERE $8::boolean"
     "  ON CONFLICT (address) DO UPDATE SET stamps_ms = EXCLUDED.stamps_ms,"
-    "  keep_until_ms = EXCLUDED.keep_until_ms WHERE $10::boolean"
-    "  RETURNING 1),"
-    " d AS (INSERT INTO smsverify.daily_sms (day, sent, refused)"
-    "  SELECT $11::date, $12::integer, $13::bigint WHERE $14::boolean"
+    "  keep_until_ms = EXCLUDED.keep_until_ms)"
+    " INSERT INTO smsverify.daily_sms (day, sent, refused)"
+    "  SELECT $9::date, $10::integer, $11::bigint WHERE $12::boolean"
     "  ON CONFLICT (day) DO UPDATE SET sent = EXCLUDED.sent,"
-    "  refused = EXCLUDED.refused WHERE $15::boolean"
-    "  RETURNING 1)"
-    " SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM a),"
-    " (SELECT count(*) FROM d)";
+    "  refused = EXCLUDED.refused";
+
+
+static void
+sv_send_keys(sv_pg_params_t *p, const sv_send_arg_t *a)
+{
+    sv_pg_params_init(p);
+    sv_pg_param_text(p, a->s->phone);
+    sv_pg_param_text(p, a->s->addr);
+    sv_pg_param_text(p, a->s->budget > 0 ? a->day : NULL);
+}
 
 
 static sv_pg_rc_t
@@ -531,10 +538,12 @@ sv_send_read(sv_send_arg_t *a, int *taken)
     memset(&a->recs, 0, sizeof(sv_send_recs_t));
     a->had = 0;
 
-    sv_pg_params_init(&p);
-    sv_pg_param_text(&p, s->phone);
-    sv_pg_param_text(&p, s->addr);
-    sv_pg_param_text(&p, s->budget > 0 ? a->day : NULL);
+    sv_send_keys(&p, a);
+
+    prc = sv_store_pg_exec(&a->q, sv_pg_send_lock_sql, &p, NULL);
+    if (prc != SV_PG_OK) {
+        return prc;
+    }
 
     prc = sv_store_pg_exec(&a->q, sv_pg_send_read_sql, &p, &res);
     if (prc != SV_PG_OK) {
@@ -584,23 +593,12 @@ sv_send_read(sv_send_arg_t *a, int *taken)
 static sv_pg_rc_t
 sv_send_write(sv_send_arg_t *a)
 {
-    int              i;
-    int64_t          n;
-    PGresult        *res;
     unsigned         w;
-    sv_pg_rc_t       rc;
     sv_send_t       *s = a->s;
     sv_pg_params_t   p;
-    static char      none[] = "{}";
     char             phone[SV_PG_STAMPS_SIZE], addr[SV_PG_STAMPS_SIZE];
-    static unsigned  bits[] = { SV_SEND_REC_PHONE, SV_SEND_REC_ADDR,
-                                SV_SEND_REC_DAY };
 
     w = a->recs.write;
-
-    if (w == 0) {
-        return SV_PG_OK;
-    }
 
     sv_pg_window_text(&a->recs.phone, phone);
     sv_pg_window_text(&a->recs.addr, addr);
@@ -611,36 +609,18 @@ sv_send_write(sv_send_arg_t *a)
     sv_pg_param_text(&p, phone);
     sv_pg_param_int64(&p, a->recs.phone.keep_until_ms);
     sv_pg_bool_param(&p, w & SV_SEND_REC_PHONE);
-    sv_pg_bool_param(&p, a->had & SV_SEND_REC_PHONE);
 
     sv_pg_param_text(&p, s->addr);
-    sv_pg_param_text(&p, s->addr ? addr : none);
+    sv_pg_param_text(&p, addr);
     sv_pg_param_int64(&p, a->recs.addr.keep_until_ms);
-    sv_pg_bool_param(&p, w & SV_SEND_REC_ADDR);
-    sv_pg_bool_param(&p, a->had & SV_SEND_REC_ADDR);
+    sv_pg_bool_param(&p, (w & SV_SEND_REC_ADDR) && s->addr != NULL);
 
     sv_pg_param_text(&p, a->day);
     sv_pg_param_int64(&p, (int64_t) a->recs.day.sent);
     sv_pg_param_int64(&p, (int64_t) a->recs.day.refused);
     sv_pg_bool_param(&p, w & SV_SEND_REC_DAY);
-    sv_pg_bool_param(&p, a->had & SV_SEND_REC_DAY);
 
-    rc = sv_store_pg_exec(&a->q, sv_pg_send_write_sql, &p, &res);
-    if (rc != SV_PG_OK) {
-        return rc;
-    }
-
-    for (i = 0; i < 3; i++) {
-        if (sv_pg_int64(res, 0, i, &n) != 0 || n != ((w & bits[i]) != 0)) {
-            /* a racer inserted the row: read it, locked, this time */
-            rc = SV_PG_RETRY;
-            break;
-        }
-    }
-
-    PQclear(res);
-
-    return rc;
+    return sv_store_pg_exec(&a->q, sv_pg_send_write_sql, &p, NULL);
 }
 
 
@@ -1427,16 +1407,15 @@ static const char  sv_pg_login_read_sql[] =
     "SELECT stamps_ms::text, keep_until_ms FROM smsverify.login_failures"
     " WHERE account = $1::text";
 
+/* as a send's: the account's key locked, whether or not it has a row */
 static const char  sv_pg_login_lock_sql[] =
-    "SELECT stamps_ms::text, keep_until_ms FROM smsverify.login_failures"
-    " WHERE account = $1::text FOR UPDATE";
+    "SELECT pg_advisory_xact_lock(" SV_PG_LOCK_ACCOUNT ", hashtext($1::text))";
 
-/* as sv_pg_send_write_sql: $4 the row was there */
 static const char  sv_pg_login_write_sql[] =
     "INSERT INTO smsverify.login_failures (account, stamps_ms, keep_until_ms)"
     " VALUES ($1::text, $2::bigint[], $3::bigint)"
     " ON CONFLICT (account) DO UPDATE SET stamps_ms = EXCLUDED.stamps_ms,"
-    " keep_until_ms = EXCLUDED.keep_until_ms WHERE $4::boolean";
+    " keep_until_ms = EXCLUDED.keep_until_ms";
 
 
 static sv_store_rc_t
@@ -1489,7 +1468,12 @@ sv_login_failed_body(sv_pg_txn_t *t, void *arg)
     sv_pg_params_init(&p);
     sv_pg_param_text(&p, a->l->account);
 
-    rc = sv_store_pg_exec(&a->q, sv_pg_login_lock_sql, &p, &res);
+    rc = sv_store_pg_exec(&a->q, sv_pg_login_lock_sql, &p, NULL);
+    if (rc != SV_PG_OK) {
+        return rc;
+    }
+
+    rc = sv_store_pg_exec(&a->q, sv_pg_login_read_sql, &p, &res);
     if (rc != SV_PG_OK) {
         return rc;
     }
@@ -1506,18 +1490,8 @@ sv_login_failed_body(sv_pg_txn_t *t, void *arg)
 
     sv_pg_param_text(&p, text);
     sv_pg_param_int64(&p, rec.keep_until_ms);
-    sv_pg_bool_param(&p, there);
 
-    rc = sv_store_pg_exec(&a->q, sv_pg_login_write_sql, &p, &res);
-    if (rc != SV_PG_OK) {
-        return rc;
-    }
-
-    /* a racer's first failure came in between: count on top of it */
-    rc = sv_store_pg_changed(res) == 1 ? SV_PG_OK : SV_PG_RETRY;
-    PQclear(res);
-
-    return rc;
+    return sv_store_pg_exec(&a->q, sv_pg_login_write_sql, &p, NULL);
 }
 
 

@@ -21,6 +21,16 @@ typedef struct {
     sv_pg_t            *pg;
 } sv_store_pg_t;
 
+/*
+ * The namespaces of the transactions' advisory locks (the two-key form:
+ * namespace, hashtext(key)), for a row that may not exist yet.  A
+ * transaction takes them in this order; a new kind takes a new number.
+ */
+#define SV_PG_LOCK_DAY      "1398165505"        /* daily_sms */
+#define SV_PG_LOCK_ADDRESS  "1398165506"        /* address_sends */
+#define SV_PG_LOCK_PHONE    "1398165507"        /* sends */
+#define SV_PG_LOCK_ACCOUNT  "1398165508"        /* login_failures */
+
 #define sv_store_pg(st)  (((sv_store_pg_t *) (st))->pg)
 
 /*
