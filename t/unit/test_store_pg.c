@@ -39,8 +39,10 @@
 #define ROUNDS      20
 #define ATTEMPTS    5
 
-#define HASH        "$2b$12$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ012"
-#define NEW_HASH    "$2b$10$ABCDEFGHIJKLMNOPQRSTUUabcdefghijklmnopqrstuvwxyz012"
+#define HASH        "$2b$12$abcdefghijklmnopqrstuu" \
+                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ012"
+#define NEW_HASH    "$2b$10$ABCDEFGHIJKLMNOPQRSTUU" \
+                    "abcdefghijklmnopqrstuvwxyz012"
 
 
 static const char  *uri;
