@@ -67,6 +67,14 @@
 
 /* Helpers (sv_store_pg_impl.h). */
 
+void
+sv_store_pg_params(sv_pg_params_t *p)
+{
+    sv_pg_params_init(p);
+    sv_pg_params_prepared(p);
+}
+
+
 sv_pg_rc_t
 sv_store_pg_exec(sv_pgq_t *q, const char *sql, const sv_pg_params_t *p,
     PGresult **res)
@@ -503,7 +511,7 @@ static const char  sv_pg_send_write_sql[] =
 static void
 sv_send_keys(sv_pg_params_t *p, const sv_send_arg_t *a)
 {
-    sv_pg_params_init(p);
+    sv_store_pg_params(p);
     sv_pg_param_text(p, a->s->phone);
     sv_pg_param_text(p, a->s->addr);
     sv_pg_param_text(p, a->s->budget > 0 ? a->day : NULL);
@@ -588,7 +596,7 @@ sv_send_write(sv_send_arg_t *a)
     sv_pg_window_text(&a->recs.phone, phone);
     sv_pg_window_text(&a->recs.addr, addr);
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
 
     sv_pg_param_text(&p, s->phone);
     sv_pg_param_text(&p, phone);
@@ -711,7 +719,7 @@ sv_send_abort_body(sv_pg_txn_t *t, void *arg)
         return rc;
     }
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
 
     sv_abort_window(&p, a->s->phone, &a->recs.phone,
                     a->had & SV_SEND_REC_PHONE, a->s->now_ms, phone);
@@ -761,7 +769,7 @@ sv_pg_code_put(sv_store_t *st, const char *phone, const uint8_t *code_hash,
 {
     sv_pg_params_t  p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_text(&p, phone);
     sv_pg_param_bytes(&p, code_hash, SV_HASH_SIZE);
     sv_pg_param_int64(&p, attempts);
@@ -857,7 +865,7 @@ sv_confirm_write(sv_store_t *st, sv_confirm_t *c, const sv_code_rec_t *old,
     sv_store_rc_t    rc;
     sv_pg_params_t   p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_text(&p, c->phone);
     sv_pg_param_bytes(&p, old->hash, SV_HASH_SIZE);
     sv_pg_param_int64(&p, old->attempts_left);
@@ -911,7 +919,7 @@ sv_confirm_round(sv_store_t *st, sv_confirm_t *c, int *done, char *err,
 
     *done = 1;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_text(&p, c->phone);
 
     rc = sv_store_pg_once(st, sv_pg_confirm_read_sql, &p, &res, err, errlen);
@@ -992,7 +1000,7 @@ sv_token_read(sv_store_t *st, const uint8_t *token_hash, sv_token_rec_t *rec,
     PGresult        *res;
     sv_pg_params_t   p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, token_hash, SV_HASH_SIZE);
 
     *rc = sv_store_pg_once(st, sv_pg_token_sql, &p, &res, err, errlen);
@@ -1127,7 +1135,7 @@ sv_taken(const PGresult *res, int col)
 static void
 sv_taken_params(sv_pg_params_t *p, const sv_member_t *m)
 {
-    sv_pg_params_init(p);
+    sv_store_pg_params(p);
     sv_pg_param_text(p, m->email_key);
     sv_pg_param_text(p, m->phone);
 }
@@ -1145,7 +1153,7 @@ sv_token_refused(sv_pgq_t *q, const uint8_t *token_hash, sv_token_rec_t *rec)
 
     gone = sv_rules_token_refused(rec);
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, token_hash, SV_HASH_SIZE);
 
     if (gone) {
@@ -1170,7 +1178,7 @@ sv_token_lock(sv_pgq_t *q, const uint8_t *token_hash, sv_token_rec_t *rec,
     sv_pg_rc_t       rc;
     sv_pg_params_t   p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, token_hash, SV_HASH_SIZE);
 
     rc = sv_store_pg_exec(q, sv_pg_token_lock_sql, &p, &res);
@@ -1412,7 +1420,7 @@ sv_pg_login_allowed(sv_store_t *st, sv_login_t *l, char *err, size_t errlen)
     sv_pg_params_t   p;
     sv_login_rec_t   rec;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_text(&p, l->account);
 
     src = sv_store_pg_once(st, sv_pg_login_read_sql, &p, &res, err, errlen);
@@ -1450,7 +1458,7 @@ sv_login_failed_body(sv_pg_txn_t *t, void *arg)
 
     a->q.txn = t;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_text(&p, a->l->account);
 
     rc = sv_store_pg_exec(&a->q, sv_pg_login_lock_sql, &p, NULL);
@@ -1505,7 +1513,7 @@ sv_pg_member_find(sv_store_t *st, const char *email_key, const char *phone,
     sv_store_rc_t    rc;
     sv_pg_params_t   p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
 
     if (email_key != NULL) {
         sv_pg_param_text(&p, email_key);
@@ -1550,7 +1558,7 @@ sv_pg_member_rehash(sv_store_t *st, uint64_t id, const char *old_hash,
         return SV_STORE_NOT_MEMBER;
     }
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_int64(&p, (int64_t) id);
     sv_pg_param_text(&p, old_hash);
     sv_pg_param_text(&p, new_hash);
@@ -1612,7 +1620,7 @@ sv_pg_session_start(sv_store_t *st, const sv_session_t *s, char *err,
 
     sv_rules_session_new(&rec, s);
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, s->hash, SV_HASH_SIZE);
     sv_pg_param_int64(&p, (int64_t) rec.member_id);
     sv_pg_param_int64(&p, rec.epoch);
@@ -1676,7 +1684,7 @@ sv_pg_session_get(sv_store_t *st, sv_session_get_t *g, char *err,
 
     memset(&g->member, 0, sizeof(sv_member_info_t));
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, g->hash, SV_HASH_SIZE);
 
     rc = sv_store_pg_once(st, sv_pg_session_get_sql, &p, &res, err, errlen);
@@ -1719,7 +1727,7 @@ sv_pg_session_touch(sv_store_t *st, const uint8_t *hash, int64_t now_ms,
 {
     sv_pg_params_t  p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, hash, SV_HASH_SIZE);
     sv_pg_param_int64(&p, now_ms);
 
@@ -1740,7 +1748,7 @@ sv_pg_session_end(sv_store_t *st, const uint8_t *hash, char *err,
 {
     sv_pg_params_t  p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, hash, SV_HASH_SIZE);
 
     return sv_store_pg_once(st, "DELETE FROM smsverify.sessions"
@@ -1761,7 +1769,7 @@ sv_pg_reset_check(sv_store_t *st, const sv_reset_t *r, char *err,
     sv_pg_params_t   p;
     sv_token_rec_t   tok;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, r->token_hash, SV_HASH_SIZE);
     sv_pg_param_text(&p, r->phone);
 
@@ -1817,7 +1825,7 @@ sv_reset_member(sv_reset_arg_t *a, int64_t *id)
     sv_pg_rc_t       rc;
     sv_pg_params_t   p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, a->r->token_hash, SV_HASH_SIZE);
     sv_pg_param_text(&p, a->r->phone);
     sv_pg_param_text(&p, a->r->password_hash);
@@ -1878,7 +1886,7 @@ sv_reset_body(sv_pg_txn_t *t, void *arg)
     }
 
     /* a statement of its own: it sees a session a login just committed */
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_int64(&p, id);
 
     rc = sv_store_pg_exec(&a->q, "DELETE FROM smsverify.sessions"
@@ -1919,14 +1927,17 @@ static sv_store_rc_t
 sv_pg_stats(sv_store_t *st, sv_store_stats_t *stats, char *err,
     size_t errlen)
 {
-    int64_t        codes, members;
-    PGresult      *res;
-    sv_store_rc_t  rc;
+    int64_t         codes, members;
+    PGresult       *res;
+    sv_store_rc_t   rc;
+    sv_pg_params_t  p;
+
+    sv_store_pg_params(&p);
 
     rc = sv_store_pg_once(st,
         "SELECT coalesce(sum(value) FILTER (WHERE name = 'codes'), 0),"
         " coalesce(sum(value) FILTER (WHERE name = 'members'), 0)"
-        " FROM smsverify.counts", NULL, &res, err, errlen);
+        " FROM smsverify.counts", &p, &res, err, errlen);
     if (rc != SV_STORE_OK) {
         return rc;
     }
@@ -2009,7 +2020,7 @@ sv_pg_sweep(sv_store_t *st, int64_t now_ms, int64_t grace_ms, size_t max,
     sv_rules_day_key(sv_rules_day(now_ms), day);
 
     for (i = 0, left = max; sv_pg_sweep_sql[i] != NULL && left > 0; i++) {
-        sv_pg_params_init(&p);
+        sv_store_pg_params(&p);
 
         if (i == SV_PG_SWEEP_DAYS) {
             sv_pg_param_text(&p, day);

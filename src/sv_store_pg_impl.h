@@ -43,6 +43,13 @@ typedef struct {
     sv_pg_err_t        *e;
 } sv_pgq_t;
 
+/*
+ * Parameters for a statement of constant text, prepared on each
+ * connection once (sv_pg_params_prepared()): every statement of the
+ * store's is one.
+ */
+void sv_store_pg_params(sv_pg_params_t *p);
+
 /* sv_pg_exec() or sv_pg_txn_exec(), as q says; results in text */
 sv_pg_rc_t sv_store_pg_exec(sv_pgq_t *q, const char *sql,
     const sv_pg_params_t *p, PGresult **res);
