@@ -695,6 +695,50 @@ test_stats_counts(void **state)
 }
 
 
+/*
+ * The sweep, table by table as the LMDB store's: what no limit needs any
+ * more goes, at most max rows in all, and what is still needed stays.
+ */
+static void
+test_sweep_tables(void **state)
+{
+    fx_t  *f = *state;
+
+    /* T0: a send (phone, address, day), a code, an old day's count */
+    assert_int_equal(send_one(f->st, PHONE_A, 5, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(put_code(f->st, PHONE_B, 0x42, SV_PURPOSE_SIGNUP, f->err,
+                              sizeof(f->err)), SV_STORE_OK);
+    admin_do("INSERT INTO smsverify.daily_sms (day, sent)"
+             " VALUES ('2023-11-13', 3)");
+
+    /* half an hour on: the code (expired at T0 + 3 min) only, max 1 */
+    assert_int_equal(sv_store_sweep(f->st, T0 + 30 * MIN, 0, 1, f->err,
+                                    sizeof(f->err)), SV_STORE_OK);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.codes"), 0);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.daily_sms"),
+                     2);
+
+    /* then the day before T0's (2023-11-14); the windows are needed */
+    assert_int_equal(sv_store_sweep(f->st, T0 + 30 * MIN, 0, 100, f->err,
+                                    sizeof(f->err)), SV_STORE_OK);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.daily_sms"),
+                     1);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.sends"), 1);
+    assert_int_equal(admin_long("SELECT count(*)"
+                                " FROM smsverify.address_sends"), 1);
+
+    /* two days on: the phone's window and the address's kept day end */
+    assert_int_equal(sv_store_sweep(f->st, T0 + 2 * DAY, 0, 100, f->err,
+                                    sizeof(f->err)), SV_STORE_OK);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.sends"), 0);
+    assert_int_equal(admin_long("SELECT count(*)"
+                                " FROM smsverify.address_sends"), 0);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.daily_sms"),
+                     0);
+}
+
+
 /* A login that read the member before a reset leaves no session. */
 
 static sv_store_rc_t
@@ -895,6 +939,7 @@ main(void)
         T(test_race_sends),
         T(test_race_login_failures),
         T(test_stats_counts),
+        T(test_sweep_tables),
         T(test_login_racing_reset),
         T(test_schema_newer),
         T(test_outage),
