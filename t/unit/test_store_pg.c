@@ -23,6 +23,7 @@
 
 #include <libpq-fe.h>
 
+#include "sv_pg.h"
 #include "sv_store.h"
 
 
@@ -865,6 +866,54 @@ test_schema_newer(void **state)
 }
 
 
+/*
+ * A database of version 1 with rows in it (a module of that version ran
+ * against it) is taken to version 2 by the first connection: the counts
+ * start from what the tables hold.
+ */
+static void
+test_schema_upgrade(void **state)
+{
+    fx_t               *f = *state;
+    const char *const  *stmt;
+    sv_store_stats_t    s;
+    sv_member_info_t    m;
+
+    admin_do("CREATE SCHEMA smsverify");
+
+    for (stmt = sv_pg_schema_steps[0]; *stmt != NULL; stmt++) {
+        admin_do(*stmt);
+    }
+
+    admin_do("INSERT INTO smsverify.meta VALUES ('schema_version', '1')");
+    admin_do("INSERT INTO smsverify.members (email, phone, nickname,"
+             " password_hash) VALUES ('Kim@Example.com', '" PHONE_A "',"
+             " 'kim', '" HASH "')");
+    admin_do("INSERT INTO smsverify.codes (phone, code_hash, attempts_left,"
+             " expires_ms) VALUES ('" PHONE_B "', '\\x00', 5, 0)");
+
+    assert_int_equal(sv_store_stats(f->st, &s, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(admin_long("SELECT value::int FROM smsverify.meta"
+                                " WHERE key = 'schema_version'"), 2);
+    assert_int_equal(s.members, 1);
+    assert_int_equal(s.codes_pending, 1);
+
+    assert_int_equal(sv_store_member_find(f->st, "kim@example.com", NULL, &m,
+                                          f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_string_equal(m.email, "Kim@Example.com");
+    assert_int_equal(m.epoch, 0);
+
+    /* the old code is swept, and counted out */
+    assert_int_equal(sv_store_sweep(f->st, T0, 0, 10, f->err,
+                                    sizeof(f->err)), SV_STORE_OK);
+    assert_int_equal(sv_store_stats(f->st, &s, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(s.codes_pending, 0);
+}
+
+
 /* An outage: UNAVAILABLE at once, nothing changed, then back. */
 
 static void
@@ -942,6 +991,7 @@ main(void)
         T(test_sweep_tables),
         T(test_login_racing_reset),
         T(test_schema_newer),
+        T(test_schema_upgrade),
         T(test_outage),
 #undef T
     };
