@@ -8,6 +8,7 @@
  */
 
 #include "ngx_http_smsverify_endpoint.h"
+#include "ngx_http_smsverify_ctx.h"
 #include "ngx_http_smsverify_request.h"
 #include "ngx_http_smsverify_response.h"
 #include "ngx_http_smsverify_task.h"
@@ -763,11 +764,20 @@ static ngx_int_t
 ngx_http_smsverify_export_done(ngx_http_request_t *r,
     ngx_http_smsverify_admin_job_t *job)
 {
-    ngx_int_t   rc;
-    ngx_buf_t  *b;
+    ngx_int_t                  rc;
+    ngx_buf_t                 *b;
+    ngx_http_smsverify_ctx_t  *ctx;
 
     static ngx_str_t  type = ngx_string("application/x-ndjson");
     static ngx_str_t  no_store = ngx_string("no-store");
+
+    /* a client gone: nginx finalizes the request, no page may follow */
+
+    ctx = ngx_http_smsverify_ctx(r);
+
+    if (ctx->client_gone) {
+        return NGX_ERROR;
+    }
 
     if (job->rc != SV_STORE_OK) {
 
