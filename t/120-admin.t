@@ -732,3 +732,30 @@ cmp_ok $rss1 - $rss0, '<', 2048,
        "the worker did not grow while the client waited ($rss0 -> $rss1 kB)";
 cmp_ok $rss2 - $rss0, '<', 2048,
        "nor by the end ($rss0 -> $rss2 kB): pages, not the whole export";
+
+# clients that go away in the middle of an export, while a page is read
+# in the pool or while nginx waits for them to take one
+for my $round (1 .. 6) {
+    socket(my $s, Socket::PF_INET(), Socket::SOCK_STREAM(), 0) or die $!;
+    setsockopt($s, Socket::SOL_SOCKET(), Socket::SO_RCVBUF(), 4096) or die $!;
+    connect($s, Socket::pack_sockaddr_in($ENV{TEST_NGINX_ADMIN_SLOW_PORT},
+                                         Socket::inet_aton('127.0.0.1')))
+        or die "connect: $!";
+    syswrite $s, "GET /admin/export HTTP/1.1\r\nHost: x\r\n\r\n";
+    my $buf = '';
+    sysread $s, $buf, 1024 * $round;
+    if ($round % 2) {
+        # a reset, not a FIN
+        setsockopt($s, Socket::SOL_SOCKET(), Socket::SO_LINGER(),
+                   pack('ii', 1, 0));
+    }
+    close $s;
+}
+Time::HiRes::sleep(0.5);
+is sv_request(GET => '/admin/members/7')->{json}{memberId}, 7,
+   'nginx answers after clients went away mid-export';
+is sv_master_pid(), $pid, 'the same process';
+is scalar(sv_log_grep(qr/\[(?:alert|crit|emerg)\]|signal/)), 0,
+   'no alert, no crash';
+$res = sv_request(GET => '/admin/export');
+is scalar(() = $res->{body} =~ /\n/g), $n, 'and a whole export after them';
