@@ -28,6 +28,8 @@
 #include <cjson/cJSON.h>
 #include <lmdb.h>
 
+#include "sv_admin.h"
+#include "sv_password.h"
 #include "sv_store.h"
 
 #ifdef SV_TEST_PG
@@ -4289,6 +4291,136 @@ test_admin_limits_clear(void **state)
                      SV_STORE_ERROR);
 }
 
+
+/*
+ * Members moved as the admin API moves them: export?hashes=1's lines of
+ * an LMDB store, imported into this test's store (another LMDB store, or
+ * PostgreSQL in test_store_on_pg): the same members, ids and passwords.
+ */
+static void
+test_admin_move(void **state)
+{
+    fx_t                *f = *state;
+    fx_t                 src;
+    char                 hash[SV_PASSWORD_HASH_SIZE], *lines, *p, *eol;
+    size_t               len, n, i;
+    uint64_t             id;
+    const char          *field;
+    sv_member_page_t     pg;
+    sv_store_conf_t      conf;
+    sv_member_delete_t   d;
+    sv_member_import_t   im;
+    static sv_member_info_t  a[8], b[8], in[8];
+
+    memset(&src, 0, sizeof(src));
+    strcpy(src.dir, "/tmp/sv_store_move_XXXXXX");
+    assert_non_null(mkdtemp(src.dir));
+
+    memset(&conf, 0, sizeof(conf));
+    conf.dir = src.dir;
+    conf.map_size = MAP_SIZE;
+    conf.max_readers = 16;
+    assert_int_equal(sv_store_open(&src.st, &conf, src.err, sizeof(src.err)),
+                     SV_STORE_OK);
+
+    /* three members with real hashes, the second deleted: a gap */
+
+    verify(&src, PHONE_A, 0x70, T0);
+    assert_int_equal(signup(&src, "Kim@Example.com", PHONE_A, 0x70, T0, &id),
+                     SV_STORE_OK);
+    verify(&src, PHONE_B, 0x71, T0 + SEC);
+    assert_int_equal(signup(&src, "gone@example.com", PHONE_B, 0x71,
+                            T0 + SEC, &id),
+                     SV_STORE_OK);
+    verify(&src, PHONE_C, 0x72, T0 + 2 * SEC);
+    assert_int_equal(signup(&src, "park@example.com", PHONE_C, 0x72,
+                            T0 + 2 * SEC, &id),
+                     SV_STORE_OK);
+    assert_int_equal(member_delete(&src, 2, &d), SV_STORE_OK);
+
+    assert_int_equal(page(&src, 0, 8, &pg, a), SV_STORE_OK);
+    assert_int_equal(pg.n, 2);
+
+    for (i = 0; i < pg.n; i++) {
+        assert_int_equal(sv_password_hash("Passw0rd!", 9, 4, hash,
+                                          sizeof(hash), src.err,
+                                          sizeof(src.err)), 0);
+        assert_int_equal(sv_store_member_rehash(src.st, a[i].id,
+                                                a[i].password_hash, hash,
+                                                src.err, sizeof(src.err)),
+                         SV_STORE_OK);
+    }
+
+    assert_int_equal(page(&src, 0, 8, &pg, a), SV_STORE_OK);
+
+    /* exported as export?hashes=1 writes it */
+
+    lines = malloc(8 * SV_EXPORT_LINE_MAX);
+    assert_non_null(lines);
+    len = 0;
+
+    for (i = 0; i < pg.n; i++) {
+        n = sv_export_line(&a[i], 1, lines + len, 8 * SV_EXPORT_LINE_MAX - len);
+        assert_true(n > 0);
+        len += n;
+    }
+
+    sv_store_close(src.st);
+
+    /* read back line by line, imported in one call */
+
+    n = 0;
+
+    for (p = lines; p < lines + len; p = eol + 1) {
+        eol = strchr(p, '\n');
+        assert_non_null(eol);
+        assert_int_equal(sv_import_line(p, eol - p, &in[n], &field),
+                         SV_LINE_OK);
+        n++;
+    }
+
+    free(lines);
+
+    im.members = in;
+    im.n = n;
+    assert_int_equal(sv_store_member_import(f->st, &im, f->err,
+                                            sizeof(f->err)),
+                     SV_STORE_OK);
+
+    assert_int_equal(page(f, 0, 8, &pg, b), SV_STORE_OK);
+    assert_int_equal(pg.n, 2);
+
+    for (i = 0; i < pg.n; i++) {
+        assert_int_equal(b[i].id, a[i].id);
+        assert_string_equal(b[i].email, a[i].email);
+        assert_string_equal(b[i].phone, a[i].phone);
+        assert_string_equal(b[i].nickname, a[i].nickname);
+        assert_string_equal(b[i].password_hash, a[i].password_hash);
+        assert_int_equal(b[i].nterms, a[i].nterms);
+        assert_memory_equal(b[i].terms, a[i].terms,
+                            a[i].nterms * sizeof(int));
+
+        /* createdAt is kept to the second, as the API writes it */
+        assert_int_equal(b[i].created_ms, a[i].created_ms / 1000 * 1000);
+
+        /* the password logs in */
+        assert_int_equal(sv_password_verify("Passw0rd!", 9,
+                                            b[i].password_hash), 1);
+    }
+
+    assert_int_equal(member_find(f, "kim@example.com", NULL,
+                                 SV_STORE_OK).id, 1);
+    assert_int_equal(member_find(f, NULL, PHONE_C, SV_STORE_OK).id, 3);
+
+    /* a signup after it: above every imported id */
+    verify(f, PHONE_B, 0x73, T0);
+    assert_int_equal(signup(f, "new@example.com", PHONE_B, 0x73, T0, &id),
+                     SV_STORE_OK);
+    assert_int_equal(id, 4);
+
+    remove_dir(src.dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -4378,6 +4510,7 @@ main(int argc, char **argv)
         T(test_admin_delete)
         T(test_admin_import)
         T(test_admin_limits_clear)
+        T(test_admin_move)
 #undef T
 #undef L
     };
