@@ -591,7 +591,7 @@ static ngx_int_t
 ngx_http_smsverify_admin_list(ngx_http_request_t *r,
     ngx_http_smsverify_admin_job_t *job)
 {
-    u_char            *body, *p;
+    u_char            *body, *p, tmp[SV_MEMBER_JSON_MAX + 1];
     size_t             i, n, len;
     sv_member_info_t  *members;
 
@@ -604,8 +604,13 @@ ngx_http_smsverify_admin_list(ngx_http_request_t *r,
         n = job->page.n;
     }
 
-    len = sizeof("{\"members\":[],\"next\":null}") + NGX_INT64_LEN
-          + n * (SV_MEMBER_JSON_MAX + 3);
+    /* the length first: a page of 1000 takes what its members need */
+
+    len = sizeof("{\"members\":[],\"next\":null}") + NGX_INT64_LEN;
+
+    for (i = 0; i < n; i++) {
+        len += sv_member_json(&members[i], (char *) tmp, sizeof(tmp)) + 3;
+    }
 
     body = ngx_pnalloc(r->pool, len);
     if (body == NULL) {

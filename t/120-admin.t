@@ -678,9 +678,13 @@ is admin_members_count(), 151, 'imported';
 --- request
 GET /admin/members
 --- error_code: 200
---- timeout: 60
+--- timeout: 120
 --- flow
-my $n = 20000;
+# under valgrind fewer; the worker's size is not the module's under
+# valgrind or AddressSanitizer (its quarantine keeps what was freed)
+my $valgrind = $ENV{TEST_NGINX_USE_VALGRIND};
+my $sized = !$valgrind && ($ENV{TEST_NGINX_BINARY} // '') !~ m{/asan/};
+my $n = $valgrind ? 3000 : 20000;
 my $body = join '', map { admin_line($_) . "\n" } 1 .. $n;
 my $res = admin_ndjson($body);
 is $res->{status}, 200, "$n imported" or diag $res->{body};
@@ -715,7 +719,7 @@ while ($sel->can_read(20)) {
     last if !$r;
 }
 close $sock;
-sv_wait_until(sub { admin_exports_logged() == 2 }, 5);
+sv_wait_until(sub { admin_exports_logged() == 2 }, 30);
 is admin_exports_logged(), 2, 'then it ended';
 my $rss2 = admin_rss_kb($pid);
 my $resp = parse_response($got);
@@ -727,11 +731,14 @@ is $first->{memberId}, 1, 'from the first';
 is $last->{memberId}, $n, 'to the last';
 is $last->{passwordHash}, admin_hash(), 'with its hash';
 my $size = length $resp->{body};
-ok $size > 4_000_000, "over 4 MB exported ($size bytes)";
-cmp_ok $rss1 - $rss0, '<', 2048,
-       "the worker did not grow while the client waited ($rss0 -> $rss1 kB)";
-cmp_ok $rss2 - $rss0, '<', 2048,
-       "nor by the end ($rss0 -> $rss2 kB): pages, not the whole export";
+ok $size > $n * 200, "$size bytes exported";
+SKIP: {
+    skip 'the size of a worker under valgrind or ASan', 2 if !$sized;
+    cmp_ok $rss1 - $rss0, '<', 2048,
+           "the worker did not grow while the client waited ($rss0 -> $rss1 kB)";
+    cmp_ok $rss2 - $rss0, '<', 2048,
+           "nor by the end ($rss0 -> $rss2 kB): pages, not the whole export";
+}
 
 # clients that go away in the middle of an export, while a page is read
 # in the pool or while nginx waits for them to take one
