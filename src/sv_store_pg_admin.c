@@ -5,11 +5,13 @@
  *
  * A deletion is one transaction: the member's row locked and read (what
  * the member.deleted event is made of), then deleted, its terms and
- * sessions with it (ON DELETE CASCADE).  An import is one transaction of
- * one statement per member, each inserting the member and its terms or,
- * if an id, email or phone is taken (in the table, or by a member before
- * it in the import, which the transaction sees), nothing and saying
- * which; then the identity is set past every imported id, never back.
+ * sessions with it (ON DELETE CASCADE).  An import is one transaction:
+ * the members inserted a batch at a time, each batch one statement for
+ * the members and one for their terms; then the identity set past every
+ * imported id, never back.  A batch that inserts fewer members than it
+ * holds met a taken id, email or phone (in the table, or in the import):
+ * the import is rolled back and run again one member a statement, each
+ * inserting it or saying which it is taken by, to answer with the first.
  */
 
 #include <errno.h>
@@ -40,8 +42,17 @@ typedef struct {
 typedef struct {
     sv_pgq_t            q;
     sv_member_import_t *im;
+    int                 one_by_one;     /* finding the first taken one */
     sv_store_rc_t       verdict;
 } sv_pg_import_arg_t;
+
+/* a batch of an import: members and terms as array literals */
+typedef struct {
+    char               *buf;
+    size_t              len;
+    size_t              size;
+    int                 failed;
+} sv_pg_array_t;
 
 
 static sv_store_rc_t
@@ -309,6 +320,176 @@ static const char  sv_pg_import_sql[] =
     "  WHERE " SV_PG_EMAIL_FOLD("email") " = $8::text),"
     " EXISTS (SELECT 1 FROM smsverify.members WHERE phone = $3::text)";
 
+/* the members of an import a statement holds */
+#define SV_PG_IMPORT_BATCH  1000
+
+static const char  sv_pg_import_batch_sql[] =
+    "WITH v AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[],"
+    "  $4::text[], $5::text[], $6::bigint[]) WITH ORDINALITY"
+    "  AS v(id, email, phone, nickname, password_hash, created_ms, n)),"
+    " m AS (INSERT INTO smsverify.members"
+    "  (id, email, phone, nickname, password_hash, created_at)"
+    "  SELECT id, email, phone, nickname, password_hash,"
+    "  timestamptz 'epoch' + created_ms * interval '1 millisecond'"
+    "  FROM v ORDER BY n ON CONFLICT DO NOTHING RETURNING id)"
+    " SELECT count(*) FROM m";
+
+static const char  sv_pg_import_terms_sql[] =
+    "INSERT INTO smsverify.member_terms (member_id, terms_id, agreed_at)"
+    " SELECT t.member_id, t.terms_id, m.created_at"
+    " FROM unnest($1::bigint[], $2::integer[]) AS t(member_id, terms_id)"
+    " JOIN smsverify.members m ON m.id = t.member_id"
+    " ON CONFLICT DO NOTHING";
+
+
+static void
+sv_pg_array_add(sv_pg_array_t *a, const char *s, size_t n)
+{
+    char    *p;
+    size_t   size;
+
+    if (a->failed) {
+        return;
+    }
+
+    if (a->size - a->len < n + 1) {
+        size = (a->size + n + 1) * 2;
+        p = realloc(a->buf, size);
+
+        if (p == NULL) {
+            a->failed = 1;
+            return;
+        }
+
+        a->buf = p;
+        a->size = size;
+    }
+
+    memcpy(a->buf + a->len, s, n);
+    a->len += n;
+    a->buf[a->len] = '\0';
+}
+
+
+/* an element of a text[] literal: quoted, '"' and '\\' escaped */
+static void
+sv_pg_array_text(sv_pg_array_t *a, const char *s)
+{
+    sv_pg_array_add(a, a->len > 1 ? ",\"" : "\"", a->len > 1 ? 2 : 1);
+
+    for (/* void */; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            sv_pg_array_add(a, "\\", 1);
+        }
+
+        sv_pg_array_add(a, s, 1);
+    }
+
+    sv_pg_array_add(a, "\"", 1);
+}
+
+
+static void
+sv_pg_array_int(sv_pg_array_t *a, int64_t v)
+{
+    char  num[24];
+    int   n;
+
+    n = snprintf(num, sizeof(num), a->len > 1 ? ",%lld" : "%lld",
+                 (long long) v);
+    sv_pg_array_add(a, num, (size_t) n);
+}
+
+
+/* members [from, to) as one statement and their terms as another */
+static sv_pg_rc_t
+sv_pg_import_batch(sv_pg_import_arg_t *a, size_t from, size_t to)
+{
+    int                i;
+    long               inserted;
+    size_t             k, t;
+    PGresult          *res;
+    sv_pg_rc_t         rc;
+    sv_pg_params_t     p;
+    sv_pg_array_t      arr[8];
+    sv_member_info_t  *m;
+
+    memset(arr, 0, sizeof(arr));
+
+    for (i = 0; i < 8; i++) {
+        sv_pg_array_add(&arr[i], "{", 1);
+    }
+
+    for (k = from; k < to; k++) {
+        m = &a->im->members[k];
+
+        sv_pg_array_int(&arr[0], (int64_t) m->id);
+        sv_pg_array_text(&arr[1], m->email);
+        sv_pg_array_text(&arr[2], m->phone);
+        sv_pg_array_text(&arr[3], m->nickname);
+        sv_pg_array_text(&arr[4], m->password_hash);
+        sv_pg_array_int(&arr[5], m->created_ms);
+
+        for (t = 0; t < m->nterms; t++) {
+            sv_pg_array_int(&arr[6], (int64_t) m->id);
+            sv_pg_array_int(&arr[7], m->terms[t]);
+        }
+    }
+
+    rc = SV_PG_OK;
+
+    for (i = 0; i < 8; i++) {
+        sv_pg_array_add(&arr[i], "}", 1);
+
+        if (arr[i].failed) {
+            rc = sv_store_pg_fail(a->q.e, "no memory for an import's batch");
+        }
+    }
+
+    if (rc == SV_PG_OK) {
+        sv_pg_params_init(&p);
+
+        for (i = 0; i < 6; i++) {
+            sv_pg_param_text(&p, arr[i].buf);
+        }
+
+        rc = sv_store_pg_exec(&a->q, sv_pg_import_batch_sql, &p, &res);
+    }
+
+    if (rc == SV_PG_OK) {
+        inserted = -1;
+
+        if (PQntuples(res) == 1) {
+            inserted = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+        }
+
+        PQclear(res);
+
+        if (inserted != (long) (to - from)) {
+
+            /* a member was taken: which, the one-by-one run tells */
+
+            a->one_by_one = 1;
+            rc = SV_PG_ROLLBACK;
+        }
+    }
+
+    if (rc == SV_PG_OK && arr[6].len > 2) {
+        sv_pg_params_init(&p);
+        sv_pg_param_text(&p, arr[6].buf);
+        sv_pg_param_text(&p, arr[7].buf);
+
+        rc = sv_store_pg_exec(&a->q, sv_pg_import_terms_sql, &p, NULL);
+    }
+
+    for (i = 0; i < 8; i++) {
+        free(arr[i].buf);
+    }
+
+    return rc;
+}
+
+
 /*
  * The identity's next value past the highest imported id, and never
  * back: an id a deleted member had is not drawn again.
@@ -402,7 +583,7 @@ sv_pg_import_one(sv_pg_import_arg_t *a, size_t i, sv_store_rc_t *taken)
 static sv_pg_rc_t
 sv_pg_import_body(sv_pg_txn_t *t, void *arg)
 {
-    size_t               i;
+    size_t               i, to;
     uint64_t             max;
     sv_pg_rc_t           rc;
     sv_store_rc_t        taken;
@@ -414,6 +595,27 @@ sv_pg_import_body(sv_pg_txn_t *t, void *arg)
     max = 0;
 
     for (i = 0; i < a->im->n; i++) {
+        if (a->im->members[i].id > max) {
+            max = a->im->members[i].id;
+        }
+    }
+
+    for (i = 0; i < a->im->n; i = to) {
+
+        if (!a->one_by_one) {
+            to = i + SV_PG_IMPORT_BATCH < a->im->n ? i + SV_PG_IMPORT_BATCH
+                                                   : a->im->n;
+
+            rc = sv_pg_import_batch(a, i, to);
+            if (rc != SV_PG_OK) {
+                return rc;
+            }
+
+            continue;
+        }
+
+        to = i + 1;
+
         rc = sv_pg_import_one(a, i, &taken);
         if (rc != SV_PG_OK) {
             return rc;
@@ -423,10 +625,6 @@ sv_pg_import_body(sv_pg_txn_t *t, void *arg)
             a->verdict = taken;
             a->im->bad = i;
             return SV_PG_ROLLBACK;
-        }
-
-        if (a->im->members[i].id > max) {
-            max = a->im->members[i].id;
         }
     }
 
@@ -459,6 +657,15 @@ sv_store_pg_member_import(sv_store_t *st, sv_member_import_t *im, char *err,
 
     rc = sv_pg_transaction(a.q.pg, SV_PG_READ_COMMITTED, sv_pg_import_body,
                            &a, &e);
+
+    if (rc == SV_PG_ROLLBACK && a.verdict == SV_STORE_ERROR
+        && a.one_by_one)
+    {
+        /* a batch met a taken member: again, one member a statement */
+
+        rc = sv_pg_transaction(a.q.pg, SV_PG_READ_COMMITTED,
+                               sv_pg_import_body, &a, &e);
+    }
 
     if (rc == SV_PG_OK || rc == SV_PG_ROLLBACK) {
         return a.verdict;

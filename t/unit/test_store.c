@@ -4292,6 +4292,56 @@ test_admin_limits_clear(void **state)
 }
 
 
+/* An import of more members than a batch of PostgreSQL's holds. */
+static void
+test_admin_import_many(void **state)
+{
+    fx_t              *f = *state;
+    char               email[64], phone[32];
+    size_t             i, n, bad;
+    uint64_t           id;
+    sv_member_page_t   pg;
+    sv_member_info_t  *m, got[1];
+
+    n = 2500;
+    m = calloc(n, sizeof(sv_member_info_t));
+    assert_non_null(m);
+
+    for (i = 0; i < n; i++) {
+        snprintf(email, sizeof(email), "m%zu@example.com", i + 1);
+        snprintf(phone, sizeof(phone), "+8210%08zu", 30000000 + i);
+        m[i] = import_member(i + 1, email, phone);
+    }
+
+    /* the last one takes the first one's email: none is imported */
+    snprintf(m[n - 1].email, sizeof(m[n - 1].email), "M1@example.com");
+    assert_int_equal(import(f, m, n, &bad), SV_STORE_EMAIL_TAKEN);
+    assert_int_equal(bad, n - 1);
+    assert_int_equal(stats(f).members, 0);
+
+    snprintf(m[n - 1].email, sizeof(m[n - 1].email), "last@example.com");
+    snprintf(m[n - 1].nickname, sizeof(m[n - 1].nickname), "a\"b\\c");
+    assert_int_equal(import(f, m, n, NULL), SV_STORE_OK);
+    assert_int_equal(stats(f).members, n);
+
+    assert_int_equal(page(f, n - 1, 1, &pg, got), SV_STORE_OK);
+    assert_int_equal(pg.n, 1);
+    assert_int_equal(got[0].id, n);
+    assert_string_equal(got[0].email, "last@example.com");
+    assert_string_equal(got[0].nickname, "a\"b\\c");
+    assert_int_equal(got[0].nterms, 2);
+    assert_int_equal(got[0].terms[1], 3);
+    assert_int_equal(got[0].created_ms, T0 - DAY);
+
+    verify(f, PHONE_A, 0x70, T0);
+    assert_int_equal(signup(f, "new@example.com", PHONE_A, 0x70, T0, &id),
+                     SV_STORE_OK);
+    assert_int_equal(id, n + 1);
+
+    free(m);
+}
+
+
 /*
  * Members moved as the admin API moves them: export?hashes=1's lines of
  * an LMDB store, imported into this test's store (another LMDB store, or
@@ -4510,6 +4560,7 @@ main(int argc, char **argv)
         T(test_admin_delete)
         T(test_admin_import)
         T(test_admin_limits_clear)
+        T(test_admin_import_many)
         T(test_admin_move)
 #undef T
 #undef L
