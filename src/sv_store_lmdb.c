@@ -2158,6 +2158,7 @@ sv_member_page_txn(sv_txn_t *t, void *arg)
 {
     int                rc;
     uint8_t            key[SV_ID_SIZE];
+    uint64_t           id;
     MDB_val            k, val;
     MDB_cursor        *cur;
     sv_member_info_t  *m;
@@ -2188,7 +2189,7 @@ sv_member_page_txn(sv_txn_t *t, void *arg)
         m = &p->members[p->n];
 
         if (sv_member_decode(val.mv_data, val.mv_size, m) != 0
-            || k.mv_size != SV_ID_SIZE)
+            || sv_id_decode(k.mv_data, k.mv_size, &id) != 0 || m->id != id)
         {
             mdb_cursor_close(cur);
             return sv_corrupt(t, SV_DB_MEMBERS);
