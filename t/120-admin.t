@@ -58,6 +58,7 @@ run_tests();
 
 package SmsVerify;
 
+use Encode ();
 use Test::More;
 
 our ($Exported, $Hash);
@@ -768,3 +769,67 @@ is scalar(sv_log_grep(qr/\[(?:alert|crit|emerg)\]|signal/)), 0,
    'no alert, no crash';
 $res = sv_request(GET => '/admin/export');
 is scalar(() = $res->{body} =~ /\n/g), $n, 'and a whole export after them';
+
+
+
+=== TEST 14: hostile paths, queries and bodies: a JSON error each, no crash, nothing changed
+--- request
+GET /admin/members
+--- error_code: 200
+--- timeout: 120
+--- flow
+admin_signup('kim@example.com', '010-1111-0001');
+my $before = sv_request(GET => '/admin/export?hashes=1')->{body};
+my $pid = sv_master_pid();
+srand(120120);
+my @paths = ('members', 'members/1', 'export', 'import', 'limits/+821011110001');
+my @junk = ('%00', '%ff', '%', '%2', "\x{AC00}", '..', '/', '?', '&', '=',
+            '+', '%2B', ' ', "\t", '9' x 40, '-1', '0x10', '1e9', '"', '\\',
+            '{', '}', '[', ']', "'", ';', '*', '#');
+my $n = $ENV{TEST_NGINX_USE_VALGRIND} ? 150 : 600;
+my %words = map { $_ => 1 } qw(NOT_FOUND METHOD_NOT_ALLOWED INVALID_FIELD
+    INVALID_EMAIL INVALID_PHONE INVALID_JSON MISSING_FIELD INVALID_NICKNAME
+    UNSUPPORTED_MEDIA_TYPE NO_SUCH_MEMBER ID_TAKEN EMAIL_TAKEN PHONE_TAKEN);
+my ($bad, $json, $nginx) = (0, 0, 0);
+for my $i (1 .. $n) {
+    my $path = $paths[rand @paths];
+    my $extra = join '', map { $junk[rand @junk] } 1 .. int(rand 4);
+    my $query = join '&', map { (qw(limit after email phoneNumber hashes))[rand 5]
+                                . '=' . $junk[rand @junk] } 1 .. int(rand 3);
+    my $method = (qw(GET HEAD POST DELETE PUT PATCH OPTIONS))[rand 7];
+    my $body = join '', map { $junk[rand @junk] } 1 .. int(rand 20);
+    # keep the one member: no DELETE of members/1 and no limits change
+    $path = 'members/2' if $path eq 'members/1' && $method eq 'DELETE';
+    my $uri = "/admin/$path$extra" . ($query ne '' ? "?$query" : '');
+    $uri =~ s/ /%20/g;
+    $uri =~ s/\t/%09/g;
+    $uri = Encode::encode_utf8($uri);
+    my $res = sv_request($method => $uri, $body,
+        { 'Content-Type' => (rand() < 0.5 ? 'application/x-ndjson'
+                                          : 'application/json') });
+    if ($res->{status} == 599) {
+        $bad++;
+        diag "no answer to $method $uri";
+        next;
+    }
+    if (($res->{headers}{'content-type'} // '') eq 'application/json') {
+        next if $res->{status} == 200;
+        $json++;
+        # HEAD: the status and headers of the GET's error, no body
+        next if $method eq 'HEAD' && $res->{status} =~ /^(?:400|404|405)$/;
+        $bad++, diag "$method $uri: $res->{body}"
+            if !$words{ $res->{json}{error} // '' };
+    } else {
+        # nginx's own answer to what it refuses before the module
+        $nginx++;
+        $bad++, diag "$method $uri: $res->{status}"
+            if $res->{status} !~ /^(?:400|405|411|413|414|200)$/;
+    }
+}
+is $bad, 0, "$n hostile requests: each a known JSON error or nginx's own 4xx"
+          . " ($json JSON errors, $nginx nginx's)";
+is sv_master_pid(), $pid, 'the same process';
+is scalar(sv_log_grep(qr/\[(?:alert|crit|emerg)\]|signal \d+/)), 0,
+   'no alert, no crash';
+is sv_request(GET => '/admin/export?hashes=1')->{body}, $before,
+   'the store is as it was';
