@@ -42,6 +42,7 @@ static ngx_conf_enum_t  ngx_http_smsverify_endpoints[] = {
     { ngx_string("session"), NGX_HTTP_SMSVERIFY_SESSION },
     { ngx_string("reset_send"), NGX_HTTP_SMSVERIFY_RESET_SEND },
     { ngx_string("reset"), NGX_HTTP_SMSVERIFY_RESET },
+    { ngx_string("admin"), NGX_HTTP_SMSVERIFY_ADMIN },
     { ngx_null_string, 0 }
 };
 
@@ -75,7 +76,7 @@ ngx_http_smsverify(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                            "invalid value \"%V\", it must be \"send\", "
                            "\"confirm\", \"signup\", \"status\", "
                            "\"login\", \"logout\", \"session\", "
-                           "\"reset_send\" or \"reset\"",
+                           "\"reset_send\", \"reset\" or \"admin\"",
                            &value[1]);
         return NGX_CONF_ERROR;
     }

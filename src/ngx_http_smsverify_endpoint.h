@@ -23,6 +23,7 @@ ngx_int_t ngx_http_smsverify_login(ngx_http_request_t *r, cJSON *root);
 ngx_int_t ngx_http_smsverify_logout(ngx_http_request_t *r);
 ngx_int_t ngx_http_smsverify_session(ngx_http_request_t *r);
 ngx_int_t ngx_http_smsverify_reset(ngx_http_request_t *r, cJSON *root);
+ngx_int_t ngx_http_smsverify_admin(ngx_http_request_t *r);
 
 /* the access phase handler of smsverify_auth */
 ngx_int_t ngx_http_smsverify_auth(ngx_http_request_t *r);

@@ -48,6 +48,12 @@ ngx_http_smsverify_handler(ngx_http_request_t *r)
         return ngx_http_smsverify_preflight(r, &ctx->cors_origin);
     }
 
+    /* admin answers many paths, each with its own methods */
+
+    if (lcf->endpoint == NGX_HTTP_SMSVERIFY_ADMIN) {
+        return ngx_http_smsverify_admin(r);
+    }
+
     if (ngx_http_smsverify_check_method(r, lcf) != NGX_HTTP_SMSVERIFY_OK) {
         return ngx_http_smsverify_not_allowed(r, lcf);
     }

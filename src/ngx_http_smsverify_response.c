@@ -111,6 +111,15 @@ static ngx_http_smsverify_err_t  ngx_http_smsverify_errors[] = {
 
     { NGX_HTTP_SERVICE_UNAVAILABLE, ngx_string("SMS_BUDGET"),
       ngx_string("No more codes can be sent today; try again tomorrow.") },
+
+    { NGX_HTTP_NOT_FOUND, ngx_string("NOT_FOUND"),
+      ngx_string("There is nothing at this path.") },
+
+    { NGX_HTTP_NOT_FOUND, ngx_string("NO_SUCH_MEMBER"),
+      ngx_string("No member has this id.") },
+
+    { NGX_HTTP_CONFLICT, ngx_string("ID_TAKEN"),
+      ngx_string("A member already has this id.") },
 };
 
 

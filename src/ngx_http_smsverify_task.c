@@ -59,6 +59,19 @@ ngx_http_smsverify_task_alloc(ngx_http_request_t *r, size_t size,
 }
 
 
+void *
+ngx_http_smsverify_task_data(ngx_http_request_t *r)
+{
+    ngx_http_smsverify_ctx_t       *ctx;
+    ngx_http_smsverify_task_ctx_t  *tctx;
+
+    ctx = ngx_http_smsverify_ctx(r);
+    tctx = ctx->task->ctx;
+
+    return tctx->data;
+}
+
+
 ngx_int_t
 ngx_http_smsverify_task_post(ngx_http_request_t *r)
 {

@@ -17,6 +17,9 @@
 void *ngx_http_smsverify_task_alloc(ngx_http_request_t *r, size_t size,
     ngx_http_smsverify_thread_pt thread, ngx_http_smsverify_done_pt done);
 
+/* the job of the request's task, as task_alloc() gave it */
+void *ngx_http_smsverify_task_data(ngx_http_request_t *r);
+
 /*
  * NGX_OK: posted, the request waits for the task (return NGX_DONE);
  * NGX_BUSY: the pool's queue took no more, nothing runs.

@@ -543,3 +543,152 @@ sv_store_sweep(sv_store_t *st, int64_t now_ms, int64_t grace_ms, size_t max,
 {
     return st->ops->sweep(st, now_ms, grace_ms, max, err, errlen);
 }
+
+
+/* Admin. */
+
+static int
+sv_id_fits(uint64_t id, char *err, size_t errlen)
+{
+    if (id == 0 || id > SV_STORE_ID_MAX) {
+        snprintf(err, errlen, "member id %llu, not 1 to %llu",
+                 (unsigned long long) id,
+                 (unsigned long long) SV_STORE_ID_MAX);
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static int
+sv_string_fits(const char *s, size_t max, const char *what, char *err,
+    size_t errlen)
+{
+    size_t  len;
+
+    len = strnlen(s, max + 1);
+
+    if (len == 0 || len > max) {
+        snprintf(err, errlen, "%s of %s bytes, not 1 to %zu", what,
+                 len > max ? "too many" : "no", max);
+        return 0;
+    }
+
+    return 1;
+}
+
+
+/* An imported member: the sizes the store keeps, and an id to keep. */
+static int
+sv_import_fits(const sv_member_info_t *m, char *err, size_t errlen)
+{
+    if (!sv_id_fits(m->id, err, errlen)
+        || !sv_string_fits(m->email, SV_STORE_EMAIL_MAX, "email", err,
+                           errlen)
+        || !sv_phone_fits(m->phone, err, errlen)
+        || !sv_string_fits(m->nickname, SV_STORE_NICKNAME_MAX, "nickname",
+                           err, errlen)
+        || !sv_password_hash_fits(m->password_hash, err, errlen))
+    {
+        return 0;
+    }
+
+    if (m->nterms > SV_STORE_TERMS_MAX) {
+        snprintf(err, errlen, "%zu terms, over %d", m->nterms,
+                 SV_STORE_TERMS_MAX);
+        return 0;
+    }
+
+    if (m->created_ms < 0) {
+        snprintf(err, errlen, "created before 1970");
+        return 0;
+    }
+
+    return 1;
+}
+
+
+sv_store_rc_t
+sv_store_member_page(sv_store_t *st, sv_member_page_t *p, char *err,
+    size_t errlen)
+{
+    p->n = 0;
+    p->more = 0;
+
+    if (!sv_given(p->members, "room for the members", err, errlen)) {
+        return SV_STORE_ERROR;
+    }
+
+    if (p->limit == 0 || p->limit > SV_STORE_PAGE_MAX) {
+        snprintf(err, errlen, "page of %zu members, not 1 to %d", p->limit,
+                 SV_STORE_PAGE_MAX);
+        return SV_STORE_ERROR;
+    }
+
+    return st->ops->member_page(st, p, err, errlen);
+}
+
+
+sv_store_rc_t
+sv_store_member_get(sv_store_t *st, uint64_t id, sv_member_info_t *m,
+    char *err, size_t errlen)
+{
+    if (!sv_id_fits(id, err, errlen)) {
+        return SV_STORE_ERROR;
+    }
+
+    return st->ops->member_get(st, id, m, err, errlen);
+}
+
+
+sv_store_rc_t
+sv_store_member_delete(sv_store_t *st, sv_member_delete_t *d, char *err,
+    size_t errlen)
+{
+    if (!sv_id_fits(d->id, err, errlen)) {
+        return SV_STORE_ERROR;
+    }
+
+    return st->ops->member_delete(st, d, err, errlen);
+}
+
+
+sv_store_rc_t
+sv_store_member_import(sv_store_t *st, sv_member_import_t *im, char *err,
+    size_t errlen)
+{
+    size_t  i;
+
+    im->bad = 0;
+
+    if (!sv_given(im->members, "members", err, errlen)) {
+        return SV_STORE_ERROR;
+    }
+
+    if (im->n == 0) {
+        snprintf(err, errlen, "no member to import");
+        return SV_STORE_ERROR;
+    }
+
+    for (i = 0; i < im->n; i++) {
+        if (!sv_import_fits(&im->members[i], err, errlen)) {
+            im->bad = i;
+            return SV_STORE_ERROR;
+        }
+    }
+
+    return st->ops->member_import(st, im, err, errlen);
+}
+
+
+sv_store_rc_t
+sv_store_limits_clear(sv_store_t *st, const char *phone, char *err,
+    size_t errlen)
+{
+    if (!sv_phone_fits(phone, err, errlen)) {
+        return SV_STORE_ERROR;
+    }
+
+    return st->ops->limits_clear(st, phone, err, errlen);
+}

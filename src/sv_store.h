@@ -43,6 +43,7 @@ typedef enum {
     SV_STORE_FULL,              /* the map is full; err says so too */
     SV_STORE_UNAVAILABLE,       /* the database cannot be reached now: */
                                 /* nothing was changed (PostgreSQL) */
+    SV_STORE_ID_TAKEN,          /* an import's id is a member's already */
     SV_STORE_ERROR
 } sv_store_rc_t;
 
@@ -435,5 +436,79 @@ sv_store_rc_t sv_store_stats(sv_store_t *st, sv_store_stats_t *stats,
  */
 sv_store_rc_t sv_store_sweep(sv_store_t *st, int64_t now_ms,
     int64_t grace_ms, size_t max, char *err, size_t errlen);
+
+
+/*
+ * Admin: members read in pages, by id, deleted, imported; a phone's
+ * limits cleared.
+ */
+
+/* the most members a page holds */
+#define SV_STORE_PAGE_MAX  1000
+
+/* the highest member id: ids are kept exact in JSON numbers (doubles) */
+#define SV_STORE_ID_MAX    9007199254740991ULL
+
+typedef struct {
+    uint64_t            after;          /* members of ids above this */
+    size_t              limit;          /* 1 to SV_STORE_PAGE_MAX */
+    sv_member_info_t   *members;        /* room for limit of them */
+    size_t              n;              /* out: how many, by id */
+    int                 more;           /* out: members after the last */
+} sv_member_page_t;
+
+/*
+ * What a deletion is given and gives back.  The member it deleted is
+ * what the member.deleted event of the webhooks is about: a backend that
+ * writes an outbox writes it from this, in the deletion's transaction.
+ */
+typedef struct {
+    uint64_t            id;
+    int64_t             now_ms;
+    sv_member_info_t    member;         /* out: as it was */
+} sv_member_delete_t;
+
+typedef struct {
+    sv_member_info_t   *members;        /* id, email (as given), phone, */
+                                        /* nickname, hash, terms, */
+                                        /* created_ms; epoch ignored */
+    size_t              n;
+    size_t              bad;            /* out: which one a TAKEN is of */
+} sv_member_import_t;
+
+/*
+ * Up to p->limit members of ids above p->after, by id: OK with p->n
+ * (0 past the last) and p->more.  A read.
+ */
+sv_store_rc_t sv_store_member_page(sv_store_t *st, sv_member_page_t *p,
+    char *err, size_t errlen);
+
+/* The member of this id: OK with m filled, or NOT_MEMBER.  A read. */
+sv_store_rc_t sv_store_member_get(sv_store_t *st, uint64_t id,
+    sv_member_info_t *m, char *err, size_t errlen);
+
+/*
+ * NOT_MEMBER, or the member, its terms, its email and phone keys are
+ * deleted in a commit synced to disk (the email and phone are free
+ * again; the id is never drawn again), and its sessions ended: OK with
+ * d->member.
+ */
+sv_store_rc_t sv_store_member_delete(sv_store_t *st, sv_member_delete_t *d,
+    char *err, size_t errlen);
+
+/*
+ * Every member of im, with its id, hash and createdAt, in one commit
+ * synced to disk, or none: ID_TAKEN, EMAIL_TAKEN (compared folded) or
+ * PHONE_TAKEN with im->bad the first member that is so, by a member of
+ * the store or one before it in im.  The next signup's id is above every
+ * imported one.  n is 1 or more; each member's fields are checked as
+ * signup's are sized (ERROR otherwise).
+ */
+sv_store_rc_t sv_store_member_import(sv_store_t *st, sv_member_import_t *im,
+    char *err, size_t errlen);
+
+/* The phone's send counts and pending code are forgotten: OK. */
+sv_store_rc_t sv_store_limits_clear(sv_store_t *st, const char *phone,
+    char *err, size_t errlen);
 
 #endif /* SV_STORE_H */

@@ -76,6 +76,19 @@ typedef struct {
                            char *err, size_t errlen);
     sv_store_rc_t (*sweep)(sv_store_t *st, int64_t now_ms, int64_t grace_ms,
                            size_t max, char *err, size_t errlen);
+
+    /* admin */
+    sv_store_rc_t (*member_page)(sv_store_t *st, sv_member_page_t *p,
+                                 char *err, size_t errlen);
+    sv_store_rc_t (*member_get)(sv_store_t *st, uint64_t id,
+                                sv_member_info_t *m, char *err,
+                                size_t errlen);
+    sv_store_rc_t (*member_delete)(sv_store_t *st, sv_member_delete_t *d,
+                                   char *err, size_t errlen);
+    sv_store_rc_t (*member_import)(sv_store_t *st, sv_member_import_t *im,
+                                   char *err, size_t errlen);
+    sv_store_rc_t (*limits_clear)(sv_store_t *st, const char *phone,
+                                  char *err, size_t errlen);
 } sv_store_ops_t;
 
 struct sv_store_s {

@@ -53,6 +53,7 @@
 #include "sv_rules.h"
 #include "sv_store_impl.h"
 #include "sv_store_lmdb.h"
+#include "sv_text.h"
 
 
 /* the least room writes leave for sweeps: see sv_check_room() */
@@ -2150,6 +2151,353 @@ sv_lmdb_sweep(sv_store_t *store, int64_t now_ms, int64_t grace_ms,
 }
 
 
+/* Admin. */
+
+static sv_store_rc_t
+sv_member_page_txn(sv_txn_t *t, void *arg)
+{
+    int                rc;
+    uint8_t            key[SV_ID_SIZE];
+    uint64_t           id;
+    MDB_val            k, val;
+    MDB_cursor        *cur;
+    sv_member_info_t  *m;
+    sv_member_page_t  *p = arg;
+
+    if (p->after >= SV_STORE_ID_MAX) {
+        return SV_STORE_OK;
+    }
+
+    rc = mdb_cursor_open(t->txn, t->st->dbi[SV_DB_MEMBERS], &cur);
+    if (rc != MDB_SUCCESS) {
+        return sv_fail(t, "mdb_cursor_open", SV_DB_MEMBERS, rc);
+    }
+
+    sv_id_encode(p->after + 1, key);
+    k.mv_data = key;
+    k.mv_size = SV_ID_SIZE;
+
+    rc = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE);
+
+    while (rc == MDB_SUCCESS) {
+
+        if (p->n == p->limit) {
+            p->more = 1;
+            break;
+        }
+
+        m = &p->members[p->n];
+
+        if (sv_member_decode(val.mv_data, val.mv_size, m) != 0
+            || sv_id_decode(k.mv_data, k.mv_size, &id) != 0 || m->id != id)
+        {
+            mdb_cursor_close(cur);
+            return sv_corrupt(t, SV_DB_MEMBERS);
+        }
+
+        p->n++;
+        rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT);
+    }
+
+    mdb_cursor_close(cur);
+
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
+        return sv_fail(t, "mdb_cursor_get", SV_DB_MEMBERS, rc);
+    }
+
+    return SV_STORE_OK;
+}
+
+
+static sv_store_rc_t
+sv_lmdb_member_page(sv_store_t *store, sv_member_page_t *p, char *err,
+    size_t errlen)
+{
+    return sv_read((sv_lmdb_t *) store, SV_ENV_MEMBERS, sv_member_page_txn,
+                   p, err, errlen);
+}
+
+
+static sv_store_rc_t
+sv_lmdb_member_get(sv_store_t *store, uint64_t id, sv_member_info_t *m,
+    char *err, size_t errlen)
+{
+    sv_find_arg_t  a = { NULL, NULL, id, m };
+
+    return sv_read((sv_lmdb_t *) store, SV_ENV_MEMBERS, sv_member_find_txn,
+                   &a, err, errlen);
+}
+
+
+/* The key of db is deleted if it is still the member's. */
+static int
+sv_member_key_del(sv_txn_t *t, int db, const char *key, uint64_t id)
+{
+    int       rc;
+    uint64_t  of;
+
+    rc = sv_member_id(t, db, key, &of);
+
+    if (rc <= 0 || of != id) {
+        return rc < 0 ? -1 : 0;
+    }
+
+    return sv_del(t, db, key, strlen(key));
+}
+
+
+static sv_store_rc_t
+sv_member_delete_txn(sv_txn_t *t, void *arg)
+{
+    int                  rc;
+    char                 email_key[SV_STORE_EMAIL_MAX + 1];
+    uint8_t              key[SV_ID_SIZE];
+    sv_member_delete_t  *d = arg;
+
+    rc = sv_member_get(t, d->id, &d->member);
+    if (rc <= 0) {
+        return rc < 0 ? SV_STORE_ERROR : SV_STORE_NOT_MEMBER;
+    }
+
+    sv_email_fold(d->member.email, strlen(d->member.email), email_key);
+    sv_id_encode(d->id, key);
+
+    /* the terms are in the member's record: they go with it */
+
+    if (sv_del(t, SV_DB_MEMBERS, key, SV_ID_SIZE) != 0
+        || sv_member_key_del(t, SV_DB_EMAILS, email_key, d->id) != 0
+        || sv_member_key_del(t, SV_DB_PHONES, d->member.phone, d->id) != 0)
+    {
+        return SV_STORE_ERROR;
+    }
+
+    /*
+     * "next_id" is left as it is: the id is never drawn again.  Webhooks:
+     * the member.deleted event of d->member is written to the outbox here,
+     * in this transaction.
+     */
+
+    return SV_STORE_OK;
+}
+
+
+/* Every session of the member is deleted. */
+static sv_store_rc_t
+sv_member_sessions_end_txn(sv_txn_t *t, void *arg)
+{
+    int                rc;
+    MDB_val            key, val;
+    MDB_cursor        *cur;
+    sv_session_rec_t   rec;
+    const uint64_t    *id = arg;
+
+    rc = mdb_cursor_open(t->txn, t->st->dbi[SV_DB_SESSIONS], &cur);
+    if (rc != MDB_SUCCESS) {
+        return sv_fail(t, "mdb_cursor_open", SV_DB_SESSIONS, rc);
+    }
+
+    while ((rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) == MDB_SUCCESS) {
+
+        if (sv_session_rec_decode(val.mv_data, val.mv_size, &rec) != 0) {
+            mdb_cursor_close(cur);
+            return sv_corrupt(t, SV_DB_SESSIONS);
+        }
+
+        if (rec.member_id != *id) {
+            continue;
+        }
+
+        rc = mdb_cursor_del(cur, 0);
+        if (rc != MDB_SUCCESS) {
+            mdb_cursor_close(cur);
+            return sv_fail(t, "mdb_cursor_del", SV_DB_SESSIONS, rc);
+        }
+    }
+
+    mdb_cursor_close(cur);
+
+    if (rc != MDB_NOTFOUND) {
+        return sv_fail(t, "mdb_cursor_get", SV_DB_SESSIONS, rc);
+    }
+
+    return SV_STORE_OK;
+}
+
+
+static sv_store_rc_t
+sv_lmdb_member_delete(sv_store_t *store, sv_member_delete_t *d, char *err,
+    size_t errlen)
+{
+    char            ignored[256];
+    sv_lmdb_t      *st = (sv_lmdb_t *) store;
+    sv_store_rc_t   rc;
+
+    rc = sv_write(st, SV_ENV_MEMBERS, 0, sv_member_delete_txn, d, err,
+                  errlen);
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
+    /*
+     * The member is gone, and with it every session of it: session_get
+     * finds no member for them, and the id is never anyone's again.  The
+     * records go too, so that nothing of the member is left; a failure
+     * here leaves only records the sweep deletes as they end.
+     */
+
+    (void) sv_write(st, SV_ENV_CODES, 0, sv_member_sessions_end_txn, &d->id,
+                    ignored, sizeof(ignored));
+
+    return SV_STORE_OK;
+}
+
+
+typedef struct {
+    sv_member_import_t *im;
+    sv_store_rc_t       verdict;        /* a TAKEN, which aborts */
+} sv_import_arg_t;
+
+
+/* One member of the import: TAKEN, or put with its keys. */
+static sv_store_rc_t
+sv_import_one(sv_txn_t *t, const sv_member_info_t *m)
+{
+    int               rc;
+    char             *text, email_key[SV_STORE_EMAIL_MAX + 1];
+    size_t            len;
+    uint8_t           key[SV_ID_SIZE];
+    MDB_val           val;
+    sv_member_info_t  rec;
+
+    sv_id_encode(m->id, key);
+    sv_email_fold(m->email, strlen(m->email), email_key);
+
+    rc = sv_get(t, SV_DB_MEMBERS, key, SV_ID_SIZE, &val);
+    if (rc != 0) {
+        return rc < 0 ? SV_STORE_ERROR : SV_STORE_ID_TAKEN;
+    }
+
+    rc = sv_get(t, SV_DB_EMAILS, email_key, strlen(email_key), &val);
+    if (rc != 0) {
+        return rc < 0 ? SV_STORE_ERROR : SV_STORE_EMAIL_TAKEN;
+    }
+
+    rc = sv_phone_taken(t, m->phone);
+    if (rc != 0) {
+        return rc < 0 ? SV_STORE_ERROR : SV_STORE_PHONE_TAKEN;
+    }
+
+    rec = *m;
+    rec.epoch = 0;
+
+    text = sv_member_info_encode(&rec, &len);
+    if (text == NULL) {
+        snprintf(t->err, t->errlen, "cannot build the member JSON");
+        return SV_STORE_ERROR;
+    }
+
+    rc = sv_put(t, SV_DB_MEMBERS, key, SV_ID_SIZE, text, len,
+                MDB_NOOVERWRITE);
+    free(text);
+
+    if (rc != 0
+        || sv_put(t, SV_DB_EMAILS, email_key, strlen(email_key), key,
+                  SV_ID_SIZE, MDB_NOOVERWRITE) != 0
+        || sv_put(t, SV_DB_PHONES, m->phone, strlen(m->phone), key,
+                  SV_ID_SIZE, MDB_NOOVERWRITE) != 0)
+    {
+        return SV_STORE_ERROR;
+    }
+
+    return SV_STORE_OK;
+}
+
+
+static sv_store_rc_t
+sv_member_import_txn(sv_txn_t *t, void *arg)
+{
+    size_t               i;
+    uint64_t             next;
+    uint8_t              val[SV_ID_SIZE];
+    sv_store_rc_t        rc;
+    sv_import_arg_t     *a = arg;
+    sv_member_import_t  *im = a->im;
+
+    if (sv_next_id(t, &next) != 0) {
+        return SV_STORE_ERROR;
+    }
+
+    for (i = 0; i < im->n; i++) {
+        rc = sv_import_one(t, &im->members[i]);
+
+        if (rc == SV_STORE_ERROR) {
+            return rc;
+        }
+
+        if (rc != SV_STORE_OK) {
+
+            /* an error to sv_write(), that aborts: all or none */
+
+            a->verdict = rc;
+            im->bad = i;
+            snprintf(t->err, t->errlen, "member %zu of the import is taken",
+                     i + 1);
+            return SV_STORE_ERROR;
+        }
+
+        if (im->members[i].id >= next) {
+            next = im->members[i].id + 1;
+        }
+    }
+
+    sv_id_encode(next, val);
+
+    if (sv_put(t, SV_DB_META, "next_id", 7, val, SV_ID_SIZE, 0) != 0) {
+        return SV_STORE_ERROR;
+    }
+
+    return SV_STORE_OK;
+}
+
+
+static sv_store_rc_t
+sv_lmdb_member_import(sv_store_t *store, sv_member_import_t *im, char *err,
+    size_t errlen)
+{
+    sv_store_rc_t    rc;
+    sv_import_arg_t  a = { im, SV_STORE_OK };
+
+    rc = sv_write((sv_lmdb_t *) store, SV_ENV_MEMBERS, 1,
+                  sv_member_import_txn, &a, err, errlen);
+
+    return a.verdict != SV_STORE_OK ? a.verdict : rc;
+}
+
+
+static sv_store_rc_t
+sv_limits_clear_txn(sv_txn_t *t, void *arg)
+{
+    const char  *phone = arg;
+
+    if (sv_del(t, SV_DB_CODES, phone, strlen(phone)) != 0
+        || sv_del(t, SV_DB_SENDS, phone, strlen(phone)) != 0)
+    {
+        return SV_STORE_ERROR;
+    }
+
+    return SV_STORE_OK;
+}
+
+
+static sv_store_rc_t
+sv_lmdb_limits_clear(sv_store_t *store, const char *phone, char *err,
+    size_t errlen)
+{
+    return sv_write((sv_lmdb_t *) store, SV_ENV_CODES, 0, sv_limits_clear_txn,
+                    (void *) phone, err, errlen);
+}
+
+
 static const sv_store_ops_t  sv_lmdb_ops = {
     "lmdb",
     sv_lmdb_close,
@@ -2175,7 +2523,12 @@ static const sv_store_ops_t  sv_lmdb_ops = {
     sv_lmdb_reset,
     sv_lmdb_reads_wait_free,
     sv_lmdb_stats,
-    sv_lmdb_sweep
+    sv_lmdb_sweep,
+    sv_lmdb_member_page,
+    sv_lmdb_member_get,
+    sv_lmdb_member_delete,
+    sv_lmdb_member_import,
+    sv_lmdb_limits_clear
 };
 
 

@@ -2072,7 +2072,14 @@ static const sv_store_ops_t  sv_pg_ops = {
     sv_pg_reset,
     NULL,                               /* reads wait on the network */
     sv_pg_stats,
-    sv_pg_sweep
+    sv_pg_sweep,
+
+    /* admin: sv_store_pg_admin.c */
+    sv_store_pg_member_page,
+    sv_store_pg_member_get,
+    sv_store_pg_member_delete,
+    sv_store_pg_member_import,
+    sv_store_pg_limits_clear
 };
 
 

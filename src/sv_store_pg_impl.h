@@ -112,4 +112,17 @@ int sv_store_pg_member(const PGresult *res, int col, sv_member_info_t *m);
 /* a boolean field: 1 true, 0 false or NULL */
 int sv_store_pg_bool(const PGresult *res, int row, int col);
 
+
+/* admin: sv_store_pg_admin.c, the ops of sv_store.h's "Admin" */
+sv_store_rc_t sv_store_pg_member_page(sv_store_t *st, sv_member_page_t *p,
+    char *err, size_t errlen);
+sv_store_rc_t sv_store_pg_member_get(sv_store_t *st, uint64_t id,
+    sv_member_info_t *m, char *err, size_t errlen);
+sv_store_rc_t sv_store_pg_member_delete(sv_store_t *st,
+    sv_member_delete_t *d, char *err, size_t errlen);
+sv_store_rc_t sv_store_pg_member_import(sv_store_t *st,
+    sv_member_import_t *im, char *err, size_t errlen);
+sv_store_rc_t sv_store_pg_limits_clear(sv_store_t *st, const char *phone,
+    char *err, size_t errlen);
+
 #endif /* SV_STORE_PG_IMPL_H */

@@ -205,7 +205,7 @@ is $res->{status}, 200, 'confirm in the default pool';
     location = /x { smsverify verify; }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid value "verify", it must be "send", "confirm", "signup", "status", "login", "logout", "session", "reset_send" or "reset" in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid value "verify", it must be "send", "confirm", "signup", "status", "login", "logout", "session", "reset_send", "reset" or "admin" in \S+nginx\.conf:\d+/
 
 
 

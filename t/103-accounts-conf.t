@@ -132,7 +132,7 @@ qr/\[emerg\] .*invalid time "soon" in \S+nginx\.conf:\d+/
     location = /x { smsverify signin; }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid value "signin", it must be "send", "confirm", "signup", "status", "login", "logout", "session", "reset_send" or "reset" in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid value "signin", it must be "send", "confirm", "signup", "status", "login", "logout", "session", "reset_send", "reset" or "admin" in \S+nginx\.conf:\d+/
 
 
 

@@ -21,7 +21,7 @@ layer() {
     ${p}_endpoint.h|${p}_send.c|${p}_confirm.c)     echo 5 ;;
     ${p}_signup.c|${p}_status.c|${p}_login.c)       echo 5 ;;
     ${p}_logout.c|${p}_session.c|${p}_reset.c)      echo 5 ;;
-    ${p}_auth.c)                                    echo 5 ;;
+    ${p}_auth.c|${p}_admin.c)                       echo 5 ;;
     ${p}_handler.[ch])                              echo 6 ;;
     ${p}_directives.[ch]|${p}_provider.c)           echo 7 ;;
     ${p}_module.c)                                  echo 8 ;;
@@ -35,6 +35,7 @@ own() {
         echo ${p}_endpoint.h ;;
     ${p}_login.c|${p}_logout.c|${p}_session.c|${p}_reset.c|${p}_auth.c)
         echo ${p}_endpoint.h ;;
+    ${p}_admin.c)       echo ${p}_endpoint.h ;;
     ${p}_provider.c)    echo ${p}_directives.h ;;
     ${p}_module.c)      echo ;;
     *.c)                b=${1##*/}; echo "${b%.c}.h" ;;

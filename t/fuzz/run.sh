@@ -25,7 +25,7 @@ set -eu -o pipefail
 seconds=${1:-10}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${FUZZ_BUILD:-$root/build/fuzz}
-targets=${FUZZ_TARGETS:-"body phone email password nickname terms utf8"}
+targets=${FUZZ_TARGETS:-"body phone email password nickname terms utf8 import"}
 jobs=${FUZZ_JOBS:-1}
 cc=${CLANG:-clang}
 
@@ -40,9 +40,10 @@ declare -A srcs=(
     [nickname]="sv_text"
     [terms]="sv_json sv_text"
     [utf8]="sv_text"
+    [import]="sv_admin sv_member sv_json sv_text sv_phone"
 )
 declare -A refs=([body]=fuzz_ref [nickname]=fuzz_ref [utf8]=fuzz_ref)
-declare -A dicts=([body]=json.dict [terms]=json.dict)
+declare -A dicts=([body]=json.dict [terms]=json.dict [import]=json.dict)
 
 libs=(-lcjson -lcrypto -lcrypt -lm)
 # shellcheck disable=SC2054  # the commas are in the flags
@@ -77,7 +78,7 @@ mkdir -p "$build/obj"
 
 echo "fuzz: building into $build"
 
-for f in sv_json sv_text sv_phone sv_password sv_code; do
+for f in sv_json sv_text sv_phone sv_password sv_code sv_admin sv_member; do
     "$cc" "${cflags[@]}" -fsanitize=fuzzer-no-link -c "$root/src/$f.c" \
         -o "$build/obj/$f.o"
 done

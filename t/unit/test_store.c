@@ -28,6 +28,8 @@
 #include <cjson/cJSON.h>
 #include <lmdb.h>
 
+#include "sv_admin.h"
+#include "sv_password.h"
 #include "sv_store.h"
 
 #ifdef SV_TEST_PG
@@ -3907,6 +3909,568 @@ test_corrupt_account_records(void **state)
 }
 
 
+
+/* Admin. */
+
+static sv_member_info_t
+import_member(uint64_t id, const char *email, const char *phone)
+{
+    sv_member_info_t  m;
+
+    memset(&m, 0, sizeof(m));
+    m.id = id;
+    snprintf(m.email, sizeof(m.email), "%s", email);
+    snprintf(m.phone, sizeof(m.phone), "%s", phone);
+    snprintf(m.nickname, sizeof(m.nickname), "n%llu", (unsigned long long) id);
+    snprintf(m.password_hash, sizeof(m.password_hash),
+             "$2b$04$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ012");
+    m.terms[0] = 1;
+    m.terms[1] = 3;
+    m.nterms = 2;
+    m.created_ms = T0 - DAY;
+    m.epoch = 7;                        /* ignored: an import starts at 0 */
+
+    return m;
+}
+
+
+static sv_store_rc_t
+import(fx_t *f, sv_member_info_t *members, size_t n, size_t *bad)
+{
+    sv_store_rc_t       rc;
+    sv_member_import_t  im;
+
+    im.members = members;
+    im.n = n;
+    im.bad = 12345;
+
+    rc = sv_store_member_import(f->st, &im, f->err, sizeof(f->err));
+
+    if (bad != NULL) {
+        *bad = im.bad;
+    }
+
+    return rc;
+}
+
+
+static sv_store_rc_t
+page(fx_t *f, uint64_t after, size_t limit, sv_member_page_t *p,
+    sv_member_info_t *room)
+{
+    memset(p, 0, sizeof(*p));
+    p->after = after;
+    p->limit = limit;
+    p->members = room;
+
+    return sv_store_member_page(f->st, p, f->err, sizeof(f->err));
+}
+
+
+static sv_store_rc_t
+member_delete(fx_t *f, uint64_t id, sv_member_delete_t *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->id = id;
+    d->now_ms = T0;
+
+    return sv_store_member_delete(f->st, d, f->err, sizeof(f->err));
+}
+
+
+static void
+test_admin_page(void **state)
+{
+    fx_t              *f = *state;
+    uint64_t           id;
+    sv_member_page_t   p;
+    sv_member_info_t   room[4];
+
+    assert_int_equal(page(f, 0, 4, &p, room), SV_STORE_OK);
+    assert_int_equal(p.n, 0);
+    assert_int_equal(p.more, 0);
+
+    member_a(f);
+    verify(f, PHONE_B, 0x71, T0);
+    assert_int_equal(signup(f, "lee@example.com", PHONE_B, 0x71, T0, &id),
+                     SV_STORE_OK);
+    verify(f, PHONE_C, 0x72, T0);
+    assert_int_equal(signup(f, "park@example.com", PHONE_C, 0x72, T0, &id),
+                     SV_STORE_OK);
+
+    assert_int_equal(page(f, 0, 2, &p, room), SV_STORE_OK);
+    assert_int_equal(p.n, 2);
+    assert_int_equal(p.more, 1);
+    assert_int_equal(room[0].id, 1);
+    assert_int_equal(room[1].id, 2);
+    assert_string_equal(room[1].email, "lee@example.com");
+    assert_string_equal(room[1].phone, PHONE_B);
+    assert_int_equal(room[1].nterms, 2);
+    assert_int_equal(room[1].created_ms, T0);
+
+    assert_int_equal(page(f, 2, 2, &p, room), SV_STORE_OK);
+    assert_int_equal(p.n, 1);
+    assert_int_equal(p.more, 0);
+    assert_int_equal(room[0].id, 3);
+
+    /* a page that ends at the last member has no more */
+    assert_int_equal(page(f, 0, 3, &p, room), SV_STORE_OK);
+    assert_int_equal(p.n, 3);
+    assert_int_equal(p.more, 0);
+
+    assert_int_equal(page(f, 3, 4, &p, room), SV_STORE_OK);
+    assert_int_equal(p.n, 0);
+    assert_int_equal(page(f, SV_STORE_ID_MAX, 4, &p, room), SV_STORE_OK);
+    assert_int_equal(p.n, 0);
+    assert_int_equal(page(f, UINT64_MAX, 4, &p, room), SV_STORE_OK);
+    assert_int_equal(p.n, 0);
+
+    /* a gap left by a deletion is skipped */
+    {
+        sv_member_delete_t  d;
+
+        assert_int_equal(member_delete(f, 2, &d), SV_STORE_OK);
+    }
+    assert_int_equal(page(f, 1, 1, &p, room), SV_STORE_OK);
+    assert_int_equal(p.n, 1);
+    assert_int_equal(room[0].id, 3);
+
+    assert_int_equal(page(f, 0, 0, &p, room), SV_STORE_ERROR);
+    assert_int_equal(page(f, 0, SV_STORE_PAGE_MAX + 1, &p, room),
+                     SV_STORE_ERROR);
+    assert_int_equal(page(f, 0, 2, &p, NULL), SV_STORE_ERROR);
+}
+
+
+static void
+test_admin_get(void **state)
+{
+    fx_t              *f = *state;
+    uint64_t           id;
+    sv_member_info_t   m;
+
+    id = member_a(f);
+
+    assert_int_equal(sv_store_member_get(f->st, id, &m, f->err,
+                                         sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(m.id, id);
+    assert_string_equal(m.email, "Kim@Example.com");
+    assert_string_equal(m.phone, PHONE_A);
+
+    assert_int_equal(sv_store_member_get(f->st, id + 1, &m, f->err,
+                                         sizeof(f->err)),
+                     SV_STORE_NOT_MEMBER);
+    assert_int_equal(sv_store_member_get(f->st, 0, &m, f->err,
+                                         sizeof(f->err)),
+                     SV_STORE_ERROR);
+    assert_int_equal(sv_store_member_get(f->st, SV_STORE_ID_MAX + 1, &m,
+                                         f->err, sizeof(f->err)),
+                     SV_STORE_ERROR);
+}
+
+
+static void
+test_admin_delete(void **state)
+{
+    fx_t                *f = *state;
+    uint64_t             id, other;
+    sv_session_get_t     g;
+    sv_member_delete_t   d;
+
+    id = member_a(f);
+    verify(f, PHONE_B, 0x71, T0);
+    assert_int_equal(signup(f, "lee@example.com", PHONE_B, 0x71, T0, &other),
+                     SV_STORE_OK);
+    assert_int_equal(session_start(f, 0x51, id, 0, T0, NULL), SV_STORE_OK);
+    assert_int_equal(session_start(f, 0x52, id, 0, T0, NULL), SV_STORE_OK);
+    assert_int_equal(session_start(f, 0x53, other, 0, T0, NULL), SV_STORE_OK);
+
+    syncs_members = 0;
+    assert_int_equal(member_delete(f, id, &d), SV_STORE_OK);
+#ifndef SV_TEST_PG
+    assert_true(syncs_members > 0);
+#endif
+
+    /* what the member.deleted event is made of */
+    assert_int_equal(d.member.id, id);
+    assert_string_equal(d.member.email, "Kim@Example.com");
+    assert_string_equal(d.member.phone, PHONE_A);
+
+    assert_int_equal(member_delete(f, id, &d), SV_STORE_NOT_MEMBER);
+    assert_int_equal(member_delete(f, 99, &d), SV_STORE_NOT_MEMBER);
+    assert_int_equal(member_delete(f, 0, &d), SV_STORE_ERROR);
+
+    member_find(f, "kim@example.com", NULL, SV_STORE_NOT_MEMBER);
+    member_find(f, NULL, PHONE_A, SV_STORE_NOT_MEMBER);
+    assert_int_equal(session_get(f, 0x51, T0, &g), SV_STORE_NO_SESSION);
+    assert_int_equal(session_get(f, 0x52, T0, &g), SV_STORE_NO_SESSION);
+    assert_int_equal(session_get(f, 0x53, T0, &g), SV_STORE_OK);
+    assert_int_equal(member_find(f, "lee@example.com", NULL,
+                                 SV_STORE_OK).id, other);
+    assert_int_equal(stats(f).members, 1);
+
+    /* the email and phone are free again; the id is not drawn again */
+    verify(f, PHONE_A, 0x72, T0);
+    assert_int_equal(signup(f, "KIM@example.com", PHONE_A, 0x72, T0, &id),
+                     SV_STORE_OK);
+    assert_int_equal(id, 3);
+    assert_int_equal(member_delete(f, 3, &d), SV_STORE_OK);
+    verify(f, PHONE_A, 0x73, T0);
+    assert_int_equal(signup(f, "kim@example.com", PHONE_A, 0x73, T0, &id),
+                     SV_STORE_OK);
+    assert_int_equal(id, 4);
+
+    /* the records are gone, not only unreachable */
+    fx_close(f);
+    assert_int_equal(raw_entries(f->dir, "sessions"), 1);
+    assert_int_equal(raw_entries(f->dir, "members"), 2);
+    assert_int_equal(raw_entries(f->dir, "emails"), 2);
+    assert_int_equal(raw_entries(f->dir, "phones"), 2);
+    fx_open(f, MAP_SIZE, 1);
+}
+
+
+static void
+test_admin_import(void **state)
+{
+    fx_t              *f = *state;
+    size_t             bad;
+    uint64_t           id;
+    sv_member_info_t   m[3], got;
+
+    m[0] = import_member(5, "Five@Example.com", PHONE_B);
+    m[1] = import_member(9, "nine@example.com", PHONE_C);
+
+    syncs_members = 0;
+    assert_int_equal(import(f, m, 2, NULL), SV_STORE_OK);
+#ifndef SV_TEST_PG
+    assert_true(syncs_members > 0);
+#endif
+
+    assert_int_equal(sv_store_member_get(f->st, 5, &got, f->err,
+                                         sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_string_equal(got.email, "Five@Example.com");
+    assert_string_equal(got.phone, PHONE_B);
+    assert_string_equal(got.nickname, "n5");
+    assert_string_equal(got.password_hash, m[0].password_hash);
+    assert_int_equal(got.nterms, 2);
+    assert_int_equal(got.terms[1], 3);
+    assert_int_equal(got.created_ms, T0 - DAY);
+    assert_int_equal(got.epoch, 0);
+    assert_int_equal(member_find(f, "five@example.com", NULL,
+                                 SV_STORE_OK).id, 5);
+    assert_int_equal(member_find(f, NULL, PHONE_C, SV_STORE_OK).id, 9);
+
+    /* a signup after it gets an id above every imported one */
+    id = member_a(f);
+    assert_int_equal(id, 10);
+
+    /* all or none: the first taken one is named */
+    m[0] = import_member(20, "twenty@example.com", "+821020000020");
+    m[1] = import_member(9, "x@example.com", "+821020000021");
+    assert_int_equal(import(f, m, 2, &bad), SV_STORE_ID_TAKEN);
+    assert_int_equal(bad, 1);
+
+    m[1] = import_member(21, "NINE@example.com", "+821020000021");
+    assert_int_equal(import(f, m, 2, &bad), SV_STORE_EMAIL_TAKEN);
+    assert_int_equal(bad, 1);
+
+    m[1] = import_member(21, "y@example.com", PHONE_A);
+    assert_int_equal(import(f, m, 2, &bad), SV_STORE_PHONE_TAKEN);
+    assert_int_equal(bad, 1);
+
+    /* within the import too */
+    m[1] = import_member(21, "y@example.com", "+821020000021");
+    m[2] = import_member(20, "z@example.com", "+821020000022");
+    assert_int_equal(import(f, m, 3, &bad), SV_STORE_ID_TAKEN);
+    assert_int_equal(bad, 2);
+    m[2] = import_member(22, "Y@EXAMPLE.COM", "+821020000022");
+    assert_int_equal(import(f, m, 3, &bad), SV_STORE_EMAIL_TAKEN);
+    assert_int_equal(bad, 2);
+    m[2] = import_member(22, "z@example.com", "+821020000021");
+    assert_int_equal(import(f, m, 3, &bad), SV_STORE_PHONE_TAKEN);
+    assert_int_equal(bad, 2);
+
+    member_find(f, "twenty@example.com", NULL, SV_STORE_NOT_MEMBER);
+    member_find(f, NULL, "+821020000021", SV_STORE_NOT_MEMBER);
+    assert_int_equal(stats(f).members, 3);
+
+    /* a refused import moved no id */
+    verify(f, "+821020000030", 0x74, T0);
+    assert_int_equal(signup(f, "after@example.com", "+821020000030", 0x74,
+                            T0, &id),
+                     SV_STORE_OK);
+    assert_int_equal(id, 11);
+
+    /* an id below the next keeps it: the next is still above */
+    m[0] = import_member(3, "three@example.com", "+821020000003");
+    assert_int_equal(import(f, m, 1, NULL), SV_STORE_OK);
+    verify(f, "+821020000031", 0x75, T0);
+    assert_int_equal(signup(f, "after2@example.com", "+821020000031", 0x75,
+                            T0, &id),
+                     SV_STORE_OK);
+    assert_int_equal(id, 12);
+
+    /* what the store cannot keep is refused before it is asked */
+    assert_int_equal(import(f, m, 0, NULL), SV_STORE_ERROR);
+    assert_int_equal(import(f, NULL, 1, NULL), SV_STORE_ERROR);
+    m[0] = import_member(0, "a@example.com", "+821020000040");
+    assert_int_equal(import(f, m, 1, NULL), SV_STORE_ERROR);
+    m[0] = import_member(SV_STORE_ID_MAX + 1, "a@example.com",
+                         "+821020000040");
+    assert_int_equal(import(f, m, 1, NULL), SV_STORE_ERROR);
+    m[0] = import_member(40, "a@example.com", "+821020000040");
+    m[1] = import_member(41, "b@example.com", "+821020000041");
+    m[1].password_hash[0] = '\0';
+    assert_int_equal(import(f, m, 2, &bad), SV_STORE_ERROR);
+    assert_int_equal(bad, 1);
+    m[1] = import_member(41, "", "+821020000041");
+    assert_int_equal(import(f, m, 2, NULL), SV_STORE_ERROR);
+    m[1] = import_member(41, "b@example.com", "+821020000041");
+    m[1].nterms = SV_STORE_TERMS_MAX + 1;
+    assert_int_equal(import(f, m, 2, NULL), SV_STORE_ERROR);
+    m[1].nterms = 0;
+    m[1].created_ms = -1;
+    assert_int_equal(import(f, m, 2, NULL), SV_STORE_ERROR);
+    member_find(f, "a@example.com", NULL, SV_STORE_NOT_MEMBER);
+
+    /* kept across a reopen, with its next id */
+    fx_close(f);
+    fx_open(f, MAP_SIZE, 1);
+    assert_int_equal(member_find(f, "three@example.com", NULL,
+                                 SV_STORE_OK).id, 3);
+    verify(f, "+821020000032", 0x76, T0);
+    assert_int_equal(signup(f, "after3@example.com", "+821020000032", 0x76,
+                            T0, &id),
+                     SV_STORE_OK);
+    assert_int_equal(id, 13);
+}
+
+
+static void
+test_admin_limits_clear(void **state)
+{
+    fx_t     *f = *state;
+    int64_t   retry;
+
+    assert_int_equal(send_at(f, PHONE_A, T0, 0, 2, HOUR, NULL), SV_STORE_OK);
+    assert_int_equal(send_at(f, PHONE_A, T0 + 1, 0, 2, HOUR, NULL),
+                     SV_STORE_OK);
+    put_code(f, PHONE_A, 0x42, T0 + 3 * MIN, 5);
+    assert_int_equal(send_at(f, PHONE_A, T0 + 2, 0, 2, HOUR, &retry),
+                     SV_STORE_SEND_LIMIT);
+    assert_int_equal(send_at(f, PHONE_B, T0, 0, 2, HOUR, NULL), SV_STORE_OK);
+    put_code(f, PHONE_B, 0x43, T0 + 3 * MIN, 5);
+
+    assert_int_equal(sv_store_limits_clear(f->st, PHONE_A, f->err,
+                                           sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(confirm(f, PHONE_A, 0x42, T0 + 3, 0x60, T0 + HOUR,
+                             NULL),
+                     SV_STORE_NO_CODE);
+    assert_int_equal(send_at(f, PHONE_A, T0 + 3, 0, 2, HOUR, NULL),
+                     SV_STORE_OK);
+    assert_int_equal(send_at(f, PHONE_A, T0 + 4, 0, 2, HOUR, NULL),
+                     SV_STORE_OK);
+
+    /* another phone keeps its counts and its code */
+    assert_int_equal(send_at(f, PHONE_B, T0 + 1, 0, 1, HOUR, NULL),
+                     SV_STORE_SEND_LIMIT);
+    assert_int_equal(confirm(f, PHONE_B, 0x43, T0 + 3, 0x61, T0 + HOUR,
+                             NULL),
+                     SV_STORE_OK);
+
+    /* nothing to clear is cleared too; a bad phone is refused */
+    assert_int_equal(sv_store_limits_clear(f->st, PHONE_C, f->err,
+                                           sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(sv_store_limits_clear(f->st, "", f->err,
+                                           sizeof(f->err)),
+                     SV_STORE_ERROR);
+}
+
+
+/* An import of more members than a batch of PostgreSQL's holds. */
+static void
+test_admin_import_many(void **state)
+{
+    fx_t              *f = *state;
+    char               email[64], phone[32];
+    size_t             i, n, bad;
+    uint64_t           id;
+    sv_member_page_t   pg;
+    sv_member_info_t  *m, got[1];
+
+    n = 2500;
+    m = calloc(n, sizeof(sv_member_info_t));
+    assert_non_null(m);
+
+    for (i = 0; i < n; i++) {
+        snprintf(email, sizeof(email), "m%zu@example.com", i + 1);
+        snprintf(phone, sizeof(phone), "+8210%08zu", 30000000 + i);
+        m[i] = import_member(i + 1, email, phone);
+    }
+
+    /* the last one takes the first one's email: none is imported */
+    snprintf(m[n - 1].email, sizeof(m[n - 1].email), "M1@example.com");
+    assert_int_equal(import(f, m, n, &bad), SV_STORE_EMAIL_TAKEN);
+    assert_int_equal(bad, n - 1);
+    assert_int_equal(stats(f).members, 0);
+
+    snprintf(m[n - 1].email, sizeof(m[n - 1].email), "last@example.com");
+    snprintf(m[n - 1].nickname, sizeof(m[n - 1].nickname), "a\"b\\c");
+    assert_int_equal(import(f, m, n, NULL), SV_STORE_OK);
+    assert_int_equal(stats(f).members, n);
+
+    assert_int_equal(page(f, n - 1, 1, &pg, got), SV_STORE_OK);
+    assert_int_equal(pg.n, 1);
+    assert_int_equal(got[0].id, n);
+    assert_string_equal(got[0].email, "last@example.com");
+    assert_string_equal(got[0].nickname, "a\"b\\c");
+    assert_int_equal(got[0].nterms, 2);
+    assert_int_equal(got[0].terms[1], 3);
+    assert_int_equal(got[0].created_ms, T0 - DAY);
+
+    verify(f, PHONE_A, 0x70, T0);
+    assert_int_equal(signup(f, "new@example.com", PHONE_A, 0x70, T0, &id),
+                     SV_STORE_OK);
+    assert_int_equal(id, n + 1);
+
+    free(m);
+}
+
+
+/*
+ * Members moved as the admin API moves them: export?hashes=1's lines of
+ * an LMDB store, imported into this test's store (another LMDB store, or
+ * PostgreSQL in test_store_on_pg): the same members, ids and passwords.
+ */
+static void
+test_admin_move(void **state)
+{
+    fx_t                *f = *state;
+    fx_t                 src;
+    char                 hash[SV_PASSWORD_HASH_SIZE], *lines, *p, *eol;
+    size_t               len, n, i;
+    uint64_t             id;
+    const char          *field;
+    sv_member_page_t     pg;
+    sv_store_conf_t      conf;
+    sv_member_delete_t   d;
+    sv_member_import_t   im;
+    static sv_member_info_t  a[8], b[8], in[8];
+
+    memset(&src, 0, sizeof(src));
+    strcpy(src.dir, "/tmp/sv_store_move_XXXXXX");
+    assert_non_null(mkdtemp(src.dir));
+
+    memset(&conf, 0, sizeof(conf));
+    conf.dir = src.dir;
+    conf.map_size = MAP_SIZE;
+    conf.max_readers = 16;
+    assert_int_equal(sv_store_open(&src.st, &conf, src.err, sizeof(src.err)),
+                     SV_STORE_OK);
+
+    /* three members with real hashes, the second deleted: a gap */
+
+    verify(&src, PHONE_A, 0x70, T0);
+    assert_int_equal(signup(&src, "Kim@Example.com", PHONE_A, 0x70, T0, &id),
+                     SV_STORE_OK);
+    verify(&src, PHONE_B, 0x71, T0 + SEC);
+    assert_int_equal(signup(&src, "gone@example.com", PHONE_B, 0x71,
+                            T0 + SEC, &id),
+                     SV_STORE_OK);
+    verify(&src, PHONE_C, 0x72, T0 + 2 * SEC);
+    assert_int_equal(signup(&src, "park@example.com", PHONE_C, 0x72,
+                            T0 + 2 * SEC, &id),
+                     SV_STORE_OK);
+    assert_int_equal(member_delete(&src, 2, &d), SV_STORE_OK);
+
+    assert_int_equal(page(&src, 0, 8, &pg, a), SV_STORE_OK);
+    assert_int_equal(pg.n, 2);
+
+    for (i = 0; i < pg.n; i++) {
+        assert_int_equal(sv_password_hash("Passw0rd!", 9, 4, hash,
+                                          sizeof(hash), src.err,
+                                          sizeof(src.err)), 0);
+        assert_int_equal(sv_store_member_rehash(src.st, a[i].id,
+                                                a[i].password_hash, hash,
+                                                src.err, sizeof(src.err)),
+                         SV_STORE_OK);
+    }
+
+    assert_int_equal(page(&src, 0, 8, &pg, a), SV_STORE_OK);
+
+    /* exported as export?hashes=1 writes it */
+
+    lines = malloc(8 * SV_EXPORT_LINE_MAX);
+    assert_non_null(lines);
+    len = 0;
+
+    for (i = 0; i < pg.n; i++) {
+        n = sv_export_line(&a[i], 1, lines + len, 8 * SV_EXPORT_LINE_MAX - len);
+        assert_true(n > 0);
+        len += n;
+    }
+
+    sv_store_close(src.st);
+
+    /* read back line by line, imported in one call */
+
+    n = 0;
+
+    for (p = lines; p < lines + len; p = eol + 1) {
+        eol = strchr(p, '\n');
+        assert_non_null(eol);
+        assert_int_equal(sv_import_line(p, eol - p, &in[n], &field),
+                         SV_LINE_OK);
+        n++;
+    }
+
+    free(lines);
+
+    im.members = in;
+    im.n = n;
+    assert_int_equal(sv_store_member_import(f->st, &im, f->err,
+                                            sizeof(f->err)),
+                     SV_STORE_OK);
+
+    assert_int_equal(page(f, 0, 8, &pg, b), SV_STORE_OK);
+    assert_int_equal(pg.n, 2);
+
+    for (i = 0; i < pg.n; i++) {
+        assert_int_equal(b[i].id, a[i].id);
+        assert_string_equal(b[i].email, a[i].email);
+        assert_string_equal(b[i].phone, a[i].phone);
+        assert_string_equal(b[i].nickname, a[i].nickname);
+        assert_string_equal(b[i].password_hash, a[i].password_hash);
+        assert_int_equal(b[i].nterms, a[i].nterms);
+        assert_memory_equal(b[i].terms, a[i].terms,
+                            a[i].nterms * sizeof(int));
+
+        /* createdAt is kept to the second, as the API writes it */
+        assert_int_equal(b[i].created_ms, a[i].created_ms / 1000 * 1000);
+
+        /* the password logs in */
+        assert_int_equal(sv_password_verify("Passw0rd!", 9,
+                                            b[i].password_hash), 1);
+    }
+
+    assert_int_equal(member_find(f, "kim@example.com", NULL,
+                                 SV_STORE_OK).id, 1);
+    assert_int_equal(member_find(f, NULL, PHONE_C, SV_STORE_OK).id, 3);
+
+    /* a signup after it: above every imported id */
+    verify(f, PHONE_B, 0x73, T0);
+    assert_int_equal(signup(f, "new@example.com", PHONE_B, 0x73, T0, &id),
+                     SV_STORE_OK);
+    assert_int_equal(id, 4);
+
+    remove_dir(src.dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -3991,6 +4555,13 @@ main(int argc, char **argv)
         L(test_session_get_reads_only)
         T(test_sweep_sessions_logins)
         L(test_corrupt_account_records)
+        T(test_admin_page)
+        T(test_admin_get)
+        T(test_admin_delete)
+        T(test_admin_import)
+        T(test_admin_limits_clear)
+        T(test_admin_import_many)
+        T(test_admin_move)
 #undef T
 #undef L
     };
