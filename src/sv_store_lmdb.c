@@ -2306,6 +2306,41 @@ sv_outbox_add(sv_txn_t *t, const char *type, const sv_member_info_t *m,
 }
 
 
+/*
+ * 0 if no process pid runs on this host any more: gone, or a zombie (a
+ * killed worker whose master was killed too waits for a reaper that may
+ * be slow to come).
+ */
+static int
+sv_pid_alive(uint32_t pid)
+{
+    int    n;
+    char   path[64], buf[256], *p;
+    FILE  *f;
+
+    if (kill((pid_t) pid, 0) == -1 && errno == ESRCH) {
+        return 0;
+    }
+
+    snprintf(path, sizeof(path), "/proc/%u/stat", (unsigned) pid);
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return 1;               /* no /proc: alive as far as we know */
+    }
+
+    n = (int) fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+
+    buf[n > 0 ? n : 0] = '\0';
+
+    /* "pid (comm) S ...": the state after the last ")" */
+    p = strrchr(buf, ')');
+
+    return !(p != NULL && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
+}
+
+
 /* The lease in force: 1 (in rec), 0 if none, -1 on error. */
 static int
 sv_lease_get(sv_txn_t *t, int64_t now_ms, sv_lease_rec_t *rec)
@@ -2328,7 +2363,7 @@ sv_lease_get(sv_txn_t *t, int64_t now_ms, sv_lease_rec_t *rec)
     }
 
     /* a taker killed on this host leaves its lease to nobody */
-    if (rec->pid != 0 && kill((pid_t) rec->pid, 0) == -1 && errno == ESRCH) {
+    if (rec->pid != 0 && !sv_pid_alive(rec->pid)) {
         return 0;
     }
 
