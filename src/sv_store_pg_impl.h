@@ -83,11 +83,13 @@ int sv_store_pg_bool(const PGresult *res, int row, int col);
 /* outbox: sv_store_pg_outbox.c, the ops of sv_store.h's outbox */
 
 /*
- * In the transaction q of a change to the member id: its webhook event
- * of this type, made at now_ms, of the member as q sees it now.  The
- * caller calls it where the store writes events (outbox set), after its
- * change (a deletion: before the member's rows go).
+ * In the transaction q of a change to a member, where the store writes
+ * events (outbox set): its webhook event of this type, made at now_ms,
+ * of the member m (a deletion: as it was), or of the member id as q sees
+ * it now.
  */
+sv_pg_rc_t sv_store_pg_outbox_add_member(sv_pgq_t *q, const char *type,
+    const sv_member_info_t *m, int64_t now_ms);
 sv_pg_rc_t sv_store_pg_outbox_add(sv_pgq_t *q, const char *type,
     uint64_t id, int64_t now_ms);
 

@@ -116,22 +116,52 @@ sv_pg_outbox_terms(const char *text, sv_member_info_t *m)
 
 
 sv_pg_rc_t
+sv_store_pg_outbox_add_member(sv_pgq_t *q, const char *type,
+    const sv_member_info_t *m, int64_t now_ms)
+{
+    sv_pg_rc_t          rc;
+    sv_pg_params_t      p;
+    sv_outbox_event_t  *ev;
+
+    ev = calloc(1, sizeof(sv_outbox_event_t));
+    if (ev == NULL) {
+        return sv_store_pg_fail(q->e, "out of memory");
+    }
+
+    snprintf(ev->type, sizeof(ev->type), "%s", type);
+    ev->len = sv_webhook_body(type, now_ms, m, ev->body);
+
+    if (ev->len == 0 || sv_webhook_msg_id(ev->msg_id) != 0) {
+        free(ev);
+        return sv_store_pg_fail(q->e, "cannot make the webhook event");
+    }
+
+    sv_pg_params_init(&p);
+    sv_pg_param_text(&p, ev->type);
+    sv_pg_param_text(&p, ev->body);
+    sv_pg_param_int64(&p, now_ms);
+    sv_pg_param_text(&p, ev->msg_id);
+
+    rc = sv_store_pg_exec(q, sv_pg_outbox_insert_sql, &p, NULL);
+
+    free(ev);
+
+    return rc;
+}
+
+
+sv_pg_rc_t
 sv_store_pg_outbox_add(sv_pgq_t *q, const char *type, uint64_t id,
     int64_t now_ms)
 {
-    char                terms[16 * SV_STORE_TERMS_MAX + 3];
-    PGresult           *res;
-    sv_pg_rc_t          rc;
-    sv_pg_params_t      p;
-    sv_member_info_t   *m;
-    sv_outbox_event_t  *ev;
+    char               terms[16 * SV_STORE_TERMS_MAX + 3];
+    PGresult          *res;
+    sv_pg_rc_t         rc;
+    sv_pg_params_t     p;
+    sv_member_info_t  *m;
 
     m = calloc(1, sizeof(sv_member_info_t));
-    ev = calloc(1, sizeof(sv_outbox_event_t));
-
-    if (m == NULL || ev == NULL) {
-        free(m);
-        free(ev);
+    if (m == NULL) {
         return sv_store_pg_fail(q->e, "out of memory");
     }
 
@@ -140,7 +170,8 @@ sv_store_pg_outbox_add(sv_pgq_t *q, const char *type, uint64_t id,
 
     rc = sv_store_pg_exec(q, sv_pg_outbox_member_sql, &p, &res);
     if (rc != SV_PG_OK) {
-        goto done;
+        free(m);
+        return rc;
     }
 
     m->id = id;
@@ -154,33 +185,16 @@ sv_store_pg_outbox_add(sv_pgq_t *q, const char *type, uint64_t id,
         || sv_pg_outbox_terms(terms, m) != 0)
     {
         PQclear(res);
-        rc = sv_store_pg_fail(q->e, "the member of a webhook event is not "
-                              "of this module's making");
-        goto done;
+        free(m);
+        return sv_store_pg_fail(q->e, "the member of a webhook event is not "
+                                "of this module's making");
     }
 
     PQclear(res);
 
-    snprintf(ev->type, sizeof(ev->type), "%s", type);
-    ev->len = sv_webhook_body(type, now_ms, m, ev->body);
-
-    if (ev->len == 0 || sv_webhook_msg_id(ev->msg_id) != 0) {
-        rc = sv_store_pg_fail(q->e, "cannot make the webhook event");
-        goto done;
-    }
-
-    sv_pg_params_init(&p);
-    sv_pg_param_text(&p, ev->type);
-    sv_pg_param_text(&p, ev->body);
-    sv_pg_param_int64(&p, now_ms);
-    sv_pg_param_text(&p, ev->msg_id);
-
-    rc = sv_store_pg_exec(q, sv_pg_outbox_insert_sql, &p, NULL);
-
-done:
+    rc = sv_store_pg_outbox_add_member(q, type, m, now_ms);
 
     free(m);
-    free(ev);
 
     return rc;
 }

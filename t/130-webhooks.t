@@ -137,6 +137,15 @@ like $prom, qr/^smsverify_webhook_backlog 0$/m, 'the backlog gauge';
 like $prom, qr/^# TYPE smsverify_webhook_backlog gauge$/m, 'typed';
 like $prom, qr/^smsverify_webhook_delivered_total 2$/m, 'delivered';
 like $prom, qr/^smsverify_webhook_failed_total 0$/m, 'failed';
+SKIP: {
+    my $promtool = $ENV{TEST_NGINX_PROMTOOL} // '/usr/bin/promtool';
+    skip "no $promtool", 1 if !-x $promtool;
+    my $file = File::Temp->new;
+    print $file $prom;
+    close $file;
+    my $out = qx{$promtool check metrics < \Q$file\E 2>&1};
+    ok $? == 0 && $out !~ /\S/, 'promtool check metrics' or diag $out;
+}
 --- no_error_log
 [error]
 
