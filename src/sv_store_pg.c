@@ -26,9 +26,9 @@
  *
  * Round trips: a confirm 2 (read, conditional write; 1 for no code or an
  * expired one), a send 5 (BEGIN, the limits' locks, their read, their
- * write, COMMIT; 4 for a refusal), a signup 4 (BEGIN, the token locked, the member with
- * its terms and the token's deletion in one statement, COMMIT) after its
- * check's 1.
+ * write, COMMIT; 4 for a refusal), a signup 4 (BEGIN, the token locked,
+ * the member with its terms and the token's deletion in one statement,
+ * COMMIT) after its check's 1.
  */
 
 #include <errno.h>
@@ -61,20 +61,19 @@
 #define SV_PG_MEMBER_BY_EMAIL                                               \
     SV_PG_EMAIL_FOLD("email") " = $1::text"
 
-/* the columns of a member as sv_pg_member() reads them, from col on */
-#define SV_PG_MEMBER_COLS(m)                                                \
-    m ".id, " m ".email, " m ".phone, " m ".nickname, "                     \
-    m ".password_hash,"                                                     \
-    " (extract(epoch FROM " m ".created_at) * 1000)::bigint, "              \
-    m ".epoch,"                                                             \
-    " ARRAY(SELECT terms_id FROM smsverify.member_terms"                    \
-    "  WHERE member_id = " m ".id ORDER BY terms_id)::text"
-
 #define SV_PG_TOKEN_COLS                                                    \
     "t.phone, t.expires_ms, t.failures, t.purpose"
 
 
 /* Helpers (sv_store_pg_impl.h). */
+
+void
+sv_store_pg_params(sv_pg_params_t *p)
+{
+    sv_pg_params_init(p);
+    sv_pg_params_prepared(p);
+}
+
 
 sv_pg_rc_t
 sv_store_pg_exec(sv_pgq_t *q, const char *sql, const sv_pg_params_t *p,
@@ -344,9 +343,8 @@ sv_pg_token(const PGresult *res, int col, sv_token_rec_t *rec)
 }
 
 
-/* A member from SV_PG_MEMBER_COLS at col: as sv_pg_token(). */
-static int
-sv_pg_member(const PGresult *res, int col, sv_member_info_t *m)
+int
+sv_store_pg_member(const PGresult *res, int col, sv_member_info_t *m)
 {
     int      i, n;
     int64_t  v, terms[SV_STORE_TERMS_MAX];
@@ -401,9 +399,8 @@ sv_pg_bool_param(sv_pg_params_t *p, int v)
 }
 
 
-/* One statement alone, its answer mapped; res only on OK. */
-static sv_store_rc_t
-sv_pg_once(sv_store_t *st, const char *sql, const sv_pg_params_t *p,
+sv_store_rc_t
+sv_store_pg_once(sv_store_t *st, const char *sql, const sv_pg_params_t *p,
     PGresult **res, char *err, size_t errlen)
 {
     sv_pg_rc_t   rc;
@@ -438,12 +435,8 @@ sv_pg_bad_row_txn(sv_pgq_t *q, const char *table)
 }
 
 
-/*
- * A transaction's verdict: its body leaves the store's answer in *verdict
- * and returns OK to commit or ROLLBACK.
- */
-static sv_store_rc_t
-sv_pg_txn_verdict(sv_pg_rc_t rc, sv_store_rc_t verdict, const sv_pg_err_t *e,
+sv_store_rc_t
+sv_store_pg_verdict(sv_pg_rc_t rc, sv_store_rc_t verdict, const sv_pg_err_t *e,
     char *err, size_t errlen)
 {
     if (rc == SV_PG_OK || rc == SV_PG_ROLLBACK) {
@@ -518,7 +511,7 @@ static const char  sv_pg_send_write_sql[] =
 static void
 sv_send_keys(sv_pg_params_t *p, const sv_send_arg_t *a)
 {
-    sv_pg_params_init(p);
+    sv_store_pg_params(p);
     sv_pg_param_text(p, a->s->phone);
     sv_pg_param_text(p, a->s->addr);
     sv_pg_param_text(p, a->s->budget > 0 ? a->day : NULL);
@@ -603,7 +596,7 @@ sv_send_write(sv_send_arg_t *a)
     sv_pg_window_text(&a->recs.phone, phone);
     sv_pg_window_text(&a->recs.addr, addr);
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
 
     sv_pg_param_text(&p, s->phone);
     sv_pg_param_text(&p, phone);
@@ -670,7 +663,7 @@ sv_pg_send_begin(sv_store_t *st, sv_send_t *s, char *err, size_t errlen)
     rc = sv_pg_transaction(a.q.pg, SV_PG_READ_COMMITTED, sv_send_begin_body,
                            &a, &e);
 
-    return sv_pg_txn_verdict(rc, a.verdict, &e, err, errlen);
+    return sv_store_pg_verdict(rc, a.verdict, &e, err, errlen);
 }
 
 
@@ -726,7 +719,7 @@ sv_send_abort_body(sv_pg_txn_t *t, void *arg)
         return rc;
     }
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
 
     sv_abort_window(&p, a->s->phone, &a->recs.phone,
                     a->had & SV_SEND_REC_PHONE, a->s->now_ms, phone);
@@ -763,7 +756,7 @@ sv_pg_send_abort(sv_store_t *st, const sv_send_t *s, char *err,
     rc = sv_pg_transaction(a.q.pg, SV_PG_READ_COMMITTED, sv_send_abort_body,
                            &a, &e);
 
-    return sv_pg_txn_verdict(rc, a.verdict, &e, err, errlen);
+    return sv_store_pg_verdict(rc, a.verdict, &e, err, errlen);
 }
 
 
@@ -776,14 +769,14 @@ sv_pg_code_put(sv_store_t *st, const char *phone, const uint8_t *code_hash,
 {
     sv_pg_params_t  p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_text(&p, phone);
     sv_pg_param_bytes(&p, code_hash, SV_HASH_SIZE);
     sv_pg_param_int64(&p, attempts);
     sv_pg_param_int64(&p, expires_ms);
     sv_pg_param_text(&p, sv_store_pg_purpose_text(purpose));
 
-    return sv_pg_once(st,
+    return sv_store_pg_once(st,
         "INSERT INTO smsverify.codes"
         " (phone, code_hash, attempts_left, expires_ms, purpose)"
         " VALUES ($1::text, $2::bytea, $3::integer, $4::bigint, $5::text)"
@@ -872,7 +865,7 @@ sv_confirm_write(sv_store_t *st, sv_confirm_t *c, const sv_code_rec_t *old,
     sv_store_rc_t    rc;
     sv_pg_params_t   p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_text(&p, c->phone);
     sv_pg_param_bytes(&p, old->hash, SV_HASH_SIZE);
     sv_pg_param_int64(&p, old->attempts_left);
@@ -902,7 +895,7 @@ sv_confirm_write(sv_store_t *st, sv_confirm_t *c, const sv_code_rec_t *old,
         break;
     }
 
-    rc = sv_pg_once(st, sql, &p, &res, err, errlen);
+    rc = sv_store_pg_once(st, sql, &p, &res, err, errlen);
 
     if (rc == SV_STORE_OK) {
         *done = sv_store_pg_changed(res) == 1;
@@ -926,10 +919,10 @@ sv_confirm_round(sv_store_t *st, sv_confirm_t *c, int *done, char *err,
 
     *done = 1;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_text(&p, c->phone);
 
-    rc = sv_pg_once(st, sv_pg_confirm_read_sql, &p, &res, err, errlen);
+    rc = sv_store_pg_once(st, sv_pg_confirm_read_sql, &p, &res, err, errlen);
     if (rc != SV_STORE_OK) {
         return rc;
     }
@@ -1007,10 +1000,10 @@ sv_token_read(sv_store_t *st, const uint8_t *token_hash, sv_token_rec_t *rec,
     PGresult        *res;
     sv_pg_params_t   p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, token_hash, SV_HASH_SIZE);
 
-    *rc = sv_pg_once(st, sv_pg_token_sql, &p, &res, err, errlen);
+    *rc = sv_store_pg_once(st, sv_pg_token_sql, &p, &res, err, errlen);
     if (*rc != SV_STORE_OK) {
         return 0;
     }
@@ -1143,7 +1136,7 @@ sv_taken(const PGresult *res, int col)
 static void
 sv_taken_params(sv_pg_params_t *p, const sv_member_t *m)
 {
-    sv_pg_params_init(p);
+    sv_store_pg_params(p);
     sv_pg_param_text(p, m->email_key);
     sv_pg_param_text(p, m->phone);
 }
@@ -1161,7 +1154,7 @@ sv_token_refused(sv_pgq_t *q, const uint8_t *token_hash, sv_token_rec_t *rec)
 
     gone = sv_rules_token_refused(rec);
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, token_hash, SV_HASH_SIZE);
 
     if (gone) {
@@ -1186,7 +1179,7 @@ sv_token_lock(sv_pgq_t *q, const uint8_t *token_hash, sv_token_rec_t *rec,
     sv_pg_rc_t       rc;
     sv_pg_params_t   p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, token_hash, SV_HASH_SIZE);
 
     rc = sv_store_pg_exec(q, sv_pg_token_lock_sql, &p, &res);
@@ -1234,7 +1227,7 @@ sv_pg_signup_check(sv_store_t *st, const sv_member_t *m, char *err,
     sv_taken_params(&p, m);
     sv_pg_param_bytes(&p, m->token_hash, SV_HASH_SIZE);
 
-    rc = sv_pg_once(st,
+    rc = sv_store_pg_once(st,
         "SELECT " SV_PG_TOKEN_COLS "," SV_PG_TAKEN_COLS
         " FROM (VALUES (1)) AS v"
         " LEFT JOIN smsverify.tokens t ON t.token_hash = $3::bytea",
@@ -1404,7 +1397,7 @@ sv_pg_signup(sv_store_t *st, sv_member_t *m, char *err, size_t errlen)
     rc = sv_pg_transaction(a.q.pg, SV_PG_READ_COMMITTED, sv_signup_body, &a,
                            &e);
 
-    return sv_pg_txn_verdict(rc, a.verdict, &e, err, errlen);
+    return sv_store_pg_verdict(rc, a.verdict, &e, err, errlen);
 }
 
 
@@ -1434,10 +1427,10 @@ sv_pg_login_allowed(sv_store_t *st, sv_login_t *l, char *err, size_t errlen)
     sv_pg_params_t   p;
     sv_login_rec_t   rec;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_text(&p, l->account);
 
-    src = sv_pg_once(st, sv_pg_login_read_sql, &p, &res, err, errlen);
+    src = sv_store_pg_once(st, sv_pg_login_read_sql, &p, &res, err, errlen);
     if (src != SV_STORE_OK) {
         return src;
     }
@@ -1472,7 +1465,7 @@ sv_login_failed_body(sv_pg_txn_t *t, void *arg)
 
     a->q.txn = t;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_text(&p, a->l->account);
 
     rc = sv_store_pg_exec(&a->q, sv_pg_login_lock_sql, &p, NULL);
@@ -1527,18 +1520,18 @@ sv_pg_member_find(sv_store_t *st, const char *email_key, const char *phone,
     sv_store_rc_t    rc;
     sv_pg_params_t   p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
 
     if (email_key != NULL) {
         sv_pg_param_text(&p, email_key);
-        rc = sv_pg_once(st, "SELECT " SV_PG_MEMBER_COLS("m")
+        rc = sv_store_pg_once(st, "SELECT " SV_PG_MEMBER_COLS("m")
                         " FROM smsverify.members m"
                         " WHERE " SV_PG_EMAIL_FOLD("m.email") " = $1::text",
                         &p, &res, err, errlen);
 
     } else {
         sv_pg_param_text(&p, phone);
-        rc = sv_pg_once(st, "SELECT " SV_PG_MEMBER_COLS("m")
+        rc = sv_store_pg_once(st, "SELECT " SV_PG_MEMBER_COLS("m")
                         " FROM smsverify.members m"
                         " WHERE m.phone = $1::text",
                         &p, &res, err, errlen);
@@ -1548,7 +1541,7 @@ sv_pg_member_find(sv_store_t *st, const char *email_key, const char *phone,
         return rc;
     }
 
-    found = sv_pg_member(res, 0, m);
+    found = sv_store_pg_member(res, 0, m);
     PQclear(res);
 
     if (found < 0) {
@@ -1572,13 +1565,13 @@ sv_pg_member_rehash(sv_store_t *st, uint64_t id, const char *old_hash,
         return SV_STORE_NOT_MEMBER;
     }
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_int64(&p, (int64_t) id);
     sv_pg_param_text(&p, old_hash);
     sv_pg_param_text(&p, new_hash);
 
     /* a reset meanwhile changed the hash: the reset wins */
-    rc = sv_pg_once(st,
+    rc = sv_store_pg_once(st,
         "WITH u AS (UPDATE smsverify.members SET password_hash = $3::text"
         "  WHERE id = $1::bigint AND password_hash = $2::text)"
         " SELECT EXISTS (SELECT 1 FROM smsverify.members"
@@ -1634,7 +1627,7 @@ sv_pg_session_start(sv_store_t *st, const sv_session_t *s, char *err,
 
     sv_rules_session_new(&rec, s);
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, s->hash, SV_HASH_SIZE);
     sv_pg_param_int64(&p, (int64_t) rec.member_id);
     sv_pg_param_int64(&p, rec.epoch);
@@ -1644,7 +1637,8 @@ sv_pg_session_start(sv_store_t *st, const sv_session_t *s, char *err,
     sv_pg_param_text(&p, s->account);
     sv_pg_param_int64(&p, rec.idle_ms);
 
-    return sv_pg_once(st, sv_pg_session_start_sql, &p, NULL, err, errlen);
+    return sv_store_pg_once(st, sv_pg_session_start_sql, &p, NULL, err,
+                            errlen);
 }
 
 
@@ -1697,16 +1691,16 @@ sv_pg_session_get(sv_store_t *st, sv_session_get_t *g, char *err,
 
     memset(&g->member, 0, sizeof(sv_member_info_t));
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, g->hash, SV_HASH_SIZE);
 
-    rc = sv_pg_once(st, sv_pg_session_get_sql, &p, &res, err, errlen);
+    rc = sv_store_pg_once(st, sv_pg_session_get_sql, &p, &res, err, errlen);
     if (rc != SV_STORE_OK) {
         return rc;
     }
 
     found = sv_session_rec(res, &rec);
-    member = found > 0 ? sv_pg_member(res, 6, &g->member) : 0;
+    member = found > 0 ? sv_store_pg_member(res, 6, &g->member) : 0;
     PQclear(res);
 
     if (found < 0 || member < 0) {
@@ -1740,11 +1734,11 @@ sv_pg_session_touch(sv_store_t *st, const uint8_t *hash, int64_t now_ms,
 {
     sv_pg_params_t  p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, hash, SV_HASH_SIZE);
     sv_pg_param_int64(&p, now_ms);
 
-    return sv_pg_once(st,
+    return sv_store_pg_once(st,
         "WITH u AS (UPDATE smsverify.sessions"
         "  SET last_used_ms = greatest(last_used_ms, $2::bigint)"
         "  WHERE session_hash = $1::bytea"
@@ -1761,10 +1755,10 @@ sv_pg_session_end(sv_store_t *st, const uint8_t *hash, char *err,
 {
     sv_pg_params_t  p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, hash, SV_HASH_SIZE);
 
-    return sv_pg_once(st, "DELETE FROM smsverify.sessions"
+    return sv_store_pg_once(st, "DELETE FROM smsverify.sessions"
                       " WHERE session_hash = $1::bytea", &p, NULL, err,
                       errlen);
 }
@@ -1782,11 +1776,11 @@ sv_pg_reset_check(sv_store_t *st, const sv_reset_t *r, char *err,
     sv_pg_params_t   p;
     sv_token_rec_t   tok;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, r->token_hash, SV_HASH_SIZE);
     sv_pg_param_text(&p, r->phone);
 
-    rc = sv_pg_once(st,
+    rc = sv_store_pg_once(st,
         "SELECT " SV_PG_TOKEN_COLS ","
         " EXISTS (SELECT 1 FROM smsverify.members WHERE phone = $2::text)"
         " FROM (VALUES (1)) AS v"
@@ -1839,7 +1833,7 @@ sv_reset_member(sv_reset_arg_t *a, int64_t *id)
     sv_pg_rc_t       rc;
     sv_pg_params_t   p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, a->r->token_hash, SV_HASH_SIZE);
     sv_pg_param_text(&p, a->r->phone);
     sv_pg_param_text(&p, a->r->password_hash);
@@ -1900,7 +1894,7 @@ sv_reset_body(sv_pg_txn_t *t, void *arg)
     }
 
     /* a statement of its own: it sees a session a login just committed */
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_int64(&p, id);
 
     rc = sv_store_pg_exec(&a->q, "DELETE FROM smsverify.sessions"
@@ -1937,7 +1931,7 @@ sv_pg_reset(sv_store_t *st, sv_reset_t *r, char *err, size_t errlen)
     rc = sv_pg_transaction(a.q.pg, SV_PG_READ_COMMITTED, sv_reset_body, &a,
                            &e);
 
-    return sv_pg_txn_verdict(rc, a.verdict, &e, err, errlen);
+    return sv_store_pg_verdict(rc, a.verdict, &e, err, errlen);
 }
 
 
@@ -1947,14 +1941,17 @@ static sv_store_rc_t
 sv_pg_stats(sv_store_t *st, sv_store_stats_t *stats, char *err,
     size_t errlen)
 {
-    int64_t        codes, members;
-    PGresult      *res;
-    sv_store_rc_t  rc;
+    int64_t         codes, members;
+    PGresult       *res;
+    sv_store_rc_t   rc;
+    sv_pg_params_t  p;
 
-    rc = sv_pg_once(st,
+    sv_store_pg_params(&p);
+
+    rc = sv_store_pg_once(st,
         "SELECT coalesce(sum(value) FILTER (WHERE name = 'codes'), 0),"
         " coalesce(sum(value) FILTER (WHERE name = 'members'), 0)"
-        " FROM smsverify.counts", NULL, &res, err, errlen);
+        " FROM smsverify.counts", &p, &res, err, errlen);
     if (rc != SV_STORE_OK) {
         return rc;
     }
@@ -2037,7 +2034,7 @@ sv_pg_sweep(sv_store_t *st, int64_t now_ms, int64_t grace_ms, size_t max,
     sv_rules_day_key(sv_rules_day(now_ms), day);
 
     for (i = 0, left = max; sv_pg_sweep_sql[i] != NULL && left > 0; i++) {
-        sv_pg_params_init(&p);
+        sv_store_pg_params(&p);
 
         if (i == SV_PG_SWEEP_DAYS) {
             sv_pg_param_text(&p, day);
@@ -2049,7 +2046,7 @@ sv_pg_sweep(sv_store_t *st, int64_t now_ms, int64_t grace_ms, size_t max,
 
         sv_pg_param_int64(&p, left > INT64_MAX ? INT64_MAX : (int64_t) left);
 
-        rc = sv_pg_once(st, sv_pg_sweep_sql[i], &p, &res, err, errlen);
+        rc = sv_store_pg_once(st, sv_pg_sweep_sql[i], &p, &res, err, errlen);
         if (rc != SV_STORE_OK) {
             return rc;
         }

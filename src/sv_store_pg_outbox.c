@@ -24,12 +24,9 @@
 #include "sv_webhook.h"
 
 
-/* the member of $1 as MEMBER shows it */
+/* the member of $1, as the change being made left it */
 static const char  sv_pg_outbox_member_sql[] =
-    "SELECT m.email, m.phone, m.nickname,"
-    " (extract(epoch FROM m.created_at) * 1000)::bigint,"
-    " ARRAY(SELECT terms_id FROM smsverify.member_terms"
-    "  WHERE member_id = m.id ORDER BY terms_id)::text"
+    "SELECT " SV_PG_MEMBER_COLS("m")
     " FROM smsverify.members m WHERE m.id = $1::bigint";
 
 static const char  sv_pg_outbox_insert_sql[] =
@@ -80,41 +77,6 @@ static const char  sv_pg_outbox_backlog_sql[] =
     "SELECT count(*) FROM smsverify.outbox WHERE delivered_ms IS NULL";
 
 
-/* "{1,2}" into m's terms: 0, or -1 */
-static int
-sv_pg_outbox_terms(const char *text, sv_member_info_t *m)
-{
-    long   v;
-    char  *end;
-
-    m->nterms = 0;
-
-    if (*text++ != '{') {
-        return -1;
-    }
-
-    while (*text != '}') {
-        if (m->nterms == SV_STORE_TERMS_MAX) {
-            return -1;
-        }
-
-        v = strtol(text, &end, 10);
-        if (end == text || v < 0 || v > INT32_MAX) {
-            return -1;
-        }
-
-        m->terms[m->nterms++] = (int) v;
-        text = end;
-
-        if (*text == ',') {
-            text++;
-        }
-    }
-
-    return 0;
-}
-
-
 sv_pg_rc_t
 sv_store_pg_outbox_add_member(sv_pgq_t *q, const char *type,
     const sv_member_info_t *m, int64_t now_ms)
@@ -136,7 +98,7 @@ sv_store_pg_outbox_add_member(sv_pgq_t *q, const char *type,
         return sv_store_pg_fail(q->e, "cannot make the webhook event");
     }
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_text(&p, ev->type);
     sv_pg_param_text(&p, ev->body);
     sv_pg_param_int64(&p, now_ms);
@@ -154,7 +116,6 @@ sv_pg_rc_t
 sv_store_pg_outbox_add(sv_pgq_t *q, const char *type, uint64_t id,
     int64_t now_ms)
 {
-    char               terms[16 * SV_STORE_TERMS_MAX + 3];
     PGresult          *res;
     sv_pg_rc_t         rc;
     sv_pg_params_t     p;
@@ -165,7 +126,7 @@ sv_store_pg_outbox_add(sv_pgq_t *q, const char *type, uint64_t id,
         return sv_store_pg_fail(q->e, "out of memory");
     }
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_int64(&p, (int64_t) id);
 
     rc = sv_store_pg_exec(q, sv_pg_outbox_member_sql, &p, &res);
@@ -174,16 +135,7 @@ sv_store_pg_outbox_add(sv_pgq_t *q, const char *type, uint64_t id,
         return rc;
     }
 
-    m->id = id;
-
-    if (PQntuples(res) != 1
-        || sv_store_pg_text(res, 0, 0, m->email, sizeof(m->email)) != 0
-        || sv_store_pg_text(res, 0, 1, m->phone, sizeof(m->phone)) != 0
-        || sv_store_pg_text(res, 0, 2, m->nickname, sizeof(m->nickname)) != 0
-        || sv_pg_int64(res, 0, 3, &m->created_ms) != 0
-        || sv_store_pg_text(res, 0, 4, terms, sizeof(terms)) != 0
-        || sv_pg_outbox_terms(terms, m) != 0)
-    {
+    if (PQntuples(res) != 1 || sv_store_pg_member(res, 0, m) != 1) {
         PQclear(res);
         free(m);
         return sv_store_pg_fail(q->e, "the member of a webhook event is not "
@@ -250,7 +202,7 @@ sv_store_pg_outbox_take(sv_store_t *st, int64_t now_ms, int64_t lease_ms,
 
     ev->found = 0;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_int64(&p, now_ms);
     sv_pg_param_int64(&p, now_ms + lease_ms);
 
@@ -283,7 +235,7 @@ sv_store_pg_outbox_take(sv_store_t *st, int64_t now_ms, int64_t lease_ms,
 static void
 sv_pg_outbox_ours(sv_pg_params_t *p, const sv_outbox_event_t *ev)
 {
-    sv_pg_params_init(p);
+    sv_store_pg_params(p);
     sv_pg_param_int64(p, (int64_t) ev->id);
     sv_pg_param_int64(p, ev->lease_ms);
 }
@@ -324,7 +276,7 @@ sv_pg_outbox_failed_body(sv_pg_txn_t *t, void *arg)
     a->q.txn = t;
     a->ev->dropped = 0;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_int64(&p, (int64_t) a->ev->id);
 
     rc = sv_store_pg_exec(&a->q, sv_pg_outbox_row_sql, &p, &res);
@@ -402,8 +354,11 @@ sv_store_pg_outbox_backlog(sv_store_t *st, uint64_t *n, char *err,
     PGresult       *res;
     sv_pg_rc_t      rc;
     sv_pg_err_t     e;
+    sv_pg_params_t  p;
 
-    rc = sv_pg_exec(sv_store_pg(st), sv_pg_outbox_backlog_sql, NULL, 0, &res,
+    sv_store_pg_params(&p);
+
+    rc = sv_pg_exec(sv_store_pg(st), sv_pg_outbox_backlog_sql, &p, 0, &res,
                     &e);
     if (rc != SV_PG_OK) {
         return sv_store_pg_rc(rc, &e, err, errlen);

@@ -23,6 +23,7 @@
 
 #include <libpq-fe.h>
 
+#include "sv_pg.h"
 #include "sv_store.h"
 
 
@@ -39,8 +40,10 @@
 #define ROUNDS      20
 #define ATTEMPTS    5
 
-#define HASH        "$2b$12$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ012"
-#define NEW_HASH    "$2b$10$ABCDEFGHIJKLMNOPQRSTUUabcdefghijklmnopqrstuvwxyz012"
+#define HASH        "$2b$12$abcdefghijklmnopqrstuu" \
+                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ012"
+#define NEW_HASH    "$2b$10$ABCDEFGHIJKLMNOPQRSTUU" \
+                    "abcdefghijklmnopqrstuvwxyz012"
 
 
 static const char  *uri;
@@ -693,6 +696,50 @@ test_stats_counts(void **state)
 }
 
 
+/*
+ * The sweep, table by table as the LMDB store's: what no limit needs any
+ * more goes, at most max rows in all, and what is still needed stays.
+ */
+static void
+test_sweep_tables(void **state)
+{
+    fx_t  *f = *state;
+
+    /* T0: a send (phone, address, day), a code, an old day's count */
+    assert_int_equal(send_one(f->st, PHONE_A, 5, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(put_code(f->st, PHONE_B, 0x42, SV_PURPOSE_SIGNUP, f->err,
+                              sizeof(f->err)), SV_STORE_OK);
+    admin_do("INSERT INTO smsverify.daily_sms (day, sent)"
+             " VALUES ('2023-11-13', 3)");
+
+    /* half an hour on: the code (expired at T0 + 3 min) only, max 1 */
+    assert_int_equal(sv_store_sweep(f->st, T0 + 30 * MIN, 0, 1, f->err,
+                                    sizeof(f->err)), SV_STORE_OK);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.codes"), 0);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.daily_sms"),
+                     2);
+
+    /* then the day before T0's (2023-11-14); the windows are needed */
+    assert_int_equal(sv_store_sweep(f->st, T0 + 30 * MIN, 0, 100, f->err,
+                                    sizeof(f->err)), SV_STORE_OK);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.daily_sms"),
+                     1);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.sends"), 1);
+    assert_int_equal(admin_long("SELECT count(*)"
+                                " FROM smsverify.address_sends"), 1);
+
+    /* two days on: the phone's window and the address's kept day end */
+    assert_int_equal(sv_store_sweep(f->st, T0 + 2 * DAY, 0, 100, f->err,
+                                    sizeof(f->err)), SV_STORE_OK);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.sends"), 0);
+    assert_int_equal(admin_long("SELECT count(*)"
+                                " FROM smsverify.address_sends"), 0);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.daily_sms"),
+                     0);
+}
+
+
 /* A login that read the member before a reset leaves no session. */
 
 static sv_store_rc_t
@@ -816,6 +863,59 @@ test_schema_newer(void **state)
                                 " WHERE key = 'schema_version'"), 4);
 
     sv_store_close(st);
+}
+
+
+/*
+ * A database of version 1 with rows in it (a module of that version ran
+ * against it) is taken to the current version by the first connection:
+ * the counts start from what the tables hold (version 2), the outbox's
+ * lease row is there (version 3).
+ */
+static void
+test_schema_upgrade(void **state)
+{
+    fx_t               *f = *state;
+    const char *const  *stmt;
+    sv_store_stats_t    s;
+    sv_member_info_t    m;
+
+    admin_do("CREATE SCHEMA smsverify");
+
+    for (stmt = sv_pg_schema_steps[0]; *stmt != NULL; stmt++) {
+        admin_do(*stmt);
+    }
+
+    admin_do("INSERT INTO smsverify.meta VALUES ('schema_version', '1')");
+    admin_do("INSERT INTO smsverify.members (email, phone, nickname,"
+             " password_hash) VALUES ('Kim@Example.com', '" PHONE_A "',"
+             " 'kim', '" HASH "')");
+    admin_do("INSERT INTO smsverify.codes (phone, code_hash, attempts_left,"
+             " expires_ms) VALUES ('" PHONE_B "', '\\x00', 5, 0)");
+
+    assert_int_equal(sv_store_stats(f->st, &s, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(admin_long("SELECT value::int FROM smsverify.meta"
+                                " WHERE key = 'schema_version'"),
+                     SV_PG_SCHEMA_VERSION);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.outbox_lease"
+                                " WHERE event_id IS NULL AND until_ms = 0"),
+                     1);
+    assert_int_equal(s.members, 1);
+    assert_int_equal(s.codes_pending, 1);
+
+    assert_int_equal(sv_store_member_find(f->st, "kim@example.com", NULL, &m,
+                                          f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_string_equal(m.email, "Kim@Example.com");
+    assert_int_equal(m.epoch, 0);
+
+    /* the old code is swept, and counted out */
+    assert_int_equal(sv_store_sweep(f->st, T0, 0, 10, f->err,
+                                    sizeof(f->err)), SV_STORE_OK);
+    assert_int_equal(sv_store_stats(f->st, &s, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(s.codes_pending, 0);
 }
 
 
@@ -981,8 +1081,10 @@ main(void)
         T(test_race_sends),
         T(test_race_login_failures),
         T(test_stats_counts),
+        T(test_sweep_tables),
         T(test_login_racing_reset),
         T(test_schema_newer),
+        T(test_schema_upgrade),
         T(test_outage),
         T(test_race_outbox_take),
 #undef T
