@@ -160,13 +160,12 @@ ngx_http_smsverify_webhook_thread(void *data, ngx_log_t *log)
                                      : NGX_HTTP_SMSVERIFY_WEBHOOK_RETRY;
     }
 
-    if (rc != SV_STORE_OK && wh->outcome != NGX_HTTP_SMSVERIFY_WEBHOOK_DELIVERED)
-    {
-        wh->outcome = NGX_HTTP_SMSVERIFY_WEBHOOK_ERROR;
-    }
-
     if (rc == SV_STORE_OK) {
         wh->err[0] = '\0';
+
+    } else if (wh->outcome != NGX_HTTP_SMSVERIFY_WEBHOOK_DELIVERED) {
+        /* the attempt's failure is not recorded: it comes again */
+        wh->outcome = NGX_HTTP_SMSVERIFY_WEBHOOK_ERROR;
     }
 }
 
