@@ -3,7 +3,7 @@
 # timestamp tolerance, duplicate ids: t/mock/webhook_receiver.py).
 # Delivery, a wrong secret refused, retries with the same webhook-id
 # after an error answer and after a timeout, the order of events, a
-# receiver away for a while, signups unhindered by a receiver that hangs,
+# receiver away for a while, a deletion by the admin API, signups unhindered by a receiver that hangs,
 # the long retry schedule (an event's next attempt or creation moved in
 # the store beside nginx), and the directive's errors.
 
@@ -55,6 +55,7 @@ our $Config = <<'_EOC_';
     location = /reset/send { smsverify reset_send; }
     location = /reset      { smsverify reset; }
     location = /status     { smsverify status; }
+    location /admin/       { smsverify admin; }
 _EOC_
 
 sv_block_defaults(http_config => $HttpConfig, config => $Config);
@@ -470,3 +471,31 @@ qr/\[emerg\] .*"smsverify_webhook" directive is duplicate in \S+nginx\.conf:\d+/
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*"smsverify_webhook" directive is not allowed here in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 18: a deletion by the admin API is delivered as member.deleted
+--- request
+GET /status
+--- error_code: 200
+--- timeout: 30
+--- flow
+sv_receiver_reset();
+my $id = signed_up('010-3000-0181', 'hook18@example.com');
+my $created = sv_receiver_wait(1);
+is $created->[0]{type}, 'member.created', 'created first';
+my $res = sv_request(DELETE => "/admin/members/$id");
+is $res->{status}, 200, 'deleted' or diag $res->{body};
+my $events = sv_receiver_wait(2);
+is scalar(@$events), 2, 'a second event';
+is $events->[1]{type}, 'member.deleted', 'member.deleted';
+is_deeply $events->[1]{data}, $created->[0]{data},
+    'the member as it was, as MEMBER';
+ok $_->{verified}, 'signed' for @{ sv_receiver_received() };
+$res = sv_request(DELETE => "/admin/members/$id");
+is $res->{status}, 404, 'a deletion of no member';
+sleep 1;
+is scalar(@{ sv_receiver_received() }), 2, 'makes no event';
+is scalar(@{ sv_outbox() }), 0, 'the outbox is empty';
+--- no_error_log
+[error]
