@@ -31,7 +31,8 @@ DEB_PACKAGES := nginx nginx-dev liblmdb-dev lmdb-utils libcjson-dev \
                 libpcre2-dev zlib1g-dev binutils postgresql-15 libpq-dev \
                 prometheus
 
-.PHONY: all deps build module unit layers test test-nginx test-valgrind \
+.PHONY: all deps build module unit layers test test-nginx test-nginx-pg \
+        test-valgrind \
         test-e2e test-asan test-static fuzz bench bench-smoke run stop clean \
         deb test-deb
 
@@ -128,6 +129,7 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) fuzz
 	$(MAKE) test-nginx
+	$(MAKE) test-nginx-pg
 	$(MAKE) test-static
 	$(MAKE) test-asan
 	$(MAKE) bench-smoke
@@ -137,6 +139,23 @@ test: deps
 
 test-nginx: $(MODULE)
 	prove $(PROVE_INC) $(PROVE_FILES)
+
+# the same suite against the PostgreSQL store (t/inc/SmsVerify/Flow.pm):
+# unless TEST_NGINX_PG_URI names a server, the tests' own (t/pg/pg.sh) is
+# started for the run and stopped after it, if it was not running before
+PG_PROVE_FILES ?= t
+
+test-nginx-pg: $(MODULE)
+	@set -e; \
+	if [ -z "$$TEST_NGINX_PG_URI" ]; then \
+	    if ! t/pg/pg.sh status >/dev/null 2>&1; then \
+	        t/pg/pg.sh start >/dev/null; \
+	        trap 't/pg/pg.sh stop' EXIT; \
+	    fi; \
+	    eval "$$(t/pg/pg.sh env)"; \
+	fi; \
+	export SV_PG_SH=$(CURDIR)/t/pg/pg.sh; \
+	TEST_NGINX_SMSVERIFY_STORE=postgresql prove $(PROVE_INC) $(PG_PROVE_FILES)
 
 # a whole nginx from Debian's source package with the module linked in
 # (--add-module), and the CORS, lifecycle and flow files against it

@@ -84,6 +84,7 @@ typedef enum {
     NGX_HTTP_SMSVERIFY_ERR_NOT_A_MEMBER,
     NGX_HTTP_SMSVERIFY_ERR_IP_LIMIT,
     NGX_HTTP_SMSVERIFY_ERR_SMS_BUDGET,
+    NGX_HTTP_SMSVERIFY_ERR_STORE_UNAVAILABLE,
     NGX_HTTP_SMSVERIFY_ERR_LAST
 } ngx_http_smsverify_err_e;
 
@@ -116,6 +117,7 @@ typedef struct {
     ngx_atomic_t                logins_failed;
     ngx_atomic_t                resets;
     ngx_atomic_t                test_sends;
+    ngx_atomic_t                store_unavailable;  /* answers 503 */
     ngx_atomic_t                provider_ok[SV_PROVIDER_NTYPES];
     ngx_atomic_t                provider_failed[SV_PROVIDER_NTYPES];
 
@@ -138,7 +140,10 @@ typedef struct {
 
 
 typedef struct {
-    ngx_str_t                   store_dir;
+    ngx_str_t                   store_dir;          /* LMDB, or */
+    ngx_str_t                   store_uri;          /* PostgreSQL: may */
+                                                    /* hold a password, */
+                                                    /* never logged */
     size_t                      store_size;
     ngx_uint_t                  sync_mode;
     ngx_msec_t                  sync_interval;
@@ -244,6 +249,8 @@ typedef struct {
     unsigned                    client_gone:1;
     unsigned                    auth_done:1;        /* auth_rc is final */
     ngx_int_t                   auth_rc;
+    const char                 *auth_err;           /* the store's, */
+                                                    /* for its answer */
     void                       *auth_conf;          /* of the location */
 } ngx_http_smsverify_ctx_t;
 

@@ -1,8 +1,8 @@
 
 /*
  * The module's life in nginx's processes: the store's directory and the
- * server key in the master, the store and the periodic sync and sweep in
- * each worker, the counters in shared memory.
+ * server key in the master (LMDB only), the store and the periodic sync
+ * and sweep in each worker, the counters in shared memory.
  */
 
 #include "ngx_http_smsverify_process.h"
@@ -107,6 +107,15 @@ ngx_http_smsverify_init_module(ngx_cycle_t *cycle)
     }
 
     ngx_http_smsverify_warn_test_numbers(cycle, mcf);
+
+    /*
+     * PostgreSQL: no directory, no start check, the key given; the
+     * database is first reached by a worker's pool thread, so that
+     * neither "nginx -t" nor a start needs it
+     */
+    if (mcf->store_uri.len) {
+        return NGX_OK;
+    }
 
     if (ngx_http_smsverify_make_dir(cycle, mcf) != NGX_OK) {
         return NGX_ERROR;
@@ -364,16 +373,30 @@ ngx_http_smsverify_init_process(ngx_cycle_t *cycle)
 
     ngx_memzero(&sc, sizeof(sv_store_conf_t));
 
-    sc.dir = (char *) mcf->store_dir.data;
-    sc.map_size = mcf->store_size;
-    sc.nosync = (mcf->sync_mode != NGX_HTTP_SMSVERIFY_SYNC_ON);
-    sc.max_readers = (ccf->worker_processes + 1)
-                     * NGX_HTTP_SMSVERIFY_READERS_PER_WORKER;
+    if (mcf->store_uri.len) {
+        sc.uri = (char *) mcf->store_uri.data;
+
+    } else {
+        sc.dir = (char *) mcf->store_dir.data;
+        sc.map_size = mcf->store_size;
+        sc.nosync = (mcf->sync_mode != NGX_HTTP_SMSVERIFY_SYNC_ON);
+        sc.max_readers = (ccf->worker_processes + 1)
+                         * NGX_HTTP_SMSVERIFY_READERS_PER_WORKER;
+    }
 
     if (sv_store_open(&mcf->store, &sc, err, sizeof(err)) != SV_STORE_OK) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "smsverify could not open the store \"%V\": %s",
-                      &mcf->store_dir, err);
+        if (mcf->store_uri.len) {
+            /* the URI may hold a password: where it was, not what */
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                          "smsverify could not open the PostgreSQL store "
+                          "of %s:%ui: %s", mcf->store_conf_file,
+                          mcf->store_conf_line, err);
+        } else {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                          "smsverify could not open the store \"%V\": %s",
+                          &mcf->store_dir, err);
+        }
+
         return NGX_ERROR;
     }
 

@@ -126,7 +126,8 @@ sub SmsVerify::agree {
                  confirmed => 'confirmed', confirmFailed => 'confirm_failed',
                  signups => 'signups', rateLimited => 'rate_limited',
                  testSends => 'test_sends', logins => 'logins',
-                 loginsFailed => 'logins_failed', resets => 'resets');
+                 loginsFailed => 'logins_failed', resets => 'resets',
+                 storeUnavailable => 'store_unavailable');
     my %keys = map { $_ => 1 } keys %$json;
     delete @keys{qw(codesPending members providers), keys %names};
     Test::More::is_deeply([sort keys %keys], [], "$what: no JSON key left out");
