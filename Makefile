@@ -19,7 +19,8 @@ SV_LIBS      := -llmdb -lcjson -lcurl -lcrypto -lcrypt -lpq -lpthread
 SV_SRCS      := $(wildcard src/sv_*.c)
 SV_OBJS      := $(patsubst src/%.c,$(BUILD)/sv/%.o,$(SV_SRCS))
 UNIT_SRCS    := $(wildcard t/unit/test_*.c)
-UNIT_BINS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+UNIT_BINS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS)) \
+                $(BUILD)/unit/test_store_on_pg
 
 DEB_PACKAGES := nginx nginx-dev liblmdb-dev lmdb-utils libcjson-dev \
                 libcurl4-openssl-dev libssl-dev libcrypt-dev libcmocka-dev \
@@ -91,6 +92,11 @@ $(BUILD)/sv/%.o: src/%.c $(wildcard src/sv_*.h)
 $(BUILD)/unit/%: t/unit/%.c t/unit/bytes.h $(SV_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(SV_CFLAGS) $< $(SV_OBJS) -o $@ -lcmocka $(SV_LIBS)
+
+# test_store's backend-neutral cases again, on the PostgreSQL store
+$(BUILD)/unit/test_store_on_pg: t/unit/test_store.c t/unit/bytes.h $(SV_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SV_CFLAGS) -DSV_TEST_PG $< $(SV_OBJS) -o $@ -lcmocka $(SV_LIBS)
 
 # the rules and the records alone: no LMDB in their tests
 $(BUILD)/unit/test_rules: t/unit/test_rules.c $(BUILD)/sv/sv_rules.o

@@ -173,7 +173,11 @@ int sv_pg_bytes(const PGresult *res, int row, int col, uint8_t *buf,
 
 /* The schema (sv_pg_schema.c) */
 
-#define SV_PG_SCHEMA_VERSION  1
+#define SV_PG_SCHEMA_VERSION  2
+
+/* the rows each count of smsverify.counts is spread over (version 2) */
+#define SV_PG_SLOTS       16
+#define SV_PG_SLOTS_TEXT  "16"
 
 /*
  * sv_email_fold() in SQL, the expression of the unique index on the

@@ -162,6 +162,100 @@ static const char *const  sv_pg_schema_v1[] = {
 };
 
 
+/*
+ * Version 2, what the store needs beyond version 1:
+ *
+ * The members' epoch, moved on by a password reset, and the sessions'
+ * copy of it from their login: a session of an older epoch is no session
+ * (a login that raced a reset cannot leave one of the old password), and
+ * a reset deletes the member's sessions besides.  A session's own idle
+ * time.  The refusals of the daily budget (its first refusal of a day is
+ * reported once).
+ *
+ * Counts the status reads (codes pending, members) kept by triggers on
+ * the rows' inserts and deletes, whoever makes them (the module, a
+ * sweep, the application), so that reading them costs SV_PG_SLOTS rows
+ * whatever the store holds.  Not one row per count: every send and
+ * confirm of every node would queue on its lock until commit.  Each
+ * count is spread over SV_PG_SLOTS rows, and a connection always adds to
+ * the slot of its backend's pid: two connections meet on a slot only by
+ * the pids' remainder, and a transaction never holds two slots of one
+ * count, so that counts cannot deadlock one another.  The count is the
+ * slots' sum.
+ */
+static const char *const  sv_pg_schema_v2[] = {
+
+    "ALTER TABLE smsverify.members"
+    "  ADD COLUMN IF NOT EXISTS epoch bigint NOT NULL DEFAULT 0",
+
+    "ALTER TABLE smsverify.sessions"
+    "  ADD COLUMN IF NOT EXISTS epoch bigint NOT NULL DEFAULT 0,"
+    "  ADD COLUMN IF NOT EXISTS idle_ms bigint NOT NULL DEFAULT 0",
+
+    /* the sweep's "idle for too long" */
+    "CREATE INDEX IF NOT EXISTS sessions_idle_until"
+    "  ON smsverify.sessions ((last_used_ms + idle_ms))",
+
+    "ALTER TABLE smsverify.daily_sms"
+    "  ADD COLUMN IF NOT EXISTS refused bigint NOT NULL DEFAULT 0"
+    "  CHECK (refused >= 0)",
+
+    "CREATE TABLE IF NOT EXISTS smsverify.counts ("
+    "  name           text NOT NULL,"
+    "  slot           integer NOT NULL,"
+    "  value          bigint NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (name, slot))",
+
+    "INSERT INTO smsverify.counts (name, slot, value)"
+    "  SELECT n, s, 0 FROM unnest(ARRAY['codes', 'members']) AS n,"
+    "  generate_series(0, " SV_PG_SLOTS_TEXT " - 1) AS s"
+    "  ON CONFLICT DO NOTHING",
+
+    /* what version 1's tables already hold, in slot 0 */
+    "UPDATE smsverify.counts SET value = (SELECT count(*)"
+    "  FROM smsverify.codes) WHERE name = 'codes' AND slot = 0",
+
+    "UPDATE smsverify.counts SET value = (SELECT count(*)"
+    "  FROM smsverify.members) WHERE name = 'members' AND slot = 0",
+
+    "CREATE OR REPLACE FUNCTION smsverify.count_rows() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$"
+    " DECLARE n bigint;"
+    " BEGIN"
+    "  IF TG_OP = 'INSERT' THEN"
+    "   SELECT count(*) INTO n FROM new_rows;"
+    "  ELSE"
+    "   SELECT - count(*) INTO n FROM old_rows;"
+    "  END IF;"
+    "  IF n <> 0 THEN"
+    "   UPDATE smsverify.counts SET value = value + n"
+    "    WHERE name = TG_ARGV[0]"
+    "    AND slot = pg_backend_pid() % " SV_PG_SLOTS_TEXT ";"
+    "  END IF;"
+    "  RETURN NULL;"
+    " END $$",
+
+    "CREATE TRIGGER codes_inserted AFTER INSERT ON smsverify.codes"
+    "  REFERENCING NEW TABLE AS new_rows"
+    "  FOR EACH STATEMENT EXECUTE FUNCTION smsverify.count_rows('codes')",
+
+    "CREATE TRIGGER codes_deleted AFTER DELETE ON smsverify.codes"
+    "  REFERENCING OLD TABLE AS old_rows"
+    "  FOR EACH STATEMENT EXECUTE FUNCTION smsverify.count_rows('codes')",
+
+    "CREATE TRIGGER members_inserted AFTER INSERT ON smsverify.members"
+    "  REFERENCING NEW TABLE AS new_rows"
+    "  FOR EACH STATEMENT EXECUTE FUNCTION smsverify.count_rows('members')",
+
+    "CREATE TRIGGER members_deleted AFTER DELETE ON smsverify.members"
+    "  REFERENCING OLD TABLE AS old_rows"
+    "  FOR EACH STATEMENT EXECUTE FUNCTION smsverify.count_rows('members')",
+
+    NULL
+};
+
+
 const char *const *const  sv_pg_schema_steps[SV_PG_SCHEMA_VERSION] = {
-    sv_pg_schema_v1
+    sv_pg_schema_v1,
+    sv_pg_schema_v2
 };

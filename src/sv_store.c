@@ -183,6 +183,10 @@ sv_store_open(sv_store_t **st, const sv_store_conf_t *conf, char *err,
 {
     *st = NULL;
 
+    if (conf->uri != NULL && conf->uri[0] != '\0') {
+        return sv_store_pg_open(st, conf, err, errlen);
+    }
+
     if (conf->dir == NULL || conf->dir[0] == '\0') {
         snprintf(err, errlen, "no store is configured");
         return SV_STORE_ERROR;

@@ -87,4 +87,11 @@ struct sv_store_s {
 sv_store_rc_t sv_store_lmdb_open(sv_store_t **st,
     const sv_store_conf_t *conf, char *err, size_t errlen);
 
+/*
+ * sv_store_pg.c: the PostgreSQL store conf->uri names.  Nothing is
+ * connected here: each pool thread connects on its first call.
+ */
+sv_store_rc_t sv_store_pg_open(sv_store_t **st, const sv_store_conf_t *conf,
+    char *err, size_t errlen);
+
 #endif /* SV_STORE_IMPL_H */

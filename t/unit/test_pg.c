@@ -34,8 +34,13 @@
 #define SCHEMA_THREADS  8
 #define SCHEMA_ROUNDS   5
 
-/* the tables of schema version 1 */
-#define SCHEMA_TABLES   11
+/* the tables of the schema's current version (2: counts) */
+#define SCHEMA_TABLES   12
+
+/* a version this code does not know, and the sentence refusing it */
+#define NEWER_TEXT      "3"
+#define NEWER_SAYS      "schema smsverify is version 3, newer than this" \
+                        " module's 2"
 
 /* sv_pg's pause after a failed open, in these tests */
 #define RECONNECT_MS    100
@@ -805,7 +810,7 @@ test_schema_newer_refused(void **state)
     assert_true(backend_pid(pg) > 0);
     sv_pg_destroy(pg);
 
-    admin("UPDATE smsverify.meta SET value = '2'"
+    admin("UPDATE smsverify.meta SET value = '" NEWER_TEXT "'"
           " WHERE key = 'schema_version'");
 
     pg = pg_new(0, 0, 0);
@@ -813,16 +818,15 @@ test_schema_newer_refused(void **state)
     for (int i = 0; i < 2; i++) {
         assert_int_equal(sv_pg_exec(pg, "SELECT 1", NULL, 0, &res, &e),
                          SV_PG_ERROR);
-        assert_non_null(strstr(e.text, "schema smsverify is version 2,"
-                               " newer than this module's 1"));
+        assert_non_null(strstr(e.text, NEWER_SAYS));
         assert_int_equal(sv_pg_opened(pg), 0);
     }
 
     /* nothing was changed, and a known version works at once */
     assert_int_equal(admin_long("SELECT value::int FROM smsverify.meta"
-                                " WHERE key = 'schema_version'", NULL), 2);
+                                " WHERE key = 'schema_version'", NULL), 3);
 
-    admin("UPDATE smsverify.meta SET value = '1'"
+    admin("UPDATE smsverify.meta SET value = '2'"
           " WHERE key = 'schema_version'");
     sleep_ms(RECONNECT_MS + 50);
     assert_true(backend_pid(pg) > 0);

@@ -1,5 +1,11 @@
 /*
  * sv_store on real LMDB files: a fresh directory under /tmp per test.
+ *
+ * Built with SV_TEST_PG (test_store_on_pg), the same file runs the cases
+ * that do not look at LMDB's files against the PostgreSQL store of
+ * TEST_NGINX_PG_URI (make unit starts one with t/pg/pg.sh), the schema
+ * smsverify dropped before each test; raw_entries() then counts a
+ * table's rows.  Without the URI every test is skipped, saying so.
  */
 
 #include <stdarg.h>
@@ -23,6 +29,13 @@
 #include <lmdb.h>
 
 #include "sv_store.h"
+
+#ifdef SV_TEST_PG
+#include <libpq-fe.h>
+
+/* the LMDB-only cases and their helpers are not run */
+#pragma GCC diagnostic ignored "-Wunused-function"
+#endif
 
 
 #define T0          1700000000000LL        /* a wall clock in ms */
@@ -96,6 +109,80 @@ fsync(int fd)
 }
 
 
+/* PostgreSQL, for test_store_on_pg. */
+
+#ifdef SV_TEST_PG
+
+static const char  *pg_uri;
+
+
+static PGresult *
+pg_admin(const char *sql)
+{
+    PGconn    *conn;
+    PGresult  *res;
+
+    conn = PQconnectdb(pg_uri);
+    assert_int_equal(PQstatus(conn), CONNECTION_OK);
+
+    res = PQexec(conn, sql);
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK
+        && PQresultStatus(res) != PGRES_TUPLES_OK)
+    {
+        fail_msg("%s: %s", sql, PQerrorMessage(conn));
+    }
+
+    PQfinish(conn);
+
+    return res;
+}
+
+
+static void
+pg_fresh(void)
+{
+    PQclear(pg_admin("SET client_min_messages = warning;"
+                     " DROP SCHEMA IF EXISTS smsverify CASCADE"));
+}
+
+
+/* LMDB's databases as the tables that hold the same records */
+static size_t
+pg_entries(const char *db)
+{
+    size_t             i, n;
+    char               sql[128];
+    PGresult          *res;
+    static const char *map[][2] = {
+        { "codes", "codes" }, { "sends", "sends" }, { "tokens", "tokens" },
+        { "sessions", "sessions" }, { "logins", "login_failures" },
+        { "addrs", "address_sends" }, { "days", "daily_sms" },
+        { "members", "members" }, { "emails", "members" },
+        { "phones", "members" }
+    };
+
+    for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (strcmp(map[i][0], db) == 0) {
+            break;
+        }
+    }
+
+    assert_true(i < sizeof(map) / sizeof(map[0]));
+
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM smsverify.%s",
+             map[i][1]);
+
+    res = pg_admin(sql);
+    n = (size_t) strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+
+    return n;
+}
+
+#endif
+
+
 /* Fixture. */
 
 static void
@@ -104,6 +191,9 @@ fx_open(fx_t *f, size_t map_size, int nosync)
     sv_store_conf_t  conf;
 
     memset(&conf, 0, sizeof(conf));
+#ifdef SV_TEST_PG
+    conf.uri = pg_uri;
+#endif
     conf.dir = f->dir;
     conf.map_size = map_size;
     conf.nosync = nosync;
@@ -140,6 +230,10 @@ setup(void **state)
         free(f);
         return -1;
     }
+
+#ifdef SV_TEST_PG
+    pg_fresh();
+#endif
 
     fx_open(f, MAP_SIZE, 1);
     *state = f;
@@ -294,10 +388,17 @@ raw_get(const char *dir, const char *db, const void *key, size_t klen,
 static size_t
 raw_entries(const char *dir, const char *db)
 {
+#ifndef SV_TEST_PG
     MDB_env   *env;
     MDB_txn   *txn;
     MDB_stat   ms;
+#endif
 
+#ifdef SV_TEST_PG
+    (void) dir;
+
+    return pg_entries(db);
+#else
     env = raw_open(dir, db);
     assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
     assert_int_equal(mdb_stat(txn, raw_dbi(txn, db), &ms), 0);
@@ -305,6 +406,7 @@ raw_entries(const char *dir, const char *db)
     mdb_env_close(env);
 
     return ms.ms_entries;
+#endif
 }
 
 
@@ -2018,7 +2120,8 @@ test_check_migrates(void **state)
 
     /* which no worker may open as it is */
     assert_int_equal(sv_store_open(&f->st, &(sv_store_conf_t) {
-                                       f->dir, MAP_SIZE, 1, 64 },
+                                       .dir = f->dir, .map_size = MAP_SIZE,
+                                       .nosync = 1, .max_readers = 64 },
                                    f->err, sizeof(f->err)),
                      SV_STORE_ERROR);
     assert_non_null(strstr(f->err, "old layout"));
@@ -3512,7 +3615,12 @@ test_session_start_get(void **state)
     assert_int_equal(session_touch(f, 0x51, T0), SV_STORE_OK);
     assert_int_equal(session_get(f, 0x51, T0, &g), SV_STORE_NO_SESSION);
 
+#ifdef SV_TEST_PG
+    /* PostgreSQL's reads wait on the network */
+    assert_int_equal(sv_store_reads_wait_free(f->st), 0);
+#else
     assert_int_equal(sv_store_reads_wait_free(f->st), 1);
+#endif
 }
 
 
@@ -3729,10 +3837,14 @@ static void
 test_sweep_sessions_logins(void **state)
 {
     fx_t              *f = *state;
+    uint64_t           id;
     sv_session_get_t   g;
 
-    assert_int_equal(session_start(f, 0x51, 1, 0, T0, NULL), SV_STORE_OK);
-    assert_int_equal(session_start(f, 0x52, 1, 0, T0, NULL), SV_STORE_OK);
+    /* a member there: PostgreSQL stores no session of a member it lacks */
+    id = member_a(f);
+
+    assert_int_equal(session_start(f, 0x51, id, 0, T0, NULL), SV_STORE_OK);
+    assert_int_equal(session_start(f, 0x52, id, 0, T0, NULL), SV_STORE_OK);
     assert_int_equal(session_touch(f, 0x52, T0 + 20 * HOUR), SV_STORE_OK);
     assert_int_equal(login_failed(f, "e:a@example.com", T0), SV_STORE_OK);
     assert_int_equal(login_failed(f, "e:b@example.com", T0 + 10 * MIN),
@@ -3756,7 +3868,8 @@ test_sweep_sessions_logins(void **state)
     assert_int_equal(raw_entries(f->dir, "sessions"), 1);
     fx_open(f, MAP_SIZE, 1);
 
-    assert_int_equal(session_get(f, 0x52, T0 + DAY, &g), SV_STORE_NO_SESSION);
+    assert_int_equal(session_get(f, 0x52, T0 + DAY, &g), SV_STORE_OK);
+    assert_int_equal(g.member.id, id);
     assert_int_equal(sv_store_sweep(f->st, T0 + WEEK, 0, 100, f->err,
                                     sizeof(f->err)),
                      SV_STORE_OK);
@@ -3798,85 +3911,101 @@ int
 main(int argc, char **argv)
 {
     const struct CMUnitTest  tests[] = {
-#define T(name)  cmocka_unit_test_setup_teardown(name, setup, teardown)
-        T(test_open_reopen_persists),
-        T(test_open_missing_dir),
-        T(test_sync_and_reader_check),
-        T(test_bad_phone),
-        T(test_send_resend_interval),
-        T(test_send_window_limit),
-        T(test_send_window_slides),
-        T(test_send_resend_longer_than_window),
-        T(test_send_abort_gives_back),
-        T(test_send_limit_max),
-        T(test_ip_limit),
-        T(test_refusals_count_nothing),
-        T(test_ip_limit_shared_count),
-        T(test_limits_order),
-        T(test_budget_day),
-        T(test_abort_gives_back_every_limit),
-        T(test_sweep_addrs_days),
-        T(test_send_bad_limits),
-        T(test_code_put_replaces),
-        T(test_confirm_token),
-        T(test_confirm_mismatch_burnt),
-        T(test_confirm_expired),
-        T(test_confirm_once),
-        T(test_confirm_draws_token_on_match_only),
-        T(test_confirm_no_token_drawn),
-        T(test_phone_taken_after_signup),
-        T(test_signup_consumes_token),
-        T(test_signup_email_taken),
-        T(test_signup_phone_taken),
-        T(test_signup_needs_token),
-        T(test_signup_check),
-        T(test_signup_taken_uses_token_up),
-        T(test_token_record_v1),
-        T(test_signup_ids),
-        T(test_member_json),
-        T(test_member_json_no_terms),
-        T(test_stats),
-        T(test_stats_reads_no_record),
-        T(test_sweep),
-        T(test_sweep_max),
-        T(test_map_full),
-        T(test_map_full_relieved),
-        T(test_map_full_signup),
-        T(test_corrupt_records),
-        T(test_corrupt_meta),
-        T(test_two_processes_race),
-        T(test_threads),
-        T(test_map_grown_by_other_process),
-        T(test_members_always_synced),
-        T(test_check_sound_store),
-        T(test_check_garbage_file),
-        T(test_check_damaged_pages),
-        T(test_check_migrates),
-        T(test_reset_send_needs_member),
-        T(test_reset_code_confirm),
-        T(test_purposes_kept_apart),
-        T(test_reset),
-        T(test_reset_not_member),
-        T(test_reset_takes_token_first),
-        T(test_token_phone),
-        T(test_reset_synced),
-        T(test_member_find),
-        T(test_member_without_epoch),
-        T(test_member_rehash),
-        T(test_login_lock),
-        T(test_login_clears_failures),
-        T(test_login_bad_arguments),
-        T(test_session_start_get),
-        T(test_session_idle_stale_touch),
-        T(test_session_expires),
-        T(test_session_member_gone),
-        T(test_session_get_reads_only),
-        T(test_sweep_sessions_logins),
-        T(test_corrupt_account_records),
+#define T(name)  cmocka_unit_test_setup_teardown(name, setup, teardown),
+#ifdef SV_TEST_PG
+#define L(name)
+#else
+#define L(name)  T(name)
+#endif
+        T(test_open_reopen_persists)
+        L(test_open_missing_dir)
+        L(test_sync_and_reader_check)
+        T(test_bad_phone)
+        T(test_send_resend_interval)
+        T(test_send_window_limit)
+        T(test_send_window_slides)
+        T(test_send_resend_longer_than_window)
+        T(test_send_abort_gives_back)
+        T(test_send_limit_max)
+        T(test_ip_limit)
+        T(test_refusals_count_nothing)
+        T(test_ip_limit_shared_count)
+        T(test_limits_order)
+        T(test_budget_day)
+        T(test_abort_gives_back_every_limit)
+        L(test_sweep_addrs_days)
+        T(test_send_bad_limits)
+        T(test_code_put_replaces)
+        T(test_confirm_token)
+        T(test_confirm_mismatch_burnt)
+        T(test_confirm_expired)
+        T(test_confirm_once)
+        T(test_confirm_draws_token_on_match_only)
+        T(test_confirm_no_token_drawn)
+        T(test_phone_taken_after_signup)
+        T(test_signup_consumes_token)
+        T(test_signup_email_taken)
+        T(test_signup_phone_taken)
+        T(test_signup_needs_token)
+        T(test_signup_check)
+        T(test_signup_taken_uses_token_up)
+        L(test_token_record_v1)
+        T(test_signup_ids)
+        L(test_member_json)
+        L(test_member_json_no_terms)
+        T(test_stats)
+        L(test_stats_reads_no_record)
+        T(test_sweep)
+        T(test_sweep_max)
+        L(test_map_full)
+        L(test_map_full_relieved)
+        L(test_map_full_signup)
+        L(test_corrupt_records)
+        L(test_corrupt_meta)
+        L(test_two_processes_race)
+        T(test_threads)
+        L(test_map_grown_by_other_process)
+        L(test_members_always_synced)
+        L(test_check_sound_store)
+        L(test_check_garbage_file)
+        L(test_check_damaged_pages)
+        L(test_check_migrates)
+        T(test_reset_send_needs_member)
+        T(test_reset_code_confirm)
+        T(test_purposes_kept_apart)
+        T(test_reset)
+        T(test_reset_not_member)
+        T(test_reset_takes_token_first)
+        T(test_token_phone)
+        L(test_reset_synced)
+        T(test_member_find)
+        L(test_member_without_epoch)
+        T(test_member_rehash)
+        T(test_login_lock)
+        T(test_login_clears_failures)
+        T(test_login_bad_arguments)
+        T(test_session_start_get)
+        T(test_session_idle_stale_touch)
+        T(test_session_expires)
+        L(test_session_member_gone)
+        L(test_session_get_reads_only)
+        T(test_sweep_sessions_logins)
+        L(test_corrupt_account_records)
 #undef T
+#undef L
     };
 
     argv0 = argv[0];
+
+#ifdef SV_TEST_PG
+    pg_uri = getenv("TEST_NGINX_PG_URI");
+
+    if (pg_uri == NULL || pg_uri[0] == '\0') {
+        printf("test_store_on_pg: TEST_NGINX_PG_URI unset: skipped (it names"
+               " a PostgreSQL; `make unit` starts one with t/pg/pg.sh)\n");
+        return 0;
+    }
+#endif
 
     if (argc == 3 && strcmp(argv[1], "--grow") == 0) {
         return grow_child(argv[2]);

@@ -1,0 +1,2137 @@
+/*
+ * The store on PostgreSQL (API.md section 6), over sv_pg: every node that
+ * names the same database shares it.  The tables are sv_pg_schema.c's;
+ * the decisions sv_rules.h's, as the LMDB store takes them, on records
+ * read from rows.
+ *
+ * Races are the database's to decide, in one of two ways:
+ *
+ *   - a transaction that locks the rows it reads (SELECT ... FOR UPDATE)
+ *     and writes them back; a row that was missing is inserted with
+ *     ON CONFLICT ... WHERE it was there: a racer that inserted it first
+ *     leaves the insert nothing to do, and the body runs again, now
+ *     finding it (sends, failed logins, tokens used by a signup or a
+ *     reset);
+ *
+ *   - for a confirm, the cheapest: a read, then one statement that
+ *     writes only if the code is still what was read (its hash,
+ *     attempts, expiry, purpose), with no transaction around them.  A
+ *     racer's write in between makes it change nothing, and the confirm
+ *     reads again: every attempt is counted, and of two matches one.
+ *
+ * Single statements (code_put, session_start, rehash) decide in
+ * themselves.  Every statement is constant SQL with parameters; none is
+ * built from input.
+ *
+ * Round trips: a confirm 2 (read, conditional write; 1 for no code or an
+ * expired one), a send 4 (BEGIN, the locked read of every limit, their
+ * write, COMMIT), a signup 4 (BEGIN, the token locked, the member with
+ * its terms and the token's deletion in one statement, COMMIT) after its
+ * check's 1.
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sv_rules.h"
+#include "sv_store_pg_impl.h"
+
+
+/*
+ * A confirm whose code another confirm changed between its read and its
+ * write reads again.  Each change is an attempt counted or the code gone,
+ * so a confirm loses at most as many times as the code has attempts
+ * (and the code's resends): this bound is never met but by a fault.
+ */
+#define SV_PG_CONFIRM_ROUNDS  64
+
+/* "{" and up to SV_WINDOW_MAX comma-separated int64s, "}" */
+#define SV_PG_STAMPS_SIZE     (SV_WINDOW_MAX * 21 + 3)
+
+#define SV_PG_TERMS_SIZE      (SV_STORE_TERMS_MAX * 12 + 3)
+
+/* a session has ended (sv_rules_session_ended()) at the time $n */
+#define SV_PG_SESSION_ENDED(now)                                            \
+    "(" now " >= expires_ms OR " now " - last_used_ms >= idle_ms)"
+
+#define SV_PG_MEMBER_BY_EMAIL                                               \
+    SV_PG_EMAIL_FOLD("email") " = $1::text"
+
+/* the columns of a member as sv_pg_member() reads them, from col on */
+#define SV_PG_MEMBER_COLS(m)                                                \
+    m ".id, " m ".email, " m ".phone, " m ".nickname, "                     \
+    m ".password_hash,"                                                     \
+    " (extract(epoch FROM " m ".created_at) * 1000)::bigint, "              \
+    m ".epoch,"                                                             \
+    " ARRAY(SELECT terms_id FROM smsverify.member_terms"                    \
+    "  WHERE member_id = " m ".id ORDER BY terms_id)::text"
+
+#define SV_PG_TOKEN_COLS                                                    \
+    "t.phone, t.expires_ms, t.failures, t.purpose"
+
+
+/* Helpers (sv_store_pg_impl.h). */
+
+sv_pg_rc_t
+sv_store_pg_exec(sv_pgq_t *q, const char *sql, const sv_pg_params_t *p,
+    PGresult **res)
+{
+    if (q->txn != NULL) {
+        return sv_pg_txn_exec(q->txn, sql, p, 0, res);
+    }
+
+    return sv_pg_exec(q->pg, sql, p, 0, res, q->e);
+}
+
+
+long
+sv_store_pg_changed(const PGresult *res)
+{
+    char        *end;
+    long         n;
+    const char  *s;
+
+    s = PQcmdTuples((PGresult *) res);
+
+    errno = 0;
+    n = strtol(s, &end, 10);
+
+    if (errno != 0 || end == s || n < 0) {
+        return 0;
+    }
+
+    return n;
+}
+
+
+sv_store_rc_t
+sv_store_pg_rc(sv_pg_rc_t rc, const sv_pg_err_t *e, char *err, size_t errlen)
+{
+    if (rc == SV_PG_OK) {
+        return SV_STORE_OK;
+    }
+
+    snprintf(err, errlen, "%s", e->text[0] ? e->text : "database error");
+
+    return rc == SV_PG_UNAVAILABLE ? SV_STORE_UNAVAILABLE : SV_STORE_ERROR;
+}
+
+
+sv_pg_rc_t
+sv_store_pg_fail(sv_pg_err_t *e, const char *what)
+{
+    e->sqlstate[0] = '\0';
+    e->constraint[0] = '\0';
+    snprintf(e->text, sizeof(e->text), "%s", what);
+
+    return SV_PG_ERROR;
+}
+
+
+const char *
+sv_store_pg_purpose_text(sv_purpose_t purpose)
+{
+    return purpose == SV_PURPOSE_RESET ? "reset" : "signup";
+}
+
+
+int
+sv_store_pg_purpose(const char *text, sv_purpose_t *purpose)
+{
+    if (strcmp(text, "signup") == 0) {
+        *purpose = SV_PURPOSE_SIGNUP;
+        return 0;
+    }
+
+    if (strcmp(text, "reset") == 0) {
+        *purpose = SV_PURPOSE_RESET;
+        return 0;
+    }
+
+    return -1;
+}
+
+
+int
+sv_store_pg_text(const PGresult *res, int row, int col, char *buf,
+    size_t size)
+{
+    int  len;
+
+    if (row >= PQntuples(res) || col >= PQnfields(res)
+        || PQgetisnull(res, row, col))
+    {
+        return -1;
+    }
+
+    len = PQgetlength(res, row, col);
+
+    if ((size_t) len >= size) {
+        return -1;
+    }
+
+    memcpy(buf, PQgetvalue(res, row, col), len);
+    buf[len] = '\0';
+
+    return 0;
+}
+
+
+int
+sv_store_pg_bool(const PGresult *res, int row, int col)
+{
+    return row < PQntuples(res) && col < PQnfields(res)
+           && !PQgetisnull(res, row, col)
+           && PQgetvalue(res, row, col)[0] == 't';
+}
+
+
+/* Fields and records. */
+
+static int
+sv_pg_null(const PGresult *res, int col)
+{
+    return PQntuples(res) < 1 || PQgetisnull(res, 0, col);
+}
+
+
+/* an int8/int4 field in [min, max] */
+static int
+sv_pg_int_in(const PGresult *res, int row, int col, int64_t min,
+    int64_t max, int64_t *v)
+{
+    return sv_pg_int64(res, row, col, v) == 0 && *v >= min && *v <= max
+           ? 0 : -1;
+}
+
+
+/*
+ * An array of integers in its text form ("{1,2,3}") into out: the count,
+ * or -1 if it is not one or holds more than max.
+ */
+static int
+sv_pg_ints_parse(const char *s, int64_t *out, unsigned max)
+{
+    char      *end;
+    unsigned   n;
+
+    if (*s++ != '{') {
+        return -1;
+    }
+
+    if (strcmp(s, "}") == 0) {
+        return 0;
+    }
+
+    for (n = 0; /* void */ ; n++) {
+        if (n == max) {
+            return -1;
+        }
+
+        errno = 0;
+        out[n] = strtoll(s, &end, 10);
+
+        if (errno != 0 || end == s) {
+            return -1;
+        }
+
+        if (strcmp(end, "}") == 0) {
+            return (int) n + 1;
+        }
+
+        if (*end != ',') {
+            return -1;
+        }
+
+        s = end + 1;
+    }
+}
+
+
+/* integers as an array's text, for a parameter */
+static void
+sv_pg_ints_text(const int64_t *v, unsigned n, char *buf, size_t size)
+{
+    size_t    len;
+    unsigned  i;
+
+    len = snprintf(buf, size, "{");
+
+    for (i = 0; i < n && len < size; i++) {
+        len += snprintf(buf + len, size - len, "%s%" PRId64,
+                        i ? "," : "", v[i]);
+    }
+
+    if (len < size) {
+        snprintf(buf + len, size - len, "}");
+    }
+}
+
+
+/*
+ * A window record from (stamps_ms, keep_until_ms) at col: 1 if the row
+ * was there, 0 if not (rec all zero), -1 if it is not a record.
+ */
+static int
+sv_pg_window(const PGresult *res, int col, sv_window_rec_t *rec)
+{
+    int         n;
+    int64_t     keep;
+    const char *s;
+
+    memset(rec, 0, sizeof(sv_window_rec_t));
+
+    if (sv_pg_null(res, col)) {
+        return 0;
+    }
+
+    s = PQgetvalue(res, 0, col);
+    n = sv_pg_ints_parse(s, rec->stamps, SV_WINDOW_MAX);
+
+    if (n < 0 || sv_pg_int64(res, 0, col + 1, &keep) != 0) {
+        memset(rec, 0, sizeof(sv_window_rec_t));
+        return -1;
+    }
+
+    rec->count = n;
+    rec->keep_until_ms = keep;
+
+    return 1;
+}
+
+
+static void
+sv_pg_window_text(const sv_window_rec_t *rec, char *buf)
+{
+    sv_pg_ints_text(rec->stamps, rec->count, buf, SV_PG_STAMPS_SIZE);
+}
+
+
+/*
+ * A token from SV_PG_TOKEN_COLS at col: 1 if there, 0 if not, -1 if it
+ * is not a token.
+ */
+static int
+sv_pg_token(const PGresult *res, int col, sv_token_rec_t *rec)
+{
+    int64_t  v;
+    char     phone[SV_STORE_PHONE_MAX + 1], purpose[16];
+
+    memset(rec, 0, sizeof(sv_token_rec_t));
+
+    if (sv_pg_null(res, col)) {
+        return 0;
+    }
+
+    if (sv_store_pg_text(res, 0, col, phone, sizeof(phone)) != 0
+        || sv_pg_int64(res, 0, col + 1, &rec->expires_ms) != 0
+        || sv_pg_int_in(res, 0, col + 2, 0, UINT32_MAX, &v) != 0
+        || sv_store_pg_text(res, 0, col + 3, purpose, sizeof(purpose)) != 0
+        || sv_store_pg_purpose(purpose, &rec->purpose) != 0)
+    {
+        return -1;
+    }
+
+    rec->failures = (unsigned) v;
+    rec->phone_len = strlen(phone);
+    memcpy(rec->phone, phone, rec->phone_len);
+
+    return 1;
+}
+
+
+/* A member from SV_PG_MEMBER_COLS at col: as sv_pg_token(). */
+static int
+sv_pg_member(const PGresult *res, int col, sv_member_info_t *m)
+{
+    int      i, n;
+    int64_t  v, terms[SV_STORE_TERMS_MAX];
+    char     text[SV_PG_TERMS_SIZE];
+
+    memset(m, 0, sizeof(sv_member_info_t));
+
+    if (sv_pg_null(res, col)) {
+        return 0;
+    }
+
+    if (sv_pg_int_in(res, 0, col, 1, INT64_MAX, &v) != 0) {
+        return -1;
+    }
+
+    m->id = (uint64_t) v;
+
+    if (sv_store_pg_text(res, 0, col + 1, m->email, sizeof(m->email)) != 0
+        || sv_store_pg_text(res, 0, col + 2, m->phone, sizeof(m->phone)) != 0
+        || sv_store_pg_text(res, 0, col + 3, m->nickname,
+                            sizeof(m->nickname)) != 0
+        || sv_store_pg_text(res, 0, col + 4, m->password_hash,
+                            sizeof(m->password_hash)) != 0
+        || sv_pg_int64(res, 0, col + 5, &m->created_ms) != 0
+        || sv_pg_int_in(res, 0, col + 6, 0, UINT32_MAX, &v) != 0
+        || sv_store_pg_text(res, 0, col + 7, text, sizeof(text)) != 0)
+    {
+        return -1;
+    }
+
+    m->epoch = (uint32_t) v;
+
+    n = sv_pg_ints_parse(text, terms, SV_STORE_TERMS_MAX);
+    if (n < 0) {
+        return -1;
+    }
+
+    for (i = 0; i < n; i++) {
+        m->terms[i] = (int) terms[i];
+    }
+
+    m->nterms = n;
+
+    return 1;
+}
+
+
+static void
+sv_pg_bool_param(sv_pg_params_t *p, int v)
+{
+    sv_pg_param_text(p, v ? "t" : "f");
+}
+
+
+/* One statement alone, its answer mapped; res only on OK. */
+static sv_store_rc_t
+sv_pg_once(sv_store_t *st, const char *sql, const sv_pg_params_t *p,
+    PGresult **res, char *err, size_t errlen)
+{
+    sv_pg_rc_t   rc;
+    sv_pg_err_t  e;
+    sv_pgq_t     q = { sv_store_pg(st), NULL, &e };
+
+    rc = sv_store_pg_exec(&q, sql, p, res);
+
+    return sv_store_pg_rc(rc, &e, err, errlen);
+}
+
+
+static sv_store_rc_t
+sv_pg_bad_row(const char *table, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "a row of smsverify.%s that is not of this "
+             "module's making", table);
+
+    return SV_STORE_ERROR;
+}
+
+
+static sv_pg_rc_t
+sv_pg_bad_row_txn(sv_pgq_t *q, const char *table)
+{
+    char  what[128];
+
+    snprintf(what, sizeof(what), "a row of smsverify.%s that is not of "
+             "this module's making", table);
+
+    return sv_store_pg_fail(q->e, what);
+}
+
+
+/*
+ * A transaction's verdict: its body leaves the store's answer in *verdict
+ * and returns OK to commit or ROLLBACK.
+ */
+static sv_store_rc_t
+sv_pg_txn_verdict(sv_pg_rc_t rc, sv_store_rc_t verdict, const sv_pg_err_t *e,
+    char *err, size_t errlen)
+{
+    if (rc == SV_PG_OK || rc == SV_PG_ROLLBACK) {
+        return verdict;
+    }
+
+    return sv_store_pg_rc(rc, e, err, errlen);
+}
+
+
+/* Open and close. */
+
+static void
+sv_pg_close(sv_store_t *st)
+{
+    sv_pg_destroy(sv_store_pg(st));
+    free(st);
+}
+
+
+/* Sends. */
+
+typedef struct {
+    sv_send_t          *s;
+    sv_store_rc_t       verdict;
+    char                day[SV_DAY_KEY_SIZE];
+    sv_send_recs_t      recs;
+    int                 had;            /* SV_SEND_REC_*: rows there */
+    sv_pgq_t            q;
+} sv_send_arg_t;
+
+
+/*
+ * The limits' rows, locked, and whether a member has the phone:
+ * $1 phone, $2 address (NULL: none), $3 the day (NULL: no budget).
+ */
+static const char  sv_pg_send_read_sql[] =
+    "WITH p AS MATERIALIZED (SELECT stamps_ms, keep_until_ms"
+    "  FROM smsverify.sends WHERE phone = $1::text FOR UPDATE),"
+    " a AS MATERIALIZED (SELECT stamps_ms, keep_until_ms"
+    "  FROM smsverify.address_sends WHERE address = $2::text FOR UPDATE),"
+    " d AS MATERIALIZED (SELECT sent, refused"
+    "  FROM smsverify.daily_sms WHERE day = $3::date FOR UPDATE)"
+    " SELECT EXISTS (SELECT 1 FROM smsverify.members WHERE phone = $1::text),"
+    " (SELECT stamps_ms FROM p)::text, (SELECT keep_until_ms FROM p),"
+    " (SELECT stamps_ms FROM a)::text, (SELECT keep_until_ms FROM a),"
+    " (SELECT sent FROM d), (SELECT refused FROM d)";
+
+/*
+ * The rows that changed, each written if its flag says so ($4, $9, $14),
+ * updated if it was there ($5, $10, $15), else inserted: an insert that
+ * meets a row a racer inserted meanwhile does nothing, and the body runs
+ * again.
+ */
+static const char  sv_pg_send_write_sql[] =
+    "WITH p AS (INSERT INTO smsverify.sends (phone, stamps_ms, keep_until_ms)"
+    "  SELECT $1::text, $2::bigint[], $3::bigint WHERE $4::boolean"
+    "  ON CONFLICT (phone) DO UPDATE SET stamps_ms = EXCLUDED.stamps_ms,"
+    "  keep_until_ms = EXCLUDED.keep_until_ms WHERE $5::boolean"
+    "  RETURNING 1),"
+    " a AS (INSERT INTO smsverify.address_sends"
+    "  (address, stamps_ms, keep_until_ms)"
+    "  SELECT $6::text, $7::bigint[], $8::bigint WHERE $9::boolean"
+    "  ON CONFLICT (address) DO UPDATE SET stamps_ms = EXCLUDED.stamps_ms,"
+    "  keep_until_ms = EXCLUDED.keep_until_ms WHERE $10::boolean"
+    "  RETURNING 1),"
+    " d AS (INSERT INTO smsverify.daily_sms (day, sent, refused)"
+    "  SELECT $11::date, $12::integer, $13::bigint WHERE $14::boolean"
+    "  ON CONFLICT (day) DO UPDATE SET sent = EXCLUDED.sent,"
+    "  refused = EXCLUDED.refused WHERE $15::boolean"
+    "  RETURNING 1)"
+    " SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM a),"
+    " (SELECT count(*) FROM d)";
+
+
+static sv_pg_rc_t
+sv_send_read(sv_send_arg_t *a, int *taken)
+{
+    int             rc, day_there;
+    int64_t         sent, refused;
+    PGresult       *res;
+    sv_pg_rc_t      prc;
+    sv_send_t      *s = a->s;
+    sv_pg_params_t  p;
+
+    memset(&a->recs, 0, sizeof(sv_send_recs_t));
+    a->had = 0;
+
+    sv_pg_params_init(&p);
+    sv_pg_param_text(&p, s->phone);
+    sv_pg_param_text(&p, s->addr);
+    sv_pg_param_text(&p, s->budget > 0 ? a->day : NULL);
+
+    prc = sv_store_pg_exec(&a->q, sv_pg_send_read_sql, &p, &res);
+    if (prc != SV_PG_OK) {
+        return prc;
+    }
+
+    *taken = sv_store_pg_bool(res, 0, 0);
+
+    rc = sv_pg_window(res, 1, &a->recs.phone);
+    if (rc > 0) {
+        a->had |= SV_SEND_REC_PHONE;
+    }
+
+    if (rc >= 0) {
+        rc = sv_pg_window(res, 3, &a->recs.addr);
+        if (rc > 0) {
+            a->had |= SV_SEND_REC_ADDR;
+        }
+    }
+
+    day_there = rc >= 0 && !sv_pg_null(res, 5);
+
+    if (day_there
+        && (sv_pg_int_in(res, 0, 5, 0, INT32_MAX, &sent) != 0
+            || sv_pg_int_in(res, 0, 6, 0, INT64_MAX, &refused) != 0))
+    {
+        rc = -1;
+    }
+
+    PQclear(res);
+
+    if (rc < 0) {
+        return sv_pg_bad_row_txn(&a->q, "sends");
+    }
+
+    if (day_there) {
+        a->recs.day.day = sv_rules_day(s->now_ms);
+        a->recs.day.sent = (uint64_t) sent;
+        a->recs.day.refused = (uint64_t) refused;
+        a->had |= SV_SEND_REC_DAY;
+    }
+
+    return SV_PG_OK;
+}
+
+
+static sv_pg_rc_t
+sv_send_write(sv_send_arg_t *a)
+{
+    int              i;
+    int64_t          n;
+    PGresult        *res;
+    unsigned         w;
+    sv_pg_rc_t       rc;
+    sv_send_t       *s = a->s;
+    sv_pg_params_t   p;
+    static char      none[] = "{}";
+    char             phone[SV_PG_STAMPS_SIZE], addr[SV_PG_STAMPS_SIZE];
+    static unsigned  bits[] = { SV_SEND_REC_PHONE, SV_SEND_REC_ADDR,
+                                SV_SEND_REC_DAY };
+
+    w = a->recs.write;
+
+    if (w == 0) {
+        return SV_PG_OK;
+    }
+
+    sv_pg_window_text(&a->recs.phone, phone);
+    sv_pg_window_text(&a->recs.addr, addr);
+
+    sv_pg_params_init(&p);
+
+    sv_pg_param_text(&p, s->phone);
+    sv_pg_param_text(&p, phone);
+    sv_pg_param_int64(&p, a->recs.phone.keep_until_ms);
+    sv_pg_bool_param(&p, w & SV_SEND_REC_PHONE);
+    sv_pg_bool_param(&p, a->had & SV_SEND_REC_PHONE);
+
+    sv_pg_param_text(&p, s->addr);
+    sv_pg_param_text(&p, s->addr ? addr : none);
+    sv_pg_param_int64(&p, a->recs.addr.keep_until_ms);
+    sv_pg_bool_param(&p, w & SV_SEND_REC_ADDR);
+    sv_pg_bool_param(&p, a->had & SV_SEND_REC_ADDR);
+
+    sv_pg_param_text(&p, a->day);
+    sv_pg_param_int64(&p, (int64_t) a->recs.day.sent);
+    sv_pg_param_int64(&p, (int64_t) a->recs.day.refused);
+    sv_pg_bool_param(&p, w & SV_SEND_REC_DAY);
+    sv_pg_bool_param(&p, a->had & SV_SEND_REC_DAY);
+
+    rc = sv_store_pg_exec(&a->q, sv_pg_send_write_sql, &p, &res);
+    if (rc != SV_PG_OK) {
+        return rc;
+    }
+
+    for (i = 0; i < 3; i++) {
+        if (sv_pg_int64(res, 0, i, &n) != 0 || n != ((w & bits[i]) != 0)) {
+            /* a racer inserted the row: read it, locked, this time */
+            rc = SV_PG_RETRY;
+            break;
+        }
+    }
+
+    PQclear(res);
+
+    return rc;
+}
+
+
+static sv_pg_rc_t
+sv_send_begin_body(sv_pg_txn_t *t, void *arg)
+{
+    int             taken;
+    sv_pg_rc_t      rc;
+    sv_send_arg_t  *a = arg;
+
+    a->q.txn = t;
+    a->verdict = SV_STORE_ERROR;
+
+    rc = sv_send_read(a, &taken);
+    if (rc != SV_PG_OK) {
+        return rc;
+    }
+
+    a->verdict = sv_rules_phone_for(a->s->purpose, taken);
+    if (a->verdict != SV_STORE_OK) {
+        return SV_PG_ROLLBACK;
+    }
+
+    a->verdict = sv_rules_send_limits(&a->recs, a->s);
+
+    if (a->recs.write == 0) {
+        return SV_PG_ROLLBACK;
+    }
+
+    return sv_send_write(a);
+}
+
+
+static sv_store_rc_t
+sv_pg_send_begin(sv_store_t *st, sv_send_t *s, char *err, size_t errlen)
+{
+    sv_pg_rc_t     rc;
+    sv_pg_err_t    e;
+    sv_send_arg_t  a;
+
+    memset(&a, 0, sizeof(a));
+    a.s = s;
+    a.q.pg = sv_store_pg(st);
+    a.q.e = &e;
+    sv_rules_day_key(sv_rules_day(s->now_ms), a.day);
+
+    rc = sv_pg_transaction(a.q.pg, SV_PG_READ_COMMITTED, sv_send_begin_body,
+                           &a, &e);
+
+    return sv_pg_txn_verdict(rc, a.verdict, &e, err, errlen);
+}
+
+
+/*
+ * The send taken back: each window updated, or deleted with its last
+ * stamp; the day's count, if it has one.
+ */
+static const char  sv_pg_send_abort_sql[] =
+    "WITH p AS (UPDATE smsverify.sends SET stamps_ms = $2::bigint[],"
+    "  keep_until_ms = $3::bigint WHERE phone = $1::text AND $4::boolean),"
+    " pd AS (DELETE FROM smsverify.sends"
+    "  WHERE phone = $1::text AND $5::boolean),"
+    " a AS (UPDATE smsverify.address_sends SET stamps_ms = $7::bigint[],"
+    "  keep_until_ms = $8::bigint WHERE address = $6::text AND $9::boolean),"
+    " ad AS (DELETE FROM smsverify.address_sends"
+    "  WHERE address = $6::text AND $10::boolean)"
+    " UPDATE smsverify.daily_sms SET sent = $12::integer"
+    "  WHERE day = $11::date AND $13::boolean";
+
+
+static void
+sv_abort_window(sv_pg_params_t *p, const char *key, sv_window_rec_t *rec,
+    int there, int64_t stamp_ms, char *text)
+{
+    unsigned  left;
+
+    left = there ? sv_rules_send_abort(rec, stamp_ms) : 0;
+
+    sv_pg_window_text(rec, text);
+
+    sv_pg_param_text(p, key);
+    sv_pg_param_text(p, text);
+    sv_pg_param_int64(p, rec->keep_until_ms);
+    sv_pg_bool_param(p, there && left > 0);
+    sv_pg_bool_param(p, there && left == 0);
+}
+
+
+static sv_pg_rc_t
+sv_send_abort_body(sv_pg_txn_t *t, void *arg)
+{
+    int             taken;
+    sv_pg_rc_t      rc;
+    sv_send_arg_t  *a = arg;
+    sv_pg_params_t  p;
+    char            phone[SV_PG_STAMPS_SIZE], addr[SV_PG_STAMPS_SIZE];
+
+    a->q.txn = t;
+    a->verdict = SV_STORE_OK;
+
+    rc = sv_send_read(a, &taken);
+    if (rc != SV_PG_OK) {
+        return rc;
+    }
+
+    sv_pg_params_init(&p);
+
+    sv_abort_window(&p, a->s->phone, &a->recs.phone,
+                    a->had & SV_SEND_REC_PHONE, a->s->now_ms, phone);
+    sv_abort_window(&p, a->s->addr, &a->recs.addr,
+                    a->had & SV_SEND_REC_ADDR, a->s->now_ms, addr);
+
+    sv_rules_day_abort(&a->recs.day);
+
+    sv_pg_param_text(&p, a->day);
+    sv_pg_param_int64(&p, (int64_t) a->recs.day.sent);
+    sv_pg_bool_param(&p, a->had & SV_SEND_REC_DAY);
+
+    return sv_store_pg_exec(&a->q, sv_pg_send_abort_sql, &p, NULL);
+}
+
+
+static sv_store_rc_t
+sv_pg_send_abort(sv_store_t *st, const sv_send_t *s, char *err,
+    size_t errlen)
+{
+    sv_pg_rc_t     rc;
+    sv_send_t      copy;
+    sv_pg_err_t    e;
+    sv_send_arg_t  a;
+
+    copy = *s;
+
+    memset(&a, 0, sizeof(a));
+    a.s = &copy;
+    a.q.pg = sv_store_pg(st);
+    a.q.e = &e;
+    sv_rules_day_key(sv_rules_day(s->now_ms), a.day);
+
+    rc = sv_pg_transaction(a.q.pg, SV_PG_READ_COMMITTED, sv_send_abort_body,
+                           &a, &e);
+
+    return sv_pg_txn_verdict(rc, a.verdict, &e, err, errlen);
+}
+
+
+/* Codes. */
+
+static sv_store_rc_t
+sv_pg_code_put(sv_store_t *st, const char *phone, const uint8_t *code_hash,
+    int64_t expires_ms, unsigned attempts, sv_purpose_t purpose, char *err,
+    size_t errlen)
+{
+    sv_pg_params_t  p;
+
+    sv_pg_params_init(&p);
+    sv_pg_param_text(&p, phone);
+    sv_pg_param_bytes(&p, code_hash, SV_HASH_SIZE);
+    sv_pg_param_int64(&p, attempts);
+    sv_pg_param_int64(&p, expires_ms);
+    sv_pg_param_text(&p, sv_store_pg_purpose_text(purpose));
+
+    return sv_pg_once(st,
+        "INSERT INTO smsverify.codes"
+        " (phone, code_hash, attempts_left, expires_ms, purpose)"
+        " VALUES ($1::text, $2::bytea, $3::integer, $4::bigint, $5::text)"
+        " ON CONFLICT (phone) DO UPDATE SET code_hash = EXCLUDED.code_hash,"
+        " attempts_left = EXCLUDED.attempts_left,"
+        " expires_ms = EXCLUDED.expires_ms, purpose = EXCLUDED.purpose",
+        &p, NULL, err, errlen);
+}
+
+
+/* the code as read ($1 to $5): a write that finds it changed does nothing */
+#define SV_PG_CODE_AS_READ                                                  \
+    " WHERE phone = $1::text AND code_hash = $2::bytea"                     \
+    " AND attempts_left = $3::integer AND expires_ms = $4::bigint"          \
+    " AND purpose = $5::text"
+
+static const char  sv_pg_confirm_read_sql[] =
+    "SELECT c.code_hash, c.attempts_left, c.expires_ms, c.purpose,"
+    " EXISTS (SELECT 1 FROM smsverify.members WHERE phone = $1::text)"
+    " FROM (VALUES (1)) AS v"
+    " LEFT JOIN smsverify.codes c ON c.phone = $1::text";
+
+static const char  sv_pg_confirm_mismatch_sql[] =
+    "UPDATE smsverify.codes SET attempts_left = $6::integer"
+    SV_PG_CODE_AS_READ;
+
+static const char  sv_pg_confirm_burnt_sql[] =
+    "DELETE FROM smsverify.codes" SV_PG_CODE_AS_READ;
+
+static const char  sv_pg_confirm_match_sql[] =
+    "WITH c AS (DELETE FROM smsverify.codes" SV_PG_CODE_AS_READ
+    "  RETURNING phone, purpose)"
+    " INSERT INTO smsverify.tokens"
+    " (token_hash, phone, expires_ms, failures, purpose)"
+    " SELECT $6::bytea, phone, $7::bigint, 0, purpose FROM c";
+
+
+/* 1 if a code was read (rec), 0 if the phone has none, -1 if bad */
+static int
+sv_confirm_code(const PGresult *res, sv_code_rec_t *rec, int *taken)
+{
+    size_t   len;
+    int64_t  v;
+    char     purpose[16];
+
+    memset(rec, 0, sizeof(sv_code_rec_t));
+    *taken = sv_store_pg_bool(res, 0, 4);
+
+    if (PQntuples(res) != 1) {
+        return -1;
+    }
+
+    if (sv_pg_null(res, 0)) {
+        return 0;
+    }
+
+    len = SV_HASH_SIZE;
+
+    if (sv_pg_bytes(res, 0, 0, rec->hash, &len) != 0 || len != SV_HASH_SIZE
+        || sv_pg_int_in(res, 0, 1, 0, UINT32_MAX, &v) != 0
+        || sv_pg_int64(res, 0, 2, &rec->expires_ms) != 0
+        || sv_store_pg_text(res, 0, 3, purpose, sizeof(purpose)) != 0
+        || sv_store_pg_purpose(purpose, &rec->purpose) != 0)
+    {
+        return -1;
+    }
+
+    rec->attempts_left = (uint32_t) v;
+
+    return 1;
+}
+
+
+/*
+ * The write a guess's verdict asks for, if the code is still as read:
+ * *done 1 if it was, 0 if a racer changed it first.
+ */
+static sv_store_rc_t
+sv_confirm_write(sv_store_t *st, sv_confirm_t *c, const sv_code_rec_t *old,
+    const sv_code_rec_t *rec, sv_store_rc_t verdict, int *done, char *err,
+    size_t errlen)
+{
+    uint8_t          token_hash[SV_HASH_SIZE];
+    PGresult        *res;
+    const char      *sql;
+    sv_store_rc_t    rc;
+    sv_pg_params_t   p;
+
+    sv_pg_params_init(&p);
+    sv_pg_param_text(&p, c->phone);
+    sv_pg_param_bytes(&p, old->hash, SV_HASH_SIZE);
+    sv_pg_param_int64(&p, old->attempts_left);
+    sv_pg_param_int64(&p, old->expires_ms);
+    sv_pg_param_text(&p, sv_store_pg_purpose_text(old->purpose));
+
+    switch (verdict) {
+
+    case SV_STORE_MISMATCH:
+        sv_pg_param_int64(&p, rec->attempts_left);
+        sql = sv_pg_confirm_mismatch_sql;
+        break;
+
+    case SV_STORE_BURNT:
+        sql = sv_pg_confirm_burnt_sql;
+        break;
+
+    default: /* SV_STORE_OK */
+        if (c->token_new(c->token_data, token_hash) != 0) {
+            snprintf(err, errlen, "no verification token could be drawn");
+            return SV_STORE_ERROR;
+        }
+
+        sv_pg_param_bytes(&p, token_hash, SV_HASH_SIZE);
+        sv_pg_param_int64(&p, c->token_expires_ms);
+        sql = sv_pg_confirm_match_sql;
+        break;
+    }
+
+    rc = sv_pg_once(st, sql, &p, &res, err, errlen);
+
+    if (rc == SV_STORE_OK) {
+        *done = sv_store_pg_changed(res) == 1;
+        PQclear(res);
+    }
+
+    return rc;
+}
+
+
+/* One read and, if the guess changes the code, one write. */
+static sv_store_rc_t
+sv_confirm_round(sv_store_t *st, sv_confirm_t *c, int *done, char *err,
+    size_t errlen)
+{
+    int              found, taken;
+    PGresult        *res;
+    sv_code_rec_t    old, rec;
+    sv_store_rc_t    rc, verdict;
+    sv_pg_params_t   p;
+
+    *done = 1;
+
+    sv_pg_params_init(&p);
+    sv_pg_param_text(&p, c->phone);
+
+    rc = sv_pg_once(st, sv_pg_confirm_read_sql, &p, &res, err, errlen);
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
+    found = sv_confirm_code(res, &rec, &taken);
+    PQclear(res);
+
+    if (found < 0) {
+        return sv_pg_bad_row("codes", err, errlen);
+    }
+
+    if (sv_rules_confirm_taken(found ? &rec : NULL, taken)) {
+        return SV_STORE_PHONE_TAKEN;
+    }
+
+    if (!found) {
+        return SV_STORE_NO_CODE;
+    }
+
+    old = rec;
+    c->purpose = rec.purpose;
+    verdict = sv_rules_guess(&rec, c->guess_hash, c->now_ms);
+
+    if (verdict == SV_STORE_MISMATCH) {
+        c->attempts_left = rec.attempts_left;
+
+    } else if (verdict == SV_STORE_BURNT) {
+        c->attempts_left = 0;
+
+    } else if (verdict != SV_STORE_OK) {
+        return verdict;
+    }
+
+    rc = sv_confirm_write(st, c, &old, &rec, verdict, done, err, errlen);
+
+    return rc == SV_STORE_OK ? verdict : rc;
+}
+
+
+static sv_store_rc_t
+sv_pg_confirm(sv_store_t *st, sv_confirm_t *c, char *err, size_t errlen)
+{
+    int            done;
+    unsigned       round;
+    sv_store_rc_t  rc;
+
+    for (round = 0; round < SV_PG_CONFIRM_ROUNDS; round++) {
+        rc = sv_confirm_round(st, c, &done, err, errlen);
+
+        if (done) {
+            return rc;
+        }
+    }
+
+    snprintf(err, errlen, "the code changed under %d confirms in a row",
+             SV_PG_CONFIRM_ROUNDS);
+
+    return SV_STORE_ERROR;
+}
+
+
+/* Tokens. */
+
+static const char  sv_pg_token_sql[] =
+    "SELECT " SV_PG_TOKEN_COLS " FROM smsverify.tokens t"
+    " WHERE t.token_hash = $1::bytea";
+
+
+/* the token of this hash: 1 found, 0 not; ERROR in *rc */
+static int
+sv_token_read(sv_store_t *st, const uint8_t *token_hash, sv_token_rec_t *rec,
+    sv_store_rc_t *rc, char *err, size_t errlen)
+{
+    int              found;
+    PGresult        *res;
+    sv_pg_params_t   p;
+
+    sv_pg_params_init(&p);
+    sv_pg_param_bytes(&p, token_hash, SV_HASH_SIZE);
+
+    *rc = sv_pg_once(st, sv_pg_token_sql, &p, &res, err, errlen);
+    if (*rc != SV_STORE_OK) {
+        return 0;
+    }
+
+    found = sv_pg_token(res, 0, rec);
+    PQclear(res);
+
+    if (found < 0) {
+        *rc = sv_pg_bad_row("tokens", err, errlen);
+        return 0;
+    }
+
+    return found;
+}
+
+
+static sv_store_rc_t
+sv_pg_token_check(sv_store_t *st, const uint8_t *token_hash,
+    const char *phone, sv_purpose_t purpose, int64_t now_ms, char *err,
+    size_t errlen)
+{
+    int             found;
+    sv_store_rc_t   rc;
+    sv_token_rec_t  rec;
+
+    found = sv_token_read(st, token_hash, &rec, &rc, err, errlen);
+
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
+    return found && sv_rules_token_valid(&rec, phone, purpose, now_ms)
+           ? SV_STORE_OK : SV_STORE_NO_TOKEN;
+}
+
+
+static sv_store_rc_t
+sv_pg_token_phone(sv_store_t *st, const uint8_t *token_hash,
+    sv_purpose_t purpose, int64_t now_ms, char *phone, char *err,
+    size_t errlen)
+{
+    int             found;
+    sv_store_rc_t   rc;
+    sv_token_rec_t  rec;
+
+    found = sv_token_read(st, token_hash, &rec, &rc, err, errlen);
+
+    if (rc != SV_STORE_OK || !found) {
+        return rc != SV_STORE_OK ? rc : SV_STORE_NO_TOKEN;
+    }
+
+    memcpy(phone, rec.phone, rec.phone_len);
+    phone[rec.phone_len] = '\0';
+
+    if (!sv_rules_token_valid(&rec, phone, purpose, now_ms)) {
+        phone[0] = '\0';
+        return SV_STORE_NO_TOKEN;
+    }
+
+    return SV_STORE_OK;
+}
+
+
+/* Signups. */
+
+typedef struct {
+    sv_member_t        *m;
+    sv_store_rc_t       verdict;
+    sv_token_rec_t      tok;
+    sv_pgq_t            q;
+} sv_signup_arg_t;
+
+
+static const char  sv_pg_token_lock_sql[] =
+    "SELECT " SV_PG_TOKEN_COLS " FROM smsverify.tokens t"
+    " WHERE t.token_hash = $1::bytea FOR UPDATE";
+
+/* which of $1 (folded email) and $2 (phone) a member has */
+#define SV_PG_TAKEN_COLS                                                    \
+    " EXISTS (SELECT 1 FROM smsverify.members"                              \
+    "  WHERE " SV_PG_EMAIL_FOLD("email") " = $1::text),"                    \
+    " EXISTS (SELECT 1 FROM smsverify.members WHERE phone = $2::text)"
+
+static const char  sv_pg_taken_sql[] =
+    "SELECT" SV_PG_TAKEN_COLS;
+
+/*
+ * The member, if neither its email nor its phone is taken (no id is
+ * drawn then), with its terms, and its token deleted; then the id, or
+ * NULL and what is taken.  A racer's member committed meanwhile makes
+ * ON CONFLICT do nothing, unseen by the EXISTS of this statement's
+ * snapshot: sv_signup_taken() looks again.
+ */
+static const char  sv_pg_signup_sql[] =
+    "WITH m AS (INSERT INTO smsverify.members"
+    "  (email, phone, nickname, password_hash, created_at)"
+    "  SELECT $3::text, $2::text, $4::text, $5::text,"
+    "  timestamptz 'epoch' + $6::bigint * interval '1 millisecond'"
+    "  WHERE NOT EXISTS (SELECT 1 FROM smsverify.members"
+    "   WHERE " SV_PG_EMAIL_FOLD("email") " = $1::text)"
+    "  AND NOT EXISTS (SELECT 1 FROM smsverify.members"
+    "   WHERE phone = $2::text)"
+    "  ON CONFLICT DO NOTHING RETURNING id, created_at),"
+    " t AS (INSERT INTO smsverify.member_terms"
+    "  (member_id, terms_id, agreed_at)"
+    "  SELECT m.id, x, m.created_at FROM m, unnest($7::integer[]) AS x"
+    "  ON CONFLICT DO NOTHING),"
+    " d AS (DELETE FROM smsverify.tokens WHERE token_hash = $8::bytea"
+    "  AND EXISTS (SELECT 1 FROM m))"
+    " SELECT (SELECT id FROM m)," SV_PG_TAKEN_COLS;
+
+
+/* EMAIL_TAKEN or PHONE_TAKEN from the booleans at col, or OK */
+static sv_store_rc_t
+sv_taken(const PGresult *res, int col)
+{
+    if (sv_store_pg_bool(res, 0, col)) {
+        return SV_STORE_EMAIL_TAKEN;
+    }
+
+    if (sv_store_pg_bool(res, 0, col + 1)) {
+        return SV_STORE_PHONE_TAKEN;
+    }
+
+    return SV_STORE_OK;
+}
+
+
+static void
+sv_taken_params(sv_pg_params_t *p, const sv_member_t *m)
+{
+    sv_pg_params_init(p);
+    sv_pg_param_text(p, m->email_key);
+    sv_pg_param_text(p, m->phone);
+}
+
+
+/*
+ * A signup refused as taken counts against its token, locked by the
+ * caller's transaction (rec as read): updated, or deleted when used up.
+ */
+static sv_pg_rc_t
+sv_token_refused(sv_pgq_t *q, const uint8_t *token_hash, sv_token_rec_t *rec)
+{
+    int             gone;
+    sv_pg_params_t  p;
+
+    gone = sv_rules_token_refused(rec);
+
+    sv_pg_params_init(&p);
+    sv_pg_param_bytes(&p, token_hash, SV_HASH_SIZE);
+
+    if (gone) {
+        return sv_store_pg_exec(q, "DELETE FROM smsverify.tokens"
+                                " WHERE token_hash = $1::bytea", &p, NULL);
+    }
+
+    sv_pg_param_int64(&p, rec->failures);
+
+    return sv_store_pg_exec(q, "UPDATE smsverify.tokens"
+                            " SET failures = $2::integer"
+                            " WHERE token_hash = $1::bytea", &p, NULL);
+}
+
+
+/* the token locked: 1 there, 0 not (rec all zero) */
+static sv_pg_rc_t
+sv_token_lock(sv_pgq_t *q, const uint8_t *token_hash, sv_token_rec_t *rec,
+    int *found)
+{
+    PGresult        *res;
+    sv_pg_rc_t       rc;
+    sv_pg_params_t   p;
+
+    sv_pg_params_init(&p);
+    sv_pg_param_bytes(&p, token_hash, SV_HASH_SIZE);
+
+    rc = sv_store_pg_exec(q, sv_pg_token_lock_sql, &p, &res);
+    if (rc != SV_PG_OK) {
+        return rc;
+    }
+
+    *found = sv_pg_token(res, 0, rec);
+    PQclear(res);
+
+    return *found < 0 ? sv_pg_bad_row_txn(q, "tokens") : SV_PG_OK;
+}
+
+
+static sv_pg_rc_t
+sv_token_refused_body(sv_pg_txn_t *t, void *arg)
+{
+    int               found;
+    sv_pg_rc_t        rc;
+    sv_signup_arg_t  *a = arg;
+
+    a->q.txn = t;
+
+    rc = sv_token_lock(&a->q, a->m->token_hash, &a->tok, &found);
+    if (rc != SV_PG_OK || !found) {
+        return rc;
+    }
+
+    return sv_token_refused(&a->q, a->m->token_hash, &a->tok);
+}
+
+
+static sv_store_rc_t
+sv_pg_signup_check(sv_store_t *st, const sv_member_t *m, char *err,
+    size_t errlen)
+{
+    int               found;
+    PGresult         *res;
+    sv_pg_err_t       e;
+    sv_store_rc_t     rc;
+    sv_pg_params_t    p;
+    sv_token_rec_t    tok;
+    sv_signup_arg_t   a;
+
+    sv_taken_params(&p, m);
+    sv_pg_param_bytes(&p, m->token_hash, SV_HASH_SIZE);
+
+    rc = sv_pg_once(st,
+        "SELECT " SV_PG_TOKEN_COLS "," SV_PG_TAKEN_COLS
+        " FROM (VALUES (1)) AS v"
+        " LEFT JOIN smsverify.tokens t ON t.token_hash = $3::bytea",
+        &p, &res, err, errlen);
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
+    found = sv_pg_token(res, 0, &tok);
+    rc = sv_taken(res, 4);
+    PQclear(res);
+
+    if (found < 0) {
+        return sv_pg_bad_row("tokens", err, errlen);
+    }
+
+    if (!found
+        || !sv_rules_token_valid(&tok, m->phone, SV_PURPOSE_SIGNUP,
+                                 m->now_ms))
+    {
+        return SV_STORE_NO_TOKEN;
+    }
+
+    if (rc != SV_STORE_OK) {
+        /* the answer even if the count fails: the signup still decides */
+        memset(&a, 0, sizeof(a));
+        a.m = (sv_member_t *) m;
+        a.q.pg = sv_store_pg(st);
+        a.q.e = &e;
+        (void) sv_pg_transaction(a.q.pg, SV_PG_READ_COMMITTED,
+                                 sv_token_refused_body, &a, &e);
+    }
+
+    return rc;
+}
+
+
+/* after an insert that did nothing: what the racer took, seen now */
+static sv_pg_rc_t
+sv_signup_taken(sv_signup_arg_t *a)
+{
+    PGresult        *res;
+    sv_pg_rc_t       rc;
+    sv_pg_params_t   p;
+
+    sv_taken_params(&p, a->m);
+
+    rc = sv_store_pg_exec(&a->q, sv_pg_taken_sql, &p, &res);
+    if (rc != SV_PG_OK) {
+        return rc;
+    }
+
+    a->verdict = sv_taken(res, 0);
+    PQclear(res);
+
+    /* neither: the racer's member went again; try again */
+    return a->verdict == SV_STORE_OK ? SV_PG_RETRY : SV_PG_OK;
+}
+
+
+static sv_pg_rc_t
+sv_signup_insert(sv_signup_arg_t *a, int64_t *id)
+{
+    size_t           i;
+    int64_t          terms[SV_STORE_TERMS_MAX];
+    PGresult        *res;
+    sv_pg_rc_t       rc;
+    sv_member_t     *m = a->m;
+    sv_pg_params_t   p;
+    char             text[SV_PG_TERMS_SIZE];
+
+    for (i = 0; i < m->nterms && i < SV_STORE_TERMS_MAX; i++) {
+        terms[i] = m->terms[i];
+    }
+
+    sv_pg_ints_text(terms, i, text, sizeof(text));
+
+    sv_taken_params(&p, m);
+    sv_pg_param_text(&p, m->email);
+    sv_pg_param_text(&p, m->nickname);
+    sv_pg_param_text(&p, m->password_hash);
+    sv_pg_param_int64(&p, m->now_ms);
+    sv_pg_param_text(&p, text);
+    sv_pg_param_bytes(&p, m->token_hash, SV_HASH_SIZE);
+
+    rc = sv_store_pg_exec(&a->q, sv_pg_signup_sql, &p, &res);
+    if (rc != SV_PG_OK) {
+        return rc;
+    }
+
+    *id = 0;
+
+    if (!sv_pg_null(res, 0) && sv_pg_int_in(res, 0, 0, 1, INT64_MAX, id) != 0)
+    {
+        PQclear(res);
+        return sv_pg_bad_row_txn(&a->q, "members");
+    }
+
+    a->verdict = *id ? SV_STORE_OK : sv_taken(res, 1);
+    PQclear(res);
+
+    if (*id == 0 && a->verdict == SV_STORE_OK) {
+        return sv_signup_taken(a);
+    }
+
+    return SV_PG_OK;
+}
+
+
+static sv_pg_rc_t
+sv_signup_body(sv_pg_txn_t *t, void *arg)
+{
+    int               found;
+    int64_t           id;
+    sv_pg_rc_t        rc;
+    sv_signup_arg_t  *a = arg;
+
+    a->q.txn = t;
+    a->verdict = SV_STORE_ERROR;
+
+    rc = sv_token_lock(&a->q, a->m->token_hash, &a->tok, &found);
+    if (rc != SV_PG_OK) {
+        return rc;
+    }
+
+    if (!found
+        || !sv_rules_token_valid(&a->tok, a->m->phone, SV_PURPOSE_SIGNUP,
+                                 a->m->now_ms))
+    {
+        a->verdict = SV_STORE_NO_TOKEN;
+        return SV_PG_ROLLBACK;
+    }
+
+    rc = sv_signup_insert(a, &id);
+    if (rc != SV_PG_OK) {
+        return rc;
+    }
+
+    if (a->verdict != SV_STORE_OK) {
+        return sv_token_refused(&a->q, a->m->token_hash, &a->tok);
+    }
+
+    a->m->id = (uint64_t) id;
+
+    return SV_PG_OK;
+}
+
+
+static sv_store_rc_t
+sv_pg_signup(sv_store_t *st, sv_member_t *m, char *err, size_t errlen)
+{
+    sv_pg_rc_t       rc;
+    sv_pg_err_t      e;
+    sv_signup_arg_t  a;
+
+    memset(&a, 0, sizeof(a));
+    a.m = m;
+    a.q.pg = sv_store_pg(st);
+    a.q.e = &e;
+
+    rc = sv_pg_transaction(a.q.pg, SV_PG_READ_COMMITTED, sv_signup_body, &a,
+                           &e);
+
+    return sv_pg_txn_verdict(rc, a.verdict, &e, err, errlen);
+}
+
+
+/* Logins. */
+
+static const char  sv_pg_login_read_sql[] =
+    "SELECT stamps_ms::text, keep_until_ms FROM smsverify.login_failures"
+    " WHERE account = $1::text";
+
+static const char  sv_pg_login_lock_sql[] =
+    "SELECT stamps_ms::text, keep_until_ms FROM smsverify.login_failures"
+    " WHERE account = $1::text FOR UPDATE";
+
+/* as sv_pg_send_write_sql: $4 the row was there */
+static const char  sv_pg_login_write_sql[] =
+    "INSERT INTO smsverify.login_failures (account, stamps_ms, keep_until_ms)"
+    " VALUES ($1::text, $2::bigint[], $3::bigint)"
+    " ON CONFLICT (account) DO UPDATE SET stamps_ms = EXCLUDED.stamps_ms,"
+    " keep_until_ms = EXCLUDED.keep_until_ms WHERE $4::boolean";
+
+
+static sv_store_rc_t
+sv_pg_login_allowed(sv_store_t *st, sv_login_t *l, char *err, size_t errlen)
+{
+    int              rc;
+    PGresult        *res;
+    sv_store_rc_t    src;
+    sv_pg_params_t   p;
+    sv_login_rec_t   rec;
+
+    sv_pg_params_init(&p);
+    sv_pg_param_text(&p, l->account);
+
+    src = sv_pg_once(st, sv_pg_login_read_sql, &p, &res, err, errlen);
+    if (src != SV_STORE_OK) {
+        return src;
+    }
+
+    rc = sv_pg_window(res, 0, &rec);
+    PQclear(res);
+
+    if (rc < 0) {
+        return sv_pg_bad_row("login_failures", err, errlen);
+    }
+
+    return sv_rules_login_allowed(&rec, l);
+}
+
+
+typedef struct {
+    sv_login_t         *l;
+    sv_pgq_t            q;
+} sv_login_arg_t;
+
+
+static sv_pg_rc_t
+sv_login_failed_body(sv_pg_txn_t *t, void *arg)
+{
+    int              there;
+    PGresult        *res;
+    sv_pg_rc_t       rc;
+    sv_login_arg_t  *a = arg;
+    sv_pg_params_t   p;
+    sv_login_rec_t   rec;
+    char             text[SV_PG_STAMPS_SIZE];
+
+    a->q.txn = t;
+
+    sv_pg_params_init(&p);
+    sv_pg_param_text(&p, a->l->account);
+
+    rc = sv_store_pg_exec(&a->q, sv_pg_login_lock_sql, &p, &res);
+    if (rc != SV_PG_OK) {
+        return rc;
+    }
+
+    there = sv_pg_window(res, 0, &rec);
+    PQclear(res);
+
+    if (there < 0) {
+        return sv_pg_bad_row_txn(&a->q, "login_failures");
+    }
+
+    sv_rules_login_failed(&rec, a->l);
+    sv_pg_window_text(&rec, text);
+
+    sv_pg_param_text(&p, text);
+    sv_pg_param_int64(&p, rec.keep_until_ms);
+    sv_pg_bool_param(&p, there);
+
+    rc = sv_store_pg_exec(&a->q, sv_pg_login_write_sql, &p, &res);
+    if (rc != SV_PG_OK) {
+        return rc;
+    }
+
+    /* a racer's first failure came in between: count on top of it */
+    rc = sv_store_pg_changed(res) == 1 ? SV_PG_OK : SV_PG_RETRY;
+    PQclear(res);
+
+    return rc;
+}
+
+
+static sv_store_rc_t
+sv_pg_login_failed(sv_store_t *st, sv_login_t *l, char *err, size_t errlen)
+{
+    sv_pg_rc_t      rc;
+    sv_pg_err_t     e;
+    sv_login_arg_t  a = { l, { sv_store_pg(st), NULL, &e } };
+
+    rc = sv_pg_transaction(a.q.pg, SV_PG_READ_COMMITTED, sv_login_failed_body,
+                           &a, &e);
+
+    return sv_store_pg_rc(rc, &e, err, errlen);
+}
+
+
+/* Members. */
+
+static sv_store_rc_t
+sv_pg_member_find(sv_store_t *st, const char *email_key, const char *phone,
+    sv_member_info_t *m, char *err, size_t errlen)
+{
+    int              found;
+    PGresult        *res;
+    sv_store_rc_t    rc;
+    sv_pg_params_t   p;
+
+    sv_pg_params_init(&p);
+
+    if (email_key != NULL) {
+        sv_pg_param_text(&p, email_key);
+        rc = sv_pg_once(st, "SELECT " SV_PG_MEMBER_COLS("m")
+                        " FROM smsverify.members m"
+                        " WHERE " SV_PG_EMAIL_FOLD("m.email") " = $1::text",
+                        &p, &res, err, errlen);
+
+    } else {
+        sv_pg_param_text(&p, phone);
+        rc = sv_pg_once(st, "SELECT " SV_PG_MEMBER_COLS("m")
+                        " FROM smsverify.members m"
+                        " WHERE m.phone = $1::text",
+                        &p, &res, err, errlen);
+    }
+
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
+    found = sv_pg_member(res, 0, m);
+    PQclear(res);
+
+    if (found < 0) {
+        return sv_pg_bad_row("members", err, errlen);
+    }
+
+    return found ? SV_STORE_OK : SV_STORE_NOT_MEMBER;
+}
+
+
+static sv_store_rc_t
+sv_pg_member_rehash(sv_store_t *st, uint64_t id, const char *old_hash,
+    const char *new_hash, char *err, size_t errlen)
+{
+    int              there;
+    PGresult        *res;
+    sv_store_rc_t    rc;
+    sv_pg_params_t   p;
+
+    if (id > INT64_MAX) {
+        return SV_STORE_NOT_MEMBER;
+    }
+
+    sv_pg_params_init(&p);
+    sv_pg_param_int64(&p, (int64_t) id);
+    sv_pg_param_text(&p, old_hash);
+    sv_pg_param_text(&p, new_hash);
+
+    /* a reset meanwhile changed the hash: the reset wins */
+    rc = sv_pg_once(st,
+        "WITH u AS (UPDATE smsverify.members SET password_hash = $3::text"
+        "  WHERE id = $1::bigint AND password_hash = $2::text)"
+        " SELECT EXISTS (SELECT 1 FROM smsverify.members"
+        "  WHERE id = $1::bigint)",
+        &p, &res, err, errlen);
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
+    there = sv_store_pg_bool(res, 0, 0);
+    PQclear(res);
+
+    return there ? SV_STORE_OK : SV_STORE_NOT_MEMBER;
+}
+
+
+/* Sessions. */
+
+/*
+ * Stored only if the member's epoch is still the one the login saw,
+ * under a share lock on the member: a reset that moved it on first
+ * leaves nothing to insert, and one that comes after waits for this
+ * statement and then deletes what it inserted.  The account's failures
+ * go in the same statement.
+ */
+static const char  sv_pg_session_start_sql[] =
+    "WITH f AS (DELETE FROM smsverify.login_failures"
+    "  WHERE account = $7::text)"
+    " INSERT INTO smsverify.sessions (session_hash, member_id, epoch,"
+    " created_ms, last_used_ms, expires_ms, idle_ms)"
+    " SELECT $1::bytea, m.id, m.epoch, $4::bigint, $5::bigint, $6::bigint,"
+    " $8::bigint"
+    " FROM (SELECT id, epoch FROM smsverify.members"
+    "  WHERE id = $2::bigint AND epoch = $3::bigint FOR SHARE) AS m"
+    " ON CONFLICT (session_hash) DO UPDATE SET"
+    " member_id = EXCLUDED.member_id, epoch = EXCLUDED.epoch,"
+    " created_ms = EXCLUDED.created_ms,"
+    " last_used_ms = EXCLUDED.last_used_ms,"
+    " expires_ms = EXCLUDED.expires_ms, idle_ms = EXCLUDED.idle_ms";
+
+
+static sv_store_rc_t
+sv_pg_session_start(sv_store_t *st, const sv_session_t *s, char *err,
+    size_t errlen)
+{
+    sv_pg_params_t    p;
+    sv_session_rec_t  rec;
+
+    if (s->member_id > INT64_MAX) {
+        snprintf(err, errlen, "a member id out of range");
+        return SV_STORE_ERROR;
+    }
+
+    sv_rules_session_new(&rec, s);
+
+    sv_pg_params_init(&p);
+    sv_pg_param_bytes(&p, s->hash, SV_HASH_SIZE);
+    sv_pg_param_int64(&p, (int64_t) rec.member_id);
+    sv_pg_param_int64(&p, rec.epoch);
+    sv_pg_param_int64(&p, rec.created_ms);
+    sv_pg_param_int64(&p, rec.last_used_ms);
+    sv_pg_param_int64(&p, rec.expires_ms);
+    sv_pg_param_text(&p, s->account);
+    sv_pg_param_int64(&p, rec.idle_ms);
+
+    return sv_pg_once(st, sv_pg_session_start_sql, &p, NULL, err, errlen);
+}
+
+
+static const char  sv_pg_session_get_sql[] =
+    "SELECT s.member_id, s.epoch, s.created_ms, s.last_used_ms,"
+    " s.expires_ms, s.idle_ms, " SV_PG_MEMBER_COLS("m")
+    " FROM smsverify.sessions s"
+    " LEFT JOIN smsverify.members m ON m.id = s.member_id"
+    " WHERE s.session_hash = $1::bytea";
+
+
+/* 1 if a session was read, 0 if none, -1 if bad */
+static int
+sv_session_rec(const PGresult *res, sv_session_rec_t *rec)
+{
+    int64_t  id, epoch;
+
+    memset(rec, 0, sizeof(sv_session_rec_t));
+
+    if (sv_pg_null(res, 0)) {
+        return 0;
+    }
+
+    if (sv_pg_int_in(res, 0, 0, 1, INT64_MAX, &id) != 0
+        || sv_pg_int_in(res, 0, 1, 0, UINT32_MAX, &epoch) != 0
+        || sv_pg_int64(res, 0, 2, &rec->created_ms) != 0
+        || sv_pg_int64(res, 0, 3, &rec->last_used_ms) != 0
+        || sv_pg_int64(res, 0, 4, &rec->expires_ms) != 0
+        || sv_pg_int64(res, 0, 5, &rec->idle_ms) != 0)
+    {
+        return -1;
+    }
+
+    rec->member_id = (uint64_t) id;
+    rec->epoch = (uint32_t) epoch;
+
+    return 1;
+}
+
+
+static sv_store_rc_t
+sv_pg_session_get(sv_store_t *st, sv_session_get_t *g, char *err,
+    size_t errlen)
+{
+    int               found, member;
+    PGresult         *res;
+    sv_store_rc_t     rc;
+    sv_pg_params_t    p;
+    sv_session_rec_t  rec;
+
+    memset(&g->member, 0, sizeof(sv_member_info_t));
+
+    sv_pg_params_init(&p);
+    sv_pg_param_bytes(&p, g->hash, SV_HASH_SIZE);
+
+    rc = sv_pg_once(st, sv_pg_session_get_sql, &p, &res, err, errlen);
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
+    found = sv_session_rec(res, &rec);
+    member = found > 0 ? sv_pg_member(res, 6, &g->member) : 0;
+    PQclear(res);
+
+    if (found < 0 || member < 0) {
+        memset(&g->member, 0, sizeof(sv_member_info_t));
+        return sv_pg_bad_row(found < 0 ? "sessions" : "members", err,
+                             errlen);
+    }
+
+    if (!found) {
+        return SV_STORE_NO_SESSION;
+    }
+
+    rc = sv_rules_session_get(&rec, member ? &g->member : NULL, g);
+
+    if (rc != SV_STORE_OK) {
+        memset(&g->member, 0, sizeof(sv_member_info_t));
+    }
+
+    return rc;
+}
+
+
+/*
+ * A use moves the last use on (never back); an ended session is deleted
+ * instead: the two conditions exclude each other, and each is checked
+ * again on the row as a racer left it.
+ */
+static sv_store_rc_t
+sv_pg_session_touch(sv_store_t *st, const uint8_t *hash, int64_t now_ms,
+    char *err, size_t errlen)
+{
+    sv_pg_params_t  p;
+
+    sv_pg_params_init(&p);
+    sv_pg_param_bytes(&p, hash, SV_HASH_SIZE);
+    sv_pg_param_int64(&p, now_ms);
+
+    return sv_pg_once(st,
+        "WITH u AS (UPDATE smsverify.sessions"
+        "  SET last_used_ms = greatest(last_used_ms, $2::bigint)"
+        "  WHERE session_hash = $1::bytea"
+        "  AND NOT " SV_PG_SESSION_ENDED("$2::bigint") ")"
+        " DELETE FROM smsverify.sessions WHERE session_hash = $1::bytea"
+        " AND " SV_PG_SESSION_ENDED("$2::bigint"),
+        &p, NULL, err, errlen);
+}
+
+
+static sv_store_rc_t
+sv_pg_session_end(sv_store_t *st, const uint8_t *hash, char *err,
+    size_t errlen)
+{
+    sv_pg_params_t  p;
+
+    sv_pg_params_init(&p);
+    sv_pg_param_bytes(&p, hash, SV_HASH_SIZE);
+
+    return sv_pg_once(st, "DELETE FROM smsverify.sessions"
+                      " WHERE session_hash = $1::bytea", &p, NULL, err,
+                      errlen);
+}
+
+
+/* Resets. */
+
+static sv_store_rc_t
+sv_pg_reset_check(sv_store_t *st, const sv_reset_t *r, char *err,
+    size_t errlen)
+{
+    int              found, taken;
+    PGresult        *res;
+    sv_store_rc_t    rc;
+    sv_pg_params_t   p;
+    sv_token_rec_t   tok;
+
+    sv_pg_params_init(&p);
+    sv_pg_param_bytes(&p, r->token_hash, SV_HASH_SIZE);
+    sv_pg_param_text(&p, r->phone);
+
+    rc = sv_pg_once(st,
+        "SELECT " SV_PG_TOKEN_COLS ","
+        " EXISTS (SELECT 1 FROM smsverify.members WHERE phone = $2::text)"
+        " FROM (VALUES (1)) AS v"
+        " LEFT JOIN smsverify.tokens t ON t.token_hash = $1::bytea",
+        &p, &res, err, errlen);
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
+    found = sv_pg_token(res, 0, &tok);
+    taken = sv_store_pg_bool(res, 0, 4);
+    PQclear(res);
+
+    if (found < 0) {
+        return sv_pg_bad_row("tokens", err, errlen);
+    }
+
+    if (!found
+        || !sv_rules_token_valid(&tok, r->phone, SV_PURPOSE_RESET, r->now_ms))
+    {
+        return SV_STORE_NO_TOKEN;
+    }
+
+    return taken ? SV_STORE_OK : SV_STORE_NOT_MEMBER;
+}
+
+
+typedef struct {
+    sv_reset_t         *r;
+    sv_store_rc_t       verdict;
+    sv_pgq_t            q;
+} sv_reset_arg_t;
+
+
+/*
+ * The token used up and the member's new hash and epoch, in one
+ * statement: NOT_MEMBER uses the token too, as the LMDB store does.
+ */
+static const char  sv_pg_reset_sql[] =
+    "WITH d AS (DELETE FROM smsverify.tokens WHERE token_hash = $1::bytea)"
+    " UPDATE smsverify.members SET password_hash = $3::text,"
+    " epoch = epoch + 1 WHERE phone = $2::text RETURNING id";
+
+
+static sv_pg_rc_t
+sv_reset_member(sv_reset_arg_t *a, int64_t *id)
+{
+    PGresult        *res;
+    sv_pg_rc_t       rc;
+    sv_pg_params_t   p;
+
+    sv_pg_params_init(&p);
+    sv_pg_param_bytes(&p, a->r->token_hash, SV_HASH_SIZE);
+    sv_pg_param_text(&p, a->r->phone);
+    sv_pg_param_text(&p, a->r->password_hash);
+
+    rc = sv_store_pg_exec(&a->q, sv_pg_reset_sql, &p, &res);
+    if (rc != SV_PG_OK) {
+        return rc;
+    }
+
+    *id = 0;
+
+    if (PQntuples(res) == 1
+        && sv_pg_int_in(res, 0, 0, 1, INT64_MAX, id) != 0)
+    {
+        rc = sv_pg_bad_row_txn(&a->q, "members");
+    }
+
+    PQclear(res);
+
+    return rc;
+}
+
+
+static sv_pg_rc_t
+sv_reset_body(sv_pg_txn_t *t, void *arg)
+{
+    int              found;
+    int64_t          id;
+    sv_pg_rc_t       rc;
+    sv_reset_arg_t  *a = arg;
+    sv_pg_params_t   p;
+    sv_token_rec_t   tok;
+
+    a->q.txn = t;
+    a->verdict = SV_STORE_ERROR;
+
+    rc = sv_token_lock(&a->q, a->r->token_hash, &tok, &found);
+    if (rc != SV_PG_OK) {
+        return rc;
+    }
+
+    if (!found
+        || !sv_rules_token_valid(&tok, a->r->phone, SV_PURPOSE_RESET,
+                                 a->r->now_ms))
+    {
+        a->verdict = SV_STORE_NO_TOKEN;
+        return SV_PG_ROLLBACK;
+    }
+
+    rc = sv_reset_member(a, &id);
+    if (rc != SV_PG_OK) {
+        return rc;
+    }
+
+    if (id == 0) {
+        a->verdict = SV_STORE_NOT_MEMBER;
+        return SV_PG_OK;
+    }
+
+    /* a statement of its own: it sees a session a login just committed */
+    sv_pg_params_init(&p);
+    sv_pg_param_int64(&p, id);
+
+    rc = sv_store_pg_exec(&a->q, "DELETE FROM smsverify.sessions"
+                          " WHERE member_id = $1::bigint", &p, NULL);
+    if (rc != SV_PG_OK) {
+        return rc;
+    }
+
+    a->r->id = (uint64_t) id;
+    a->verdict = SV_STORE_OK;
+
+    return SV_PG_OK;
+}
+
+
+static sv_store_rc_t
+sv_pg_reset(sv_store_t *st, sv_reset_t *r, char *err, size_t errlen)
+{
+    sv_pg_rc_t      rc;
+    sv_pg_err_t     e;
+    sv_reset_arg_t  a;
+
+    memset(&a, 0, sizeof(a));
+    a.r = r;
+    a.q.pg = sv_store_pg(st);
+    a.q.e = &e;
+
+    rc = sv_pg_transaction(a.q.pg, SV_PG_READ_COMMITTED, sv_reset_body, &a,
+                           &e);
+
+    return sv_pg_txn_verdict(rc, a.verdict, &e, err, errlen);
+}
+
+
+/* Stats: the counts' slots, summed (sv_pg_schema.c, version 2). */
+
+static sv_store_rc_t
+sv_pg_stats(sv_store_t *st, sv_store_stats_t *stats, char *err,
+    size_t errlen)
+{
+    int64_t        codes, members;
+    PGresult      *res;
+    sv_store_rc_t  rc;
+
+    rc = sv_pg_once(st,
+        "SELECT coalesce(sum(value) FILTER (WHERE name = 'codes'), 0),"
+        " coalesce(sum(value) FILTER (WHERE name = 'members'), 0)"
+        " FROM smsverify.counts", NULL, &res, err, errlen);
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
+    if (sv_pg_int_in(res, 0, 0, 0, INT64_MAX, &codes) != 0
+        || sv_pg_int_in(res, 0, 1, 0, INT64_MAX, &members) != 0)
+    {
+        PQclear(res);
+        return sv_pg_bad_row("counts", err, errlen);
+    }
+
+    PQclear(res);
+
+    stats->codes_pending = (uint64_t) codes;
+    stats->members = (uint64_t) members;
+
+    return SV_STORE_OK;
+}
+
+
+/* Sweep. */
+
+/*
+ * What each table keeps no longer, in the LMDB store's order, at most
+ * $2 rows a statement: $1 is the time (the day, for daily_sms), the
+ * outer condition checked again on a row a racer renewed meanwhile.
+ */
+static const char *const  sv_pg_sweep_sql[] = {
+
+    /* sv_rules_code_gone(): $1 is now less the grace */
+    "DELETE FROM smsverify.codes WHERE expires_ms <= $1::bigint"
+    " AND phone IN (SELECT phone FROM smsverify.codes"
+    "  WHERE expires_ms <= $1::bigint LIMIT $2::bigint)",
+
+    "DELETE FROM smsverify.tokens WHERE expires_ms <= $1::bigint"
+    " AND token_hash IN (SELECT token_hash FROM smsverify.tokens"
+    "  WHERE expires_ms <= $1::bigint LIMIT $2::bigint)",
+
+    "DELETE FROM smsverify.sends WHERE keep_until_ms <= $1::bigint"
+    " AND phone IN (SELECT phone FROM smsverify.sends"
+    "  WHERE keep_until_ms <= $1::bigint LIMIT $2::bigint)",
+
+    "DELETE FROM smsverify.address_sends WHERE keep_until_ms <= $1::bigint"
+    " AND address IN (SELECT address FROM smsverify.address_sends"
+    "  WHERE keep_until_ms <= $1::bigint LIMIT $2::bigint)",
+
+    "DELETE FROM smsverify.daily_sms WHERE day < $1::date"
+    " AND day IN (SELECT day FROM smsverify.daily_sms"
+    "  WHERE day < $1::date LIMIT $2::bigint)",
+
+    "DELETE FROM smsverify.sessions"
+    " WHERE " SV_PG_SESSION_ENDED("$1::bigint")
+    " AND session_hash IN (SELECT session_hash FROM smsverify.sessions"
+    "  WHERE expires_ms <= $1::bigint"
+    "  OR last_used_ms + idle_ms <= $1::bigint LIMIT $2::bigint)",
+
+    "DELETE FROM smsverify.login_failures WHERE keep_until_ms <= $1::bigint"
+    " AND account IN (SELECT account FROM smsverify.login_failures"
+    "  WHERE keep_until_ms <= $1::bigint LIMIT $2::bigint)",
+
+    NULL
+};
+
+#define SV_PG_SWEEP_CODES  0
+#define SV_PG_SWEEP_DAYS   4
+
+
+static sv_store_rc_t
+sv_pg_sweep(sv_store_t *st, int64_t now_ms, int64_t grace_ms, size_t max,
+    char *err, size_t errlen)
+{
+    int              i;
+    long             n;
+    char             day[SV_DAY_KEY_SIZE];
+    size_t           left;
+    PGresult        *res;
+    sv_store_rc_t    rc;
+    sv_pg_params_t   p;
+
+    sv_rules_day_key(sv_rules_day(now_ms), day);
+
+    for (i = 0, left = max; sv_pg_sweep_sql[i] != NULL && left > 0; i++) {
+        sv_pg_params_init(&p);
+
+        if (i == SV_PG_SWEEP_DAYS) {
+            sv_pg_param_text(&p, day);
+
+        } else {
+            sv_pg_param_int64(&p, i == SV_PG_SWEEP_CODES ? now_ms - grace_ms
+                                                         : now_ms);
+        }
+
+        sv_pg_param_int64(&p, left > INT64_MAX ? INT64_MAX : (int64_t) left);
+
+        rc = sv_pg_once(st, sv_pg_sweep_sql[i], &p, &res, err, errlen);
+        if (rc != SV_STORE_OK) {
+            return rc;
+        }
+
+        n = sv_store_pg_changed(res);
+        PQclear(res);
+
+        left -= (size_t) n < left ? (size_t) n : left;
+    }
+
+    return SV_STORE_OK;
+}
+
+
+static const sv_store_ops_t  sv_pg_ops = {
+    "postgresql",
+    sv_pg_close,
+    NULL,                               /* sync: every commit is the db's */
+    NULL,                               /* reader_check */
+    sv_pg_send_begin,
+    sv_pg_send_abort,
+    sv_pg_code_put,
+    sv_pg_confirm,
+    sv_pg_token_check,
+    sv_pg_token_phone,
+    sv_pg_signup_check,
+    sv_pg_signup,
+    sv_pg_login_allowed,
+    sv_pg_login_failed,
+    sv_pg_member_find,
+    sv_pg_member_rehash,
+    sv_pg_session_start,
+    sv_pg_session_get,
+    sv_pg_session_touch,
+    sv_pg_session_end,
+    sv_pg_reset_check,
+    sv_pg_reset,
+    NULL,                               /* reads wait on the network */
+    sv_pg_stats,
+    sv_pg_sweep
+};
+
+
+sv_store_rc_t
+sv_store_pg_open(sv_store_t **stp, const sv_store_conf_t *conf, char *err,
+    size_t errlen)
+{
+    sv_pg_err_t     e;
+    sv_pg_conf_t    pc;
+    sv_store_pg_t  *st;
+
+    st = calloc(1, sizeof(sv_store_pg_t));
+    if (st == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return SV_STORE_ERROR;
+    }
+
+    memset(&pc, 0, sizeof(pc));
+    pc.uri = conf->uri;
+    pc.statement_timeout_ms = conf->statement_timeout_ms;
+    pc.connect_timeout_s = conf->connect_timeout_s;
+
+    if (sv_pg_create(&st->pg, &pc, &e) != SV_PG_OK) {
+        snprintf(err, errlen, "%s", e.text);
+        free(st);
+        return SV_STORE_ERROR;
+    }
+
+    st->store.ops = &sv_pg_ops;
+    *stp = &st->store;
+
+    return SV_STORE_OK;
+}
