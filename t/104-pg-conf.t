@@ -27,6 +27,8 @@ our $HttpConfig = <<'_EOC_';
     smsverify_secret $TEST_NGINX_PG_KEY;
     smsverify_provider log;
     smsverify_password_hash bcrypt cost=4;
+    smsverify_terms 1 required;
+    smsverify_terms 2 optional;
 _EOC_
 
 our $Config = <<'_EOC_';
@@ -39,8 +41,8 @@ our $Config = <<'_EOC_';
     location = /reset_send { smsverify reset_send; }
     location = /reset      { smsverify reset; }
     location = /status     { smsverify status; }
-    location /members/     { smsverify_auth member; return 200 "in\n"; }
-    location /verified/    { smsverify_auth verified; return 200 "in\n"; }
+    location /members/     { smsverify_auth member; root html; }
+    location /verified/    { smsverify_auth verified; root html; }
 _EOC_
 
 sv_block_defaults(http_config => $HttpConfig, config => $Config);

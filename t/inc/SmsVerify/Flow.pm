@@ -19,6 +19,8 @@ package SmsVerify::Flow;
 #                           send, read the logged code, confirm: the token
 #                           (the confirm's response in $LastConfirm)
 #   sv_member(%fields)      a signup body
+#   sv_store_is_pg()        the suite runs against the PostgreSQL store
+#   sv_psql($sql)           psql on its database: the rows, as arrays
 #
 # and, in scope for flows: run_flow(), $Module, $RepoRoot, $LastConfirm.
 
@@ -34,10 +36,10 @@ use SmsVerify::Http qw(sv_request);
 use SmsVerify::Log qw(sv_code_for);
 
 use Exporter 'import';
-our @EXPORT = qw(sv_flow_blocks sv_block_defaults sv_verify_phone sv_member);
+our @EXPORT = qw(sv_flow_blocks sv_block_defaults sv_verify_phone sv_member
+                 sv_store_is_pg sv_psql);
 our @EXPORT_OK = qw(register_load_module run_flow $Module $RepoRoot
-                    $LastConfirm sv_store_is_pg sv_psql sv_pg_empty
-                    sv_pg_key_file $PgUri);
+                    $LastConfirm sv_pg_empty sv_pg_key_file $PgUri);
 our %EXPORT_TAGS = (all => [@EXPORT, @EXPORT_OK]);
 
 our $RepoRoot = Cwd::abs_path(
@@ -134,7 +136,7 @@ sub sv_pg_block {
         my $text = $block->can($section) ? $block->$section : undef;
         next if !defined $text;
         $secret ||= $text =~ /^\s*smsverify_secret\s/m;
-        $text =~ s{^(\s*)smsverify_store\s+(?!postgres)(\S+)([^;]*);}{
+        $text =~ s{^([ \t]*)smsverify_store[ \t]+(?!postgres)([^;\s]+)([^;\n]*);}{
             my ($indent, $dir, $params) = ($1, $2, $3);
             $stores++;
             $persist ||= $dir =~ /PERSIST/;
