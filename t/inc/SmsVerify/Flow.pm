@@ -73,7 +73,8 @@ sub register_load_module {
 # out, other parameters kept), a block without smsverify_secret gets one
 # (a key file of this run), and the block starts from an empty database
 # (the schema smsverify dropped; the module makes it again at its first
-# connection). A store named by $TEST_NGINX_PERSIST_DIR is meant to
+# connection). A store line that names a URI already (or
+# $TEST_NGINX_PG_...) is left as it is. A store named by $TEST_NGINX_PERSIST_DIR is meant to
 # outlive a block: only its first block starts empty.
 #
 # A block with a --- lmdb_only section (its value: why) is about what only
@@ -136,7 +137,7 @@ sub sv_pg_block {
         my $text = $block->can($section) ? $block->$section : undef;
         next if !defined $text;
         $secret ||= $text =~ /^\s*smsverify_secret\s/m;
-        $text =~ s{^([ \t]*)smsverify_store[ \t]+(?!postgres)([^;\s]+)([^;\n]*);}{
+        $text =~ s{^([ \t]*)smsverify_store[ \t]+(?!postgres|\$TEST_NGINX_PG_)([^;\s]+)([^;\n]*);}{
             my ($indent, $dir, $params) = ($1, $2, $3);
             $stores++;
             $persist ||= $dir =~ /PERSIST/;

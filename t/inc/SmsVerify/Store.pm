@@ -17,14 +17,15 @@ package SmsVerify::Store;
 # calls read the tables with psql, in the shapes the LMDB databases have
 # where the tests read them: members (key: the id as 8 bytes big-endian,
 # value: the member as JSON, with id, email, phone, nickname,
-# passwordHash, terms), emails and phones (key: the folded email or the
+# passwordHash, epoch, terms), emails and phones (key: the folded email or the
 # phone, value: the id), codes, sends, logins, addrs (key: the phone, the
 # account, the address; value: the row's columns as text, the stamps of a
 # count), days (key: the date, value: "sent refused"), tokens (key: the
 # hash, value: its columns, the phone last) and sessions (key: the hash,
 # value: the member's id).  sv_store_put writes a member's passwordHash
-# only.  Values are not LMDB's records: a test that decodes one reads the
-# table itself (sv_psql), or is LMDB-only; meta has no PostgreSQL form.
+# only; meta is smsverify.meta (the schema's version).  Values are not
+# LMDB's records: a test that decodes one reads the table itself
+# (sv_psql), or is LMDB-only.
 
 use strict;
 use warnings;
@@ -64,7 +65,7 @@ my %PgDump = (
     members => q{SELECT encode(int8send(m.id), 'hex'), encode(convert_to(
                    json_build_object('id', m.id, 'email', m.email,
                      'phone', m.phone, 'nickname', m.nickname,
-                     'passwordHash', m.password_hash,
+                     'passwordHash', m.password_hash, 'epoch', m.epoch,
                      'terms', coalesce((SELECT json_agg(t.terms_id
                                           ORDER BY t.terms_id)
                                         FROM smsverify.member_terms t
@@ -93,6 +94,9 @@ my %PgDump = (
     days    => q{SELECT encode(convert_to(day::text, 'UTF8'), 'hex'),
                    encode(convert_to(sent || ' ' || refused, 'UTF8'), 'hex')
                  FROM smsverify.daily_sms ORDER BY 1},
+    meta    => q{SELECT encode(convert_to(key, 'UTF8'), 'hex'),
+                   encode(convert_to(value, 'UTF8'), 'hex')
+                 FROM smsverify.meta ORDER BY 1},
     tokens  => q{SELECT encode(token_hash, 'hex'),
                    encode(convert_to(concat_ws(' ', expires_ms, failures,
                      purpose, phone), 'UTF8'), 'hex')
