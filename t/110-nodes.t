@@ -48,7 +48,12 @@ our $Config = <<'_EOC_';
     location = /logout  { smsverify logout; }
     location = /session { smsverify session; }
     location = /status  { smsverify status; }
-    location /members/  { smsverify_auth member; return 200 "$smsverify_member_id\n"; }
+    location /members/  {
+        smsverify_auth member;
+        proxy_set_header X-Member-Id $smsverify_member_id;
+        proxy_pass http://127.0.0.1:$server_port/echo;
+    }
+    location = /echo    { return 200 "$http_x_member_id\n"; }
     location = /node    { return 200 "A\n"; }
 _EOC_
 
@@ -64,13 +69,19 @@ run_tests();
 
 # ---- node B -----------------------------------------------------------------
 
+{
+package SmsVerify;
+
+use Time::HiRes qw(sleep time);
+
 our ($BPrefix, $BPort, $BLog);
 
-sub SmsVerify::node_b_start {
+sub node_b_start {
     my ($block) = @_;
     $BPort = server_port() + 1;
     $BPrefix = server_root() . '-b';
     $BLog = "$BPrefix/logs/error.log";
+    node_b_stop();      # one a failed flow left
     system('rm', '-rf', $BPrefix) == 0 or die "rm $BPrefix";
     mkdir $_ or die "mkdir $_: $!" for $BPrefix, "$BPrefix/conf", "$BPrefix/logs";
 
@@ -112,36 +123,37 @@ _EOC_
         or die "node B does not answer on $BPort";
 }
 
-sub SmsVerify::node_b_stop {
+sub node_b_stop {
+    return if !$BPrefix;
     my $pid = node_b_master() or return;
     kill 'QUIT', $pid;
     sv_wait_until(sub { !kill 0, $pid }, 10) or kill 'KILL', $pid;
 }
 
-sub SmsVerify::node_b_master {
+sub node_b_master {
     open my $in, '<', "$BPrefix/logs/nginx.pid" or return undef;
     my $pid = <$in> // '';
     return $pid =~ /(\d+)/ ? $1 : undef;
 }
 
 # a request to node B; its log provider's codes are in B's error log
-sub SmsVerify::on_b {
+sub on_b {
     local $Test::Nginx::Util::ServerPortForClient = $BPort;
     return sv_request(@_);
 }
 
-sub SmsVerify::code_on_b {
+sub code_on_b {
     local $Test::Nginx::Util::ErrLogFile = $BLog;
     return sv_code_for(shift);
 }
 
-sub SmsVerify::b_log_grep {
+sub b_log_grep {
     local $Test::Nginx::Util::ErrLogFile = $BLog;
     return sv_log_grep(shift);
 }
 
 # a phone verified through one node (send there, confirm on the other)
-sub SmsVerify::token_across {
+sub token_across {
     my ($phone) = @_;
     my $res = sv_request(POST => '/send', { phoneNumber => $phone });
     die "send: $res->{body}" if $res->{status} != 200;
@@ -152,7 +164,7 @@ sub SmsVerify::token_across {
 }
 
 # the members as the application reads them
-sub SmsVerify::pg_members {
+sub pg_members {
     return sv_psql(q{SELECT m.id, m.email, m.phone,
                        (SELECT string_agg(t.terms_id::text, ',' ORDER BY t.terms_id)
                         FROM smsverify.member_terms t WHERE t.member_id = m.id)
@@ -161,7 +173,7 @@ sub SmsVerify::pg_members {
 
 # Children that each start on the same instant, on alternate nodes: the
 # statuses (and JSON) of their answers, in the children's order.
-sub SmsVerify::race {
+sub race {
     my (@requests) = @_;
     my $at = time + 0.3;
     my @pids;
@@ -187,6 +199,8 @@ sub SmsVerify::race {
         push @got, $line;
     }
     return @got;
+}
+
 }
 
 __DATA__
