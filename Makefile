@@ -147,12 +147,17 @@ test-nginx: $(MODULE)
 	prove $(PROVE_INC) $(PROVE_FILES)
 
 # the same suite against the PostgreSQL store (t/inc/SmsVerify/Flow.pm):
-# unless TEST_NGINX_PG_URI names a server, the tests' own (t/pg/pg.sh) is
-# started for the run and stopped after it, if it was not running before
+# PG_RUN runs what follows it with TEST_NGINX_SMSVERIFY_STORE=postgresql
+# and, unless TEST_NGINX_PG_URI names a server, the tests' own (t/pg/pg.sh),
+# started for the run and stopped after it if it was not running before
 PG_PROVE_FILES ?= t
+# what valgrind and ASan run against PostgreSQL besides the whole suite
+# against LMDB: every endpoint, the races, the outage, two nodes
+PG_CHECK_FILES ?= t/020-send.t t/030-confirm.t t/040-signup.t t/045-race.t \
+                  t/100-login.t t/101-reset.t t/102-auth.t t/104-pg-conf.t \
+                  t/110-nodes.t
 
-test-nginx-pg: $(MODULE)
-	@set -e; \
+PG_RUN = set -e; \
 	if [ -z "$$TEST_NGINX_PG_URI" ]; then \
 	    if ! t/pg/pg.sh status >/dev/null 2>&1; then \
 	        t/pg/pg.sh start >/dev/null; \
@@ -160,8 +165,10 @@ test-nginx-pg: $(MODULE)
 	    fi; \
 	    eval "$$(t/pg/pg.sh env)"; \
 	fi; \
-	export SV_PG_SH=$(CURDIR)/t/pg/pg.sh; \
-	TEST_NGINX_SMSVERIFY_STORE=postgresql prove $(PROVE_INC) $(PG_PROVE_FILES)
+	export SV_PG_SH=$(CURDIR)/t/pg/pg.sh TEST_NGINX_SMSVERIFY_STORE=postgresql;
+
+test-nginx-pg: $(MODULE)
+	@$(PG_RUN) prove $(PROVE_INC) $(PG_PROVE_FILES)
 
 # a whole nginx from Debian's source package with the module linked in
 # (--add-module), and the CORS, lifecycle and flow files against it
@@ -174,6 +181,8 @@ test-static:
 test-valgrind: $(MODULE)
 	TEST_NGINX_USE_VALGRIND=1 TEST_NGINX_TIMEOUT=20 \
 	    prove $(PROVE_INC) $(PROVE_FILES)
+	@$(PG_RUN) TEST_NGINX_USE_VALGRIND=1 TEST_NGINX_TIMEOUT=20 \
+	    prove $(PROVE_INC) $(PG_CHECK_FILES)
 
 test-e2e: $(MODULE)
 	SMSVERIFY_MODULE=$(MODULE) t/e2e/run.sh
@@ -215,6 +224,7 @@ fuzz:
 # the suite again, the module built with AddressSanitizer and UBSan
 test-asan:
 	t/asan/run.sh
+	@$(PG_RUN) t/asan/run.sh $(PG_CHECK_FILES)
 
 # one run, every endpoint against nginx's return 200 (bench/README.md)
 bench: $(MODULE)
