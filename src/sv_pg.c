@@ -36,11 +36,21 @@
 
 typedef struct sv_pg_slot_s  sv_pg_slot_t;
 
+/* a statement prepared on a connection, known by its text's hash */
+typedef struct {
+    uint64_t            hash;
+    size_t              len;
+} sv_pg_prepared_t;
+
 struct sv_pg_slot_s {
     sv_pg_t            *pg;
     PGconn             *conn;
     sv_pg_slot_t       *prev;
     sv_pg_slot_t       *next;
+
+    /* the connection's, named "sv_pg_<index>"; gone with it */
+    unsigned            nprepared;
+    sv_pg_prepared_t    prepared[SV_PG_PREPARED_MAX];
 };
 
 struct sv_pg_s {
@@ -593,6 +603,8 @@ sv_pg_drop(sv_pg_slot_t *s)
         PQfinish(s->conn);
         s->conn = NULL;
     }
+
+    s->nprepared = 0;
 }
 
 
@@ -664,45 +676,17 @@ sv_pg_wait(PGconn *conn, int64_t deadline_ms, int *timed_out)
 
 
 /*
- * Sends one statement on the slot's connection and waits for its answer.
- * OK with *res (if asked for); otherwise e says why, and a connection
- * that cannot serve on is dropped.
+ * Waits for the answer to what was sent on the slot's connection.  OK
+ * with *res (if asked for); otherwise e says why, and a connection that
+ * cannot serve on is dropped.
  */
 static sv_pg_rc_t
-sv_pg_run(sv_pg_t *pg, sv_pg_slot_t *s, const char *sql,
-    const sv_pg_params_t *p, int binary, PGresult **res, sv_pg_err_t *e)
+sv_pg_answer(sv_pg_t *pg, sv_pg_slot_t *s, PGresult **res, sv_pg_err_t *e)
 {
     int              timed_out;
     int64_t          deadline;
     PGresult        *first, *r;
     ExecStatusType   status;
-
-    if (res != NULL) {
-        *res = NULL;
-    }
-
-    if (s->conn == NULL) {
-        sv_pg_err_set(e, "no connection");
-        return SV_PG_UNAVAILABLE;
-    }
-
-    if (p != NULL && p->overflow) {
-        sv_pg_err_set(e, "more than %d parameters", SV_PG_PARAMS_MAX);
-        return SV_PG_ERROR;
-    }
-
-    if (!PQsendQueryParams(s->conn, sql, p != NULL ? p->n : 0, NULL,
-                           p != NULL ? p->values : NULL,
-                           p != NULL ? p->lengths : NULL,
-                           p != NULL ? p->formats : NULL, binary ? 1 : 0))
-    {
-        sv_pg_err_conn(e, "could not send a statement: ", s->conn);
-        if (PQstatus(s->conn) == CONNECTION_BAD) {
-            sv_pg_drop(s);
-            return SV_PG_UNAVAILABLE;
-        }
-        return SV_PG_ERROR;
-    }
 
     first = NULL;
     deadline = sv_pg_now_ms() + pg->wait_ms;
@@ -770,6 +754,148 @@ sv_pg_run(sv_pg_t *pg, sv_pg_slot_t *s, const char *sql,
     }
 
     return SV_PG_ERROR;
+}
+
+
+/* a send failed: why, and whether the connection is gone */
+static sv_pg_rc_t
+sv_pg_send_failed(sv_pg_slot_t *s, sv_pg_err_t *e)
+{
+    sv_pg_err_conn(e, "could not send a statement: ", s->conn);
+
+    if (PQstatus(s->conn) == CONNECTION_BAD) {
+        sv_pg_drop(s);
+        return SV_PG_UNAVAILABLE;
+    }
+
+    return SV_PG_ERROR;
+}
+
+
+/* FNV-1a: the text of a statement, as the connection's cache knows it */
+static uint64_t
+sv_pg_sql_hash(const char *sql, size_t *len)
+{
+    size_t    i;
+    uint64_t  h;
+
+    h = 14695981039346656037ULL;
+
+    for (i = 0; sql[i] != '\0'; i++) {
+        h = (h ^ (unsigned char) sql[i]) * 1099511628211ULL;
+    }
+
+    *len = i;
+
+    return h;
+}
+
+
+/*
+ * The name of sql prepared on the slot's connection, prepared now if it
+ * was not: 0, 1 if it cannot be (the cache is full: run it unprepared),
+ * or -1 with *rc.
+ */
+static int
+sv_pg_prepare(sv_pg_t *pg, sv_pg_slot_t *s, const char *sql,
+    const sv_pg_params_t *p, char *name, sv_pg_rc_t *rc, sv_pg_err_t *e)
+{
+    size_t             len;
+    unsigned           i;
+    uint64_t           hash;
+    sv_pg_prepared_t  *pr;
+
+    hash = sv_pg_sql_hash(sql, &len);
+
+    for (i = 0; i < s->nprepared; i++) {
+        pr = &s->prepared[i];
+        if (pr->hash == hash && pr->len == len) {
+            snprintf(name, 24, "sv_pg_%u", i);
+            return 0;
+        }
+    }
+
+    if (s->nprepared == SV_PG_PREPARED_MAX) {
+        return 1;
+    }
+
+    snprintf(name, 24, "sv_pg_%u", i);
+
+    if (!PQsendPrepare(s->conn, name, sql, p->n, NULL)) {
+        *rc = sv_pg_send_failed(s, e);
+        return -1;
+    }
+
+    *rc = sv_pg_answer(pg, s, NULL, e);
+    if (*rc != SV_PG_OK) {
+        return -1;
+    }
+
+    s->prepared[i].hash = hash;
+    s->prepared[i].len = len;
+    s->nprepared++;
+
+    return 0;
+}
+
+
+/*
+ * Sends one statement on the slot's connection (prepared first, if p
+ * asks for it) and waits for its answer, as sv_pg_answer().
+ */
+static sv_pg_rc_t
+sv_pg_run(sv_pg_t *pg, sv_pg_slot_t *s, const char *sql,
+    const sv_pg_params_t *p, int binary, PGresult **res, sv_pg_err_t *e)
+{
+    int         named, sent;
+    char        name[24];
+    sv_pg_rc_t  rc;
+
+    if (res != NULL) {
+        *res = NULL;
+    }
+
+    if (s->conn == NULL) {
+        sv_pg_err_set(e, "no connection");
+        return SV_PG_UNAVAILABLE;
+    }
+
+    if (p != NULL && p->overflow) {
+        sv_pg_err_set(e, "more than %d parameters", SV_PG_PARAMS_MAX);
+        return SV_PG_ERROR;
+    }
+
+    named = 0;
+
+    if (p != NULL && p->prepared) {
+        switch (sv_pg_prepare(pg, s, sql, p, name, &rc, e)) {
+        case -1:
+            return rc;
+        case 0:
+            named = 1;
+            break;
+        default:
+            break;
+        }
+    }
+
+    if (named) {
+        sent = PQsendQueryPrepared(s->conn, name, p->n, p->values,
+                                   p->lengths, p->formats, binary ? 1 : 0);
+
+    } else {
+        sent = PQsendQueryParams(s->conn, sql, p != NULL ? p->n : 0, NULL,
+                                 p != NULL ? p->values : NULL,
+                                 p != NULL ? p->lengths : NULL,
+                                 p != NULL ? p->formats : NULL,
+                                 binary ? 1 : 0);
+    }
+
+    if (!sent) {
+        return sv_pg_send_failed(s, e);
+    }
+
+    return sv_pg_answer(pg, s, res, e);
 }
 
 
@@ -1002,6 +1128,7 @@ sv_pg_open(sv_pg_t *pg, sv_pg_slot_t *s, sv_pg_err_t *e)
         return rc;
     }
 
+    s->nprepared = 0;
     s->conn = PQconnectdbParams(pg->keywords, pg->values, 0);
 
     if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
@@ -1086,6 +1213,14 @@ sv_pg_params_init(sv_pg_params_t *p)
 {
     p->n = 0;
     p->overflow = 0;
+    p->prepared = 0;
+}
+
+
+void
+sv_pg_params_prepared(sv_pg_params_t *p)
+{
+    p->prepared = 1;
 }
 
 

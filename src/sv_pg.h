@@ -15,7 +15,9 @@
  * schema newer than this code knows.
  *
  * Every statement is sent with PQexecParams semantics: one statement,
- * parameters apart from the SQL, which is never built from input.  Every
+ * parameters apart from the SQL, which is never built from input; one
+ * whose parameters ask for it is prepared once a connection and run by
+ * name (sv_pg_params_prepared()).  Every
  * call waits at most the statement timeout (set on the server) plus a
  * margin, after which the connection is dropped: a hung database costs a
  * thread a bounded time.
@@ -87,6 +89,7 @@ typedef struct {
 typedef struct {
     int             n;
     int             overflow;
+    int             prepared;            /* sv_pg_params_prepared() */
     const char     *values[SV_PG_PARAMS_MAX];
     int             lengths[SV_PG_PARAMS_MAX];
     int             formats[SV_PG_PARAMS_MAX];
@@ -122,6 +125,18 @@ uint64_t sv_pg_opened(sv_pg_t *pg);
 
 
 void sv_pg_params_init(sv_pg_params_t *p);
+
+/*
+ * The statement sent with p is prepared on each connection the first
+ * time it runs there, and run by its name from then on: the server
+ * plans it once a connection, not every time.  For the statements a
+ * program sends again and again (their text is the key: a statement
+ * built anew each time would fill the connection's SV_PG_PREPARED_MAX,
+ * after which statements run unprepared).
+ */
+void sv_pg_params_prepared(sv_pg_params_t *p);
+
+#define SV_PG_PREPARED_MAX  128
 /* text; NULL is SQL NULL */
 void sv_pg_param_text(sv_pg_params_t *p, const char *s);
 void sv_pg_param_int64(sv_pg_params_t *p, int64_t v);

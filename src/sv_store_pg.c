@@ -4,14 +4,15 @@
  * the decisions sv_rules.h's, as the LMDB store takes them, on records
  * read from rows.
  *
- * Races are the database's to decide, in one of two ways:
+ * Races are the database's to decide, in one of three ways:
  *
- *   - a transaction that locks the rows it reads (SELECT ... FOR UPDATE)
- *     and writes them back; a row that was missing is inserted with
- *     ON CONFLICT ... WHERE it was there: a racer that inserted it first
- *     leaves the insert nothing to do, and the body runs again, now
- *     finding it (sends, failed logins, tokens used by a signup or a
- *     reset);
+ *   - a transaction that first takes advisory locks on the keys of the
+ *     rows it will read and write (sends and failed logins: rows that
+ *     may not exist yet, which no row lock could hold), always in one
+ *     order, then reads them in a statement of its own and writes back;
+ *
+ *   - a transaction that locks an existing row (SELECT ... FOR UPDATE:
+ *     the token a signup or a reset uses up), decides, writes;
  *
  *   - for a confirm, the cheapest: a read, then one statement that
  *     writes only if the code is still what was read (its hash,
@@ -24,10 +25,10 @@
  * built from input.
  *
  * Round trips: a confirm 2 (read, conditional write; 1 for no code or an
- * expired one), a send 4 (BEGIN, the locked read of every limit, their
- * write, COMMIT), a signup 4 (BEGIN, the token locked, the member with
- * its terms and the token's deletion in one statement, COMMIT) after its
- * check's 1.
+ * expired one), a send 5 (BEGIN, the limits' locks, their read, their
+ * write, COMMIT; 4 for a refusal), a signup 4 (BEGIN, the token locked,
+ * the member with its terms and the token's deletion in one statement,
+ * COMMIT) after its check's 1.
  */
 
 #include <errno.h>
@@ -60,20 +61,19 @@
 #define SV_PG_MEMBER_BY_EMAIL                                               \
     SV_PG_EMAIL_FOLD("email") " = $1::text"
 
-/* the columns of a member as sv_pg_member() reads them, from col on */
-#define SV_PG_MEMBER_COLS(m)                                                \
-    m ".id, " m ".email, " m ".phone, " m ".nickname, "                     \
-    m ".password_hash,"                                                     \
-    " (extract(epoch FROM " m ".created_at) * 1000)::bigint, "              \
-    m ".epoch,"                                                             \
-    " ARRAY(SELECT terms_id FROM smsverify.member_terms"                    \
-    "  WHERE member_id = " m ".id ORDER BY terms_id)::text"
-
 #define SV_PG_TOKEN_COLS                                                    \
     "t.phone, t.expires_ms, t.failures, t.purpose"
 
 
 /* Helpers (sv_store_pg_impl.h). */
+
+void
+sv_store_pg_params(sv_pg_params_t *p)
+{
+    sv_pg_params_init(p);
+    sv_pg_params_prepared(p);
+}
+
 
 sv_pg_rc_t
 sv_store_pg_exec(sv_pgq_t *q, const char *sql, const sv_pg_params_t *p,
@@ -343,9 +343,8 @@ sv_pg_token(const PGresult *res, int col, sv_token_rec_t *rec)
 }
 
 
-/* A member from SV_PG_MEMBER_COLS at col: as sv_pg_token(). */
-static int
-sv_pg_member(const PGresult *res, int col, sv_member_info_t *m)
+int
+sv_store_pg_member(const PGresult *res, int col, sv_member_info_t *m)
 {
     int      i, n;
     int64_t  v, terms[SV_STORE_TERMS_MAX];
@@ -400,9 +399,8 @@ sv_pg_bool_param(sv_pg_params_t *p, int v)
 }
 
 
-/* One statement alone, its answer mapped; res only on OK. */
-static sv_store_rc_t
-sv_pg_once(sv_store_t *st, const char *sql, const sv_pg_params_t *p,
+sv_store_rc_t
+sv_store_pg_once(sv_store_t *st, const char *sql, const sv_pg_params_t *p,
     PGresult **res, char *err, size_t errlen)
 {
     sv_pg_rc_t   rc;
@@ -437,12 +435,8 @@ sv_pg_bad_row_txn(sv_pgq_t *q, const char *table)
 }
 
 
-/*
- * A transaction's verdict: its body leaves the store's answer in *verdict
- * and returns OK to commit or ROLLBACK.
- */
-static sv_store_rc_t
-sv_pg_txn_verdict(sv_pg_rc_t rc, sv_store_rc_t verdict, const sv_pg_err_t *e,
+sv_store_rc_t
+sv_store_pg_verdict(sv_pg_rc_t rc, sv_store_rc_t verdict, const sv_pg_err_t *e,
     char *err, size_t errlen)
 {
     if (rc == SV_PG_OK || rc == SV_PG_ROLLBACK) {
@@ -476,46 +470,52 @@ typedef struct {
 
 
 /*
- * The limits' rows, locked, and whether a member has the phone:
- * $1 phone, $2 address (NULL: none), $3 the day (NULL: no budget).
+ * The limits' keys locked for the transaction, in one order (the day,
+ * the address, the phone: no two sends wait for each other in a cycle),
+ * whether or not their rows exist yet: two first sends of a phone meet
+ * here, not at an insert.  A NULL key ($2 no address, $3 no budget) is
+ * not locked.
  */
-static const char  sv_pg_send_read_sql[] =
-    "WITH p AS MATERIALIZED (SELECT stamps_ms, keep_until_ms"
-    "  FROM smsverify.sends WHERE phone = $1::text FOR UPDATE),"
-    " a AS MATERIALIZED (SELECT stamps_ms, keep_until_ms"
-    "  FROM smsverify.address_sends WHERE address = $2::text FOR UPDATE),"
-    " d AS MATERIALIZED (SELECT sent, refused"
-    "  FROM smsverify.daily_sms WHERE day = $3::date FOR UPDATE)"
-    " SELECT EXISTS (SELECT 1 FROM smsverify.members WHERE phone = $1::text),"
-    " (SELECT stamps_ms FROM p)::text, (SELECT keep_until_ms FROM p),"
-    " (SELECT stamps_ms FROM a)::text, (SELECT keep_until_ms FROM a),"
-    " (SELECT sent FROM d), (SELECT refused FROM d)";
+static const char  sv_pg_send_lock_sql[] =
+    "SELECT pg_advisory_xact_lock(" SV_PG_LOCK_DAY ", hashtext($3::text)),"
+    " pg_advisory_xact_lock(" SV_PG_LOCK_ADDRESS ", hashtext($2::text)),"
+    " pg_advisory_xact_lock(" SV_PG_LOCK_PHONE ", hashtext($1::text))";
 
-/*
- * The rows that changed, each written if its flag says so ($4, $9, $14),
- * updated if it was there ($5, $10, $15), else inserted: an insert that
- * meets a row a racer inserted meanwhile does nothing, and the body runs
- * again.
- */
+/* in a statement after the lock's: it sees what the last holder wrote */
+static const char  sv_pg_send_read_sql[] =
+    "SELECT EXISTS (SELECT 1 FROM smsverify.members WHERE phone = $1::text),"
+    " p.stamps_ms::text, p.keep_until_ms, a.stamps_ms::text, a.keep_until_ms,"
+    " d.sent, d.refused"
+    " FROM (VALUES (1)) AS v"
+    " LEFT JOIN smsverify.sends p ON p.phone = $1::text"
+    " LEFT JOIN smsverify.address_sends a ON a.address = $2::text"
+    " LEFT JOIN smsverify.daily_sms d ON d.day = $3::date";
+
+/* the rows that changed, each written if its flag says so */
 static const char  sv_pg_send_write_sql[] =
     "WITH p AS (INSERT INTO smsverify.sends (phone, stamps_ms, keep_until_ms)"
     "  SELECT $1::text, $2::bigint[], $3::bigint WHERE $4::boolean"
     "  ON CONFLICT (phone) DO UPDATE SET stamps_ms = EXCLUDED.stamps_ms,"
-    "  keep_until_ms = EXCLUDED.keep_until_ms WHERE $5::boolean"
-    "  RETURNING 1),"
+    "  keep_until_ms = EXCLUDED.keep_until_ms),"
     " a AS (INSERT INTO smsverify.address_sends"
     "  (address, stamps_ms, keep_until_ms)"
-    "  SELECT $6::text, $7::bigint[], $8::bigint WHERE $9::boolean"
+    "  SELECT $5::text, $6::bigint[], $7::bigint WHERE $8::boolean"
     "  ON CONFLICT (address) DO UPDATE SET stamps_ms = EXCLUDED.stamps_ms,"
-    "  keep_until_ms = EXCLUDED.keep_until_ms WHERE $10::boolean"
-    "  RETURNING 1),"
-    " d AS (INSERT INTO smsverify.daily_sms (day, sent, refused)"
-    "  SELECT $11::date, $12::integer, $13::bigint WHERE $14::boolean"
+    "  keep_until_ms = EXCLUDED.keep_until_ms)"
+    " INSERT INTO smsverify.daily_sms (day, sent, refused)"
+    "  SELECT $9::date, $10::integer, $11::bigint WHERE $12::boolean"
     "  ON CONFLICT (day) DO UPDATE SET sent = EXCLUDED.sent,"
-    "  refused = EXCLUDED.refused WHERE $15::boolean"
-    "  RETURNING 1)"
-    " SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM a),"
-    " (SELECT count(*) FROM d)";
+    "  refused = EXCLUDED.refused";
+
+
+static void
+sv_send_keys(sv_pg_params_t *p, const sv_send_arg_t *a)
+{
+    sv_store_pg_params(p);
+    sv_pg_param_text(p, a->s->phone);
+    sv_pg_param_text(p, a->s->addr);
+    sv_pg_param_text(p, a->s->budget > 0 ? a->day : NULL);
+}
 
 
 static sv_pg_rc_t
@@ -531,10 +531,12 @@ sv_send_read(sv_send_arg_t *a, int *taken)
     memset(&a->recs, 0, sizeof(sv_send_recs_t));
     a->had = 0;
 
-    sv_pg_params_init(&p);
-    sv_pg_param_text(&p, s->phone);
-    sv_pg_param_text(&p, s->addr);
-    sv_pg_param_text(&p, s->budget > 0 ? a->day : NULL);
+    sv_send_keys(&p, a);
+
+    prc = sv_store_pg_exec(&a->q, sv_pg_send_lock_sql, &p, NULL);
+    if (prc != SV_PG_OK) {
+        return prc;
+    }
 
     prc = sv_store_pg_exec(&a->q, sv_pg_send_read_sql, &p, &res);
     if (prc != SV_PG_OK) {
@@ -584,63 +586,34 @@ sv_send_read(sv_send_arg_t *a, int *taken)
 static sv_pg_rc_t
 sv_send_write(sv_send_arg_t *a)
 {
-    int              i;
-    int64_t          n;
-    PGresult        *res;
     unsigned         w;
-    sv_pg_rc_t       rc;
     sv_send_t       *s = a->s;
     sv_pg_params_t   p;
-    static char      none[] = "{}";
     char             phone[SV_PG_STAMPS_SIZE], addr[SV_PG_STAMPS_SIZE];
-    static unsigned  bits[] = { SV_SEND_REC_PHONE, SV_SEND_REC_ADDR,
-                                SV_SEND_REC_DAY };
 
     w = a->recs.write;
-
-    if (w == 0) {
-        return SV_PG_OK;
-    }
 
     sv_pg_window_text(&a->recs.phone, phone);
     sv_pg_window_text(&a->recs.addr, addr);
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
 
     sv_pg_param_text(&p, s->phone);
     sv_pg_param_text(&p, phone);
     sv_pg_param_int64(&p, a->recs.phone.keep_until_ms);
     sv_pg_bool_param(&p, w & SV_SEND_REC_PHONE);
-    sv_pg_bool_param(&p, a->had & SV_SEND_REC_PHONE);
 
     sv_pg_param_text(&p, s->addr);
-    sv_pg_param_text(&p, s->addr ? addr : none);
+    sv_pg_param_text(&p, addr);
     sv_pg_param_int64(&p, a->recs.addr.keep_until_ms);
-    sv_pg_bool_param(&p, w & SV_SEND_REC_ADDR);
-    sv_pg_bool_param(&p, a->had & SV_SEND_REC_ADDR);
+    sv_pg_bool_param(&p, (w & SV_SEND_REC_ADDR) && s->addr != NULL);
 
     sv_pg_param_text(&p, a->day);
     sv_pg_param_int64(&p, (int64_t) a->recs.day.sent);
     sv_pg_param_int64(&p, (int64_t) a->recs.day.refused);
     sv_pg_bool_param(&p, w & SV_SEND_REC_DAY);
-    sv_pg_bool_param(&p, a->had & SV_SEND_REC_DAY);
 
-    rc = sv_store_pg_exec(&a->q, sv_pg_send_write_sql, &p, &res);
-    if (rc != SV_PG_OK) {
-        return rc;
-    }
-
-    for (i = 0; i < 3; i++) {
-        if (sv_pg_int64(res, 0, i, &n) != 0 || n != ((w & bits[i]) != 0)) {
-            /* a racer inserted the row: read it, locked, this time */
-            rc = SV_PG_RETRY;
-            break;
-        }
-    }
-
-    PQclear(res);
-
-    return rc;
+    return sv_store_pg_exec(&a->q, sv_pg_send_write_sql, &p, NULL);
 }
 
 
@@ -690,7 +663,7 @@ sv_pg_send_begin(sv_store_t *st, sv_send_t *s, char *err, size_t errlen)
     rc = sv_pg_transaction(a.q.pg, SV_PG_READ_COMMITTED, sv_send_begin_body,
                            &a, &e);
 
-    return sv_pg_txn_verdict(rc, a.verdict, &e, err, errlen);
+    return sv_store_pg_verdict(rc, a.verdict, &e, err, errlen);
 }
 
 
@@ -746,7 +719,7 @@ sv_send_abort_body(sv_pg_txn_t *t, void *arg)
         return rc;
     }
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
 
     sv_abort_window(&p, a->s->phone, &a->recs.phone,
                     a->had & SV_SEND_REC_PHONE, a->s->now_ms, phone);
@@ -783,7 +756,7 @@ sv_pg_send_abort(sv_store_t *st, const sv_send_t *s, char *err,
     rc = sv_pg_transaction(a.q.pg, SV_PG_READ_COMMITTED, sv_send_abort_body,
                            &a, &e);
 
-    return sv_pg_txn_verdict(rc, a.verdict, &e, err, errlen);
+    return sv_store_pg_verdict(rc, a.verdict, &e, err, errlen);
 }
 
 
@@ -796,14 +769,14 @@ sv_pg_code_put(sv_store_t *st, const char *phone, const uint8_t *code_hash,
 {
     sv_pg_params_t  p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_text(&p, phone);
     sv_pg_param_bytes(&p, code_hash, SV_HASH_SIZE);
     sv_pg_param_int64(&p, attempts);
     sv_pg_param_int64(&p, expires_ms);
     sv_pg_param_text(&p, sv_store_pg_purpose_text(purpose));
 
-    return sv_pg_once(st,
+    return sv_store_pg_once(st,
         "INSERT INTO smsverify.codes"
         " (phone, code_hash, attempts_left, expires_ms, purpose)"
         " VALUES ($1::text, $2::bytea, $3::integer, $4::bigint, $5::text)"
@@ -892,7 +865,7 @@ sv_confirm_write(sv_store_t *st, sv_confirm_t *c, const sv_code_rec_t *old,
     sv_store_rc_t    rc;
     sv_pg_params_t   p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_text(&p, c->phone);
     sv_pg_param_bytes(&p, old->hash, SV_HASH_SIZE);
     sv_pg_param_int64(&p, old->attempts_left);
@@ -922,7 +895,7 @@ sv_confirm_write(sv_store_t *st, sv_confirm_t *c, const sv_code_rec_t *old,
         break;
     }
 
-    rc = sv_pg_once(st, sql, &p, &res, err, errlen);
+    rc = sv_store_pg_once(st, sql, &p, &res, err, errlen);
 
     if (rc == SV_STORE_OK) {
         *done = sv_store_pg_changed(res) == 1;
@@ -946,10 +919,10 @@ sv_confirm_round(sv_store_t *st, sv_confirm_t *c, int *done, char *err,
 
     *done = 1;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_text(&p, c->phone);
 
-    rc = sv_pg_once(st, sv_pg_confirm_read_sql, &p, &res, err, errlen);
+    rc = sv_store_pg_once(st, sv_pg_confirm_read_sql, &p, &res, err, errlen);
     if (rc != SV_STORE_OK) {
         return rc;
     }
@@ -1027,10 +1000,10 @@ sv_token_read(sv_store_t *st, const uint8_t *token_hash, sv_token_rec_t *rec,
     PGresult        *res;
     sv_pg_params_t   p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, token_hash, SV_HASH_SIZE);
 
-    *rc = sv_pg_once(st, sv_pg_token_sql, &p, &res, err, errlen);
+    *rc = sv_store_pg_once(st, sv_pg_token_sql, &p, &res, err, errlen);
     if (*rc != SV_STORE_OK) {
         return 0;
     }
@@ -1162,7 +1135,7 @@ sv_taken(const PGresult *res, int col)
 static void
 sv_taken_params(sv_pg_params_t *p, const sv_member_t *m)
 {
-    sv_pg_params_init(p);
+    sv_store_pg_params(p);
     sv_pg_param_text(p, m->email_key);
     sv_pg_param_text(p, m->phone);
 }
@@ -1180,7 +1153,7 @@ sv_token_refused(sv_pgq_t *q, const uint8_t *token_hash, sv_token_rec_t *rec)
 
     gone = sv_rules_token_refused(rec);
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, token_hash, SV_HASH_SIZE);
 
     if (gone) {
@@ -1205,7 +1178,7 @@ sv_token_lock(sv_pgq_t *q, const uint8_t *token_hash, sv_token_rec_t *rec,
     sv_pg_rc_t       rc;
     sv_pg_params_t   p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, token_hash, SV_HASH_SIZE);
 
     rc = sv_store_pg_exec(q, sv_pg_token_lock_sql, &p, &res);
@@ -1253,7 +1226,7 @@ sv_pg_signup_check(sv_store_t *st, const sv_member_t *m, char *err,
     sv_taken_params(&p, m);
     sv_pg_param_bytes(&p, m->token_hash, SV_HASH_SIZE);
 
-    rc = sv_pg_once(st,
+    rc = sv_store_pg_once(st,
         "SELECT " SV_PG_TOKEN_COLS "," SV_PG_TAKEN_COLS
         " FROM (VALUES (1)) AS v"
         " LEFT JOIN smsverify.tokens t ON t.token_hash = $3::bytea",
@@ -1417,7 +1390,7 @@ sv_pg_signup(sv_store_t *st, sv_member_t *m, char *err, size_t errlen)
     rc = sv_pg_transaction(a.q.pg, SV_PG_READ_COMMITTED, sv_signup_body, &a,
                            &e);
 
-    return sv_pg_txn_verdict(rc, a.verdict, &e, err, errlen);
+    return sv_store_pg_verdict(rc, a.verdict, &e, err, errlen);
 }
 
 
@@ -1427,16 +1400,15 @@ static const char  sv_pg_login_read_sql[] =
     "SELECT stamps_ms::text, keep_until_ms FROM smsverify.login_failures"
     " WHERE account = $1::text";
 
+/* as a send's: the account's key locked, whether or not it has a row */
 static const char  sv_pg_login_lock_sql[] =
-    "SELECT stamps_ms::text, keep_until_ms FROM smsverify.login_failures"
-    " WHERE account = $1::text FOR UPDATE";
+    "SELECT pg_advisory_xact_lock(" SV_PG_LOCK_ACCOUNT ", hashtext($1::text))";
 
-/* as sv_pg_send_write_sql: $4 the row was there */
 static const char  sv_pg_login_write_sql[] =
     "INSERT INTO smsverify.login_failures (account, stamps_ms, keep_until_ms)"
     " VALUES ($1::text, $2::bigint[], $3::bigint)"
     " ON CONFLICT (account) DO UPDATE SET stamps_ms = EXCLUDED.stamps_ms,"
-    " keep_until_ms = EXCLUDED.keep_until_ms WHERE $4::boolean";
+    " keep_until_ms = EXCLUDED.keep_until_ms";
 
 
 static sv_store_rc_t
@@ -1448,10 +1420,10 @@ sv_pg_login_allowed(sv_store_t *st, sv_login_t *l, char *err, size_t errlen)
     sv_pg_params_t   p;
     sv_login_rec_t   rec;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_text(&p, l->account);
 
-    src = sv_pg_once(st, sv_pg_login_read_sql, &p, &res, err, errlen);
+    src = sv_store_pg_once(st, sv_pg_login_read_sql, &p, &res, err, errlen);
     if (src != SV_STORE_OK) {
         return src;
     }
@@ -1486,10 +1458,15 @@ sv_login_failed_body(sv_pg_txn_t *t, void *arg)
 
     a->q.txn = t;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_text(&p, a->l->account);
 
-    rc = sv_store_pg_exec(&a->q, sv_pg_login_lock_sql, &p, &res);
+    rc = sv_store_pg_exec(&a->q, sv_pg_login_lock_sql, &p, NULL);
+    if (rc != SV_PG_OK) {
+        return rc;
+    }
+
+    rc = sv_store_pg_exec(&a->q, sv_pg_login_read_sql, &p, &res);
     if (rc != SV_PG_OK) {
         return rc;
     }
@@ -1506,18 +1483,8 @@ sv_login_failed_body(sv_pg_txn_t *t, void *arg)
 
     sv_pg_param_text(&p, text);
     sv_pg_param_int64(&p, rec.keep_until_ms);
-    sv_pg_bool_param(&p, there);
 
-    rc = sv_store_pg_exec(&a->q, sv_pg_login_write_sql, &p, &res);
-    if (rc != SV_PG_OK) {
-        return rc;
-    }
-
-    /* a racer's first failure came in between: count on top of it */
-    rc = sv_store_pg_changed(res) == 1 ? SV_PG_OK : SV_PG_RETRY;
-    PQclear(res);
-
-    return rc;
+    return sv_store_pg_exec(&a->q, sv_pg_login_write_sql, &p, NULL);
 }
 
 
@@ -1546,18 +1513,18 @@ sv_pg_member_find(sv_store_t *st, const char *email_key, const char *phone,
     sv_store_rc_t    rc;
     sv_pg_params_t   p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
 
     if (email_key != NULL) {
         sv_pg_param_text(&p, email_key);
-        rc = sv_pg_once(st, "SELECT " SV_PG_MEMBER_COLS("m")
+        rc = sv_store_pg_once(st, "SELECT " SV_PG_MEMBER_COLS("m")
                         " FROM smsverify.members m"
                         " WHERE " SV_PG_EMAIL_FOLD("m.email") " = $1::text",
                         &p, &res, err, errlen);
 
     } else {
         sv_pg_param_text(&p, phone);
-        rc = sv_pg_once(st, "SELECT " SV_PG_MEMBER_COLS("m")
+        rc = sv_store_pg_once(st, "SELECT " SV_PG_MEMBER_COLS("m")
                         " FROM smsverify.members m"
                         " WHERE m.phone = $1::text",
                         &p, &res, err, errlen);
@@ -1567,7 +1534,7 @@ sv_pg_member_find(sv_store_t *st, const char *email_key, const char *phone,
         return rc;
     }
 
-    found = sv_pg_member(res, 0, m);
+    found = sv_store_pg_member(res, 0, m);
     PQclear(res);
 
     if (found < 0) {
@@ -1591,13 +1558,13 @@ sv_pg_member_rehash(sv_store_t *st, uint64_t id, const char *old_hash,
         return SV_STORE_NOT_MEMBER;
     }
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_int64(&p, (int64_t) id);
     sv_pg_param_text(&p, old_hash);
     sv_pg_param_text(&p, new_hash);
 
     /* a reset meanwhile changed the hash: the reset wins */
-    rc = sv_pg_once(st,
+    rc = sv_store_pg_once(st,
         "WITH u AS (UPDATE smsverify.members SET password_hash = $3::text"
         "  WHERE id = $1::bigint AND password_hash = $2::text)"
         " SELECT EXISTS (SELECT 1 FROM smsverify.members"
@@ -1653,7 +1620,7 @@ sv_pg_session_start(sv_store_t *st, const sv_session_t *s, char *err,
 
     sv_rules_session_new(&rec, s);
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, s->hash, SV_HASH_SIZE);
     sv_pg_param_int64(&p, (int64_t) rec.member_id);
     sv_pg_param_int64(&p, rec.epoch);
@@ -1663,7 +1630,8 @@ sv_pg_session_start(sv_store_t *st, const sv_session_t *s, char *err,
     sv_pg_param_text(&p, s->account);
     sv_pg_param_int64(&p, rec.idle_ms);
 
-    return sv_pg_once(st, sv_pg_session_start_sql, &p, NULL, err, errlen);
+    return sv_store_pg_once(st, sv_pg_session_start_sql, &p, NULL, err,
+                            errlen);
 }
 
 
@@ -1716,16 +1684,16 @@ sv_pg_session_get(sv_store_t *st, sv_session_get_t *g, char *err,
 
     memset(&g->member, 0, sizeof(sv_member_info_t));
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, g->hash, SV_HASH_SIZE);
 
-    rc = sv_pg_once(st, sv_pg_session_get_sql, &p, &res, err, errlen);
+    rc = sv_store_pg_once(st, sv_pg_session_get_sql, &p, &res, err, errlen);
     if (rc != SV_STORE_OK) {
         return rc;
     }
 
     found = sv_session_rec(res, &rec);
-    member = found > 0 ? sv_pg_member(res, 6, &g->member) : 0;
+    member = found > 0 ? sv_store_pg_member(res, 6, &g->member) : 0;
     PQclear(res);
 
     if (found < 0 || member < 0) {
@@ -1759,11 +1727,11 @@ sv_pg_session_touch(sv_store_t *st, const uint8_t *hash, int64_t now_ms,
 {
     sv_pg_params_t  p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, hash, SV_HASH_SIZE);
     sv_pg_param_int64(&p, now_ms);
 
-    return sv_pg_once(st,
+    return sv_store_pg_once(st,
         "WITH u AS (UPDATE smsverify.sessions"
         "  SET last_used_ms = greatest(last_used_ms, $2::bigint)"
         "  WHERE session_hash = $1::bytea"
@@ -1780,10 +1748,10 @@ sv_pg_session_end(sv_store_t *st, const uint8_t *hash, char *err,
 {
     sv_pg_params_t  p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, hash, SV_HASH_SIZE);
 
-    return sv_pg_once(st, "DELETE FROM smsverify.sessions"
+    return sv_store_pg_once(st, "DELETE FROM smsverify.sessions"
                       " WHERE session_hash = $1::bytea", &p, NULL, err,
                       errlen);
 }
@@ -1801,11 +1769,11 @@ sv_pg_reset_check(sv_store_t *st, const sv_reset_t *r, char *err,
     sv_pg_params_t   p;
     sv_token_rec_t   tok;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, r->token_hash, SV_HASH_SIZE);
     sv_pg_param_text(&p, r->phone);
 
-    rc = sv_pg_once(st,
+    rc = sv_store_pg_once(st,
         "SELECT " SV_PG_TOKEN_COLS ","
         " EXISTS (SELECT 1 FROM smsverify.members WHERE phone = $2::text)"
         " FROM (VALUES (1)) AS v"
@@ -1857,7 +1825,7 @@ sv_reset_member(sv_reset_arg_t *a, int64_t *id)
     sv_pg_rc_t       rc;
     sv_pg_params_t   p;
 
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_bytes(&p, a->r->token_hash, SV_HASH_SIZE);
     sv_pg_param_text(&p, a->r->phone);
     sv_pg_param_text(&p, a->r->password_hash);
@@ -1918,7 +1886,7 @@ sv_reset_body(sv_pg_txn_t *t, void *arg)
     }
 
     /* a statement of its own: it sees a session a login just committed */
-    sv_pg_params_init(&p);
+    sv_store_pg_params(&p);
     sv_pg_param_int64(&p, id);
 
     rc = sv_store_pg_exec(&a->q, "DELETE FROM smsverify.sessions"
@@ -1949,7 +1917,7 @@ sv_pg_reset(sv_store_t *st, sv_reset_t *r, char *err, size_t errlen)
     rc = sv_pg_transaction(a.q.pg, SV_PG_READ_COMMITTED, sv_reset_body, &a,
                            &e);
 
-    return sv_pg_txn_verdict(rc, a.verdict, &e, err, errlen);
+    return sv_store_pg_verdict(rc, a.verdict, &e, err, errlen);
 }
 
 
@@ -1959,14 +1927,17 @@ static sv_store_rc_t
 sv_pg_stats(sv_store_t *st, sv_store_stats_t *stats, char *err,
     size_t errlen)
 {
-    int64_t        codes, members;
-    PGresult      *res;
-    sv_store_rc_t  rc;
+    int64_t         codes, members;
+    PGresult       *res;
+    sv_store_rc_t   rc;
+    sv_pg_params_t  p;
 
-    rc = sv_pg_once(st,
+    sv_store_pg_params(&p);
+
+    rc = sv_store_pg_once(st,
         "SELECT coalesce(sum(value) FILTER (WHERE name = 'codes'), 0),"
         " coalesce(sum(value) FILTER (WHERE name = 'members'), 0)"
-        " FROM smsverify.counts", NULL, &res, err, errlen);
+        " FROM smsverify.counts", &p, &res, err, errlen);
     if (rc != SV_STORE_OK) {
         return rc;
     }
@@ -2049,7 +2020,7 @@ sv_pg_sweep(sv_store_t *st, int64_t now_ms, int64_t grace_ms, size_t max,
     sv_rules_day_key(sv_rules_day(now_ms), day);
 
     for (i = 0, left = max; sv_pg_sweep_sql[i] != NULL && left > 0; i++) {
-        sv_pg_params_init(&p);
+        sv_store_pg_params(&p);
 
         if (i == SV_PG_SWEEP_DAYS) {
             sv_pg_param_text(&p, day);
@@ -2061,7 +2032,7 @@ sv_pg_sweep(sv_store_t *st, int64_t now_ms, int64_t grace_ms, size_t max,
 
         sv_pg_param_int64(&p, left > INT64_MAX ? INT64_MAX : (int64_t) left);
 
-        rc = sv_pg_once(st, sv_pg_sweep_sql[i], &p, &res, err, errlen);
+        rc = sv_store_pg_once(st, sv_pg_sweep_sql[i], &p, &res, err, errlen);
         if (rc != SV_STORE_OK) {
             return rc;
         }

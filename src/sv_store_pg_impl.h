@@ -21,6 +21,16 @@ typedef struct {
     sv_pg_t            *pg;
 } sv_store_pg_t;
 
+/*
+ * The namespaces of the transactions' advisory locks (the two-key form:
+ * namespace, hashtext(key)), for a row that may not exist yet.  A
+ * transaction takes them in this order; a new kind takes a new number.
+ */
+#define SV_PG_LOCK_DAY      "1398165505"        /* daily_sms */
+#define SV_PG_LOCK_ADDRESS  "1398165506"        /* address_sends */
+#define SV_PG_LOCK_PHONE    "1398165507"        /* sends */
+#define SV_PG_LOCK_ACCOUNT  "1398165508"        /* login_failures */
+
 #define sv_store_pg(st)  (((sv_store_pg_t *) (st))->pg)
 
 /*
@@ -32,6 +42,13 @@ typedef struct {
     sv_pg_txn_t        *txn;
     sv_pg_err_t        *e;
 } sv_pgq_t;
+
+/*
+ * Parameters for a statement of constant text, prepared on each
+ * connection once (sv_pg_params_prepared()): every statement of the
+ * store's is one.
+ */
+void sv_store_pg_params(sv_pg_params_t *p);
 
 /* sv_pg_exec() or sv_pg_txn_exec(), as q says; results in text */
 sv_pg_rc_t sv_store_pg_exec(sv_pgq_t *q, const char *sql,
@@ -64,6 +81,33 @@ int sv_store_pg_purpose(const char *text, sv_purpose_t *purpose);
  */
 int sv_store_pg_text(const PGresult *res, int row, int col, char *buf,
     size_t size);
+
+/* One statement alone, its answer mapped; *res (if res) only on OK. */
+sv_store_rc_t sv_store_pg_once(sv_store_t *st, const char *sql,
+    const sv_pg_params_t *p, PGresult **res, char *err, size_t errlen);
+
+/*
+ * A transaction's answer, for a body that leaves the store's answer in
+ * verdict and returns OK to commit it or ROLLBACK: verdict, or what
+ * sv_store_pg_rc() makes of a failure.
+ */
+sv_store_rc_t sv_store_pg_verdict(sv_pg_rc_t rc, sv_store_rc_t verdict,
+    const sv_pg_err_t *e, char *err, size_t errlen);
+
+/* the columns of a member, of the table m, as sv_store_pg_member() reads */
+#define SV_PG_MEMBER_COLS(m)                                                \
+    m ".id, " m ".email, " m ".phone, " m ".nickname, "                     \
+    m ".password_hash,"                                                     \
+    " (extract(epoch FROM " m ".created_at) * 1000)::bigint, "              \
+    m ".epoch,"                                                             \
+    " ARRAY(SELECT terms_id FROM smsverify.member_terms"                    \
+    "  WHERE member_id = " m ".id ORDER BY terms_id)::text"
+
+/*
+ * The member whose SV_PG_MEMBER_COLS begin at col of row 0: 1, 0 if they
+ * are NULL (no member: m all zero), -1 if it is not one.
+ */
+int sv_store_pg_member(const PGresult *res, int col, sv_member_info_t *m);
 
 /* a boolean field: 1 true, 0 false or NULL */
 int sv_store_pg_bool(const PGresult *res, int row, int col);

@@ -520,6 +520,111 @@ test_reopen_after_terminate(void **state)
 }
 
 
+/* prepared statements: once a connection, by their text */
+
+static long
+prepared_run(sv_pg_t *pg, const char *sql, long v)
+{
+    long             r;
+    PGresult        *res;
+    sv_pg_err_t      e;
+    sv_pg_rc_t       rc;
+    sv_pg_params_t   p;
+
+    sv_pg_params_init(&p);
+    sv_pg_param_int64(&p, v);
+    sv_pg_params_prepared(&p);
+
+    rc = sv_pg_exec(pg, sql, &p, 0, &res, &e);
+    if (rc != SV_PG_OK) {
+        fail_msg("%s: rc %d: %s", sql, rc, e.text);
+    }
+
+    r = atol(PQgetvalue(res, 0, 0));
+    PQclear(res);
+
+    return r;
+}
+
+
+/* the statements prepared on pg's connection (in this thread) */
+static long
+prepared_count(sv_pg_t *pg)
+{
+    long          n;
+    PGresult     *res;
+    sv_pg_err_t   e;
+
+    assert_int_equal(sv_pg_exec(pg, "SELECT count(*) FROM"
+                                " pg_prepared_statements", NULL, 0, &res,
+                                &e), SV_PG_OK);
+    n = atol(PQgetvalue(res, 0, 0));
+    PQclear(res);
+
+    return n;
+}
+
+
+static void
+test_prepared(void **state)
+{
+    int            i;
+    long           pid;
+    char           num[32], sql[SV_PG_PREPARED_MAX + 8][64];
+    sv_pg_t       *pg;
+    sv_pg_err_t    e;
+    sv_pg_rc_t     rc;
+    PGresult      *res;
+    sv_pg_params_t p;
+
+    (void) state;
+
+    pg = pg_new(0, 0, 0);
+
+    for (i = 0; i < 10; i++) {
+        assert_int_equal(prepared_run(pg, "SELECT $1::bigint + 1", i), i + 1);
+    }
+
+    assert_int_equal(prepared_count(pg), 1);
+    assert_int_equal(prepared_run(pg, "SELECT $1::bigint + 2", 1), 3);
+    assert_int_equal(prepared_count(pg), 2);
+
+    /* a statement that does not parse is not kept */
+    sv_pg_params_init(&p);
+    sv_pg_param_int64(&p, 1);
+    sv_pg_params_prepared(&p);
+    rc = sv_pg_exec(pg, "SELEC $1::bigint", &p, 0, &res, &e);
+    assert_int_equal(rc, SV_PG_ERROR);
+    assert_string_equal(e.sqlstate, "42601");
+    assert_int_equal(prepared_count(pg), 2);
+    assert_int_equal(prepared_run(pg, "SELECT $1::bigint + 1", 5), 6);
+
+    /* a new connection prepares them again */
+    pid = backend_pid(pg);
+    snprintf(num, sizeof(num), "%ld", pid);
+    assert_int_equal(admin_long("SELECT pg_terminate_backend($1::int)::int",
+                                num), 1);
+    backend_wait_gone(pid);
+
+    assert_int_equal(prepared_run(pg, "SELECT $1::bigint + 2", 1), 3);
+    assert_int_equal(prepared_count(pg), 1);
+
+    /* past the cache, statements run unprepared, and right */
+    for (i = 0; i < SV_PG_PREPARED_MAX + 8; i++) {
+        snprintf(sql[i], sizeof(sql[i]), "SELECT $1::bigint + %d", 100 + i);
+        assert_int_equal(prepared_run(pg, sql[i], 1), 101 + i);
+    }
+
+    assert_int_equal(prepared_count(pg), SV_PG_PREPARED_MAX);
+
+    for (i = 0; i < SV_PG_PREPARED_MAX + 8; i++) {
+        assert_int_equal(prepared_run(pg, sql[i], 2), 102 + i);
+    }
+
+    sv_pg_destroy(pg);
+}
+
+
 /* a transaction whose connection is lost before COMMIT runs again */
 
 typedef struct {
@@ -1327,6 +1432,7 @@ main(void)
         cmocka_unit_test(test_schema_newer_refused),
         cmocka_unit_test(test_connection_per_thread),
         cmocka_unit_test(test_reopen_after_terminate),
+        cmocka_unit_test(test_prepared),
         cmocka_unit_test(test_lost_in_transaction),
         cmocka_unit_test(test_statement_timeout),
         cmocka_unit_test(test_frozen_backend),

@@ -1,0 +1,1008 @@
+/*
+ * What only the PostgreSQL store has to prove, against the server of
+ * TEST_NGINX_PG_URI (make unit starts one with t/pg/pg.sh): races between
+ * threads, each on a connection of its own, decided by the database; an
+ * outage answered UNAVAILABLE at once and nothing changed, then the same
+ * store working again; the counts kept by triggers; a schema newer than
+ * the module's refused; a login racing a reset.  The schema smsverify is
+ * dropped before each test.  Without the URI every test is skipped;
+ * without SV_PG_SH (the path of pg.sh) the outage test is.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "sv_pg.h"
+#include "sv_store.h"
+
+
+#define T0          1700000000000LL
+#define SEC         1000LL
+#define MIN         (60 * SEC)
+#define HOUR        (60 * MIN)
+#define DAY         (24 * HOUR)
+
+#define PHONE_A     "+821012345678"
+#define PHONE_B     "+821087654321"
+
+#define THREADS     8
+#define ROUNDS      20
+#define ATTEMPTS    5
+
+#define HASH        "$2b$12$abcdefghijklmnopqrstuu" \
+                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ012"
+#define NEW_HASH    "$2b$10$ABCDEFGHIJKLMNOPQRSTUU" \
+                    "abcdefghijklmnopqrstuvwxyz012"
+
+
+static const char  *uri;
+
+
+typedef struct {
+    sv_store_t  *st;
+    char         err[256];
+} fx_t;
+
+
+static int64_t
+now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+static void
+sleep_ms(long ms)
+{
+    struct timespec  ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+    nanosleep(&ts, NULL);
+}
+
+
+/* The tests' own connection, apart from the store's. */
+
+static PGresult *
+admin(const char *sql)
+{
+    PGconn    *conn;
+    PGresult  *res;
+
+    conn = PQconnectdb(uri);
+    assert_int_equal(PQstatus(conn), CONNECTION_OK);
+
+    res = PQexec(conn, sql);
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK
+        && PQresultStatus(res) != PGRES_TUPLES_OK)
+    {
+        fail_msg("%s: %s", sql, PQerrorMessage(conn));
+    }
+
+    PQfinish(conn);
+
+    return res;
+}
+
+
+static long
+admin_long(const char *sql)
+{
+    long       v;
+    PGresult  *res;
+
+    res = admin(sql);
+    assert_int_equal(PQntuples(res), 1);
+    v = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+
+    return v;
+}
+
+
+static void
+admin_do(const char *sql)
+{
+    PQclear(admin(sql));
+}
+
+
+static void
+pg_sh(const char *cmd)
+{
+    char  line[1024];
+
+    snprintf(line, sizeof(line), "'%s' %s >/dev/null 2>&1",
+             getenv("SV_PG_SH"), cmd);
+
+    if (system(line) != 0) {
+        fail_msg("%s failed", line);
+    }
+}
+
+
+/* Fixture. */
+
+static int
+setup(void **state)
+{
+    fx_t             *f;
+    sv_store_conf_t   conf;
+
+    admin_do("SET client_min_messages = warning;"
+             " DROP SCHEMA IF EXISTS smsverify CASCADE");
+
+    f = calloc(1, sizeof(fx_t));
+    if (f == NULL) {
+        return -1;
+    }
+
+    memset(&conf, 0, sizeof(conf));
+    conf.uri = uri;
+
+    if (sv_store_open(&f->st, &conf, f->err, sizeof(f->err)) != SV_STORE_OK)
+    {
+        free(f);
+        return -1;
+    }
+
+    *state = f;
+
+    return 0;
+}
+
+
+static int
+teardown(void **state)
+{
+    fx_t  *f = *state;
+
+    sv_store_close(f->st);
+    free(f);
+
+    return 0;
+}
+
+
+/* Store helpers. */
+
+static void
+hash_of(uint8_t *h, int v)
+{
+    memset(h, v, SV_HASH_SIZE);
+}
+
+
+static int
+token_new(void *data, uint8_t *token_hash)
+{
+    memcpy(token_hash, data, SV_HASH_SIZE);
+
+    return 0;
+}
+
+
+static sv_store_rc_t
+put_code(sv_store_t *st, const char *phone, int h, sv_purpose_t purpose,
+    char *err, size_t errlen)
+{
+    uint8_t  hash[SV_HASH_SIZE];
+
+    hash_of(hash, h);
+
+    return sv_store_code_put(st, phone, hash, T0 + 3 * MIN, ATTEMPTS,
+                             purpose, err, errlen);
+}
+
+
+static sv_store_rc_t
+confirm(sv_store_t *st, const char *phone, int guess, int token,
+    unsigned *left, char *err, size_t errlen)
+{
+    uint8_t        ghash[SV_HASH_SIZE], thash[SV_HASH_SIZE];
+    sv_confirm_t   c;
+    sv_store_rc_t  rc;
+
+    hash_of(ghash, guess);
+    hash_of(thash, token);
+
+    memset(&c, 0, sizeof(c));
+    c.phone = phone;
+    c.guess_hash = ghash;
+    c.now_ms = T0;
+    c.token_new = token_new;
+    c.token_data = thash;
+    c.token_expires_ms = T0 + 30 * MIN;
+
+    rc = sv_store_confirm(st, &c, err, errlen);
+
+    if (left != NULL) {
+        *left = c.attempts_left;
+    }
+
+    return rc;
+}
+
+
+/* a phone verified: token byte h proves it */
+static void
+verify(fx_t *f, const char *phone, int token, sv_purpose_t purpose)
+{
+    assert_int_equal(put_code(f->st, phone, 0x42, purpose, f->err,
+                              sizeof(f->err)), SV_STORE_OK);
+    assert_int_equal(confirm(f->st, phone, 0x42, token, NULL, f->err,
+                             sizeof(f->err)), SV_STORE_OK);
+}
+
+
+static sv_store_rc_t
+signup(sv_store_t *st, const char *email, const char *phone, int token,
+    uint64_t *id, char *err, size_t errlen)
+{
+    static const int  terms[] = { 1 };
+    uint8_t           thash[SV_HASH_SIZE];
+    sv_member_t       m;
+    sv_store_rc_t     rc;
+
+    hash_of(thash, token);
+
+    memset(&m, 0, sizeof(m));
+    m.email = email;
+    m.email_key = email;
+    m.phone = phone;
+    m.nickname = "kim";
+    m.password_hash = HASH;
+    m.terms = terms;
+    m.nterms = 1;
+    m.now_ms = T0;
+    m.token_hash = thash;
+
+    rc = sv_store_signup(st, &m, err, errlen);
+
+    if (id != NULL) {
+        *id = m.id;
+    }
+
+    return rc;
+}
+
+
+static sv_store_rc_t
+send_one(sv_store_t *st, const char *phone, unsigned limit, char *err,
+    size_t errlen)
+{
+    sv_send_t  s;
+
+    memset(&s, 0, sizeof(s));
+    s.phone = phone;
+    s.now_ms = T0;
+    s.resend_ms = 0;
+    s.limit = limit;
+    s.window_ms = HOUR;
+    s.addr = "192.0.2.1";
+    s.addr_keep_ms = DAY;
+    s.budget = 1000;
+
+    return sv_store_send_begin(st, &s, err, errlen);
+}
+
+
+/* Threads started together, each doing its part once. */
+
+typedef struct race_s  race_t;
+
+typedef sv_store_rc_t (*race_pt)(race_t *r, int k);
+
+struct race_s {
+    sv_store_t         *st;
+    pthread_barrier_t   barrier;
+    race_pt             run;
+    int                 round;
+    sv_store_rc_t       rc[THREADS];
+    unsigned            left[THREADS];
+    char                err[THREADS][256];
+};
+
+typedef struct {
+    race_t             *r;
+    int                 k;
+} race_arg_t;
+
+
+static void *
+race_main(void *p)
+{
+    race_arg_t  *a = p;
+
+    pthread_barrier_wait(&a->r->barrier);
+    a->r->rc[a->k] = a->r->run(a->r, a->k);
+
+    return NULL;
+}
+
+
+static void
+race(race_t *r, sv_store_t *st, race_pt run, int round)
+{
+    int         k;
+    pthread_t   tid[THREADS];
+    race_arg_t  arg[THREADS];
+
+    r->st = st;
+    r->run = run;
+    r->round = round;
+    assert_int_equal(pthread_barrier_init(&r->barrier, NULL, THREADS), 0);
+
+    for (k = 0; k < THREADS; k++) {
+        arg[k].r = r;
+        arg[k].k = k;
+        assert_int_equal(pthread_create(&tid[k], NULL, race_main, &arg[k]),
+                         0);
+    }
+
+    for (k = 0; k < THREADS; k++) {
+        assert_int_equal(pthread_join(tid[k], NULL), 0);
+    }
+
+    pthread_barrier_destroy(&r->barrier);
+}
+
+
+static int
+race_count(const race_t *r, sv_store_rc_t rc)
+{
+    int  k, n;
+
+    for (k = 0, n = 0; k < THREADS; k++) {
+        n += r->rc[k] == rc;
+    }
+
+    return n;
+}
+
+
+static void
+race_fail_on_error(const race_t *r)
+{
+    int  k;
+
+    for (k = 0; k < THREADS; k++) {
+        if (r->rc[k] == SV_STORE_ERROR || r->rc[k] == SV_STORE_UNAVAILABLE) {
+            fail_msg("thread %d: rc %d: %s", k, r->rc[k], r->err[k]);
+        }
+    }
+}
+
+
+/* Two signups with one email: each its own phone and token. */
+
+static sv_store_rc_t
+signup_email_run(race_t *r, int k)
+{
+    char  phone[32];
+
+    snprintf(phone, sizeof(phone), "+8210%04d%04d", r->round, k);
+
+    return signup(r->st, "kim@example.com", phone, 0x10 + k, NULL,
+                  r->err[k], sizeof(r->err[k]));
+}
+
+
+static void
+test_race_signup_email(void **state)
+{
+    fx_t    *f = *state;
+    int      round, k;
+    char     phone[32], sql[128];
+    race_t   r;
+
+    for (round = 0; round < ROUNDS; round++) {
+        for (k = 0; k < THREADS; k++) {
+            snprintf(phone, sizeof(phone), "+8210%04d%04d", round, k);
+            verify(f, phone, 0x10 + k, SV_PURPOSE_SIGNUP);
+        }
+
+        race(&r, f->st, signup_email_run, round);
+        race_fail_on_error(&r);
+
+        assert_int_equal(race_count(&r, SV_STORE_OK), 1);
+        assert_int_equal(race_count(&r, SV_STORE_EMAIL_TAKEN), THREADS - 1);
+
+        /* the losers' tokens are kept, a refusal counted on each */
+        assert_int_equal(admin_long("SELECT count(*) FROM smsverify.tokens"
+                                    " WHERE failures = 1"), THREADS - 1);
+
+        admin_do("DELETE FROM smsverify.members");
+        admin_do("DELETE FROM smsverify.tokens");
+    }
+
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM smsverify.members");
+    assert_int_equal(admin_long(sql), 0);
+}
+
+
+/* Two signups with one token: each its own email. */
+
+static sv_store_rc_t
+signup_token_run(race_t *r, int k)
+{
+    char  email[64];
+
+    snprintf(email, sizeof(email), "kim%d.%d@example.com", r->round, k);
+
+    return signup(r->st, email, PHONE_A, 0x70, NULL, r->err[k],
+                  sizeof(r->err[k]));
+}
+
+
+static void
+test_race_signup_token(void **state)
+{
+    fx_t    *f = *state;
+    int      round;
+    race_t   r;
+
+    for (round = 0; round < ROUNDS; round++) {
+        verify(f, PHONE_A, 0x70, SV_PURPOSE_SIGNUP);
+
+        race(&r, f->st, signup_token_run, round);
+        race_fail_on_error(&r);
+
+        /* the winner used the token up: the others find none */
+        assert_int_equal(race_count(&r, SV_STORE_OK), 1);
+        assert_int_equal(race_count(&r, SV_STORE_NO_TOKEN), THREADS - 1);
+        assert_int_equal(admin_long("SELECT count(*) FROM smsverify.members"),
+                         1);
+        assert_int_equal(admin_long("SELECT count(*) FROM smsverify.tokens"),
+                         0);
+        assert_int_equal(admin_long("SELECT count(*)"
+                                    " FROM smsverify.member_terms"), 1);
+
+        admin_do("DELETE FROM smsverify.members");
+    }
+}
+
+
+/* Confirms of one code at once: every guess counts. */
+
+static sv_store_rc_t
+confirm_wrong_run(race_t *r, int k)
+{
+    return confirm(r->st, PHONE_A, 0x01, 0x70, &r->left[k], r->err[k],
+                   sizeof(r->err[k]));
+}
+
+
+static sv_store_rc_t
+confirm_right_run(race_t *r, int k)
+{
+    return confirm(r->st, PHONE_A, 0x42, 0x10 + k, &r->left[k], r->err[k],
+                   sizeof(r->err[k]));
+}
+
+
+static void
+test_race_confirm(void **state)
+{
+    fx_t      *f = *state;
+    int        round, k;
+    race_t     r;
+    unsigned   seen;
+
+    for (round = 0; round < ROUNDS; round++) {
+        assert_int_equal(put_code(f->st, PHONE_A, 0x42, SV_PURPOSE_SIGNUP,
+                                  f->err, sizeof(f->err)), SV_STORE_OK);
+
+        race(&r, f->st, confirm_wrong_run, round);
+        race_fail_on_error(&r);
+
+        /* ATTEMPTS guesses were counted, each leaving a different count */
+        assert_int_equal(race_count(&r, SV_STORE_MISMATCH), ATTEMPTS - 1);
+        assert_int_equal(race_count(&r, SV_STORE_BURNT), 1);
+        assert_int_equal(race_count(&r, SV_STORE_NO_CODE),
+                         THREADS - ATTEMPTS);
+
+        seen = 0;
+        for (k = 0; k < THREADS; k++) {
+            if (r.rc[k] == SV_STORE_MISMATCH) {
+                assert_true(r.left[k] >= 1 && r.left[k] < ATTEMPTS);
+                assert_false(seen & (1u << r.left[k]));
+                seen |= 1u << r.left[k];
+            }
+        }
+
+        assert_int_equal(admin_long("SELECT count(*) FROM smsverify.codes"),
+                         0);
+
+        /* and of matches at once, one */
+        assert_int_equal(put_code(f->st, PHONE_A, 0x42, SV_PURPOSE_SIGNUP,
+                                  f->err, sizeof(f->err)), SV_STORE_OK);
+
+        race(&r, f->st, confirm_right_run, round);
+        race_fail_on_error(&r);
+
+        assert_int_equal(race_count(&r, SV_STORE_OK), 1);
+        assert_int_equal(race_count(&r, SV_STORE_NO_CODE), THREADS - 1);
+        assert_int_equal(admin_long("SELECT count(*) FROM smsverify.tokens"),
+                         1);
+
+        admin_do("DELETE FROM smsverify.tokens");
+    }
+}
+
+
+/* Sends to a phone it has none of yet: the limit holds. */
+
+static sv_store_rc_t
+send_run(race_t *r, int k)
+{
+    return send_one(r->st, PHONE_B, 3, r->err[k], sizeof(r->err[k]));
+}
+
+
+static void
+test_race_sends(void **state)
+{
+    fx_t    *f = *state;
+    int      round;
+    race_t   r;
+
+    for (round = 0; round < ROUNDS; round++) {
+        race(&r, f->st, send_run, round);
+        race_fail_on_error(&r);
+
+        assert_int_equal(race_count(&r, SV_STORE_OK), 3);
+        assert_int_equal(race_count(&r, SV_STORE_SEND_LIMIT), THREADS - 3);
+        assert_int_equal(admin_long("SELECT cardinality(stamps_ms)"
+                                    " FROM smsverify.sends"), 3);
+        assert_int_equal(admin_long("SELECT cardinality(stamps_ms)"
+                                    " FROM smsverify.address_sends"),
+                         3 * (round + 1));
+        assert_int_equal(admin_long("SELECT sent FROM smsverify.daily_sms"),
+                         3 * (round + 1));
+
+        admin_do("DELETE FROM smsverify.sends");
+    }
+}
+
+
+/* Failed logins of an account that had none: each is counted. */
+
+static sv_store_rc_t
+login_failed_run(race_t *r, int k)
+{
+    sv_login_t  l;
+
+    memset(&l, 0, sizeof(l));
+    l.account = "e:kim@example.com";
+    l.now_ms = T0 + r->round * HOUR + k;
+    l.limit = 100;
+    l.window_ms = 15 * MIN;
+
+    return sv_store_login_failed(r->st, &l, r->err[k], sizeof(r->err[k]));
+}
+
+
+static void
+test_race_login_failures(void **state)
+{
+    fx_t    *f = *state;
+    int      round;
+    race_t   r;
+
+    for (round = 0; round < ROUNDS; round++) {
+        race(&r, f->st, login_failed_run, round);
+        race_fail_on_error(&r);
+
+        assert_int_equal(race_count(&r, SV_STORE_OK), THREADS);
+        assert_int_equal(admin_long("SELECT cardinality(stamps_ms)"
+                                    " FROM smsverify.login_failures"),
+                         THREADS);
+
+        admin_do("DELETE FROM smsverify.login_failures");
+    }
+}
+
+
+/*
+ * The counts are kept by triggers, whoever writes: the store's threads,
+ * each on its connection (its own slot), and the application.
+ */
+
+static sv_store_rc_t
+codes_run(race_t *r, int k)
+{
+    int            i;
+    char           phone[32];
+    sv_store_rc_t  rc;
+
+    for (i = 0, rc = SV_STORE_OK; i < 10 && rc == SV_STORE_OK; i++) {
+        snprintf(phone, sizeof(phone), "+8210%04d%04d", k, i);
+        rc = put_code(r->st, phone, 0x42, SV_PURPOSE_SIGNUP, r->err[k],
+                      sizeof(r->err[k]));
+    }
+
+    /* again: a code replaced is not one more */
+    for (i = 0; i < 10 && rc == SV_STORE_OK; i++) {
+        snprintf(phone, sizeof(phone), "+8210%04d%04d", k, i);
+        rc = put_code(r->st, phone, 0x43, SV_PURPOSE_SIGNUP, r->err[k],
+                      sizeof(r->err[k]));
+    }
+
+    for (i = 0; i < 3 && rc == SV_STORE_OK; i++) {
+        snprintf(phone, sizeof(phone), "+8210%04d%04d", k, i);
+        rc = confirm(r->st, phone, 0x43, 0x10 + k * 3 + i, NULL, r->err[k],
+                     sizeof(r->err[k]));
+    }
+
+    return rc;
+}
+
+
+static void
+test_stats_counts(void **state)
+{
+    fx_t              *f = *state;
+    race_t             r;
+    sv_store_stats_t   s;
+
+    race(&r, f->st, codes_run, 0);
+    race_fail_on_error(&r);
+
+    assert_int_equal(sv_store_stats(f->st, &s, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(s.codes_pending, THREADS * 7);
+    assert_int_equal(s.members, 0);
+
+    /* the sweep's deletions, and members the application writes */
+    assert_int_equal(sv_store_sweep(f->st, T0 + HOUR, 0, 5, f->err,
+                                    sizeof(f->err)), SV_STORE_OK);
+    admin_do("INSERT INTO smsverify.members (email, phone, nickname,"
+             " password_hash) VALUES ('a@example.com', '+15550001', 'a', 'h'),"
+             " ('b@example.com', '+15550002', 'b', 'h')");
+    assert_int_equal(signup(f->st, "c@example.com", "+821000000000", 0x10,
+                            NULL, f->err, sizeof(f->err)), SV_STORE_OK);
+
+    assert_int_equal(sv_store_stats(f->st, &s, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(s.codes_pending, THREADS * 7 - 5);
+    assert_int_equal(s.members, 3);
+
+    admin_do("DELETE FROM smsverify.members WHERE phone = '+15550001'");
+    assert_int_equal(sv_store_stats(f->st, &s, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(s.members, 2);
+    assert_int_equal(s.codes_pending,
+                     admin_long("SELECT count(*) FROM smsverify.codes"));
+
+    /* a count is a few rows, whatever the store holds */
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.counts"),
+                     2 * 16);
+}
+
+
+/*
+ * The sweep, table by table as the LMDB store's: what no limit needs any
+ * more goes, at most max rows in all, and what is still needed stays.
+ */
+static void
+test_sweep_tables(void **state)
+{
+    fx_t  *f = *state;
+
+    /* T0: a send (phone, address, day), a code, an old day's count */
+    assert_int_equal(send_one(f->st, PHONE_A, 5, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(put_code(f->st, PHONE_B, 0x42, SV_PURPOSE_SIGNUP, f->err,
+                              sizeof(f->err)), SV_STORE_OK);
+    admin_do("INSERT INTO smsverify.daily_sms (day, sent)"
+             " VALUES ('2023-11-13', 3)");
+
+    /* half an hour on: the code (expired at T0 + 3 min) only, max 1 */
+    assert_int_equal(sv_store_sweep(f->st, T0 + 30 * MIN, 0, 1, f->err,
+                                    sizeof(f->err)), SV_STORE_OK);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.codes"), 0);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.daily_sms"),
+                     2);
+
+    /* then the day before T0's (2023-11-14); the windows are needed */
+    assert_int_equal(sv_store_sweep(f->st, T0 + 30 * MIN, 0, 100, f->err,
+                                    sizeof(f->err)), SV_STORE_OK);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.daily_sms"),
+                     1);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.sends"), 1);
+    assert_int_equal(admin_long("SELECT count(*)"
+                                " FROM smsverify.address_sends"), 1);
+
+    /* two days on: the phone's window and the address's kept day end */
+    assert_int_equal(sv_store_sweep(f->st, T0 + 2 * DAY, 0, 100, f->err,
+                                    sizeof(f->err)), SV_STORE_OK);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.sends"), 0);
+    assert_int_equal(admin_long("SELECT count(*)"
+                                " FROM smsverify.address_sends"), 0);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.daily_sms"),
+                     0);
+}
+
+
+/* A login that read the member before a reset leaves no session. */
+
+static sv_store_rc_t
+session_start(fx_t *f, int h, uint64_t id, uint32_t epoch)
+{
+    uint8_t       hash[SV_HASH_SIZE];
+    sv_session_t  s;
+
+    hash_of(hash, h);
+
+    memset(&s, 0, sizeof(s));
+    s.hash = hash;
+    s.member_id = id;
+    s.epoch = epoch;
+    s.now_ms = T0;
+    s.expires_ms = T0 + DAY;
+    s.idle_ms = HOUR;
+
+    return sv_store_session_start(f->st, &s, f->err, sizeof(f->err));
+}
+
+
+static sv_store_rc_t
+session_get(fx_t *f, int h)
+{
+    uint8_t           hash[SV_HASH_SIZE];
+    sv_session_get_t  g;
+
+    hash_of(hash, h);
+
+    memset(&g, 0, sizeof(g));
+    g.hash = hash;
+    g.now_ms = T0 + MIN;
+
+    return sv_store_session_get(f->st, &g, f->err, sizeof(f->err));
+}
+
+
+static void
+test_login_racing_reset(void **state)
+{
+    fx_t              *f = *state;
+    uint8_t            thash[SV_HASH_SIZE];
+    uint64_t           id;
+    sv_reset_t         rs;
+    sv_member_info_t   m;
+
+    verify(f, PHONE_A, 0x70, SV_PURPOSE_SIGNUP);
+    assert_int_equal(signup(f->st, "kim@example.com", PHONE_A, 0x70, &id,
+                            f->err, sizeof(f->err)), SV_STORE_OK);
+
+    /* a login found the member (epoch 0) and started a session */
+    assert_int_equal(sv_store_member_find(f->st, "kim@example.com", NULL, &m,
+                                          f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(m.epoch, 0);
+    assert_int_equal(session_start(f, 0x51, id, m.epoch), SV_STORE_OK);
+    assert_int_equal(session_get(f, 0x51), SV_STORE_OK);
+
+    /* the password is reset: the session goes, in the reset's commit */
+    verify(f, PHONE_A, 0x71, SV_PURPOSE_RESET);
+    hash_of(thash, 0x71);
+    memset(&rs, 0, sizeof(rs));
+    rs.phone = PHONE_A;
+    rs.token_hash = thash;
+    rs.now_ms = T0;
+    rs.password_hash = NEW_HASH;
+    assert_int_equal(sv_store_reset(f->st, &rs, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(rs.id, id);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.sessions"),
+                     0);
+
+    /* a login that checked the old password before it finishes late */
+    assert_int_equal(session_start(f, 0x52, id, m.epoch), SV_STORE_OK);
+    assert_int_equal(session_get(f, 0x52), SV_STORE_NO_SESSION);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.sessions"),
+                     0);
+
+    /* one that saw the new one logs in */
+    assert_int_equal(session_start(f, 0x53, id, m.epoch + 1), SV_STORE_OK);
+    assert_int_equal(session_get(f, 0x53), SV_STORE_OK);
+
+    /* a session row of an older epoch (written by hand) is no session */
+    admin_do("UPDATE smsverify.sessions SET epoch = 0");
+    assert_int_equal(session_get(f, 0x53), SV_STORE_NO_SESSION);
+}
+
+
+/* A schema newer than the module's is refused; nothing is changed. */
+
+static void
+test_schema_newer(void **state)
+{
+    fx_t              *f = *state;
+    sv_store_t        *st;
+    sv_store_conf_t    conf;
+    sv_store_stats_t   s;
+
+    assert_int_equal(sv_store_stats(f->st, &s, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(admin_long("SELECT value::int FROM smsverify.meta"
+                                " WHERE key = 'schema_version'"), 2);
+
+    admin_do("UPDATE smsverify.meta SET value = '3'"
+             " WHERE key = 'schema_version'");
+
+    /* a node that starts now: open does not connect, a call refuses */
+    memset(&conf, 0, sizeof(conf));
+    conf.uri = uri;
+    assert_int_equal(sv_store_open(&st, &conf, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+
+    assert_int_equal(sv_store_stats(st, &s, f->err, sizeof(f->err)),
+                     SV_STORE_ERROR);
+    assert_non_null(strstr(f->err, "version 3, newer than this module's 2"));
+    assert_int_equal(put_code(st, PHONE_A, 0x42, SV_PURPOSE_SIGNUP, f->err,
+                              sizeof(f->err)), SV_STORE_ERROR);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.codes"), 0);
+    assert_int_equal(admin_long("SELECT value::int FROM smsverify.meta"
+                                " WHERE key = 'schema_version'"), 3);
+
+    sv_store_close(st);
+}
+
+
+/*
+ * A database of version 1 with rows in it (a module of that version ran
+ * against it) is taken to version 2 by the first connection: the counts
+ * start from what the tables hold.
+ */
+static void
+test_schema_upgrade(void **state)
+{
+    fx_t               *f = *state;
+    const char *const  *stmt;
+    sv_store_stats_t    s;
+    sv_member_info_t    m;
+
+    admin_do("CREATE SCHEMA smsverify");
+
+    for (stmt = sv_pg_schema_steps[0]; *stmt != NULL; stmt++) {
+        admin_do(*stmt);
+    }
+
+    admin_do("INSERT INTO smsverify.meta VALUES ('schema_version', '1')");
+    admin_do("INSERT INTO smsverify.members (email, phone, nickname,"
+             " password_hash) VALUES ('Kim@Example.com', '" PHONE_A "',"
+             " 'kim', '" HASH "')");
+    admin_do("INSERT INTO smsverify.codes (phone, code_hash, attempts_left,"
+             " expires_ms) VALUES ('" PHONE_B "', '\\x00', 5, 0)");
+
+    assert_int_equal(sv_store_stats(f->st, &s, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(admin_long("SELECT value::int FROM smsverify.meta"
+                                " WHERE key = 'schema_version'"), 2);
+    assert_int_equal(s.members, 1);
+    assert_int_equal(s.codes_pending, 1);
+
+    assert_int_equal(sv_store_member_find(f->st, "kim@example.com", NULL, &m,
+                                          f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_string_equal(m.email, "Kim@Example.com");
+    assert_int_equal(m.epoch, 0);
+
+    /* the old code is swept, and counted out */
+    assert_int_equal(sv_store_sweep(f->st, T0, 0, 10, f->err,
+                                    sizeof(f->err)), SV_STORE_OK);
+    assert_int_equal(sv_store_stats(f->st, &s, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(s.codes_pending, 0);
+}
+
+
+/* An outage: UNAVAILABLE at once, nothing changed, then back. */
+
+static void
+test_outage(void **state)
+{
+    fx_t              *f = *state;
+    int                i;
+    int64_t            t0;
+    sv_store_rc_t      rc;
+    sv_store_stats_t   s;
+
+    if (getenv("SV_PG_SH") == NULL) {
+        print_message("SV_PG_SH (the path of t/pg/pg.sh) unset:"
+                      " no outage test\n");
+        skip();
+    }
+
+    assert_int_equal(send_one(f->st, PHONE_A, 5, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+
+    pg_sh("kill");
+
+    for (i = 0; i < 3; i++) {
+        t0 = now_ms();
+        f->err[0] = '\0';
+        assert_int_equal(send_one(f->st, PHONE_A, 5, f->err,
+                                  sizeof(f->err)), SV_STORE_UNAVAILABLE);
+        assert_true(now_ms() - t0 < 1000);
+        assert_true(f->err[0] != '\0');
+        assert_null(strstr(f->err, PHONE_A));
+
+        assert_int_equal(put_code(f->st, PHONE_A, 0x42, SV_PURPOSE_SIGNUP,
+                                  f->err, sizeof(f->err)),
+                         SV_STORE_UNAVAILABLE);
+        assert_int_equal(confirm(f->st, PHONE_A, 0x42, 0x70, NULL, f->err,
+                                 sizeof(f->err)), SV_STORE_UNAVAILABLE);
+        assert_int_equal(sv_store_stats(f->st, &s, f->err, sizeof(f->err)),
+                         SV_STORE_UNAVAILABLE);
+    }
+
+    pg_sh("start");
+
+    /* the same store, once sv_pg tries again (it waits a second) */
+    t0 = now_ms();
+
+    do {
+        sleep_ms(100);
+        rc = sv_store_stats(f->st, &s, f->err, sizeof(f->err));
+    } while (rc == SV_STORE_UNAVAILABLE && now_ms() - t0 < 10000);
+
+    assert_int_equal(rc, SV_STORE_OK);
+    assert_int_equal(s.codes_pending, 0);
+
+    /* the refused sends counted nothing: one was counted before */
+    assert_int_equal(admin_long("SELECT cardinality(stamps_ms)"
+                                " FROM smsverify.sends"), 1);
+    assert_int_equal(send_one(f->st, PHONE_A, 5, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(admin_long("SELECT cardinality(stamps_ms)"
+                                " FROM smsverify.sends"), 2);
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+#define T(name)  cmocka_unit_test_setup_teardown(name, setup, teardown)
+        T(test_race_signup_email),
+        T(test_race_signup_token),
+        T(test_race_confirm),
+        T(test_race_sends),
+        T(test_race_login_failures),
+        T(test_stats_counts),
+        T(test_sweep_tables),
+        T(test_login_racing_reset),
+        T(test_schema_newer),
+        T(test_schema_upgrade),
+        T(test_outage),
+#undef T
+    };
+
+    uri = getenv("TEST_NGINX_PG_URI");
+
+    if (uri == NULL || uri[0] == '\0') {
+        printf("test_store_pg: TEST_NGINX_PG_URI unset: skipped (it names"
+               " a PostgreSQL; `make unit` starts one with t/pg/pg.sh)\n");
+        return 0;
+    }
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
