@@ -17,6 +17,7 @@ use Test::Nginx::Socket;
 use lib 't/inc';
 use SmsVerify;
 
+use File::Temp ();
 use POSIX ();
 use Time::HiRes qw(sleep time);
 
@@ -26,6 +27,9 @@ if (!sv_store_is_pg()) {
 } else {
     plan('no_plan');
 }
+
+# the SENS stand-in of TEST 6, which holds its messages until told
+$ENV{TEST_NGINX_GATE_PORT} = ($ENV{TEST_NGINX_SERVER_PORT} || 1984) + 2;
 
 our $HttpConfig = <<'_EOC_';
     smsverify_store smsverify_temp;
@@ -547,3 +551,63 @@ node_b_stop();
 exited on signal
 [alert]
 [emerg]
+
+
+
+=== TEST 6: an SMS that went out while the database stopped: 500, truthfully, not 503
+The send was counted, then the provider held the message while the
+database went away: the code cannot be stored, and the SMS is out, so
+"nothing was changed" (STORE_UNAVAILABLE) would be a lie. It is answered
+as a failed LMDB write is: 500 INTERNAL, and the log says what happened.
+--- config
+    location = /send-held {
+        smsverify send;
+        smsverify_provider sens service_id=ncp:sms:kr:1:gate access_key=AK
+            secret_key=SK from=0212345678
+            url=http://127.0.0.1:$TEST_NGINX_GATE_PORT timeout=60s;
+    }
+    location = /send { smsverify send; }
+    location = /node { return 200 "A\n"; }
+--- request
+GET /node
+--- response_body
+A
+--- timeout: 120
+--- flow
+SKIP: {
+skip 'the outage needs the tests\' own server (SV_PG_SH)', 1 if !$ENV{SV_PG_SH};
+my $pg = sub {
+    local $ENV{SV_PG_DIR} = $ENV{TEST_NGINX_PG_DIR} // $ENV{SV_PG_DIR};
+    local $ENV{SV_PG_PORT} = $ENV{TEST_NGINX_PG_PORT} // $ENV{SV_PG_PORT};
+    system($ENV{SV_PG_SH}, @_) == 0 or die "pg.sh @_ failed";
+};
+my $dir = File::Temp::tempdir(CLEANUP => 1);
+my $gate = sv_gate_provider($ENV{TEST_NGINX_GATE_PORT}, 1, $dir);
+my $kid = sv_fork(sub {
+    my $res = sv_request(POST => '/send-held', { phoneNumber => '010-6000-0001' });
+    open my $out, '>', "$dir/answer" or return 1;
+    print $out "$res->{status} " . ($res->{json}{error} // '');
+    close $out;
+    return 0;
+});
+ok sv_wait_until(sub { keys %{ sv_gate_messages($dir) } == 1 }, 30, 0.1),
+   'the provider holds the message: the send was counted first';
+$pg->('kill');
+open my $open, '>', "$dir/gate.open" or die;
+close $open;
+waitpid $kid, 0;
+waitpid $gate, 0;
+open my $in, '<', "$dir/answer" or die;
+is scalar(<$in>), '500 INTERNAL', 'the SMS went out, the code could not be stored: 500';
+ok scalar(sv_log_grep(qr/\[error\].*smsverify store failed: the SMS went out, and its code could not be stored: /)),
+   'the log says so';
+my $res = sv_request(POST => '/send', { phoneNumber => '010-6000-0002' });
+is $res->{json}{error}, 'STORE_UNAVAILABLE', 'a send now: 503, before any provider';
+$pg->('start');
+ok sv_wait_until(sub {
+        sv_request(POST => '/send', { phoneNumber => '010-6000-0002' })->{status} == 200
+    }, 15, 0.2), 'and 200 once the database is back';
+}
+--- no_error_log
+exited on signal
+[alert]
