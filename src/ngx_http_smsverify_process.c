@@ -45,8 +45,12 @@ static void ngx_http_smsverify_maint_done(ngx_event_t *ev);
 static ngx_event_t         ngx_http_smsverify_maint_ev;
 static ngx_thread_task_t  *ngx_http_smsverify_maint_task;
 
-/* a PostgreSQL store outlives the worker's pool: see exit_process */
-static sv_store_t         *ngx_http_smsverify_pg_store;
+/*
+ * a PostgreSQL store outlives the worker's pool (see exit_process):
+ * volatile, so that the store the pointer keeps reachable is not
+ * optimised away with it
+ */
+static sv_store_t *volatile  ngx_http_smsverify_pg_store;
 
 
 /* the counters, shared by all workers and kept across reloads */
