@@ -13,7 +13,11 @@
  * then one more try).  Each function does what sv_store.h says of the
  * call of its name, in the same transactions; sync, reader_check and
  * reads_wait_free may be NULL where there is nothing to do (the last:
- * where reads may wait).  The decisions are sv_rules.h's.
+ * where reads may wait), and batch_begin and batch_end where the backend
+ * does not batch.  Between batch_begin and batch_end (commit 1, or 0 to
+ * abort), the calls this thread makes share the batch's transaction
+ * where they can, each undone alone if it fails.  The decisions are
+ * sv_rules.h's.
  */
 
 #include "sv_store.h"
@@ -89,6 +93,11 @@ typedef struct {
                                    char *err, size_t errlen);
     sv_store_rc_t (*limits_clear)(sv_store_t *st, const char *phone,
                                   char *err, size_t errlen);
+
+    /* batches: NULL where the backend runs each call alone */
+    sv_store_rc_t (*batch_begin)(sv_store_t *st, char *err, size_t errlen);
+    sv_store_rc_t (*batch_end)(sv_store_t *st, int commit, char *err,
+                               size_t errlen);
 } sv_store_ops_t;
 
 struct sv_store_s {
