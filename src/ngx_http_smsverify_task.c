@@ -150,7 +150,6 @@ ngx_http_smsverify_task_post_store(ngx_http_request_t *r)
     if (!bs->ready) {
         ngx_queue_init(&bs->queue);
         bs->retry.handler = ngx_http_smsverify_batch_retry;
-        bs->retry.log = ngx_cycle->log;
         bs->ready = 1;
     }
 
@@ -403,6 +402,7 @@ ngx_http_smsverify_batch_next(ngx_log_t *log)
     /* held meanwhile: what comes queues, as behind a batch in the pool */
 
     bs->running = 1;
+    bs->retry.log = ngx_cycle->log;
     ngx_add_timer(&bs->retry, NGX_HTTP_SMSVERIFY_BATCH_RETRY);
 }
 
