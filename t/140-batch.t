@@ -167,7 +167,34 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: a batch with one failing operation: only that request fails, the others' writes stay
+=== TEST 1: the queue holds 1 to 65536
+--- http_config eval
+$::HttpConfig =~ s/batch_queue 3/batch_queue 0/r
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*value must be between 1 and 65536 in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 2: http level only
+--- config
+    location = /confirm { smsverify confirm; smsverify_batch_queue 5; }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"smsverify_batch_queue" directive is not allowed here in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 3: once
+--- http_config eval
+$::HttpConfig . "    smsverify_batch_queue 4;\n"
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"smsverify_batch_queue" directive is duplicate in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 4: a batch with one failing operation: only that request fails, the others' writes stay
 Three confirms queue behind a confirm waiting for the write lock; while
 the lock is held, a corrupt code record is written for one of them.  The
 three go as one batch, one commit: a match, a mismatch, and a 500 for the
@@ -219,7 +246,7 @@ like($res->{body}, qr/"error":"NO_PENDING_CODE"/, 'the matched code is gone');
 
 
 
-=== TEST 2: a full queue: 503 BUSY for exactly the requests that did not fit
+=== TEST 5: a full queue: 503 BUSY for exactly the requests that did not fit
 smsverify_batch_queue 3: behind the batch in the pool, three wait; the
 fourth and fifth are refused at once, the three answered once the lock is
 free.
@@ -257,7 +284,7 @@ is($res->{status}, 200, 'the refused ones counted nothing: the code confirms');
 
 
 
-=== TEST 3: clients that go away while their confirm is in the batch, and while it is queued
+=== TEST 6: clients that go away while their confirm is in the batch, and while it is queued
 The operation still runs (its guess is counted), nothing is answered to a
 closed connection, and nothing else is disturbed.
 --- request
@@ -295,7 +322,7 @@ is(scalar(sv_log_grep(qr/closed keepalive connection/)), 0,
 
 
 
-=== TEST 4: a reload with batches in flight: every request answered, no socket left
+=== TEST 7: a reload with batches in flight: every request answered, no socket left
 --- request
 GET /status
 --- log_level: info
@@ -324,7 +351,7 @@ is(scalar(sv_log_grep(qr/gracefully shutting down/)), 1,
 
 
 
-=== TEST 5: a graceful stop (QUIT) with batches in flight: every client answered, then nginx exits
+=== TEST 8: a graceful stop (QUIT) with batches in flight: every client answered, then nginx exits
 The last block: it stops nginx itself.
 --- request
 GET /status
