@@ -47,6 +47,10 @@ static ngx_conf_num_bounds_t  ngx_http_smsverify_daily_budget_bounds = {
     ngx_conf_check_num_bounds, 1, SV_BUDGET_MAX
 };
 
+static ngx_conf_num_bounds_t  ngx_http_smsverify_batch_queue_bounds = {
+    ngx_conf_check_num_bounds, 1, 65536
+};
+
 static ngx_conf_post_t  ngx_http_smsverify_code_ttl_post = {
     ngx_http_smsverify_code_ttl_check
 };
@@ -232,6 +236,12 @@ static ngx_command_t  ngx_http_smsverify_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
+    { ngx_string("smsverify_batch_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_smsverify_main_conf_t, batch_queue),
+      &ngx_http_smsverify_batch_queue_bounds },
 
     { ngx_string("smsverify_test_number"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
@@ -341,6 +351,7 @@ ngx_http_smsverify_init(ngx_conf_t *cf)
     ngx_conf_init_msec_value(mcf->sync_interval, 1000);
     ngx_conf_init_uint_value(mcf->daily_budget, 0);
     ngx_conf_init_msec_value(mcf->webhook_timeout, 5000);
+    ngx_conf_init_uint_value(mcf->batch_queue, 1024);
 
     ngx_str_set(&name, "smsverify_counters");
 
@@ -414,6 +425,7 @@ ngx_http_smsverify_create_main_conf(ngx_conf_t *cf)
     mcf->sync_interval = NGX_CONF_UNSET_MSEC;
     mcf->daily_budget = NGX_CONF_UNSET_UINT;
     mcf->webhook_timeout = NGX_CONF_UNSET_MSEC;
+    mcf->batch_queue = NGX_CONF_UNSET_UINT;
 
     return mcf;
 }

@@ -169,6 +169,7 @@ typedef struct {
     ngx_msec_t                  ip_window_max;      /* of every */
                                                     /* smsverify_ip_limit; */
                                                     /* 0: none counts */
+    ngx_uint_t                  batch_queue;        /* per worker */
     ngx_flag_t                  used;
     ngx_http_smsverify_conf_pos_t  used_pos;           /* first "smsverify" */
     ngx_thread_pool_t          *thread_pool;        /* maintenance, */
@@ -260,6 +261,8 @@ typedef struct {
     ngx_http_smsverify_thread_pt  thread_handler;
     ngx_http_smsverify_done_pt  done_handler;
     ngx_event_t                 guard;
+    ngx_queue_t                 batch_link;         /* waiting for a batch */
+    ngx_http_request_t         *batch_request;      /* the link's */
     unsigned                    client_gone:1;
     unsigned                    auth_done:1;        /* auth_rc is final */
     ngx_int_t                   auth_rc;

@@ -75,7 +75,7 @@ ngx_http_smsverify_confirm(ngx_http_request_t *r, cJSON *root)
     job->confirm.token_data = job;
     job->token_ttl_ms = lcf->token_ttl;
 
-    if (ngx_http_smsverify_task_post(r) != NGX_OK) {
+    if (ngx_http_smsverify_task_post_store(r) != NGX_OK) {
         return ngx_http_smsverify_busy(r);
     }
 

@@ -57,7 +57,7 @@ ngx_http_smsverify_logout(ngx_http_request_t *r)
     job->store = mcf->store;
     sv_session_hash(mcf->secret, (char *) value.data, value.len, job->hash);
 
-    if (ngx_http_smsverify_task_post(r) != NGX_OK) {
+    if (ngx_http_smsverify_task_post_store(r) != NGX_OK) {
         return ngx_http_smsverify_busy(r);
     }
 

@@ -54,7 +54,7 @@ ngx_http_smsverify_lookup(ngx_http_request_t *r,
         /* the write of its last use waits for the store's writers */
     }
 
-    return ngx_http_smsverify_task_post(r) == NGX_OK ? NGX_AGAIN : NGX_BUSY;
+    return ngx_http_smsverify_task_post_store(r) == NGX_OK ? NGX_AGAIN : NGX_BUSY;
 }
 
 

@@ -235,7 +235,9 @@ ngx_http_smsverify_send_test(ngx_http_request_t *r,
     job->attempts = lcf->max_attempts;
     job->ttl_ms = lcf->code_ttl;
 
-    if (ngx_http_smsverify_task_post(r) != NGX_OK) {
+    /* no provider: store calls only, batched */
+
+    if (ngx_http_smsverify_task_post_store(r) != NGX_OK) {
         return ngx_http_smsverify_busy(r);
     }
 

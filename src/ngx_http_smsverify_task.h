@@ -26,5 +26,16 @@ void *ngx_http_smsverify_task_data(ngx_http_request_t *r);
  */
 ngx_int_t ngx_http_smsverify_task_post(ngx_http_request_t *r);
 
+/*
+ * The same, for a job whose thread half makes store calls only (no
+ * provider, no bcrypt): while a batch of the worker's is in the pool, it
+ * waits in the worker's queue (smsverify_batch_queue) and goes with the
+ * others queued meanwhile in the next batch, one transaction
+ * (sv_store_batch_run()); with nothing in the pool it goes at once, a
+ * batch of one.  NGX_BUSY: the pool's queue or the worker's is full,
+ * nothing runs.  A store that does not batch: task_post().
+ */
+ngx_int_t ngx_http_smsverify_task_post_store(ngx_http_request_t *r);
+
 
 #endif /* _NGX_HTTP_SMSVERIFY_TASK_H_INCLUDED_ */

@@ -14,6 +14,15 @@
 #define SV_RELIEF_SWEEP_MAX  10000
 
 
+/*
+ * The batch this thread runs, if any, and whether the operation running
+ * in it met a full store: a sweep inside the batch would not free what
+ * the batch's own commit has not, so the operation runs again after it.
+ */
+static __thread sv_store_t  *sv_batch_store;
+static __thread int          sv_batch_full;
+
+
 static int
 sv_phone_fits(const char *phone, char *err, size_t errlen)
 {
@@ -170,6 +179,11 @@ static int
 sv_store_relieved(sv_store_t *st, int64_t now_ms)
 {
     char  ignored[256];
+
+    if (sv_batch_store == st) {
+        sv_batch_full = 1;
+        return 0;
+    }
 
     return st->ops->sweep(st, now_ms, 0, SV_RELIEF_SWEEP_MAX, ignored,
                           sizeof(ignored))
@@ -763,4 +777,67 @@ sv_store_outbox_backlog(sv_store_t *st, uint64_t *n, char *err,
     }
 
     return st->ops->outbox_backlog(st, n, err, errlen);
+}
+
+
+/* Batches. */
+
+int
+sv_store_batches(sv_store_t *st)
+{
+    return st->ops->batch_begin != NULL && st->ops->batch_end != NULL;
+}
+
+
+static void
+sv_store_ops_alone(sv_store_op_t *ops, size_t n, int all)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (all || ops[i].again) {
+            ops[i].again = 0;
+            ops[i].run(ops[i].data);
+        }
+    }
+}
+
+
+void
+sv_store_batch_run(sv_store_t *st, sv_store_op_t *ops, size_t n)
+{
+    char    err[256];
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        ops[i].again = 0;
+    }
+
+    /* a batch of one is a call alone: no transaction around it */
+
+    if (n < 2 || !sv_store_batches(st) || sv_batch_store != NULL
+        || st->ops->batch_begin(st, err, sizeof(err)) != SV_STORE_OK)
+    {
+        sv_store_ops_alone(ops, n, 1);
+        return;
+    }
+
+    sv_batch_store = st;
+
+    for (i = 0; i < n; i++) {
+        sv_batch_full = 0;
+        ops[i].run(ops[i].data);
+        ops[i].again = sv_batch_full;
+    }
+
+    sv_batch_store = NULL;
+
+    /* nothing of a batch whose commit failed is in the store */
+
+    if (st->ops->batch_end(st, 1, err, sizeof(err)) != SV_STORE_OK) {
+        sv_store_ops_alone(ops, n, 1);
+        return;
+    }
+
+    sv_store_ops_alone(ops, n, 0);
 }

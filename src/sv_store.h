@@ -571,4 +571,32 @@ sv_store_rc_t sv_store_outbox_failed(sv_store_t *st, sv_outbox_event_t *ev,
 sv_store_rc_t sv_store_outbox_backlog(sv_store_t *st, uint64_t *n,
     char *err, size_t errlen);
 
+
+/*
+ * Batches (group commit).  One store operation of a batch: run() makes
+ * its calls in the pool thread, writing its results where data says;
+ * again is the runner's.
+ */
+typedef struct {
+    void          (*run)(void *data);
+    void           *data;
+    unsigned        again:1;
+} sv_store_op_t;
+
+/* 1 if the backend runs a batch as one transaction (LMDB's codes part) */
+int sv_store_batches(sv_store_t *st);
+
+/*
+ * Runs the n operations in this thread, each as if alone, each with its
+ * own result.  Where the backend batches, the calls they make share one
+ * write transaction of the codes' part and one commit (and fsync): each
+ * operation in a nested transaction, so that one that fails (ERROR) is
+ * undone alone and the others' writes stay.  An operation that met a
+ * full store, and every one if the batch's commit fails, runs again
+ * alone after it (a full store relieved as a call alone relieves it).
+ * A batch of one, or a backend that does not batch, runs each alone.
+ * Calls that write the members' part run in their own transactions.
+ */
+void sv_store_batch_run(sv_store_t *st, sv_store_op_t *ops, size_t n);
+
 #endif /* SV_STORE_H */

@@ -15,7 +15,11 @@
  * reads_wait_free may be NULL where there is nothing to do (the last:
  * where reads may wait); so may the outbox's four, in a backend without
  * one (sv_store_outbox_take() and the like are ERROR there, and the
- * backlog 0).  The decisions are sv_rules.h's.
+ * backlog 0), and batch_begin and batch_end where the backend does not
+ * batch.  Between batch_begin and batch_end (commit 1, or 0 to
+ * abort), the calls this thread makes share the batch's transaction
+ * where they can, each undone alone if it fails.  The decisions are
+ * sv_rules.h's.
  */
 
 #include "sv_store.h"
@@ -102,6 +106,11 @@ typedef struct {
                                    int64_t now_ms, char *err, size_t errlen);
     sv_store_rc_t (*outbox_backlog)(sv_store_t *st, uint64_t *n, char *err,
                                     size_t errlen);
+
+    /* batches: NULL where the backend runs each call alone */
+    sv_store_rc_t (*batch_begin)(sv_store_t *st, char *err, size_t errlen);
+    sv_store_rc_t (*batch_end)(sv_store_t *st, int commit, char *err,
+                               size_t errlen);
 } sv_store_ops_t;
 
 struct sv_store_s {

@@ -343,17 +343,59 @@ sv_free_pages(sv_txn_t *t)
 
 
 /*
+ * The batch this thread runs (sv_lmdb_batch_begin): a write txn of the
+ * codes' part, parent of each call's own.  Its writer holds the write
+ * lock, so the calls of a batch never wait for it again.
+ */
+typedef struct {
+    sv_lmdb_t          *st;
+    sv_txn_t            parent;
+} sv_batch_t;
+
+static __thread sv_batch_t  sv_batch;
+
+
+/* The txn of a call in the batch, if the env is the batch's: nested. */
+static int
+sv_batch_nests(sv_lmdb_t *st, int env)
+{
+    return sv_batch.st == st && sv_batch.parent.e == &st->envs[env];
+}
+
+
+static sv_store_rc_t
+sv_txn_begin_nested(sv_txn_t *t)
+{
+    int  rc;
+
+    rc = mdb_txn_begin(t->e->env, sv_batch.parent.txn, 0, &t->txn);
+
+    if (rc != MDB_SUCCESS) {
+        return sv_fail(t, "mdb_txn_begin", -1, rc);
+    }
+
+    return SV_STORE_OK;
+}
+
+
+/*
  * Runs body in a write txn of one environment: committed unless the body
- * failed.
+ * failed.  In a batch, the txn is nested in the batch's: a body that
+ * fails is undone alone, and a commit only merges into the batch's.
  */
 static sv_store_rc_t
 sv_write(sv_lmdb_t *st, int env, int adds, sv_txn_body_pt body, void *arg,
     char *err, size_t errlen)
 {
+    int            nested;
     sv_txn_t       t = { st, &st->envs[env], NULL, err, errlen, 0 };
     sv_store_rc_t  rc;
 
-    if (sv_txn_begin(&t, 0) != SV_STORE_OK) {
+    nested = sv_batch_nests(st, env);
+
+    if ((nested ? sv_txn_begin_nested(&t) : sv_txn_begin(&t, 0))
+        != SV_STORE_OK)
+    {
         return SV_STORE_ERROR;
     }
 
@@ -363,7 +405,15 @@ sv_write(sv_lmdb_t *st, int env, int adds, sv_txn_body_pt body, void *arg,
         rc = body(&t, arg);
     }
 
-    if (rc == SV_STORE_ERROR) {
+    if (nested) {
+        if (rc == SV_STORE_ERROR) {
+            mdb_txn_abort(t.txn);
+
+        } else if (mdb_txn_commit(t.txn) != MDB_SUCCESS) {
+            rc = sv_fail(&t, "mdb_txn_commit", -1, MDB_PANIC);
+        }
+
+    } else if (rc == SV_STORE_ERROR) {
         sv_txn_abort(&t);
 
     } else if (sv_txn_commit(&t) != SV_STORE_OK) {
@@ -378,19 +428,34 @@ sv_write(sv_lmdb_t *st, int env, int adds, sv_txn_body_pt body, void *arg,
 }
 
 
+/*
+ * A read sees the store as the calls before it left it: in a batch, that
+ * is the batch's txn, read through a nested one thrown away after.
+ */
 static sv_store_rc_t
 sv_read(sv_lmdb_t *st, int env, sv_txn_body_pt body, void *arg, char *err,
     size_t errlen)
 {
+    int            nested;
     sv_txn_t       t = { st, &st->envs[env], NULL, err, errlen, 0 };
     sv_store_rc_t  rc;
 
-    if (sv_txn_begin(&t, MDB_RDONLY) != SV_STORE_OK) {
+    nested = sv_batch_nests(st, env);
+
+    if ((nested ? sv_txn_begin_nested(&t) : sv_txn_begin(&t, MDB_RDONLY))
+        != SV_STORE_OK)
+    {
         return SV_STORE_ERROR;
     }
 
     rc = body(&t, arg);
-    sv_txn_abort(&t);
+
+    if (nested) {
+        mdb_txn_abort(t.txn);
+
+    } else {
+        sv_txn_abort(&t);
+    }
 
     return rc;
 }
@@ -2936,6 +3001,61 @@ sv_lmdb_outbox_backlog(sv_store_t *store, uint64_t *n, char *err,
 }
 
 
+/* Batches: the codes' part, where the hot calls write. */
+
+static sv_store_rc_t
+sv_lmdb_batch_begin(sv_store_t *store, char *err, size_t errlen)
+{
+    sv_lmdb_t  *st = (sv_lmdb_t *) store;
+
+    if (sv_batch.st != NULL) {
+        snprintf(err, errlen, "a batch is running in this thread already");
+        return SV_STORE_ERROR;
+    }
+
+    sv_batch.parent.st = st;
+    sv_batch.parent.e = &st->envs[SV_ENV_CODES];
+    sv_batch.parent.txn = NULL;
+    sv_batch.parent.err = err;
+    sv_batch.parent.errlen = errlen;
+    sv_batch.parent.mdb_rc = 0;
+
+    if (sv_txn_begin(&sv_batch.parent, 0) != SV_STORE_OK) {
+        return SV_STORE_ERROR;
+    }
+
+    sv_batch.st = st;
+
+    return SV_STORE_OK;
+}
+
+
+static sv_store_rc_t
+sv_lmdb_batch_end(sv_store_t *store, int commit, char *err, size_t errlen)
+{
+    sv_store_rc_t  rc;
+
+    if (sv_batch.st != (sv_lmdb_t *) store) {
+        snprintf(err, errlen, "no batch is running in this thread");
+        return SV_STORE_ERROR;
+    }
+
+    sv_batch.st = NULL;
+    sv_batch.parent.err = err;
+    sv_batch.parent.errlen = errlen;
+
+    if (!commit) {
+        sv_txn_abort(&sv_batch.parent);
+        return SV_STORE_OK;
+    }
+
+    rc = sv_txn_commit(&sv_batch.parent);
+
+    return (rc != SV_STORE_OK && sv_batch.parent.mdb_rc == MDB_MAP_FULL)
+           ? SV_STORE_FULL : rc;
+}
+
+
 static const sv_store_ops_t  sv_lmdb_ops = {
     "lmdb",
     sv_lmdb_close,
@@ -2972,7 +3092,11 @@ static const sv_store_ops_t  sv_lmdb_ops = {
     sv_lmdb_outbox_take,
     sv_lmdb_outbox_done,
     sv_lmdb_outbox_failed,
-    sv_lmdb_outbox_backlog
+    sv_lmdb_outbox_backlog,
+
+    /* batches */
+    sv_lmdb_batch_begin,
+    sv_lmdb_batch_end
 };
 
 

@@ -2098,7 +2098,11 @@ static const sv_store_ops_t  sv_pg_ops = {
     sv_store_pg_outbox_take,
     sv_store_pg_outbox_done,
     sv_store_pg_outbox_failed,
-    sv_store_pg_outbox_backlog
+    sv_store_pg_outbox_backlog,
+
+    /* batches: each call its own transaction, as alone */
+    NULL,
+    NULL
 };
 
 

@@ -4792,6 +4792,244 @@ test_outbox_dead_taker(void **state)
 }
 
 
+/* Batches. */
+
+typedef enum { OP_PUT, OP_CONFIRM, OP_SEND, OP_TOUCH } op_kind_t;
+
+/* one operation of a batch, as an endpoint's job would be */
+typedef struct {
+    fx_t            *f;
+    op_kind_t        kind;
+    const char      *phone;
+    int              guess;         /* OP_PUT: the code; OP_CONFIRM: a guess */
+    int              token;
+    int64_t          now;
+    unsigned         left;
+    unsigned         runs;
+    sv_store_rc_t    rc;
+    char             err[256];
+} op_t;
+
+
+static void
+op_run(void *data)
+{
+    op_t           *o = data;
+    uint8_t         hash[SV_HASH_SIZE];
+    sv_send_t       s;
+
+    o->runs++;
+
+    switch (o->kind) {
+
+    case OP_PUT:
+        hash_of(hash, o->guess);
+        o->rc = sv_store_code_put(o->f->st, o->phone, hash, o->now + MIN, 5,
+                                  SV_PURPOSE_SIGNUP, o->err, sizeof(o->err));
+        break;
+
+    case OP_CONFIRM:
+        o->rc = confirm(o->f, o->phone, o->guess, o->now, o->token,
+                        o->now + HOUR, &o->left);
+        snprintf(o->err, sizeof(o->err), "%s", o->f->err);
+        break;
+
+    case OP_SEND:
+        memset(&s, 0, sizeof(s));
+        s.phone = o->phone;
+        s.now_ms = o->now;
+        s.resend_ms = 30 * SEC;
+        s.limit = 5;
+        s.window_ms = MIN;
+        o->rc = sv_store_send_begin(o->f->st, &s, o->err, sizeof(o->err));
+        break;
+
+    case OP_TOUCH:
+        hash_of(hash, o->token);
+        o->rc = sv_store_session_touch(o->f->st, hash, o->now, o->err,
+                                       sizeof(o->err));
+        break;
+    }
+}
+
+
+static void
+batch(op_t *o, size_t n)
+{
+    size_t         i;
+    sv_store_op_t  ops[16];
+
+    assert_true(n <= 16);
+
+    for (i = 0; i < n; i++) {
+        ops[i].run = op_run;
+        ops[i].data = &o[i];
+        o[i].runs = 0;
+    }
+
+    sv_store_batch_run(o[0].f->st, ops, n);
+}
+
+
+/*
+ * Each operation of a batch gets its own result, and sees what those
+ * before it wrote: a second send of a phone is too soon, a confirm of a
+ * code put in the same batch finds it.
+ */
+static void
+test_batch_results(void **state)
+{
+    fx_t      *f = *state;
+    unsigned   left;
+    op_t       o[] = {
+        { f, OP_PUT, PHONE_A, 0x42, 0, T0, 0, 0, 0, "" },
+        { f, OP_CONFIRM, PHONE_A, 0x43, 0x70, T0, 0, 0, 0, "" },
+        { f, OP_CONFIRM, PHONE_A, 0x42, 0x71, T0, 0, 0, 0, "" },
+        { f, OP_SEND, PHONE_B, 0, 0, T0, 0, 0, 0, "" },
+        { f, OP_SEND, PHONE_B, 0, 0, T0 + SEC, 0, 0, 0, "" },
+        { f, OP_CONFIRM, PHONE_C, 0x42, 0x72, T0, 0, 0, 0, "" },
+    };
+
+    batch(o, sizeof(o) / sizeof(o[0]));
+
+    assert_int_equal(o[0].rc, SV_STORE_OK);
+    assert_int_equal(o[1].rc, SV_STORE_MISMATCH);
+    assert_int_equal(o[1].left, 4);
+    assert_int_equal(o[2].rc, SV_STORE_OK);
+    assert_int_equal(o[3].rc, SV_STORE_OK);
+    assert_int_equal(o[4].rc, SV_STORE_RESEND_TOO_SOON);
+    assert_int_equal(o[5].rc, SV_STORE_NO_CODE);
+    assert_int_equal(o[0].runs + o[1].runs + o[4].runs, 3);
+
+    /* committed: the token is there, the code gone, the send counted */
+    assert_int_equal(token_check(f, 0x71, PHONE_A, T0), SV_STORE_OK);
+    assert_int_equal(confirm(f, PHONE_A, 0x42, T0, 0x73, T0 + HOUR, &left),
+                     SV_STORE_NO_CODE);
+    assert_int_equal(send_at(f, PHONE_B, T0 + 2 * SEC, 30 * SEC, 5, MIN,
+                             NULL),
+                     SV_STORE_RESEND_TOO_SOON);
+
+    /* a batch of one is a call alone */
+    batch(&o[3], 1);
+    assert_int_equal(o[3].rc, SV_STORE_RESEND_TOO_SOON);
+}
+
+
+/*
+ * One operation that fails (a corrupt record) is undone alone: the
+ * others' writes are committed, in one commit and one sync of the codes.
+ */
+static void
+test_batch_one_fails(void **state)
+{
+    fx_t      *f = *state;
+    uint8_t    bad[20];
+    unsigned   left, one;
+    op_t       o[] = {
+        { f, OP_CONFIRM, PHONE_B, 0x43, 0x70, T0, 0, 0, 0, "" },
+        { f, OP_CONFIRM, PHONE_A, 0x42, 0x71, T0, 0, 0, 0, "" },
+        { f, OP_PUT, PHONE_C, 0x44, 0, T0, 0, 0, 0, "" },
+        { f, OP_TOUCH, NULL, 0, 0x55, T0, 0, 0, 0, "" },
+    };
+
+    put_code(f, PHONE_B, 0x42, T0 + MIN, 5);
+    fx_close(f);
+
+    memset(bad, 1, sizeof(bad));
+    raw_put(f->dir, "codes", PHONE_A, strlen(PHONE_A), bad, sizeof(bad));
+
+    /* sync=on: the syncs of a commit alone */
+    fx_open(f, MAP_SIZE, 0);
+
+    syncs_codes = 0;
+    put_code(f, "+821011110000", 0x11, T0 + MIN, 5);
+    one = syncs_codes;
+    assert_true(one > 0);
+
+    syncs_codes = 0;
+    batch(o, sizeof(o) / sizeof(o[0]));
+    assert_int_equal(syncs_codes, one);
+
+    assert_int_equal(o[0].rc, SV_STORE_MISMATCH);
+    assert_int_equal(o[0].left, 4);
+    assert_int_equal(o[1].rc, SV_STORE_ERROR);
+    assert_string_equal(o[1].err, "corrupt record in \"codes\"");
+    assert_int_equal(o[2].rc, SV_STORE_OK);
+    assert_int_equal(o[3].rc, SV_STORE_OK);
+    assert_int_equal(o[0].runs + o[1].runs + o[2].runs, 3);
+
+    /* the others' writes stay */
+    fx_close(f);
+    fx_open(f, MAP_SIZE, 1);
+    assert_int_equal(confirm(f, PHONE_B, 0x43, T0, 0x72, T0 + HOUR, &left),
+                     SV_STORE_MISMATCH);
+    assert_int_equal(left, 3);
+    assert_int_equal(confirm(f, PHONE_C, 0x44, T0, 0x73, T0 + HOUR, NULL),
+                     SV_STORE_OK);
+    assert_int_equal(confirm(f, PHONE_A, 0x42, T0, 0x74, T0 + HOUR, NULL),
+                     SV_STORE_ERROR);
+}
+
+
+/*
+ * An operation that finds the store full runs again alone after the
+ * batch, which relieves it as a call alone does; the others are not run
+ * twice.
+ */
+static void
+test_batch_full_runs_again(void **state)
+{
+    fx_t           *f = *state;
+    int             i;
+    char            phone[32];
+    uint8_t         hash[SV_HASH_SIZE];
+    op_t            o[] = {
+        { f, OP_CONFIRM, PHONE_B, 0x43, 0x70, T0 + MIN, 0, 0, 0, "" },
+        { f, OP_SEND, PHONE_A, 0, 0, T0 + MIN, 0, 0, 0, "" },
+        { f, OP_CONFIRM, PHONE_C, 0x42, 0x71, T0 + MIN, 0, 0, 0, "" },
+    };
+    sv_store_rc_t   rc;
+
+    fx_close(f);
+    fx_open(f, 256 * 1024, 1);
+
+    put_code(f, PHONE_B, 0x42, T0 + HOUR, 5);
+    hash_of(hash, 0x11);
+
+    /* full of codes and sends that expire at T0 + MIN */
+
+    rc = SV_STORE_OK;
+
+    for (i = 0; i < 100000 && rc == SV_STORE_OK; i++) {
+        snprintf(phone, sizeof(phone), "+8210%08d", i);
+
+        rc = send_at(f, phone, T0, 30 * SEC, 5, MIN, NULL);
+
+        if (rc == SV_STORE_OK) {
+            rc = sv_store_code_put(f->st, phone, hash, T0 + MIN, 5,
+                                   SV_PURPOSE_SIGNUP, f->err,
+                                   sizeof(f->err));
+        }
+    }
+
+    assert_int_equal(rc, SV_STORE_FULL);
+
+    batch(o, sizeof(o) / sizeof(o[0]));
+
+    assert_int_equal(o[0].rc, SV_STORE_MISMATCH);
+    assert_int_equal(o[0].runs, 1);
+    assert_int_equal(o[1].rc, SV_STORE_OK);
+    assert_int_equal(o[1].runs, 2);
+    assert_int_equal(o[2].rc, SV_STORE_NO_CODE);
+    assert_int_equal(o[2].runs, 1);
+
+    /* the mismatch was counted once */
+    o[0].guess = 0x44;
+    batch(o, 1);
+    assert_int_equal(o[0].left, 3);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -4889,6 +5127,9 @@ main(int argc, char **argv)
         T(test_outbox_lease_expires)
         T(test_outbox_dropped)
         L(test_outbox_dead_taker)
+        T(test_batch_results)
+        L(test_batch_one_fails)
+        L(test_batch_full_runs_again)
 #undef T
 #undef L
     };
