@@ -199,6 +199,7 @@ Three confirms queue behind a confirm waiting for the write lock; while
 the lock is held, a corrupt code record is written for one of them.  The
 three go as one batch, one commit: a match, a mismatch, and a 500 for the
 corrupt record alone.
+--- lmdb_only: batches are the LMDB store's (held by its write lock)
 --- request
 GET /status
 --- log_level: info
@@ -250,6 +251,7 @@ like($res->{body}, qr/"error":"NO_PENDING_CODE"/, 'the matched code is gone');
 smsverify_batch_queue 3: behind the batch in the pool, three wait; the
 fourth and fifth are refused at once, the three answered once the lock is
 free.
+--- lmdb_only: batches are the LMDB store's (held by its write lock)
 --- request
 GET /status
 --- log_level: info
@@ -287,6 +289,7 @@ is($res->{status}, 200, 'the refused ones counted nothing: the code confirms');
 === TEST 6: clients that go away while their confirm is in the batch, and while it is queued
 The operation still runs (its guess is counted), nothing is answered to a
 closed connection, and nothing else is disturbed.
+--- lmdb_only: batches are the LMDB store's (held by its write lock)
 --- request
 GET /status
 --- log_level: info
@@ -325,6 +328,7 @@ is(scalar(sv_log_grep(qr/closed keepalive connection/)), 0,
 === TEST 7: a reload with batches in flight: every request answered, no socket left
 --- request
 GET /status
+--- lmdb_only: batches are the LMDB store's (held by its write lock)
 --- log_level: info
 --- timeout: 120
 --- flow
@@ -353,6 +357,7 @@ is(scalar(sv_log_grep(qr/gracefully shutting down/)), 1,
 
 === TEST 8: a graceful stop (QUIT) with batches in flight: every client answered, then nginx exits
 The last block: it stops nginx itself.
+--- lmdb_only: batches are the LMDB store's (held by its write lock)
 --- request
 GET /status
 --- log_level: info
