@@ -13,7 +13,8 @@
  * then one more try).  Each function does what sv_store.h says of the
  * call of its name, in the same transactions; sync, reader_check and
  * reads_wait_free may be NULL where there is nothing to do (the last:
- * where reads may wait).  The decisions are sv_rules.h's.
+ * where reads may wait), and so must confirm_read and send_read be
+ * where reads may wait: the event loop calls them.  The decisions are sv_rules.h's.
  */
 
 #include "sv_store.h"
@@ -89,6 +90,12 @@ typedef struct {
                                    char *err, size_t errlen);
     sv_store_rc_t (*limits_clear)(sv_store_t *st, const char *phone,
                                   char *err, size_t errlen);
+
+    /* reads for the event loop: NULL where reads may wait */
+    sv_store_rc_t (*confirm_read)(sv_store_t *st, sv_confirm_t *c,
+                                  char *err, size_t errlen);
+    sv_store_rc_t (*send_read)(sv_store_t *st, sv_send_t *s, char *err,
+                               size_t errlen);
 } sv_store_ops_t;
 
 struct sv_store_s {

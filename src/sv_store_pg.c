@@ -2079,7 +2079,10 @@ static const sv_store_ops_t  sv_pg_ops = {
     sv_store_pg_member_get,
     sv_store_pg_member_delete,
     sv_store_pg_member_import,
-    sv_store_pg_limits_clear
+    sv_store_pg_limits_clear,
+
+    NULL,                               /* confirm_read: reads wait */
+    NULL                                /* send_read */
 };
 
 
