@@ -329,11 +329,11 @@ sv_store_rc_t sv_store_confirm_read(sv_store_t *st, sv_confirm_t *c,
 
 /*
  * send_read: a refusal sv_store_send_begin() would give: PHONE_TAKEN,
- * NOT_MEMBER, BUDGET (never the day's first: the store counts that one,
- * and the caller tells it), IP_LIMIT, RESEND_TOO_SOON, SEND_LIMIT, with
- * s->retry_after_ms; OK if send_begin must decide: the send passes, is
- * the day's first refused by the budget, or the store is full (whose
- * FULL and sweep come first).  Nothing is counted.
+ * NOT_MEMBER, IP_LIMIT, RESEND_TOO_SOON, SEND_LIMIT, with
+ * s->retry_after_ms; OK if send_begin must decide: the send passes, the
+ * budget refuses it (a refusal send_begin counts in the day's record: a
+ * write), or the store is full (whose FULL and sweep come first).
+ * Nothing is counted.
  */
 sv_store_rc_t sv_store_send_read(sv_store_t *st, sv_send_t *s,
     char *err, size_t errlen);

@@ -1050,7 +1050,8 @@ sv_lmdb_send_begin(sv_store_t *store, sv_send_t *s, char *err, size_t errlen)
 /*
  * send_begin's verdict on the records as read, counted nowhere; a full
  * store is send_begin's to answer (its room is checked before its
- * limits), and the day's first budget refusal too (it counts it).
+ * limits), and so is the budget's refusal: send_begin counts it in the
+ * day's record (the first of the day is told by that count).
  */
 static sv_store_rc_t
 sv_send_read_txn(sv_txn_t *t, void *arg)
@@ -1069,7 +1070,7 @@ sv_send_read_txn(sv_txn_t *t, void *arg)
 
     verdict = sv_rules_send_limits(&recs, s);
 
-    if (verdict == SV_STORE_BUDGET && s->budget_first) {
+    if (verdict == SV_STORE_BUDGET) {
         s->budget_first = 0;
         return SV_STORE_OK;
     }

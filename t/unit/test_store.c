@@ -4640,7 +4640,10 @@ test_send_read(void **state)
 }
 
 
-/* the day's first budget refusal is the store's to count and tell */
+/*
+ * The budget's refusals are send_begin's: each is counted in the day's
+ * record (the first of the day is told by it), a write.
+ */
 static void
 test_send_read_budget(void **state)
 {
@@ -4662,12 +4665,16 @@ test_send_read_budget(void **state)
                      SV_STORE_BUDGET);
     assert_true(s.budget_first);
 
-    /* the next refusals of the day: the read's, as the store's */
-    send_read_agrees(f, phone, T0 + 2 * MIN, &b, SV_STORE_BUDGET);
-    send_read_agrees(f, phone, T0 + 3 * MIN, &b, SV_STORE_BUDGET);
-
-    /* midnight: a new day, whose first refusal is the store's again */
-    send_read_agrees(f, phone, T0 + TO_MIDNIGHT, &b, SV_STORE_OK);
+    /* the next refusals of the day too, the phone's limits after them */
+    send_read_agrees(f, phone, T0 + 2 * MIN, &b, SV_STORE_OK);
+    assert_int_equal(send_limited(f, phone, T0 + 2 * MIN, &b, &s),
+                     SV_STORE_BUDGET);
+    assert_false(s.budget_first);
+    send_read_agrees(f, PHONE_A, T0 + TO_MIDNIGHT, &b, SV_STORE_OK);
+    assert_int_equal(send_limited(f, PHONE_A, T0 + TO_MIDNIGHT, &b, &s),
+                     SV_STORE_OK);
+    send_read_agrees(f, PHONE_A, T0 + TO_MIDNIGHT + SEC, &b,
+                     SV_STORE_RESEND_TOO_SOON);
 }
 
 
