@@ -14,10 +14,12 @@
 #include "ngx_http_smsverify_process.h"
 #include "ngx_http_smsverify_request.h"
 #include "ngx_http_smsverify_variables.h"
+#include "ngx_http_smsverify_webhook.h"
 #include "sv_text.h"
 
 
 static ngx_int_t ngx_http_smsverify_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_smsverify_init_worker(ngx_cycle_t *cycle);
 static void *ngx_http_smsverify_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_smsverify_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_smsverify_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -224,6 +226,13 @@ static ngx_command_t  ngx_http_smsverify_commands[] = {
       offsetof(ngx_http_smsverify_main_conf_t, daily_budget),
       &ngx_http_smsverify_daily_budget_bounds },
 
+    { ngx_string("smsverify_webhook"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE23,
+      ngx_http_smsverify_webhook,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("smsverify_test_number"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
       ngx_http_smsverify_test_number,
@@ -257,7 +266,7 @@ ngx_module_t  ngx_http_smsverify_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     ngx_http_smsverify_init_module,        /* init module */
-    ngx_http_smsverify_init_process,       /* init process */
+    ngx_http_smsverify_init_worker,        /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     ngx_http_smsverify_exit_process,       /* exit process */
@@ -270,6 +279,19 @@ static ngx_str_t  ngx_http_smsverify_default_message =
     ngx_string("인증번호 [$smsverify_code]를 입력해주세요.");
 
 static char  *ngx_http_smsverify_default_country = "82";
+
+
+/* a worker: the store and its maintenance, then the webhooks' delivery */
+
+static ngx_int_t
+ngx_http_smsverify_init_worker(ngx_cycle_t *cycle)
+{
+    if (ngx_http_smsverify_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_smsverify_webhook_init_process(cycle);
+}
 
 
 /* configuration */
@@ -301,6 +323,7 @@ ngx_http_smsverify_init(ngx_conf_t *cf)
     ngx_conf_init_uint_value(mcf->sync_mode, NGX_HTTP_SMSVERIFY_SYNC_TIMER);
     ngx_conf_init_msec_value(mcf->sync_interval, 1000);
     ngx_conf_init_uint_value(mcf->daily_budget, 0);
+    ngx_conf_init_msec_value(mcf->webhook_timeout, 5000);
 
     ngx_str_set(&name, "smsverify_counters");
 
@@ -364,12 +387,15 @@ ngx_http_smsverify_create_main_conf(ngx_conf_t *cf)
      *     mcf->test_numbers = NULL;
      *     mcf->ip_window_max = 0;
      *     mcf->store = NULL;
+     *     mcf->webhook_url = { 0, NULL };
+     *     mcf->webhook_key_len = 0;
      */
 
     mcf->store_size = NGX_CONF_UNSET_SIZE;
     mcf->sync_mode = NGX_CONF_UNSET_UINT;
     mcf->sync_interval = NGX_CONF_UNSET_MSEC;
     mcf->daily_budget = NGX_CONF_UNSET_UINT;
+    mcf->webhook_timeout = NGX_CONF_UNSET_MSEC;
 
     return mcf;
 }

@@ -22,6 +22,7 @@
 #include "sv_phone.h"
 #include "sv_provider.h"
 #include "sv_store.h"
+#include "sv_webhook.h"
 
 
 #if !(NGX_THREADS)
@@ -120,6 +121,8 @@ typedef struct {
     ngx_atomic_t                logins_failed;
     ngx_atomic_t                resets;
     ngx_atomic_t                test_sends;
+    ngx_atomic_t                webhook_delivered;
+    ngx_atomic_t                webhook_failed;     /* dropped events */
     ngx_atomic_t                provider_ok[SV_PROVIDER_NTYPES];
     ngx_atomic_t                provider_failed[SV_PROVIDER_NTYPES];
 
@@ -163,7 +166,14 @@ typedef struct {
                                                     /* 0: none counts */
     ngx_flag_t                  used;
     ngx_http_smsverify_conf_pos_t  used_pos;           /* first "smsverify" */
-    ngx_thread_pool_t          *thread_pool;        /* maintenance */
+    ngx_thread_pool_t          *thread_pool;        /* maintenance, */
+                                                    /* webhooks */
+
+    /* smsverify_webhook; url.len 0: none */
+    ngx_str_t                   webhook_url;        /* NUL-terminated */
+    u_char                      webhook_key[SV_WEBHOOK_KEY_MAX];
+    size_t                      webhook_key_len;
+    ngx_msec_t                  webhook_timeout;
 
     ngx_shm_zone_t             *shm_zone;
     ngx_http_smsverify_counters_t  *counters;

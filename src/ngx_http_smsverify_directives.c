@@ -261,6 +261,100 @@ ngx_http_smsverify_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* smsverify_webhook URL secret_file=FILE [timeout=TIME] */
+
+char *
+ngx_http_smsverify_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_smsverify_main_conf_t *mcf = conf;
+
+    char        *secret, err[128];
+    ngx_str_t   *value, file, s;
+    ngx_uint_t   i;
+
+    if (mcf->webhook_url.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_smsverify_cstr(cf, &value[1]) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (!sv_webhook_url_ok((char *) value[1].data)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid webhook url \"%V\": an http:// or "
+                           "https:// url is needed", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_str_null(&file);
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "secret_file=", 12) == 0
+            && value[i].len > 12)
+        {
+            file.data = value[i].data + 12;
+            file.len = value[i].len - 12;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            mcf->webhook_timeout = ngx_parse_time(&s, 0);
+
+            if (mcf->webhook_timeout == (ngx_msec_t) NGX_ERROR
+                || mcf->webhook_timeout == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid webhook timeout \"%V\"",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (file.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "smsverify_webhook needs \"secret_file=\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_smsverify_read_secret_file(cf, &file, &secret)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (sv_webhook_key(secret, mcf->webhook_key, &mcf->webhook_key_len, err,
+                       sizeof(err))
+        != 0)
+    {
+        ngx_explicit_memzero(secret, ngx_strlen(secret));
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid webhook secret in \"%V\": %s",
+                           &file, err);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_explicit_memzero(secret, ngx_strlen(secret));
+
+    mcf->webhook_url = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
 char *
 ngx_http_smsverify_send_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {

@@ -42,6 +42,8 @@ char *ngx_http_smsverify_password_hash(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_smsverify_cors(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_smsverify_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 char *ngx_http_smsverify_test_number(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 

@@ -369,6 +369,7 @@ ngx_http_smsverify_init_process(ngx_cycle_t *cycle)
     sc.nosync = (mcf->sync_mode != NGX_HTTP_SMSVERIFY_SYNC_ON);
     sc.max_readers = (ccf->worker_processes + 1)
                      * NGX_HTTP_SMSVERIFY_READERS_PER_WORKER;
+    sc.outbox = (mcf->webhook_url.len != 0);
 
     if (sv_store_open(&mcf->store, &sc, err, sizeof(err)) != SV_STORE_OK) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,

@@ -54,6 +54,12 @@ static ngx_http_smsverify_counter_t  ngx_http_smsverify_counter_list[] = {
         logins_failed),
     ngx_http_smsverify_counter("resets", "resets",
         "Passwords changed by a reset.", resets),
+    ngx_http_smsverify_counter("webhookDelivered", "webhook_delivered",
+        "Webhook events delivered by this host: the receiver answered 2xx.",
+        webhook_delivered),
+    ngx_http_smsverify_counter("webhookFailed", "webhook_failed",
+        "Webhook events this host dropped after three days of failures.",
+        webhook_failed),
 };
 
 #define NGX_HTTP_SMSVERIFY_NCOUNTERS                                          \
@@ -74,6 +80,7 @@ typedef struct {
 typedef struct {
     sv_store_t        *store;
     sv_store_stats_t   stats;
+    uint64_t           backlog;             /* webhook events waiting */
     ngx_uint_t         format;
 
     sv_store_rc_t      rc;
@@ -187,6 +194,11 @@ ngx_http_smsverify_status_thread(void *data)
 
     job->rc = sv_store_stats(job->store, &job->stats, job->err,
                              sizeof(job->err));
+
+    if (job->rc == SV_STORE_OK) {
+        job->rc = sv_store_outbox_backlog(job->store, &job->backlog,
+                                          job->err, sizeof(job->err));
+    }
 }
 
 
@@ -268,8 +280,10 @@ ngx_http_smsverify_status_json(ngx_http_request_t *r,
 
     last = body + len;
 
-    p = ngx_slprintf(body, last, "{\"codesPending\":%uL,\"members\":%uL",
-                     job->stats.codes_pending, job->stats.members);
+    p = ngx_slprintf(body, last, "{\"codesPending\":%uL,\"members\":%uL,"
+                     "\"webhookBacklog\":%uL",
+                     job->stats.codes_pending, job->stats.members,
+                     job->backlog);
 
     for (i = 0; i < NGX_HTTP_SMSVERIFY_NCOUNTERS; i++) {
         p = ngx_slprintf(p, last, ",\"%s\":%uA",
@@ -314,7 +328,7 @@ ngx_http_smsverify_status_prometheus(ngx_http_request_t *r,
 
     /* a family's head takes at most 256 bytes, a sample line 128 */
 
-    len = (NGX_HTTP_SMSVERIFY_NCOUNTERS + 4) * (256 + 128)
+    len = (NGX_HTTP_SMSVERIFY_NCOUNTERS + 5) * (256 + 128)
           + SV_PROVIDER_NTYPES * (SV_DURATION_BUCKETS + 4) * 128;
 
     body = ngx_pnalloc(r->pool, len);
@@ -334,6 +348,11 @@ ngx_http_smsverify_status_prometheus(ngx_http_request_t *r,
     p = ngx_http_smsverify_prom_family(p, last, "members", "gauge",
                                        "Members in the store.");
     p = ngx_slprintf(p, last, "smsverify_members %uL\n", job->stats.members);
+
+    p = ngx_http_smsverify_prom_family(p, last, "webhook_backlog", "gauge",
+                "Webhook events in the store not yet delivered or dropped.");
+    p = ngx_slprintf(p, last, "smsverify_webhook_backlog %uL\n",
+                     job->backlog);
 
     for (i = 0; i < NGX_HTTP_SMSVERIFY_NCOUNTERS; i++) {
         c = &ngx_http_smsverify_counter_list[i];

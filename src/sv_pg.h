@@ -188,7 +188,7 @@ int sv_pg_bytes(const PGresult *res, int row, int col, uint8_t *buf,
 
 /* The schema (sv_pg_schema.c) */
 
-#define SV_PG_SCHEMA_VERSION  2
+#define SV_PG_SCHEMA_VERSION  3
 
 /* the rows each count of smsverify.counts is spread over (version 2) */
 #define SV_PG_SLOTS       16

@@ -255,7 +255,32 @@ static const char *const  sv_pg_schema_v2[] = {
 };
 
 
+/*
+ * Version 3, the webhooks' delivery (sv_store_pg_outbox.c): each event's
+ * webhook-id, the same on every attempt, and the one lease of the whole
+ * store, a single row: a node takes it (FOR UPDATE SKIP LOCKED, then
+ * until a time) to deliver one event, so that the events go out one at a
+ * time and in order, whichever node delivers.
+ */
+static const char *const  sv_pg_schema_v3[] = {
+
+    "ALTER TABLE smsverify.outbox"
+    "  ADD COLUMN IF NOT EXISTS msg_id text",
+
+    "CREATE TABLE IF NOT EXISTS smsverify.outbox_lease ("
+    "  one            boolean PRIMARY KEY DEFAULT true CHECK (one),"
+    "  event_id       bigint,"
+    "  until_ms       bigint NOT NULL DEFAULT 0)",
+
+    "INSERT INTO smsverify.outbox_lease (one) VALUES (true)"
+    "  ON CONFLICT DO NOTHING",
+
+    NULL
+};
+
+
 const char *const *const  sv_pg_schema_steps[SV_PG_SCHEMA_VERSION] = {
     sv_pg_schema_v1,
-    sv_pg_schema_v2
+    sv_pg_schema_v2,
+    sv_pg_schema_v3
 };

@@ -640,3 +640,88 @@ sv_member_decode(const char *text, size_t len, sv_member_info_t *m)
 
     return 0;
 }
+
+
+/* The webhook outbox. */
+
+size_t
+sv_outbox_rec_encode(const sv_outbox_event_t *ev, uint8_t *p)
+{
+    size_t  tlen;
+
+    tlen = strlen(ev->type);
+
+    if (strlen(ev->msg_id) != SV_OUTBOX_MSG_ID_MAX
+        || tlen > SV_OUTBOX_TYPE_MAX || ev->len > SV_OUTBOX_BODY_MAX)
+    {
+        return 0;
+    }
+
+    p[0] = SV_OUTBOX_REC_VERSION;
+    sv_put_le(p + 1, ev->attempts, 4);
+    sv_put_le(p + 5, (uint64_t) ev->created_ms, 8);
+    sv_put_le(p + 13, (uint64_t) ev->next_ms, 8);
+    memcpy(p + 21, ev->msg_id, SV_OUTBOX_MSG_ID_MAX);
+    p[SV_OUTBOX_REC_HEAD - 1] = (uint8_t) tlen;
+    memcpy(p + SV_OUTBOX_REC_HEAD, ev->type, tlen);
+    memcpy(p + SV_OUTBOX_REC_HEAD + tlen, ev->body, ev->len);
+
+    return SV_OUTBOX_REC_HEAD + tlen + ev->len;
+}
+
+
+int
+sv_outbox_rec_decode(const uint8_t *p, size_t len, sv_outbox_event_t *ev)
+{
+    size_t  tlen;
+
+    if (len < SV_OUTBOX_REC_HEAD || p[0] != SV_OUTBOX_REC_VERSION) {
+        return -1;
+    }
+
+    tlen = p[SV_OUTBOX_REC_HEAD - 1];
+
+    if (tlen > SV_OUTBOX_TYPE_MAX || len < SV_OUTBOX_REC_HEAD + tlen
+        || len - SV_OUTBOX_REC_HEAD - tlen > SV_OUTBOX_BODY_MAX)
+    {
+        return -1;
+    }
+
+    ev->attempts = (unsigned) sv_get_le(p + 1, 4);
+    ev->created_ms = (int64_t) sv_get_le(p + 5, 8);
+    ev->next_ms = (int64_t) sv_get_le(p + 13, 8);
+    memcpy(ev->msg_id, p + 21, SV_OUTBOX_MSG_ID_MAX);
+    ev->msg_id[SV_OUTBOX_MSG_ID_MAX] = '\0';
+    memcpy(ev->type, p + SV_OUTBOX_REC_HEAD, tlen);
+    ev->type[tlen] = '\0';
+    ev->len = len - SV_OUTBOX_REC_HEAD - tlen;
+    memcpy(ev->body, p + SV_OUTBOX_REC_HEAD + tlen, ev->len);
+    ev->body[ev->len] = '\0';
+
+    return 0;
+}
+
+
+void
+sv_lease_rec_encode(const sv_lease_rec_t *rec, uint8_t *p)
+{
+    p[0] = SV_LEASE_REC_VERSION;
+    sv_put_le(p + 1, rec->id, 8);
+    sv_put_le(p + 9, (uint64_t) rec->until_ms, 8);
+    sv_put_le(p + 17, rec->pid, 4);
+}
+
+
+int
+sv_lease_rec_decode(const uint8_t *p, size_t len, sv_lease_rec_t *rec)
+{
+    if (len != SV_LEASE_REC_SIZE || p[0] != SV_LEASE_REC_VERSION) {
+        return -1;
+    }
+
+    rec->id = sv_get_le(p + 1, 8);
+    rec->until_ms = (int64_t) sv_get_le(p + 9, 8);
+    rec->pid = (uint32_t) sv_get_le(p + 17, 4);
+
+    return 0;
+}

@@ -60,6 +60,20 @@
 
 #define SV_ID_SIZE            8
 
+/*
+ * A webhook event: version, attempts (4), created_ms (8), next_ms (8),
+ * msg_id (SV_OUTBOX_MSG_ID_MAX), the type's length (1), the type, then
+ * the body to the end
+ */
+#define SV_OUTBOX_REC_VERSION 1
+#define SV_OUTBOX_REC_HEAD    (1 + 4 + 8 + 8 + SV_OUTBOX_MSG_ID_MAX + 1)
+#define SV_OUTBOX_REC_MAX     (SV_OUTBOX_REC_HEAD + SV_OUTBOX_TYPE_MAX       \
+                               + SV_OUTBOX_BODY_MAX)
+
+/* the outbox's one lease: version, event id (8), until_ms (8), pid (4) */
+#define SV_LEASE_REC_VERSION  1
+#define SV_LEASE_REC_SIZE     (1 + 8 + 8 + 4)
+
 #if SV_WINDOW_MAX > 65535
 #error "SV_WINDOW_MAX does not fit the window record's count"
 #endif
@@ -85,6 +99,25 @@ int sv_session_rec_decode(const uint8_t *p, size_t len,
 /* Into p, SV_DAY_REC_SIZE bytes. */
 void sv_day_rec_encode(const sv_day_rec_t *rec, uint8_t *p);
 int sv_day_rec_decode(const uint8_t *p, size_t len, sv_day_rec_t *rec);
+
+typedef struct {
+    uint64_t            id;             /* the event taken */
+    int64_t             until_ms;
+    uint32_t            pid;            /* of its taker, on this host */
+} sv_lease_rec_t;
+
+/*
+ * Into p, at most SV_OUTBOX_REC_MAX bytes; returns how many, 0 if ev's
+ * msg_id is not SV_OUTBOX_MSG_ID_MAX long.  The decode fills all but
+ * ev->id, ev->found, ev->lease_ms and ev->dropped.
+ */
+size_t sv_outbox_rec_encode(const sv_outbox_event_t *ev, uint8_t *p);
+int sv_outbox_rec_decode(const uint8_t *p, size_t len,
+    sv_outbox_event_t *ev);
+
+/* Into p, SV_LEASE_REC_SIZE bytes. */
+void sv_lease_rec_encode(const sv_lease_rec_t *rec, uint8_t *p);
+int sv_lease_rec_decode(const uint8_t *p, size_t len, sv_lease_rec_t *rec);
 
 /* Into p, SV_ID_SIZE bytes. */
 void sv_id_encode(uint64_t id, uint8_t *p);

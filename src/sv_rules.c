@@ -525,3 +525,29 @@ sv_rules_reset(sv_member_info_t *m, const char *new_hash)
     snprintf(m->password_hash, sizeof(m->password_hash), "%s", new_hash);
     m->epoch++;
 }
+
+
+/* The webhook outbox. */
+
+int64_t
+sv_rules_outbox_retry_at(int64_t created_ms, unsigned attempts,
+    int64_t now_ms)
+{
+    static const int64_t  delay_ms[] = {
+        5 * 1000, 30 * 1000, 2 * 60 * 1000, 10 * 60 * 1000, 3600 * 1000
+    };
+
+    if (now_ms - created_ms >= SV_OUTBOX_KEEP_MS) {
+        return -1;
+    }
+
+    if (attempts == 0) {
+        return now_ms;
+    }
+
+    if (attempts <= sizeof(delay_ms) / sizeof(delay_ms[0])) {
+        return now_ms + delay_ms[attempts - 1];
+    }
+
+    return now_ms + 6 * 3600 * 1000LL;
+}

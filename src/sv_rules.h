@@ -232,4 +232,20 @@ int sv_rules_rehash(sv_member_info_t *m, const char *old_hash,
 /* A reset: the new hash, and every session of an older epoch ended. */
 void sv_rules_reset(sv_member_info_t *m, const char *new_hash);
 
+
+
+/* The webhook outbox. */
+
+/* an event is tried for this long after it was made, then dropped */
+#define SV_OUTBOX_KEEP_MS  (3 * 24 * 3600 * 1000LL)
+
+/*
+ * The time of the next attempt of an event made at created_ms whose
+ * attempts-th attempt (1 the first) failed at now_ms: 5 s, 30 s, 2 min,
+ * 10 min, 1 h after it, then every 6 h; -1 once SV_OUTBOX_KEEP_MS have
+ * passed since created_ms: the event is dropped.
+ */
+int64_t sv_rules_outbox_retry_at(int64_t created_ms, unsigned attempts,
+    int64_t now_ms);
+
 #endif /* SV_RULES_H */

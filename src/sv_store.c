@@ -717,3 +717,75 @@ sv_store_limits_clear(sv_store_t *st, const char *phone, char *err,
 
     return st->ops->limits_clear(st, phone, err, errlen);
 }
+
+
+/* The outbox: ERROR from a backend that has none. */
+
+static sv_store_rc_t
+sv_no_outbox(sv_store_t *st, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "the %s store has no webhook outbox",
+             st->ops->name);
+
+    return SV_STORE_ERROR;
+}
+
+
+sv_store_rc_t
+sv_store_outbox_take(sv_store_t *st, int64_t now_ms, int64_t lease_ms,
+    sv_outbox_event_t *ev, char *err, size_t errlen)
+{
+    ev->found = 0;
+
+    if (st->ops->outbox_take == NULL) {
+        return sv_no_outbox(st, err, errlen);
+    }
+
+    if (lease_ms <= 0) {
+        snprintf(err, errlen, "a lease must last");
+        return SV_STORE_ERROR;
+    }
+
+    return st->ops->outbox_take(st, now_ms, lease_ms, ev, err, errlen);
+}
+
+
+sv_store_rc_t
+sv_store_outbox_done(sv_store_t *st, const sv_outbox_event_t *ev, char *err,
+    size_t errlen)
+{
+    if (st->ops->outbox_done == NULL) {
+        return sv_no_outbox(st, err, errlen);
+    }
+
+    return st->ops->outbox_done(st, ev, err, errlen);
+}
+
+
+sv_store_rc_t
+sv_store_outbox_failed(sv_store_t *st, sv_outbox_event_t *ev, int64_t now_ms,
+    char *err, size_t errlen)
+{
+    ev->dropped = 0;
+
+    if (st->ops->outbox_failed == NULL) {
+        return sv_no_outbox(st, err, errlen);
+    }
+
+    return st->ops->outbox_failed(st, ev, now_ms, err, errlen);
+}
+
+
+sv_store_rc_t
+sv_store_outbox_backlog(sv_store_t *st, uint64_t *n, char *err,
+    size_t errlen)
+{
+    *n = 0;
+
+    /* a store without an outbox has nothing waiting */
+    if (st->ops->outbox_backlog == NULL) {
+        return SV_STORE_OK;
+    }
+
+    return st->ops->outbox_backlog(st, n, err, errlen);
+}

@@ -90,7 +90,35 @@ typedef struct {
     const char     *uri;           /* a libpq URI, or NULL */
     unsigned        statement_timeout_ms;   /* 0: sv_pg's default */
     unsigned        connect_timeout_s;      /* 0: sv_pg's default */
+
+    int             outbox;        /* a webhook is configured: member */
+                                   /* changes write their events */
 } sv_store_conf_t;
+
+/*
+ * A webhook event of the outbox (sv_webhook.h signs and posts it): its
+ * body is made in the transaction of the change it reports.
+ */
+#define SV_OUTBOX_TYPE_MAX    31
+#define SV_OUTBOX_MSG_ID_MAX  36        /* "msg_" and 32 hex digits */
+#define SV_OUTBOX_BODY_MAX    4096
+
+/* how long a taken event is its taker's, beyond the delivery's timeout */
+#define SV_OUTBOX_LEASE_MARGIN_MS  10000
+
+typedef struct {
+    int             found;              /* 0: nothing is due */
+    uint64_t        id;                 /* the store's, in order made */
+    char            msg_id[SV_OUTBOX_MSG_ID_MAX + 1];   /* webhook-id */
+    char            type[SV_OUTBOX_TYPE_MAX + 1];
+    int64_t         created_ms;
+    unsigned        attempts;           /* failed so far */
+    int64_t         next_ms;            /* due then */
+    int64_t         lease_ms;           /* taken until then: the taker's */
+    size_t          len;
+    char            body[SV_OUTBOX_BODY_MAX + 1];
+    int             dropped;            /* out of outbox_failed: gone */
+} sv_outbox_event_t;
 
 /* What sv_store_check() found and did. */
 typedef struct {
@@ -535,6 +563,38 @@ sv_store_rc_t sv_store_member_import(sv_store_t *st, sv_member_import_t *im,
 
 /* The phone's send counts and pending code are forgotten: OK. */
 sv_store_rc_t sv_store_limits_clear(sv_store_t *st, const char *phone,
+    char *err, size_t errlen);
+
+
+/*
+ * The webhook outbox.  Events are written by the changes they report
+ * (signup: member.created, reset: member.password_changed) in their
+ * members' transaction, where the store was opened with conf->outbox.
+ *
+ * outbox_take: the oldest event due at now_ms (next_ms <= now_ms), taken
+ * until now_ms + lease_ms, if no other is taken: one delivery at a time
+ * for the whole store, in the order the events were made (an event that
+ * failed waits for its next attempt while those after it go).  A lease
+ * whose taker died (it passed, or on one host its process is gone) is
+ * void.  OK with ev->found 0 if nothing is due or another is taken.
+ */
+sv_store_rc_t sv_store_outbox_take(sv_store_t *st, int64_t now_ms,
+    int64_t lease_ms, sv_outbox_event_t *ev, char *err, size_t errlen);
+
+/* Delivered: the event is deleted and its lease ended; OK if gone. */
+sv_store_rc_t sv_store_outbox_done(sv_store_t *st,
+    const sv_outbox_event_t *ev, char *err, size_t errlen);
+
+/*
+ * An attempt failed at now_ms: counted, and the next one set by
+ * sv_rules_outbox_retry_at(), or the event deleted (ev->dropped) when
+ * its three days are over; its lease ended.  OK if gone.
+ */
+sv_store_rc_t sv_store_outbox_failed(sv_store_t *st, sv_outbox_event_t *ev,
+    int64_t now_ms, char *err, size_t errlen);
+
+/* The events not yet delivered nor dropped. */
+sv_store_rc_t sv_store_outbox_backlog(sv_store_t *st, uint64_t *n,
     char *err, size_t errlen);
 
 #endif /* SV_STORE_H */

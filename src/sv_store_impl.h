@@ -13,8 +13,10 @@
  * then one more try).  Each function does what sv_store.h says of the
  * call of its name, in the same transactions; sync, reader_check and
  * reads_wait_free may be NULL where there is nothing to do (the last:
- * where reads may wait), and so must confirm_read and send_read be
- * where reads may wait: the event loop calls them.  The decisions are sv_rules.h's.
+ * where reads may wait); so may the outbox's four, in a backend without
+ * one (sv_store_outbox_take() and the like are ERROR there, and the
+ * backlog 0); and so must confirm_read and send_read be where reads may
+ * wait: the event loop calls them.  The decisions are sv_rules.h's.
  */
 
 #include "sv_store.h"
@@ -90,6 +92,17 @@ typedef struct {
                                    char *err, size_t errlen);
     sv_store_rc_t (*limits_clear)(sv_store_t *st, const char *phone,
                                   char *err, size_t errlen);
+
+    /* outbox */
+    sv_store_rc_t (*outbox_take)(sv_store_t *st, int64_t now_ms,
+                                 int64_t lease_ms, sv_outbox_event_t *ev,
+                                 char *err, size_t errlen);
+    sv_store_rc_t (*outbox_done)(sv_store_t *st, const sv_outbox_event_t *ev,
+                                 char *err, size_t errlen);
+    sv_store_rc_t (*outbox_failed)(sv_store_t *st, sv_outbox_event_t *ev,
+                                   int64_t now_ms, char *err, size_t errlen);
+    sv_store_rc_t (*outbox_backlog)(sv_store_t *st, uint64_t *n, char *err,
+                                    size_t errlen);
 
     /* reads for the event loop: NULL where reads may wait */
     sv_store_rc_t (*confirm_read)(sv_store_t *st, sv_confirm_t *c,

@@ -14,6 +14,9 @@
  *   emails   folded email    -> id (8 bytes BE)
  *   phones   phone           -> id (8 bytes BE)
  *   meta     "next_id"       -> id (8 bytes BE)
+ *            "next_event"    -> the next webhook event's id (8 bytes BE)
+ *            "outbox_lease"  -> the lease of the event being delivered
+ *   outbox   event id (8 BE) -> a webhook event, with its next attempt
  *
  * dir/codes, with MDB_NOSYNC unless every commit is to be synced: a
  * power loss may then damage it, which sv_store_check() finds at the
@@ -35,6 +38,10 @@
  * is checked against its member's epoch, so that the reset ends it
  * whatever becomes of the codes' part (sessions are lost with it).
  *
+ * A webhook event is written in the members' commit of the change it
+ * reports (where the store was opened with conf->outbox), so that a
+ * change that was committed always has its event.
+ *
  * The records' bytes are sv_record.h's, the decisions sv_rules.h's; this
  * file reads, asks and writes.  The start check is in
  * sv_store_lmdb_check.c.
@@ -45,7 +52,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 
@@ -54,6 +63,7 @@
 #include "sv_store_impl.h"
 #include "sv_store_lmdb.h"
 #include "sv_text.h"
+#include "sv_webhook.h"
 
 
 /* the least room writes leave for sweeps: see sv_check_room() */
@@ -61,13 +71,14 @@
 
 const char *const  sv_lmdb_db_names[SV_DB_N] = {
     "codes", "sends", "tokens", "sessions", "logins", "addrs", "days",
-    "members", "emails", "phones", "meta"
+    "members", "emails", "phones", "meta", "outbox"
 };
 
 const int  sv_lmdb_db_env[SV_DB_N] = {
     SV_ENV_CODES, SV_ENV_CODES, SV_ENV_CODES, SV_ENV_CODES, SV_ENV_CODES,
     SV_ENV_CODES, SV_ENV_CODES,
-    SV_ENV_MEMBERS, SV_ENV_MEMBERS, SV_ENV_MEMBERS, SV_ENV_MEMBERS
+    SV_ENV_MEMBERS, SV_ENV_MEMBERS, SV_ENV_MEMBERS, SV_ENV_MEMBERS,
+    SV_ENV_MEMBERS
 };
 
 const char *const  sv_lmdb_env_dirs[SV_ENV_N] = {
@@ -91,6 +102,7 @@ typedef struct {
     sv_store_t          store;          /* first: the ops */
     sv_env_t            envs[SV_ENV_N];
     MDB_dbi             dbi[SV_DB_N];
+    int                 outbox;         /* changes write their events */
 } sv_lmdb_t;
 
 /* A transaction in progress and where its error goes. */
@@ -1411,6 +1423,10 @@ sv_lmdb_token_phone(sv_store_t *store, const uint8_t *token_hash,
 }
 
 
+static sv_store_rc_t sv_outbox_add(sv_txn_t *t, const char *type,
+    const sv_member_info_t *m, int64_t now_ms);
+
+
 /* Members. */
 
 static int
@@ -1501,6 +1517,40 @@ sv_member_taken_txn(sv_txn_t *t, void *arg)
 }
 
 
+/* member.created, of the member as sv_member_put() wrote it */
+static sv_store_rc_t
+sv_signup_event(sv_txn_t *t, const sv_member_t *m)
+{
+    size_t             i;
+    sv_member_info_t  *info;
+    sv_store_rc_t      rc;
+
+    info = calloc(1, sizeof(sv_member_info_t));
+    if (info == NULL) {
+        snprintf(t->err, t->errlen, "out of memory");
+        return SV_STORE_ERROR;
+    }
+
+    info->id = m->id;
+    snprintf(info->email, sizeof(info->email), "%s", m->email);
+    snprintf(info->phone, sizeof(info->phone), "%s", m->phone);
+    snprintf(info->nickname, sizeof(info->nickname), "%s", m->nickname);
+
+    for (i = 0; i < m->nterms && i < SV_STORE_TERMS_MAX; i++) {
+        info->terms[i] = m->terms[i];
+    }
+
+    info->nterms = i;
+    info->created_ms = m->now_ms;
+
+    rc = sv_outbox_add(t, "member.created", info, m->now_ms);
+
+    free(info);
+
+    return rc;
+}
+
+
 static sv_store_rc_t
 sv_signup_txn(sv_txn_t *t, void *arg)
 {
@@ -1522,6 +1572,10 @@ sv_signup_txn(sv_txn_t *t, void *arg)
     }
 
     m->id = id;
+
+    if (t->st->outbox) {
+        return sv_signup_event(t, m);
+    }
 
     return SV_STORE_OK;
 }
@@ -1979,7 +2033,7 @@ sv_reset_txn(sv_txn_t *t, void *arg)
 
     r->id = m.id;
 
-    return SV_STORE_OK;
+    return sv_outbox_add(t, "member.password_changed", &m, r->now_ms);
 }
 
 
@@ -2028,7 +2082,8 @@ sv_lmdb_reset(sv_store_t *store, sv_reset_t *r, char *err, size_t errlen)
         return rc;
     }
 
-    return sv_write(st, SV_ENV_MEMBERS, 0, sv_reset_txn, r, err, errlen);
+    return sv_write(st, SV_ENV_MEMBERS, st->outbox, sv_reset_txn, r, err,
+                    errlen);
 }
 
 
@@ -2377,13 +2432,9 @@ sv_member_delete_txn(sv_txn_t *t, void *arg)
         return SV_STORE_ERROR;
     }
 
-    /*
-     * "next_id" is left as it is: the id is never drawn again.  Webhooks:
-     * the member.deleted event of d->member is written to the outbox here,
-     * in this transaction.
-     */
+    /* "next_id" is left as it is: the id is never drawn again */
 
-    return SV_STORE_OK;
+    return sv_outbox_add(t, "member.deleted", &d->member, d->now_ms);
 }
 
 
@@ -2438,8 +2489,8 @@ sv_lmdb_member_delete(sv_store_t *store, sv_member_delete_t *d, char *err,
     sv_lmdb_t      *st = (sv_lmdb_t *) store;
     sv_store_rc_t   rc;
 
-    rc = sv_write(st, SV_ENV_MEMBERS, 0, sv_member_delete_txn, d, err,
-                  errlen);
+    rc = sv_write(st, SV_ENV_MEMBERS, st->outbox, sv_member_delete_txn, d,
+                  err, errlen);
     if (rc != SV_STORE_OK) {
         return rc;
     }
@@ -2604,6 +2655,393 @@ sv_lmdb_limits_clear(sv_store_t *store, const char *phone, char *err,
 }
 
 
+/*
+ * The webhook outbox, in the members' part.  Events are keyed by their
+ * id in the order they were made; one lease (meta "outbox_lease") names
+ * the event being delivered, so that one delivery at a time runs for the
+ * whole store and the events go out in order.
+ */
+
+static sv_store_rc_t
+sv_outbox_put(sv_txn_t *t, uint64_t id, const sv_outbox_event_t *ev)
+{
+    int       rc;
+    size_t    len;
+    uint8_t   key[SV_ID_SIZE];
+    uint8_t  *rec;
+
+    rec = malloc(SV_OUTBOX_REC_MAX);
+    if (rec == NULL) {
+        snprintf(t->err, t->errlen, "out of memory");
+        return SV_STORE_ERROR;
+    }
+
+    len = sv_outbox_rec_encode(ev, rec);
+
+    if (len == 0) {
+        free(rec);
+        snprintf(t->err, t->errlen, "cannot encode the webhook event");
+        return SV_STORE_ERROR;
+    }
+
+    sv_id_encode(id, key);
+    rc = sv_put(t, SV_DB_OUTBOX, key, SV_ID_SIZE, rec, len, 0);
+    free(rec);
+
+    return rc == 0 ? SV_STORE_OK : SV_STORE_ERROR;
+}
+
+
+/*
+ * An event of the change being written in t, if webhooks are on: for a
+ * member deletion too, given the member as it was (call it in the
+ * deletion's members' transaction).
+ */
+static sv_store_rc_t
+sv_outbox_add(sv_txn_t *t, const char *type, const sv_member_info_t *m,
+    int64_t now_ms)
+{
+    int                 rc;
+    uint64_t            id;
+    MDB_val             val;
+    uint8_t             next[SV_ID_SIZE];
+    sv_store_rc_t       src;
+    sv_outbox_event_t  *ev;
+
+    if (!t->st->outbox) {
+        return SV_STORE_OK;
+    }
+
+    rc = sv_get(t, SV_DB_META, "next_event", 10, &val);
+    if (rc < 0) {
+        return SV_STORE_ERROR;
+    }
+
+    id = 1;
+
+    if (rc == 1 && (sv_id_decode(val.mv_data, val.mv_size, &id) != 0
+                    || id == 0))
+    {
+        return sv_corrupt(t, SV_DB_META);
+    }
+
+    ev = calloc(1, sizeof(sv_outbox_event_t));
+    if (ev == NULL) {
+        snprintf(t->err, t->errlen, "out of memory");
+        return SV_STORE_ERROR;
+    }
+
+    snprintf(ev->type, sizeof(ev->type), "%s", type);
+    ev->created_ms = now_ms;
+    ev->next_ms = now_ms;
+    ev->len = sv_webhook_body(type, now_ms, m, ev->body);
+
+    if (ev->len == 0 || sv_webhook_msg_id(ev->msg_id) != 0) {
+        free(ev);
+        snprintf(t->err, t->errlen, "cannot make the webhook event");
+        return SV_STORE_ERROR;
+    }
+
+    src = sv_outbox_put(t, id, ev);
+    free(ev);
+
+    if (src != SV_STORE_OK) {
+        return src;
+    }
+
+    sv_id_encode(id + 1, next);
+
+    return sv_put(t, SV_DB_META, "next_event", 10, next, SV_ID_SIZE, 0) == 0
+           ? SV_STORE_OK : SV_STORE_ERROR;
+}
+
+
+/*
+ * 0 if no process pid runs on this host any more: gone, or a zombie (a
+ * killed worker whose master was killed too waits for a reaper that may
+ * be slow to come).
+ */
+static int
+sv_pid_alive(uint32_t pid)
+{
+    int    n;
+    char   path[64], buf[256], *p;
+    FILE  *f;
+
+    if (kill((pid_t) pid, 0) == -1 && errno == ESRCH) {
+        return 0;
+    }
+
+    snprintf(path, sizeof(path), "/proc/%u/stat", (unsigned) pid);
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return 1;               /* no /proc: alive as far as we know */
+    }
+
+    n = (int) fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+
+    buf[n > 0 ? n : 0] = '\0';
+
+    /* "pid (comm) S ...": the state after the last ")" */
+    p = strrchr(buf, ')');
+
+    return !(p != NULL && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
+}
+
+
+/* The lease in force: 1 (in rec), 0 if none, -1 on error. */
+static int
+sv_lease_get(sv_txn_t *t, int64_t now_ms, sv_lease_rec_t *rec)
+{
+    int      rc;
+    MDB_val  val;
+
+    rc = sv_get(t, SV_DB_META, "outbox_lease", 12, &val);
+    if (rc <= 0) {
+        return rc;
+    }
+
+    if (sv_lease_rec_decode(val.mv_data, val.mv_size, rec) != 0) {
+        sv_corrupt(t, SV_DB_META);
+        return -1;
+    }
+
+    if (rec->until_ms <= now_ms) {
+        return 0;
+    }
+
+    /* a taker killed on this host leaves its lease to nobody */
+    if (rec->pid != 0 && !sv_pid_alive(rec->pid)) {
+        return 0;
+    }
+
+    return 1;
+}
+
+
+/* The lease ends if it is still the one of ev. */
+static sv_store_rc_t
+sv_lease_end(sv_txn_t *t, const sv_outbox_event_t *ev)
+{
+    int             rc;
+    MDB_val         val;
+    sv_lease_rec_t  rec;
+
+    rc = sv_get(t, SV_DB_META, "outbox_lease", 12, &val);
+    if (rc <= 0) {
+        return rc < 0 ? SV_STORE_ERROR : SV_STORE_OK;
+    }
+
+    if (sv_lease_rec_decode(val.mv_data, val.mv_size, &rec) == 0
+        && (rec.id != ev->id || rec.until_ms != ev->lease_ms))
+    {
+        return SV_STORE_OK;
+    }
+
+    return sv_del(t, SV_DB_META, "outbox_lease", 12) == 0
+           ? SV_STORE_OK : SV_STORE_ERROR;
+}
+
+
+typedef struct {
+    int64_t             now_ms;
+    int64_t             lease_ms;
+    int                 take;           /* 0: only look */
+    sv_outbox_event_t  *ev;
+} sv_take_arg_t;
+
+
+static sv_store_rc_t
+sv_outbox_take_txn(sv_txn_t *t, void *arg)
+{
+    int              rc;
+    uint8_t          rec[SV_LEASE_REC_SIZE];
+    MDB_val          key, val;
+    MDB_cursor      *cur;
+    sv_take_arg_t   *a = arg;
+    sv_lease_rec_t   lease;
+
+    a->ev->found = 0;
+
+    rc = sv_lease_get(t, a->now_ms, &lease);
+    if (rc != 0) {
+        return rc < 0 ? SV_STORE_ERROR : SV_STORE_OK;
+    }
+
+    rc = mdb_cursor_open(t->txn, t->st->dbi[SV_DB_OUTBOX], &cur);
+    if (rc != MDB_SUCCESS) {
+        return sv_fail(t, "mdb_cursor_open", SV_DB_OUTBOX, rc);
+    }
+
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+         rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+    {
+        if (sv_id_decode(key.mv_data, key.mv_size, &a->ev->id) != 0
+            || sv_outbox_rec_decode(val.mv_data, val.mv_size, a->ev) != 0)
+        {
+            mdb_cursor_close(cur);
+            return sv_corrupt(t, SV_DB_OUTBOX);
+        }
+
+        if (a->ev->next_ms <= a->now_ms) {
+            a->ev->found = 1;
+            break;
+        }
+    }
+
+    mdb_cursor_close(cur);
+
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
+        return sv_fail(t, "mdb_cursor_get", SV_DB_OUTBOX, rc);
+    }
+
+    if (!a->ev->found || !a->take) {
+        return SV_STORE_OK;
+    }
+
+    lease.id = a->ev->id;
+    lease.until_ms = a->now_ms + a->lease_ms;
+    lease.pid = (uint32_t) getpid();
+    sv_lease_rec_encode(&lease, rec);
+
+    a->ev->lease_ms = lease.until_ms;
+
+    return sv_put(t, SV_DB_META, "outbox_lease", 12, rec, SV_LEASE_REC_SIZE, 0)
+           == 0 ? SV_STORE_OK : SV_STORE_ERROR;
+}
+
+
+static sv_store_rc_t
+sv_lmdb_outbox_take(sv_store_t *store, int64_t now_ms, int64_t lease_ms,
+    sv_outbox_event_t *ev, char *err, size_t errlen)
+{
+    sv_lmdb_t      *st = (sv_lmdb_t *) store;
+    sv_take_arg_t   a = { now_ms, lease_ms, 0, ev };
+    sv_store_rc_t   rc;
+
+    /* a look first: the writers' lock (and a sync) only for a delivery */
+
+    rc = sv_read(st, SV_ENV_MEMBERS, sv_outbox_take_txn, &a, err, errlen);
+    if (rc != SV_STORE_OK || !ev->found) {
+        return rc;
+    }
+
+    a.take = 1;
+
+    return sv_write(st, SV_ENV_MEMBERS, 0, sv_outbox_take_txn, &a, err,
+                    errlen);
+}
+
+
+static sv_store_rc_t
+sv_outbox_done_txn(sv_txn_t *t, void *arg)
+{
+    uint8_t             key[SV_ID_SIZE];
+    sv_outbox_event_t  *ev = arg;
+
+    sv_id_encode(ev->id, key);
+
+    if (sv_del(t, SV_DB_OUTBOX, key, SV_ID_SIZE) != 0) {
+        return SV_STORE_ERROR;
+    }
+
+    return sv_lease_end(t, ev);
+}
+
+
+static sv_store_rc_t
+sv_lmdb_outbox_done(sv_store_t *store, const sv_outbox_event_t *ev,
+    char *err, size_t errlen)
+{
+    return sv_write((sv_lmdb_t *) store, SV_ENV_MEMBERS, 0,
+                    sv_outbox_done_txn, (void *) ev, err, errlen);
+}
+
+
+typedef struct {
+    sv_outbox_event_t  *ev;
+    int64_t             now_ms;
+} sv_failed_arg_t;
+
+
+static sv_store_rc_t
+sv_outbox_failed_txn(sv_txn_t *t, void *arg)
+{
+    int                 rc;
+    int64_t             next;
+    MDB_val             val;
+    uint8_t             key[SV_ID_SIZE];
+    sv_failed_arg_t    *a = arg;
+    sv_outbox_event_t  *ev;
+
+    ev = malloc(sizeof(sv_outbox_event_t));
+    if (ev == NULL) {
+        snprintf(t->err, t->errlen, "out of memory");
+        return SV_STORE_ERROR;
+    }
+
+    sv_id_encode(a->ev->id, key);
+
+    rc = sv_get(t, SV_DB_OUTBOX, key, SV_ID_SIZE, &val);
+
+    if (rc == 1 && sv_outbox_rec_decode(val.mv_data, val.mv_size, ev) != 0) {
+        sv_corrupt(t, SV_DB_OUTBOX);
+        rc = -1;
+    }
+
+    if (rc == 1) {
+        ev->attempts++;
+        next = sv_rules_outbox_retry_at(ev->created_ms, ev->attempts,
+                                        a->now_ms);
+
+        a->ev->attempts = ev->attempts;
+        a->ev->next_ms = next;
+
+        if (next < 0) {
+            a->ev->dropped = 1;
+            rc = sv_del(t, SV_DB_OUTBOX, key, SV_ID_SIZE);
+
+        } else {
+            ev->next_ms = next;
+            rc = sv_outbox_put(t, a->ev->id, ev) == SV_STORE_OK ? 0 : -1;
+        }
+    }
+
+    free(ev);
+
+    if (rc < 0) {
+        return SV_STORE_ERROR;
+    }
+
+    return sv_lease_end(t, a->ev);
+}
+
+
+static sv_store_rc_t
+sv_lmdb_outbox_failed(sv_store_t *store, sv_outbox_event_t *ev,
+    int64_t now_ms, char *err, size_t errlen)
+{
+    sv_failed_arg_t  a = { ev, now_ms };
+
+    return sv_write((sv_lmdb_t *) store, SV_ENV_MEMBERS, 0,
+                    sv_outbox_failed_txn, &a, err, errlen);
+}
+
+
+static sv_store_rc_t
+sv_lmdb_outbox_backlog(sv_store_t *store, uint64_t *n, char *err,
+    size_t errlen)
+{
+    sv_entries_arg_t  a = { SV_DB_OUTBOX, n };
+
+    return sv_read((sv_lmdb_t *) store, SV_ENV_MEMBERS, sv_entries_txn, &a,
+                   err, errlen);
+}
+
+
 static const sv_store_ops_t  sv_lmdb_ops = {
     "lmdb",
     sv_lmdb_close,
@@ -2635,6 +3073,14 @@ static const sv_store_ops_t  sv_lmdb_ops = {
     sv_lmdb_member_delete,
     sv_lmdb_member_import,
     sv_lmdb_limits_clear,
+
+    /* outbox */
+    sv_lmdb_outbox_take,
+    sv_lmdb_outbox_done,
+    sv_lmdb_outbox_failed,
+    sv_lmdb_outbox_backlog,
+
+    /* reads for the event loop */
     sv_lmdb_confirm_read,
     sv_lmdb_send_read
 };
@@ -2659,6 +3105,7 @@ sv_store_lmdb_open(sv_store_t **stp, const sv_store_conf_t *conf, char *err,
     }
 
     st->store.ops = &sv_lmdb_ops;
+    st->outbox = conf->outbox;
 
     t.st = st;
     t.txn = NULL;

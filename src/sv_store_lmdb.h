@@ -29,6 +29,7 @@ enum {
     SV_DB_EMAILS,
     SV_DB_PHONES,
     SV_DB_META,
+    SV_DB_OUTBOX,
     SV_DB_N
 };
 

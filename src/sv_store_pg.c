@@ -1074,6 +1074,7 @@ typedef struct {
     sv_store_rc_t       verdict;
     sv_token_rec_t      tok;
     sv_pgq_t            q;
+    int                 outbox;         /* write member.created */
 } sv_signup_arg_t;
 
 
@@ -1371,6 +1372,11 @@ sv_signup_body(sv_pg_txn_t *t, void *arg)
 
     a->m->id = (uint64_t) id;
 
+    if (a->outbox) {
+        return sv_store_pg_outbox_add(&a->q, "member.created", a->m->id,
+                                      a->m->now_ms);
+    }
+
     return SV_PG_OK;
 }
 
@@ -1386,6 +1392,7 @@ sv_pg_signup(sv_store_t *st, sv_member_t *m, char *err, size_t errlen)
     a.m = m;
     a.q.pg = sv_store_pg(st);
     a.q.e = &e;
+    a.outbox = ((sv_store_pg_t *) st)->outbox;
 
     rc = sv_pg_transaction(a.q.pg, SV_PG_READ_COMMITTED, sv_signup_body, &a,
                            &e);
@@ -1805,6 +1812,7 @@ typedef struct {
     sv_reset_t         *r;
     sv_store_rc_t       verdict;
     sv_pgq_t            q;
+    int                 outbox;         /* write member.password_changed */
 } sv_reset_arg_t;
 
 
@@ -1898,6 +1906,11 @@ sv_reset_body(sv_pg_txn_t *t, void *arg)
     a->r->id = (uint64_t) id;
     a->verdict = SV_STORE_OK;
 
+    if (a->outbox) {
+        return sv_store_pg_outbox_add(&a->q, "member.password_changed",
+                                      a->r->id, a->r->now_ms);
+    }
+
     return SV_PG_OK;
 }
 
@@ -1913,6 +1926,7 @@ sv_pg_reset(sv_store_t *st, sv_reset_t *r, char *err, size_t errlen)
     a.r = r;
     a.q.pg = sv_store_pg(st);
     a.q.e = &e;
+    a.outbox = ((sv_store_pg_t *) st)->outbox;
 
     rc = sv_pg_transaction(a.q.pg, SV_PG_READ_COMMITTED, sv_reset_body, &a,
                            &e);
@@ -2080,6 +2094,11 @@ static const sv_store_ops_t  sv_pg_ops = {
     sv_store_pg_member_delete,
     sv_store_pg_member_import,
     sv_store_pg_limits_clear,
+    /* outbox: sv_store_pg_outbox.c */
+    sv_store_pg_outbox_take,
+    sv_store_pg_outbox_done,
+    sv_store_pg_outbox_failed,
+    sv_store_pg_outbox_backlog,
 
     NULL,                               /* confirm_read: reads wait */
     NULL                                /* send_read */
@@ -2112,6 +2131,7 @@ sv_store_pg_open(sv_store_t **stp, const sv_store_conf_t *conf, char *err,
     }
 
     st->store.ops = &sv_pg_ops;
+    st->outbox = conf->outbox;
     *stp = &st->store;
 
     return SV_STORE_OK;

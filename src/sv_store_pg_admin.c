@@ -36,6 +36,7 @@
 typedef struct {
     sv_pgq_t            q;
     sv_member_delete_t *d;
+    int                 outbox;         /* write member.deleted */
     sv_store_rc_t       verdict;
 } sv_pg_delete_arg_t;
 
@@ -264,10 +265,13 @@ sv_pg_delete_body(sv_pg_txn_t *t, void *arg)
         return rc;
     }
 
-    /*
-     * Webhooks: the member.deleted event of a->d->member is written to
-     * the outbox here, in this transaction.
-     */
+    if (a->outbox) {
+        rc = sv_store_pg_outbox_add_member(&a->q, "member.deleted",
+                                           &a->d->member, a->d->now_ms);
+        if (rc != SV_PG_OK) {
+            return rc;
+        }
+    }
 
     a->verdict = SV_STORE_OK;
 
@@ -285,6 +289,7 @@ sv_store_pg_member_delete(sv_store_t *st, sv_member_delete_t *d, char *err,
 
     memset(&a, 0, sizeof(a));
     a.d = d;
+    a.outbox = ((sv_store_pg_t *) st)->outbox;
     a.q.pg = sv_store_pg(st);
     a.q.e = &e;
 

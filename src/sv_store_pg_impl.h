@@ -19,6 +19,7 @@
 typedef struct {
     sv_store_t          store;          /* first: the ops */
     sv_pg_t            *pg;
+    int                 outbox;         /* changes write their events */
 } sv_store_pg_t;
 
 /*
@@ -123,6 +124,29 @@ sv_store_rc_t sv_store_pg_member_delete(sv_store_t *st,
 sv_store_rc_t sv_store_pg_member_import(sv_store_t *st,
     sv_member_import_t *im, char *err, size_t errlen);
 sv_store_rc_t sv_store_pg_limits_clear(sv_store_t *st, const char *phone,
+    char *err, size_t errlen);
+
+
+/* outbox: sv_store_pg_outbox.c, the ops of sv_store.h's outbox */
+
+/*
+ * In the transaction q of a change to a member, where the store writes
+ * events (outbox set): its webhook event of this type, made at now_ms,
+ * of the member m (a deletion: as it was), or of the member id as q sees
+ * it now.
+ */
+sv_pg_rc_t sv_store_pg_outbox_add_member(sv_pgq_t *q, const char *type,
+    const sv_member_info_t *m, int64_t now_ms);
+sv_pg_rc_t sv_store_pg_outbox_add(sv_pgq_t *q, const char *type,
+    uint64_t id, int64_t now_ms);
+
+sv_store_rc_t sv_store_pg_outbox_take(sv_store_t *st, int64_t now_ms,
+    int64_t lease_ms, sv_outbox_event_t *ev, char *err, size_t errlen);
+sv_store_rc_t sv_store_pg_outbox_done(sv_store_t *st,
+    const sv_outbox_event_t *ev, char *err, size_t errlen);
+sv_store_rc_t sv_store_pg_outbox_failed(sv_store_t *st,
+    sv_outbox_event_t *ev, int64_t now_ms, char *err, size_t errlen);
+sv_store_rc_t sv_store_pg_outbox_backlog(sv_store_t *st, uint64_t *n,
     char *err, size_t errlen);
 
 #endif /* SV_STORE_PG_IMPL_H */

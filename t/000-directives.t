@@ -949,7 +949,7 @@ qr/\[emerg\] .*no "smsverify_provider" is defined for "smsverify send" in \S+\/s
 GET /status
 --- error_code: 200
 --- response_body chomp
-{"codesPending":0,"members":0,"sent":0,"sendFailed":0,"confirmed":0,"confirmFailed":0,"signups":0,"rateLimited":0,"testSends":0,"logins":0,"loginsFailed":0,"resets":0,"providers":{}}
+{"codesPending":0,"members":0,"webhookBacklog":0,"sent":0,"sendFailed":0,"confirmed":0,"confirmFailed":0,"signups":0,"rateLimited":0,"testSends":0,"logins":0,"loginsFailed":0,"resets":0,"webhookDelivered":0,"webhookFailed":0,"providers":{}}
 
 
 

@@ -126,9 +126,12 @@ sub SmsVerify::agree {
                  confirmed => 'confirmed', confirmFailed => 'confirm_failed',
                  signups => 'signups', rateLimited => 'rate_limited',
                  testSends => 'test_sends', logins => 'logins',
-                 loginsFailed => 'logins_failed', resets => 'resets');
+                 loginsFailed => 'logins_failed', resets => 'resets',
+                 webhookDelivered => 'webhook_delivered',
+                 webhookFailed => 'webhook_failed');
     my %keys = map { $_ => 1 } keys %$json;
-    delete @keys{qw(codesPending members providers), keys %names};
+    delete @keys{qw(codesPending members webhookBacklog providers),
+                 keys %names};
     Test::More::is_deeply([sort keys %keys], [], "$what: no JSON key left out");
 
     my @diff;
@@ -139,6 +142,7 @@ sub SmsVerify::agree {
     };
     $cmp->('smsverify_codes_pending', $json->{codesPending});
     $cmp->('smsverify_members', $json->{members});
+    $cmp->('smsverify_webhook_backlog', $json->{webhookBacklog});
     $cmp->("smsverify_$names{$_}_total", $json->{$_}) for sort keys %names;
 
     my $h = 'smsverify_provider_duration_seconds';
@@ -191,7 +195,8 @@ like $body, qr/^# TYPE smsverify_provider_duration_seconds histogram$/m,
 is scalar(grep { /^# TYPE smsverify_provider_requests_total / } split /\n/, $body),
    1, 'one family for the requests of every provider';
 unlike $body, qr/provider="log"/, 'only the configured providers';
-unlike $body, qr/webhook/, 'no webhook figures before there are webhooks';
+like $body, qr/^# TYPE smsverify_webhook_backlog gauge\nsmsverify_webhook_backlog 0$/m,
+     'the webhook backlog is a gauge, 0 without a webhook';
 
 
 

@@ -222,6 +222,7 @@ ok defined $res->{json}{codesPending}, 'with the store figures';
 is_deeply [sort keys %{ $res->{json} }],
           [sort qw(codesPending members sent sendFailed confirmed confirmFailed
                    signups rateLimited testSends logins loginsFailed resets
+                   webhookBacklog webhookDelivered webhookFailed
                    providers)], 'every figure';
 ok reaped_ok($holder), 'the send that held the pool was answered 200';
 

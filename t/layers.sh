@@ -16,6 +16,7 @@ layer() {
     ${p}_conf.[ch]|${p}_ctx.[ch])                   echo 1 ;;
     ${p}_response.[ch]|${p}_task.[ch])              echo 2 ;;
     ${p}_variables.[ch]|${p}_process.[ch])          echo 2 ;;
+    ${p}_webhook.[ch])                              echo 2 ;;
     ${p}_request.[ch])                              echo 3 ;;
     ${p}_lookup.[ch])                               echo 4 ;;
     ${p}_endpoint.h|${p}_send.c|${p}_confirm.c)     echo 5 ;;

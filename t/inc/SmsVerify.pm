@@ -26,6 +26,8 @@ package SmsVerify;
 #                     sv_master_pid, sv_worker_pids, sv_fork
 #   SmsVerify::Mock   the mock SMS providers: sv_mock_start and its
 #                     control API
+#   SmsVerify::Webhook  the webhook receiver: sv_receiver_start and its
+#                     control API; the store's outbox
 #   SmsVerify::Flow   the blocks: load_module, --- flow sections,
 #                     sv_block_defaults; whole flows: sv_verify_phone,
 #                     sv_member
@@ -45,6 +47,7 @@ use SmsVerify::Log qw(:all);
 use SmsVerify::Store qw(:all);
 use SmsVerify::Proc qw(:all);
 use SmsVerify::Mock qw(:all);
+use SmsVerify::Webhook qw(:all);
 use SmsVerify::Flow qw(:all);
 
 # and flows have Test::More's functions, Time::HiRes's sleep and time,
@@ -55,7 +58,8 @@ use Time::HiRes qw(sleep time);
 use base 'Exporter';
 our @EXPORT = (@SmsVerify::Http::EXPORT, @SmsVerify::Log::EXPORT,
                @SmsVerify::Store::EXPORT, @SmsVerify::Proc::EXPORT,
-               @SmsVerify::Mock::EXPORT, @SmsVerify::Flow::EXPORT);
+               @SmsVerify::Mock::EXPORT, @SmsVerify::Webhook::EXPORT,
+               @SmsVerify::Flow::EXPORT);
 
 sub import {
     register_load_module();

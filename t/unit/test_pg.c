@@ -34,13 +34,13 @@
 #define SCHEMA_THREADS  8
 #define SCHEMA_ROUNDS   5
 
-/* the tables of the schema's current version (2: counts) */
-#define SCHEMA_TABLES   12
+/* the tables of the schema's current version (3: outbox_lease) */
+#define SCHEMA_TABLES   13
 
 /* a version this code does not know, and the sentence refusing it */
-#define NEWER_TEXT      "3"
-#define NEWER_SAYS      "schema smsverify is version 3, newer than this" \
-                        " module's 2"
+#define NEWER_TEXT      "4"
+#define NEWER_SAYS      "schema smsverify is version 4, newer than this" \
+                        " module's 3"
 
 /* sv_pg's pause after a failed open, in these tests */
 #define RECONNECT_MS    100
@@ -929,9 +929,9 @@ test_schema_newer_refused(void **state)
 
     /* nothing was changed, and a known version works at once */
     assert_int_equal(admin_long("SELECT value::int FROM smsverify.meta"
-                                " WHERE key = 'schema_version'", NULL), 3);
+                                " WHERE key = 'schema_version'", NULL), 4);
 
-    admin("UPDATE smsverify.meta SET value = '2'"
+    admin("UPDATE smsverify.meta SET value = '3'"
           " WHERE key = 'schema_version'");
     sleep_ms(RECONNECT_MS + 50);
     assert_true(backend_pid(pg) > 0);

@@ -606,6 +606,65 @@ test_member_decode_refuses(void **state)
 }
 
 
+static void
+test_outbox_bytes(void **state)
+{
+    uint8_t             rec[SV_OUTBOX_REC_MAX];
+    size_t              len;
+    sv_lease_rec_t      lease, l2;
+    sv_outbox_event_t   ev, back;
+
+    (void) state;
+
+    memset(&ev, 0, sizeof(ev));
+    strcpy(ev.msg_id, "msg_00112233445566778899aabbccddeeff");
+    strcpy(ev.type, "member.created");
+    strcpy(ev.body, "{\"type\":\"member.created\"}");
+    ev.len = strlen(ev.body);
+    ev.attempts = 7;
+    ev.created_ms = 1700000000000LL;
+    ev.next_ms = 1700000005000LL;
+
+    len = sv_outbox_rec_encode(&ev, rec);
+    assert_int_equal(len, SV_OUTBOX_REC_HEAD + 14 + ev.len);
+    assert_int_equal(rec[0], SV_OUTBOX_REC_VERSION);
+    assert_int_equal(rec[1], 7);                /* little-endian */
+
+    memset(&back, 0x55, sizeof(back));
+    assert_int_equal(sv_outbox_rec_decode(rec, len, &back), 0);
+    assert_int_equal(back.attempts, 7);
+    assert_int_equal(back.created_ms, ev.created_ms);
+    assert_int_equal(back.next_ms, ev.next_ms);
+    assert_string_equal(back.msg_id, ev.msg_id);
+    assert_string_equal(back.type, ev.type);
+    assert_int_equal(back.len, ev.len);
+    assert_string_equal(back.body, ev.body);
+
+    /* short, another version, a type past the end */
+    assert_int_equal(sv_outbox_rec_decode(rec, SV_OUTBOX_REC_HEAD - 1, &back),
+                     -1);
+    assert_int_equal(sv_outbox_rec_decode(rec, SV_OUTBOX_REC_HEAD + 3, &back),
+                     -1);
+    rec[0] = 2;
+    assert_int_equal(sv_outbox_rec_decode(rec, len, &back), -1);
+
+    /* an id of another length is not written */
+    strcpy(ev.msg_id, "msg_1");
+    assert_int_equal(sv_outbox_rec_encode(&ev, rec), 0);
+
+    lease.id = 42;
+    lease.until_ms = 1700000040000LL;
+    lease.pid = 4242;
+    sv_lease_rec_encode(&lease, rec);
+    assert_int_equal(sv_lease_rec_decode(rec, SV_LEASE_REC_SIZE, &l2), 0);
+    assert_int_equal(l2.id, 42);
+    assert_int_equal(l2.until_ms, lease.until_ms);
+    assert_int_equal(l2.pid, 4242);
+    assert_int_equal(sv_lease_rec_decode(rec, SV_LEASE_REC_SIZE - 1, &l2),
+                     -1);
+}
+
+
 int
 main(void)
 {
@@ -624,6 +683,7 @@ main(void)
         cmocka_unit_test(test_member_missing),
         cmocka_unit_test(test_member_decode),
         cmocka_unit_test(test_member_decode_refuses),
+        cmocka_unit_test(test_outbox_bytes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -956,6 +956,74 @@ test_rehash_and_reset(void **state)
 }
 
 
+/* The webhook outbox's schedule. */
+
+static void
+test_outbox_schedule(void **state)
+{
+    static const int64_t  delays[] = {
+        5 * SEC, 30 * SEC, 2 * MIN, 10 * MIN, HOUR, 6 * HOUR, 6 * HOUR
+    };
+    size_t   i;
+    int64_t  now;
+
+    (void) state;
+
+    /* each failure: its delay after the failure, not after the last try */
+    now = T0;
+
+    for (i = 0; i < sizeof(delays) / sizeof(delays[0]); i++) {
+        assert_int_equal(sv_rules_outbox_retry_at(T0, (unsigned) i + 1,
+                                                  now + 7),
+                         now + 7 + delays[i]);
+        now += delays[i];
+    }
+
+    /* every 6 h, however many attempts */
+    assert_int_equal(sv_rules_outbox_retry_at(T0, 1000, T0 + HOUR),
+                     T0 + 7 * HOUR);
+
+    /* not yet tried: due now */
+    assert_int_equal(sv_rules_outbox_retry_at(T0, 0, T0 + 9), T0 + 9);
+}
+
+
+static void
+test_outbox_three_days(void **state)
+{
+    unsigned  attempts;
+    int64_t   now, next, last;
+
+    (void) state;
+
+    assert_int_equal(sv_rules_outbox_retry_at(T0, 9, T0 + 72 * HOUR - 1),
+                     T0 + 78 * HOUR - 1);
+    assert_int_equal(sv_rules_outbox_retry_at(T0, 9, T0 + 72 * HOUR), -1);
+    assert_int_equal(sv_rules_outbox_retry_at(T0, 1, T0 + 100 * HOUR), -1);
+
+    /* a receiver that always fails, tried at each time the rule gives */
+    now = T0;
+    last = T0;
+
+    for (attempts = 1; attempts < 1000; attempts++) {
+        next = sv_rules_outbox_retry_at(T0, attempts, now);
+        if (next < 0) {
+            break;
+        }
+
+        last = now;
+        now = next;
+    }
+
+    /* 5 s + 30 s + 2 min + 10 min + 1 h = 4355 s, then 6 h steps: the
+     * 18th attempt, past the three days, is the last */
+    assert_int_equal(attempts, 18);
+    assert_int_equal(now, T0 + 4355 * SEC + 12 * 6 * HOUR);
+    assert_true(now - T0 >= 72 * HOUR);
+    assert_true(last - T0 < 72 * HOUR);
+}
+
+
 int
 main(void)
 {
@@ -988,6 +1056,8 @@ main(void)
         cmocka_unit_test(test_session_expires),
         cmocka_unit_test(test_session_member),
         cmocka_unit_test(test_rehash_and_reset),
+        cmocka_unit_test(test_outbox_schedule),
+        cmocka_unit_test(test_outbox_three_days),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

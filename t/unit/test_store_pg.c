@@ -842,9 +842,9 @@ test_schema_newer(void **state)
     assert_int_equal(sv_store_stats(f->st, &s, f->err, sizeof(f->err)),
                      SV_STORE_OK);
     assert_int_equal(admin_long("SELECT value::int FROM smsverify.meta"
-                                " WHERE key = 'schema_version'"), 2);
+                                " WHERE key = 'schema_version'"), 3);
 
-    admin_do("UPDATE smsverify.meta SET value = '3'"
+    admin_do("UPDATE smsverify.meta SET value = '4'"
              " WHERE key = 'schema_version'");
 
     /* a node that starts now: open does not connect, a call refuses */
@@ -855,12 +855,12 @@ test_schema_newer(void **state)
 
     assert_int_equal(sv_store_stats(st, &s, f->err, sizeof(f->err)),
                      SV_STORE_ERROR);
-    assert_non_null(strstr(f->err, "version 3, newer than this module's 2"));
+    assert_non_null(strstr(f->err, "version 4, newer than this module's 3"));
     assert_int_equal(put_code(st, PHONE_A, 0x42, SV_PURPOSE_SIGNUP, f->err,
                               sizeof(f->err)), SV_STORE_ERROR);
     assert_int_equal(admin_long("SELECT count(*) FROM smsverify.codes"), 0);
     assert_int_equal(admin_long("SELECT value::int FROM smsverify.meta"
-                                " WHERE key = 'schema_version'"), 3);
+                                " WHERE key = 'schema_version'"), 4);
 
     sv_store_close(st);
 }
@@ -868,8 +868,9 @@ test_schema_newer(void **state)
 
 /*
  * A database of version 1 with rows in it (a module of that version ran
- * against it) is taken to version 2 by the first connection: the counts
- * start from what the tables hold.
+ * against it) is taken to the current version by the first connection:
+ * the counts start from what the tables hold (version 2), the outbox's
+ * lease row is there (version 3).
  */
 static void
 test_schema_upgrade(void **state)
@@ -895,7 +896,11 @@ test_schema_upgrade(void **state)
     assert_int_equal(sv_store_stats(f->st, &s, f->err, sizeof(f->err)),
                      SV_STORE_OK);
     assert_int_equal(admin_long("SELECT value::int FROM smsverify.meta"
-                                " WHERE key = 'schema_version'"), 2);
+                                " WHERE key = 'schema_version'"),
+                     SV_PG_SCHEMA_VERSION);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.outbox_lease"
+                                " WHERE event_id IS NULL AND until_ms = 0"),
+                     1);
     assert_int_equal(s.members, 1);
     assert_int_equal(s.codes_pending, 1);
 
@@ -977,6 +982,94 @@ test_outage(void **state)
 }
 
 
+/*
+ * The outbox: threads, each with a connection of its own as nodes have,
+ * take at once; one gets the oldest event, the others nothing; then the
+ * next, in order.
+ */
+
+static sv_outbox_event_t  race_events[THREADS];
+
+static sv_store_rc_t
+outbox_take_run(race_t *r, int k)
+{
+    return sv_store_outbox_take(r->st, T0 + MIN, 30 * 1000, &race_events[k],
+                                r->err[k], sizeof(r->err[k]));
+}
+
+
+static void
+test_race_outbox_take(void **state)
+{
+    fx_t             *f = *state;
+    int               round, k, got;
+    char              phone[32], email[64];
+    uint64_t          ids[4], last;
+    sv_store_t       *ob;
+    sv_store_conf_t   conf;
+    race_t            r;
+
+    memset(&conf, 0, sizeof(conf));
+    conf.uri = uri;
+    conf.outbox = 1;
+    assert_int_equal(sv_store_open(&ob, &conf, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+
+    for (k = 0; k < 4; k++) {
+        snprintf(phone, sizeof(phone), "+82107000%04d", k);
+        snprintf(email, sizeof(email), "hook%d@example.com", k);
+        verify(f, phone, 0x30 + k, SV_PURPOSE_SIGNUP);
+        assert_int_equal(signup(ob, email, phone, 0x30 + k, &ids[k], f->err,
+                                sizeof(f->err)), SV_STORE_OK);
+    }
+
+    /* a signup of the store without outbox writes none */
+    verify(f, "+821070009999", 0x3f, SV_PURPOSE_SIGNUP);
+    assert_int_equal(signup(f->st, "none@example.com", "+821070009999", 0x3f,
+                            NULL, f->err, sizeof(f->err)), SV_STORE_OK);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.outbox"), 4);
+
+    last = 0;
+
+    for (round = 0; round < 4; round++) {
+        memset(race_events, 0, sizeof(race_events));
+        race(&r, ob, outbox_take_run, round);
+        race_fail_on_error(&r);
+
+        got = -1;
+        for (k = 0; k < THREADS; k++) {
+            if (race_events[k].found) {
+                assert_int_equal(got, -1);
+                got = k;
+            }
+        }
+
+        assert_true(got >= 0);
+        assert_true(race_events[got].id > last);
+        last = race_events[got].id;
+        assert_non_null(strstr(race_events[got].body, "\"memberId\":"));
+
+        {
+            char  want[64];
+
+            snprintf(want, sizeof(want), "\"memberId\":%llu,",
+                     (unsigned long long) ids[round]);
+            assert_non_null(strstr(race_events[got].body, want));
+        }
+
+        assert_int_equal(sv_store_outbox_done(ob, &race_events[got], f->err,
+                                              sizeof(f->err)),
+                         SV_STORE_OK);
+    }
+
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.outbox"), 0);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.outbox_lease"
+                                " WHERE event_id IS NULL"), 1);
+
+    sv_store_close(ob);
+}
+
+
 int
 main(void)
 {
@@ -993,6 +1086,7 @@ main(void)
         T(test_schema_newer),
         T(test_schema_upgrade),
         T(test_outage),
+        T(test_race_outbox_take),
 #undef T
     };
 
