@@ -112,6 +112,19 @@ ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
         return ngx_http_smsverify_send_test(r, job, tn);
     }
 
+    job->store = mcf->store;
+    ngx_http_smsverify_set_limits(r, job);
+
+    /*
+     * A message that fits one SMS whatever the request (merge checked it)
+     * can fail now only for want of memory or random bytes: a refusal the
+     * read decides comes first, without a code drawn or a message made.
+     */
+
+    if (lcf->message_fits && ngx_http_smsverify_send_read(job) == NGX_OK) {
+        return ngx_http_smsverify_send_done(r, job);
+    }
+
     err = ngx_http_smsverify_draw_code(r, job, code);
     if (err != NGX_HTTP_SMSVERIFY_OK) {
         return ngx_http_smsverify_reject(r, err);
@@ -133,15 +146,14 @@ ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    job->store = mcf->store;
     job->providers = lcf->providers->elts;
     job->nproviders = lcf->providers->nelts;
     job->attempts = lcf->max_attempts;
-
-    ngx_http_smsverify_set_limits(r, job);
     job->ttl_ms = lcf->code_ttl;
 
-    if (ngx_http_smsverify_send_read(job) == NGX_OK) {
+    /* else the message's own failures, known only now, come first */
+
+    if (!lcf->message_fits && ngx_http_smsverify_send_read(job) == NGX_OK) {
         ngx_explicit_memzero((u_char *) job->sms.text, job->sms.len);
         return ngx_http_smsverify_send_done(r, job);
     }

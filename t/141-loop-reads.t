@@ -401,3 +401,42 @@ is $free->{sent}, $held->{sent} + 1, 'and the held send counted';
 [alert]
 [crit]
 exited on signal
+
+
+
+=== TEST 6: a message whose length is known per request only: its own failure comes before a refusal
+--- request
+GET /status
+--- error_code: 200
+--- config
+    location = /send/var {
+        smsverify send;
+        smsverify_provider log;
+        smsverify_message "code $smsverify_code $arg_pad";
+    }
+    location = /send/fixed {
+        smsverify send;
+        smsverify_provider log;
+    }
+    location = /status { smsverify status; }
+--- flow
+my $long = 'x' x 100;
+is sv_request(POST => '/send/var?pad=a', { phoneNumber => '010-5600-0001' })->{status},
+   200, 'a short message: sent';
+my $res = sv_request(POST => "/send/var?pad=$long",
+                     { phoneNumber => '010-5600-0001' });
+is $res->{status}, 500, 'again within 30 s, too long a message: 500, as the pool would';
+is $res->{json}{error}, 'INTERNAL', 'INTERNAL';
+$res = sv_request(POST => '/send/var?pad=a', { phoneNumber => '010-5600-0001' });
+error_is($res, 429, 'RESEND_TOO_SOON', $res->{json}{retryAfter},
+         'again within 30 s, a short message');
+is sv_request(POST => '/send/fixed', { phoneNumber => '010-5600-0002' })->{status},
+   200, 'a fixed message: sent';
+$res = sv_request(POST => '/send/fixed', { phoneNumber => '010-5600-0002' });
+error_is($res, 429, 'RESEND_TOO_SOON', $res->{json}{retryAfter},
+         'again within 30 s, a fixed message');
+is scalar(sv_log_grep(qr/more than one SMS/)), 1, 'the long one logged';
+--- no_error_log
+[alert]
+[crit]
+exited on signal
