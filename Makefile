@@ -32,7 +32,8 @@ DEB_PACKAGES := nginx nginx-dev liblmdb-dev lmdb-utils libcjson-dev \
                 libpcre2-dev zlib1g-dev binutils postgresql-15 libpq-dev \
                 prometheus
 
-.PHONY: all deps build module unit layers test test-nginx test-valgrind \
+.PHONY: all deps build module unit layers test test-nginx test-nginx-pg \
+        test-valgrind \
         test-e2e test-asan test-static fuzz bench bench-smoke run stop clean \
         deb test-deb
 
@@ -134,6 +135,7 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) fuzz
 	$(MAKE) test-nginx
+	$(MAKE) test-nginx-pg
 	$(MAKE) test-static
 	$(MAKE) test-asan
 	$(MAKE) bench-smoke
@@ -143,6 +145,30 @@ test: deps
 
 test-nginx: $(MODULE)
 	prove $(PROVE_INC) $(PROVE_FILES)
+
+# the same suite against the PostgreSQL store (t/inc/SmsVerify/Flow.pm):
+# PG_RUN runs what follows it with TEST_NGINX_SMSVERIFY_STORE=postgresql
+# and, unless TEST_NGINX_PG_URI names a server, the tests' own (t/pg/pg.sh),
+# started for the run and stopped after it if it was not running before
+PG_PROVE_FILES ?= t
+# what valgrind and ASan run against PostgreSQL besides the whole suite
+# against LMDB: every endpoint, the races, the outage, two nodes
+PG_CHECK_FILES ?= t/020-send.t t/030-confirm.t t/040-signup.t t/045-race.t \
+                  t/100-login.t t/101-reset.t t/102-auth.t t/104-pg-conf.t \
+                  t/110-nodes.t
+
+PG_RUN = set -e; \
+	if [ -z "$$TEST_NGINX_PG_URI" ]; then \
+	    if ! t/pg/pg.sh status >/dev/null 2>&1; then \
+	        t/pg/pg.sh start >/dev/null; \
+	        trap 't/pg/pg.sh stop' EXIT; \
+	    fi; \
+	    eval "$$(t/pg/pg.sh env)"; \
+	fi; \
+	export SV_PG_SH=$(CURDIR)/t/pg/pg.sh TEST_NGINX_SMSVERIFY_STORE=postgresql;
+
+test-nginx-pg: $(MODULE)
+	@$(PG_RUN) prove $(PROVE_INC) $(PG_PROVE_FILES)
 
 # a whole nginx from Debian's source package with the module linked in
 # (--add-module), and the CORS, lifecycle and flow files against it
@@ -155,6 +181,8 @@ test-static:
 test-valgrind: $(MODULE)
 	TEST_NGINX_USE_VALGRIND=1 TEST_NGINX_TIMEOUT=20 \
 	    prove $(PROVE_INC) $(PROVE_FILES)
+	@$(PG_RUN) TEST_NGINX_USE_VALGRIND=1 TEST_NGINX_TIMEOUT=20 \
+	    prove $(PROVE_INC) $(PG_CHECK_FILES)
 
 test-e2e: $(MODULE)
 	SMSVERIFY_MODULE=$(MODULE) t/e2e/run.sh
@@ -196,6 +224,7 @@ fuzz:
 # the suite again, the module built with AddressSanitizer and UBSan
 test-asan:
 	t/asan/run.sh
+	@$(PG_RUN) t/asan/run.sh $(PG_CHECK_FILES)
 
 # one run, every endpoint against nginx's return 200 (bench/README.md)
 bench: $(MODULE)

@@ -311,12 +311,29 @@ ngx_http_smsverify_init(ngx_conf_t *cf)
         return NGX_OK;
     }
 
-    if (mcf->store_dir.len == 0) {
+    if (mcf->store_dir.len == 0 && mcf->store_uri.len == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "no \"smsverify_store\" is defined at the http level "
                       "for the \"smsverify\" directive in %s:%ui",
                       mcf->used_pos.file, mcf->used_pos.line);
         return NGX_ERROR;
+    }
+
+    /*
+     * every node that shares the database must hash codes and tokens with
+     * the same key: none can be made up in a directory of one node
+     */
+    if (mcf->store_uri.len && !mcf->secret_given) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"smsverify_secret\" is required with a PostgreSQL "
+                      "\"smsverify_store\" in %s:%ui",
+                      mcf->store_conf_file, mcf->store_conf_line);
+        return NGX_ERROR;
+    }
+
+    if (mcf->store_uri.len) {
+        /* no LMDB commits to sync: the timer only sweeps */
+        mcf->sync_mode = NGX_HTTP_SMSVERIFY_SYNC_OFF;
     }
 
     ngx_conf_init_size_value(mcf->store_size, 64 * 1024 * 1024);
@@ -379,6 +396,7 @@ ngx_http_smsverify_create_main_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     mcf->store_dir = { 0, NULL };
+     *     mcf->store_uri = { 0, NULL };
      *     mcf->secret_file = { 0, NULL };
      *     mcf->provider_types = 0;
      *     mcf->log_provider_pos = { NULL, 0 };

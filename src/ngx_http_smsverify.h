@@ -89,6 +89,7 @@ typedef enum {
     NGX_HTTP_SMSVERIFY_ERR_NOT_FOUND,
     NGX_HTTP_SMSVERIFY_ERR_NO_SUCH_MEMBER,
     NGX_HTTP_SMSVERIFY_ERR_ID_TAKEN,
+    NGX_HTTP_SMSVERIFY_ERR_STORE_UNAVAILABLE,
     NGX_HTTP_SMSVERIFY_ERR_LAST
 } ngx_http_smsverify_err_e;
 
@@ -123,6 +124,7 @@ typedef struct {
     ngx_atomic_t                test_sends;
     ngx_atomic_t                webhook_delivered;
     ngx_atomic_t                webhook_failed;     /* dropped events */
+    ngx_atomic_t                store_unavailable;  /* answers 503 */
     ngx_atomic_t                provider_ok[SV_PROVIDER_NTYPES];
     ngx_atomic_t                provider_failed[SV_PROVIDER_NTYPES];
 
@@ -145,7 +147,10 @@ typedef struct {
 
 
 typedef struct {
-    ngx_str_t                   store_dir;
+    ngx_str_t                   store_dir;          /* LMDB, or */
+    ngx_str_t                   store_uri;          /* PostgreSQL: may */
+                                                    /* hold a password, */
+                                                    /* never logged */
     size_t                      store_size;
     ngx_uint_t                  sync_mode;
     ngx_msec_t                  sync_interval;
@@ -260,6 +265,8 @@ typedef struct {
     unsigned                    client_gone:1;
     unsigned                    auth_done:1;        /* auth_rc is final */
     ngx_int_t                   auth_rc;
+    const char                 *auth_err;           /* the store's, */
+                                                    /* for its answer */
     void                       *auth_conf;          /* of the location */
 } ngx_http_smsverify_ctx_t;
 

@@ -187,10 +187,14 @@ ngx_http_smsverify_auth_lookup_found(ngx_http_request_t *r,
     ctx->auth_done = 1;
     ctx->auth_rc = lk->rc;
 
+    ctx->auth_err = lk->err;
+
     if (lk->rc == SV_STORE_OK) {
         ctx->member = &lk->get.member;
 
-    } else if (lk->rc != SV_STORE_NO_SESSION) {
+    } else if (lk->rc != SV_STORE_NO_SESSION
+               && lk->rc != SV_STORE_UNAVAILABLE)
+    {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "smsverify store failed: %s", lk->err);
     }
@@ -208,11 +212,15 @@ ngx_http_smsverify_auth_verified_found(ngx_http_request_t *r,
     ctx->auth_done = 1;
     ctx->auth_rc = job->rc;
 
+    ctx->auth_err = job->err;
+
     if (job->rc == SV_STORE_OK) {
         ctx->verified_phone.data = (u_char *) job->phone;
         ctx->verified_phone.len = ngx_strlen(job->phone);
 
-    } else if (job->rc != SV_STORE_NO_TOKEN) {
+    } else if (job->rc != SV_STORE_NO_TOKEN
+               && job->rc != SV_STORE_UNAVAILABLE)
+    {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "smsverify store failed: %s", job->err);
     }
@@ -278,6 +286,10 @@ ngx_http_smsverify_auth_result(ngx_http_request_t *r,
     case SV_STORE_NO_SESSION:
         return ngx_http_smsverify_auth_deny(r,
                                         NGX_HTTP_SMSVERIFY_ERR_NOT_LOGGED_IN);
+
+    case SV_STORE_UNAVAILABLE:
+        return ngx_http_smsverify_auth_answer(r,
+                   ngx_http_smsverify_unavailable(r, ctx->auth_err));
 
     case SV_STORE_NO_TOKEN:
         if (lcf->auth == NGX_HTTP_SMSVERIFY_AUTH_VERIFIED) {

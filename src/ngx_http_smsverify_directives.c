@@ -30,6 +30,9 @@
 
 static ngx_int_t ngx_http_smsverify_count_window(ngx_conf_t *cf,
     ngx_str_t *value, ngx_uint_t *n, ngx_msec_t *window);
+static ngx_uint_t ngx_http_smsverify_is_pg_uri(ngx_str_t *value);
+static char *ngx_http_smsverify_store_pg(ngx_conf_t *cf,
+    ngx_http_smsverify_main_conf_t *mcf);
 
 
 static ngx_conf_enum_t  ngx_http_smsverify_endpoints[] = {
@@ -138,6 +141,65 @@ ngx_http_smsverify_code_length(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+static ngx_uint_t
+ngx_http_smsverify_is_pg_uri(ngx_str_t *value)
+{
+    static ngx_str_t  schemes[] = {
+        ngx_string("postgresql://"),
+        ngx_string("postgres://")
+    };
+
+    ngx_uint_t  i;
+
+    for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+        if (value->len >= schemes[i].len
+            && ngx_strncasecmp(value->data, schemes[i].data, schemes[i].len)
+               == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * A PostgreSQL store: the URI as given (libpq reads it when a worker
+ * first connects), never a directory; no LMDB parameter applies.  The
+ * URI may hold a password: no message repeats it.
+ */
+
+static char *
+ngx_http_smsverify_store_pg(ngx_conf_t *cf,
+    ngx_http_smsverify_main_conf_t *mcf)
+{
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    value = cf->args->elts;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        if (ngx_strncmp(value[i].data, "size=", 5) == 0
+            || ngx_strncmp(value[i].data, "sync=", 5) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "parameter \"%V\" does not apply to a "
+                               "PostgreSQL store", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->store_uri = value[1];
+
+    return ngx_http_smsverify_cstr(cf, &mcf->store_uri);
+}
+
+
 char *
 ngx_http_smsverify_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -148,11 +210,18 @@ ngx_http_smsverify_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_msec_t   interval;
     ngx_uint_t   i;
 
-    if (mcf->store_dir.data) {
+    if (mcf->store_dir.data || mcf->store_uri.data) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
+
+    mcf->store_conf_file = cf->conf_file->file.name.data;
+    mcf->store_conf_line = cf->conf_file->line;
+
+    if (ngx_http_smsverify_is_pg_uri(&value[1])) {
+        return ngx_http_smsverify_store_pg(cf, mcf);
+    }
 
     mcf->store_dir = value[1];
 

@@ -184,8 +184,19 @@ ngx_http_smsverify_login_thread(void *data)
     explicit_bzero(job->password, job->password_len);
 
     if (job->rc == SV_STORE_NOT_MEMBER) {
-        (void) sv_store_login_failed(job->store, &job->login, job->err,
-                                     sizeof(job->err));
+
+        /*
+         * a failure the lock could not count is not answered as one: a
+         * guess beyond the limit's sight would learn its answer
+         */
+
+        if (sv_store_login_failed(job->store, &job->login, job->err,
+                                  sizeof(job->err))
+            == SV_STORE_UNAVAILABLE)
+        {
+            job->rc = SV_STORE_UNAVAILABLE;
+        }
+
         return;
     }
 

@@ -1,13 +1,14 @@
 
 /*
  * The module's life in nginx's processes: the store's directory and the
- * server key in the master, the store and the periodic sync and sweep in
- * each worker, the counters in shared memory.
+ * server key in the master (LMDB only), the store and the periodic sync
+ * and sweep in each worker, the counters in shared memory.
  */
 
 #include "ngx_http_smsverify_process.h"
 #include "sv_clock.h"
 
+#include <dlfcn.h>
 #include <openssl/rand.h>
 
 
@@ -35,6 +36,7 @@ static ngx_int_t ngx_http_smsverify_load_key(ngx_cycle_t *cycle,
     ngx_http_smsverify_main_conf_t *mcf);
 static ngx_int_t ngx_http_smsverify_check_store(ngx_cycle_t *cycle,
     ngx_http_smsverify_main_conf_t *mcf);
+static void ngx_http_smsverify_pin_module(ngx_cycle_t *cycle);
 static void ngx_http_smsverify_maint_timer(ngx_event_t *ev);
 static void ngx_http_smsverify_maint_thread(void *data, ngx_log_t *log);
 static void ngx_http_smsverify_maint_done(ngx_event_t *ev);
@@ -42,6 +44,13 @@ static void ngx_http_smsverify_maint_done(ngx_event_t *ev);
 
 static ngx_event_t         ngx_http_smsverify_maint_ev;
 static ngx_thread_task_t  *ngx_http_smsverify_maint_task;
+
+/*
+ * a PostgreSQL store outlives the worker's pool (see exit_process):
+ * volatile, so that the store the pointer keeps reachable is not
+ * optimised away with it
+ */
+static sv_store_t *volatile  ngx_http_smsverify_pg_store;
 
 
 /* the counters, shared by all workers and kept across reloads */
@@ -107,6 +116,15 @@ ngx_http_smsverify_init_module(ngx_cycle_t *cycle)
     }
 
     ngx_http_smsverify_warn_test_numbers(cycle, mcf);
+
+    /*
+     * PostgreSQL: no directory, no start check, the key given; the
+     * database is first reached by a worker's pool thread, so that
+     * neither "nginx -t" nor a start needs it
+     */
+    if (mcf->store_uri.len) {
+        return NGX_OK;
+    }
 
     if (ngx_http_smsverify_make_dir(cycle, mcf) != NGX_OK) {
         return NGX_ERROR;
@@ -364,18 +382,37 @@ ngx_http_smsverify_init_process(ngx_cycle_t *cycle)
 
     ngx_memzero(&sc, sizeof(sv_store_conf_t));
 
-    sc.dir = (char *) mcf->store_dir.data;
-    sc.map_size = mcf->store_size;
-    sc.nosync = (mcf->sync_mode != NGX_HTTP_SMSVERIFY_SYNC_ON);
-    sc.max_readers = (ccf->worker_processes + 1)
-                     * NGX_HTTP_SMSVERIFY_READERS_PER_WORKER;
+    if (mcf->store_uri.len) {
+        sc.uri = (char *) mcf->store_uri.data;
+
+    } else {
+        sc.dir = (char *) mcf->store_dir.data;
+        sc.map_size = mcf->store_size;
+        sc.nosync = (mcf->sync_mode != NGX_HTTP_SMSVERIFY_SYNC_ON);
+        sc.max_readers = (ccf->worker_processes + 1)
+                         * NGX_HTTP_SMSVERIFY_READERS_PER_WORKER;
+    }
+
     sc.outbox = (mcf->webhook_url.len != 0);
 
     if (sv_store_open(&mcf->store, &sc, err, sizeof(err)) != SV_STORE_OK) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "smsverify could not open the store \"%V\": %s",
-                      &mcf->store_dir, err);
+        if (mcf->store_uri.len) {
+            /* the URI may hold a password: where it was, not what */
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                          "smsverify could not open the PostgreSQL store "
+                          "of %s:%ui: %s", mcf->store_conf_file,
+                          mcf->store_conf_line, err);
+        } else {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                          "smsverify could not open the store \"%V\": %s",
+                          &mcf->store_dir, err);
+        }
+
         return NGX_ERROR;
+    }
+
+    if (mcf->store_uri.len) {
+        ngx_http_smsverify_pin_module(cycle);
     }
 
     stale = sv_store_reader_check(mcf->store);
@@ -425,12 +462,56 @@ ngx_http_smsverify_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
-    /* the thread pools have finished their tasks by now */
+    /*
+     * The thread pools have finished their tasks by now, but their
+     * threads may still be exiting: each closes its own PostgreSQL
+     * connection as it exits (sv_pg.h), which a close from here would
+     * race.  So that store is left to the process's exit, kept where it
+     * stays reachable, in a module that stays mapped.
+     */
+
+    if (mcf->store_uri.len) {
+        ngx_http_smsverify_pg_store = mcf->store;
+        mcf->store = NULL;
+        sv_provider_cleanup();
+        return;
+    }
 
     sv_store_close(mcf->store);
     mcf->store = NULL;
 
     sv_provider_cleanup();
+}
+
+
+/*
+ * A thread's exit runs code of this module (sv_pg's per-thread
+ * destructor) even after the worker's exit has unloaded the modules:
+ * marked RTLD_NODELETE, it stays mapped until the process ends.  Built
+ * into nginx, there is nothing to unload, and nothing to do.
+ */
+
+static void
+ngx_http_smsverify_pin_module(ngx_cycle_t *cycle)
+{
+    void     *handle;
+    Dl_info   info;
+
+    if (dladdr((void *) &ngx_http_smsverify_module, &info) == 0
+        || info.dli_fname == NULL)
+    {
+        return;
+    }
+
+    handle = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+
+    if (handle == NULL) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "smsverify could not keep \"%s\" loaded: %s",
+                      info.dli_fname, dlerror());
+    }
+
+    /* the handle is never closed: the module stays */
 }
 
 

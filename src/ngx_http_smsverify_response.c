@@ -120,6 +120,10 @@ static ngx_http_smsverify_err_t  ngx_http_smsverify_errors[] = {
 
     { NGX_HTTP_CONFLICT, ngx_string("ID_TAKEN"),
       ngx_string("A member already has this id.") },
+
+    { NGX_HTTP_SERVICE_UNAVAILABLE, ngx_string("STORE_UNAVAILABLE"),
+      ngx_string("The server cannot reach its database; try again in a "
+                 "moment.") },
 };
 
 
@@ -312,7 +316,9 @@ ngx_http_smsverify_retry_error(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (err == NGX_HTTP_SMSVERIFY_ERR_BUSY) {
+    if (err == NGX_HTTP_SMSVERIFY_ERR_BUSY
+        || err == NGX_HTTP_SMSVERIFY_ERR_STORE_UNAVAILABLE)
+    {
         return ngx_http_smsverify_error(r, err, NULL, 0);
     }
 
@@ -329,6 +335,56 @@ ngx_http_smsverify_busy(ngx_http_request_t *r)
 }
 
 
+/*
+ * An outage fails every request that reaches the store: each is counted,
+ * but the log gets the first at once and then at most a line each
+ * NGX_HTTP_SMSVERIFY_UNAVAILABLE_LOG_MS per worker, with how many
+ * failed in between, so that a flood of requests is no flood of lines.
+ */
+
+#define NGX_HTTP_SMSVERIFY_UNAVAILABLE_LOG_MS  10000
+
+ngx_int_t
+ngx_http_smsverify_unavailable(ngx_http_request_t *r, const char *err)
+{
+    ngx_msec_int_t                   since;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    static ngx_uint_t   logged, unlogged;
+    static ngx_msec_t   last;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
+
+    (void) ngx_atomic_fetch_add(&mcf->counters->store_unavailable, 1);
+
+    since = (ngx_msec_int_t) (ngx_current_msec - last);
+
+    if (logged && since >= 0 && since < NGX_HTTP_SMSVERIFY_UNAVAILABLE_LOG_MS)
+    {
+        unlogged++;
+
+    } else {
+        if (unlogged) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "smsverify store unavailable: %s (and %ui more "
+                          "requests since the last such line)",
+                          err, unlogged);
+        } else {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "smsverify store unavailable: %s", err);
+        }
+
+        logged = 1;
+        unlogged = 0;
+        last = ngx_current_msec;
+    }
+
+    return ngx_http_smsverify_retry_error(r,
+                                   NGX_HTTP_SMSVERIFY_ERR_STORE_UNAVAILABLE,
+                                   1000);
+}
+
+
 ngx_int_t
 ngx_http_smsverify_store_error(ngx_http_request_t *r, sv_store_rc_t rc,
     const char *err)
@@ -336,6 +392,9 @@ ngx_http_smsverify_store_error(ngx_http_request_t *r, sv_store_rc_t rc,
     ngx_http_smsverify_err_e  word;
 
     switch (rc) {
+
+    case SV_STORE_UNAVAILABLE:
+        return ngx_http_smsverify_unavailable(r, err);
 
     case SV_STORE_PHONE_TAKEN:
         word = NGX_HTTP_SMSVERIFY_ERR_PHONE_TAKEN;

@@ -39,6 +39,13 @@ ngx_int_t ngx_http_smsverify_retry_error(ngx_http_request_t *r,
 /* 503 BUSY: the thread pool took no more work */
 ngx_int_t ngx_http_smsverify_busy(ngx_http_request_t *r);
 
+/*
+ * 503 STORE_UNAVAILABLE with Retry-After: 1: counted, and err logged,
+ * though not for each request of an outage
+ */
+ngx_int_t ngx_http_smsverify_unavailable(ngx_http_request_t *r,
+    const char *err);
+
 /* the answer to a store result other than SV_STORE_OK; logs a failure */
 ngx_int_t ngx_http_smsverify_store_error(ngx_http_request_t *r,
     sv_store_rc_t rc, const char *err);

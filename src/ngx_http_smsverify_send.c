@@ -72,6 +72,8 @@ static void ngx_http_smsverify_put_code(ngx_str_t *text, u_char *code,
 static ngx_int_t ngx_http_smsverify_send_read(
     ngx_http_smsverify_send_job_t *job);
 static void ngx_http_smsverify_send_thread(void *data);
+static void ngx_http_smsverify_send_changed(
+    ngx_http_smsverify_send_job_t *job, const char *what);
 static ngx_int_t ngx_http_smsverify_send_done(ngx_http_request_t *r,
     void *data);
 static void ngx_http_smsverify_count_providers(ngx_http_request_t *r,
@@ -502,6 +504,8 @@ ngx_http_smsverify_send_thread(void *data)
     if (job->accepted < 0) {
         job->rc = sv_store_send_abort(job->store, &job->limits, job->err,
                                       sizeof(job->err));
+        ngx_http_smsverify_send_changed(job, "every provider failed, and "
+                                        "the send could not be taken back");
         return;
     }
 
@@ -509,6 +513,35 @@ ngx_http_smsverify_send_thread(void *data)
                                 job->expires_ms, job->attempts,
                                 job->limits.purpose, job->err,
                                 sizeof(job->err));
+    ngx_http_smsverify_send_changed(job, "the SMS went out, and its code "
+                                    "could not be stored");
+}
+
+
+/*
+ * Past send_begin the send is counted, and maybe sent: a database that
+ * went away then is no STORE_UNAVAILABLE ("nothing was changed") but a
+ * failure half done, answered as the LMDB store's errors are (500, the
+ * log says what happened).
+ */
+
+static void
+ngx_http_smsverify_send_changed(ngx_http_smsverify_send_job_t *job,
+    const char *what)
+{
+    u_char  reason[sizeof(job->err)];
+
+    if (job->rc != SV_STORE_UNAVAILABLE) {
+        return;
+    }
+
+    ngx_cpystrn(reason, (u_char *) job->err, sizeof(reason));
+
+    (void) ngx_snprintf((u_char *) job->err, sizeof(job->err) - 1,
+                        "%s: %s%Z", what, reason);
+    job->err[sizeof(job->err) - 1] = '\0';
+
+    job->rc = SV_STORE_ERROR;
 }
 
 

@@ -60,6 +60,9 @@ static ngx_http_smsverify_counter_t  ngx_http_smsverify_counter_list[] = {
     ngx_http_smsverify_counter("webhookFailed", "webhook_failed",
         "Webhook events this host dropped after three days of failures.",
         webhook_failed),
+    ngx_http_smsverify_counter("storeUnavailable", "store_unavailable",
+        "Requests answered 503 STORE_UNAVAILABLE: the database was away.",
+        store_unavailable),
 };
 
 #define NGX_HTTP_SMSVERIFY_NCOUNTERS                                          \
@@ -212,7 +215,16 @@ ngx_http_smsverify_status_done(ngx_http_request_t *r, void *data)
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
 
-    if (job->rc != SV_STORE_OK) {
+    /*
+     * the database away, this host's counters still answer, the store's
+     * counts unknown (null, and no gauge): an outage is seen in the
+     * storeUnavailable counter rather than in a failed scrape
+     */
+
+    if (job->rc == SV_STORE_UNAVAILABLE) {
+        (void) ngx_atomic_fetch_add(&mcf->counters->store_unavailable, 1);
+
+    } else if (job->rc != SV_STORE_OK) {
         return ngx_http_smsverify_store_error(r, job->rc, job->err);
     }
 
@@ -280,10 +292,16 @@ ngx_http_smsverify_status_json(ngx_http_request_t *r,
 
     last = body + len;
 
-    p = ngx_slprintf(body, last, "{\"codesPending\":%uL,\"members\":%uL,"
-                     "\"webhookBacklog\":%uL",
-                     job->stats.codes_pending, job->stats.members,
-                     job->backlog);
+    if (job->rc == SV_STORE_OK) {
+        p = ngx_slprintf(body, last,
+                         "{\"codesPending\":%uL,\"members\":%uL,"
+                         "\"webhookBacklog\":%uL",
+                         job->stats.codes_pending, job->stats.members,
+                         job->backlog);
+    } else {
+        p = ngx_slprintf(body, last, "{\"codesPending\":null,"
+                         "\"members\":null,\"webhookBacklog\":null");
+    }
 
     for (i = 0; i < NGX_HTTP_SMSVERIFY_NCOUNTERS; i++) {
         p = ngx_slprintf(p, last, ",\"%s\":%uA",
@@ -339,20 +357,24 @@ ngx_http_smsverify_status_prometheus(ngx_http_request_t *r,
     p = body;
     last = body + len;
 
-    p = ngx_http_smsverify_prom_family(p, last, "codes_pending", "gauge",
-                "Codes held in the store: not yet confirmed, burnt "
-                "or swept.");
-    p = ngx_slprintf(p, last, "smsverify_codes_pending %uL\n",
-                     job->stats.codes_pending);
+    if (job->rc == SV_STORE_OK) {
+        p = ngx_http_smsverify_prom_family(p, last, "codes_pending", "gauge",
+                    "Codes held in the store: not yet confirmed, burnt "
+                    "or swept.");
+        p = ngx_slprintf(p, last, "smsverify_codes_pending %uL\n",
+                         job->stats.codes_pending);
 
-    p = ngx_http_smsverify_prom_family(p, last, "members", "gauge",
-                                       "Members in the store.");
-    p = ngx_slprintf(p, last, "smsverify_members %uL\n", job->stats.members);
+        p = ngx_http_smsverify_prom_family(p, last, "members", "gauge",
+                                           "Members in the store.");
+        p = ngx_slprintf(p, last, "smsverify_members %uL\n",
+                         job->stats.members);
 
-    p = ngx_http_smsverify_prom_family(p, last, "webhook_backlog", "gauge",
-                "Webhook events in the store not yet delivered or dropped.");
-    p = ngx_slprintf(p, last, "smsverify_webhook_backlog %uL\n",
-                     job->backlog);
+        p = ngx_http_smsverify_prom_family(p, last, "webhook_backlog",
+                    "gauge", "Webhook events in the store not yet "
+                    "delivered or dropped.");
+        p = ngx_slprintf(p, last, "smsverify_webhook_backlog %uL\n",
+                         job->backlog);
+    }
 
     for (i = 0; i < NGX_HTTP_SMSVERIFY_NCOUNTERS; i++) {
         c = &ngx_http_smsverify_counter_list[i];

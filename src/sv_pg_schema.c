@@ -260,7 +260,9 @@ static const char *const  sv_pg_schema_v2[] = {
  * webhook-id, the same on every attempt, and the one lease of the whole
  * store, a single row: a node takes it (FOR UPDATE SKIP LOCKED, then
  * until a time) to deliver one event, so that the events go out one at a
- * time and in order, whichever node delivers.
+ * time and in order, whichever node delivers.  The lease names the
+ * server process of the connection that took it: a taker killed with its
+ * nginx ends its connection, and its lease with it.
  */
 static const char *const  sv_pg_schema_v3[] = {
 
@@ -270,7 +272,8 @@ static const char *const  sv_pg_schema_v3[] = {
     "CREATE TABLE IF NOT EXISTS smsverify.outbox_lease ("
     "  one            boolean PRIMARY KEY DEFAULT true CHECK (one),"
     "  event_id       bigint,"
-    "  until_ms       bigint NOT NULL DEFAULT 0)",
+    "  until_ms       bigint NOT NULL DEFAULT 0,"
+    "  taker_pid      integer)",
 
     "INSERT INTO smsverify.outbox_lease (one) VALUES (true)"
     "  ON CONFLICT DO NOTHING",

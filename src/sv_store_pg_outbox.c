@@ -9,7 +9,8 @@
  * node that meets another's take in progress skips, and takes nothing),
  * and only if no lease is in force, the oldest due event is named in it
  * until a time.  So one event is being delivered at a time over all
- * nodes, in the order made; a node that died leaves a lease that passes.
+ * nodes, in the order made; a node that died leaves a lease that is
+ * void as soon as the server sees its connection gone.
  * Delivered, the row is deleted; failed, its next attempt is set by
  * sv_rules_outbox_retry_at(), or it is deleted past its three days.
  */
@@ -37,23 +38,29 @@ static const char  sv_pg_outbox_insert_sql[] =
 /*
  * $1 now, $2 the lease's end: the oldest due event, named in the lease
  * if no other is; no row if nothing is due, the lease is in force, or
- * another node is taking one now.
+ * another node is taking one now.  A lease is void when it has passed
+ * or when the connection that took it is gone (its nginx was killed).
  */
 static const char  sv_pg_outbox_take_sql[] =
     "WITH l AS (SELECT one FROM smsverify.outbox_lease"
-    "  WHERE until_ms <= $1::bigint FOR UPDATE SKIP LOCKED),"
+    "  WHERE (until_ms <= $1::bigint OR taker_pid IS NULL"
+    "   OR NOT EXISTS (SELECT 1 FROM pg_stat_activity"
+    "                  WHERE pid = taker_pid))"
+    "  FOR UPDATE SKIP LOCKED),"
     " e AS (SELECT id, msg_id, type, payload, created_ms, attempts,"
     "  next_attempt_ms FROM smsverify.outbox"
     "  WHERE EXISTS (SELECT 1 FROM l) AND delivered_ms IS NULL"
     "  AND next_attempt_ms <= $1::bigint ORDER BY id LIMIT 1),"
     " u AS (UPDATE smsverify.outbox_lease SET event_id = e.id,"
-    "  until_ms = $2::bigint FROM e WHERE one RETURNING 1)"
+    "  until_ms = $2::bigint, taker_pid = pg_backend_pid()"
+    "  FROM e WHERE one RETURNING 1)"
     " SELECT e.id, e.msg_id, e.type, e.payload, e.created_ms, e.attempts,"
     " e.next_attempt_ms, (SELECT count(*) FROM u) FROM e";
 
 /* the lease ends if it is still the one of event $1 until $2 */
 #define SV_PG_LEASE_END                                                     \
-    " UPDATE smsverify.outbox_lease SET event_id = NULL, until_ms = 0"      \
+    " UPDATE smsverify.outbox_lease SET event_id = NULL, until_ms = 0,"     \
+    " taker_pid = NULL"                                                     \
     " WHERE one AND event_id = $1::bigint AND until_ms = $2::bigint"
 
 static const char  sv_pg_outbox_done_sql[] =

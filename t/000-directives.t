@@ -266,6 +266,7 @@ qr/\[emerg\] .*"smsverify_store" directive is not allowed here in \S+nginx\.conf
 
 
 === TEST 8: smsverify_store size= too small for a store
+--- lmdb_only: the map size
 --- http_config
     smsverify_store smsverify_temp size=1k;
     smsverify_provider log;
@@ -276,6 +277,7 @@ qr/\[emerg\] .*store size "size=1k" is too small, it must be at least 256k in \S
 
 
 === TEST 8b: smsverify_store size=100k is too small, not invalid
+--- lmdb_only: the map size
 --- http_config
     smsverify_store smsverify_temp size=100k;
     smsverify_provider log;
@@ -288,6 +290,7 @@ invalid store size
 
 
 === TEST 9: smsverify_store size= that is no size
+--- lmdb_only: the map size
 --- http_config
     smsverify_store smsverify_temp size=lots;
     smsverify_provider log;
@@ -300,6 +303,7 @@ at least
 
 
 === TEST 9b: smsverify_store sizes that do not parse are invalid, whatever their digits
+--- lmdb_only: the map size
 --- http_config
     smsverify_store smsverify_temp size=12x;
     smsverify_provider log;
@@ -310,6 +314,7 @@ qr/\[emerg\] .*invalid store size "size=12x" in \S+nginx\.conf:\d+/
 
 
 === TEST 9c: smsverify_store size= with nothing after it
+--- lmdb_only: the map size
 --- http_config
     smsverify_store smsverify_temp size=;
     smsverify_provider log;
@@ -320,6 +325,7 @@ qr/\[emerg\] .*invalid store size "size=" in \S+nginx\.conf:\d+/
 
 
 === TEST 9d: smsverify_store size= past what a worker can map
+--- lmdb_only: the map size
 --- http_config
     smsverify_store smsverify_temp size=129g;
     smsverify_provider log;
@@ -330,6 +336,7 @@ qr/\[emerg\] .*store size "size=129g" is too large, it must be at most 128g in \
 
 
 === TEST 9e: smsverify_store size=1g works, and each part's map is 1g
+--- lmdb_only: the map size
 --- http_config
     smsverify_store smsverify_temp size=1g;
     smsverify_provider log;
@@ -351,6 +358,7 @@ for my $part ('members', 'codes') {
 
 
 === TEST 10: smsverify_store sync= that is no time
+--- lmdb_only: sync=
 --- http_config
     smsverify_store smsverify_temp sync=often;
     smsverify_provider log;
@@ -361,6 +369,7 @@ qr/\[emerg\] .*invalid sync "sync=often" in \S+nginx\.conf:\d+/
 
 
 === TEST 11: smsverify_store sync=0
+--- lmdb_only: sync=
 --- http_config
     smsverify_store smsverify_temp sync=0s;
     smsverify_provider log;
@@ -392,6 +401,7 @@ qr/\[emerg\] .*"smsverify_store" directive is duplicate in \S+nginx\.conf:\d+/
 
 
 === TEST 14: smsverify_store sync=on works (every commit synced)
+--- lmdb_only: sync=
 --- http_config
     smsverify_store smsverify_temp size=8m sync=on;
     smsverify_provider log;
@@ -407,6 +417,7 @@ is $res->{status}, 200, 'confirm under sync=on';
 
 
 === TEST 15: smsverify_store sync=off works
+--- lmdb_only: sync=
 --- http_config
     smsverify_store smsverify_temp size=8m sync=off;
     smsverify_provider log;
@@ -422,6 +433,7 @@ is $res->{status}, 200, 'confirm under sync=off';
 
 
 === TEST 16: smsverify_store sync=100ms works, and the timer does not break it
+--- lmdb_only: sync=
 --- http_config
     smsverify_store smsverify_temp size=8m sync=100ms;
     smsverify_provider log;
@@ -440,6 +452,7 @@ unlike $logged, qr/smsverify store maintenance failed/, 'the syncs went well';
 
 
 === TEST 17: nginx creates the store directory and a 32-byte 0600 server key
+--- lmdb_only: the key made in the store directory
 --- request
 POST /send
 {"phoneNumber":"010-1234-5678"}
@@ -463,6 +476,7 @@ is $res->{status}, 200, 'a code works under the generated key';
 
 
 === TEST 18: an existing server key in the store is kept, not replaced
+--- lmdb_only: the key in the store directory
 --- user_files eval
 [["../smsverify_temp/secret.key", "K" x 32]]
 --- request
@@ -480,6 +494,7 @@ is $key, "K" x 32, 'the key file is untouched';
 
 
 === TEST 19: a short server key in the store stops nginx
+--- lmdb_only: the key in the store directory
 --- user_files eval
 [["../smsverify_temp/secret.key", "K" x 5]]
 --- must_die
@@ -489,6 +504,7 @@ qr/\[emerg\] .*server key "\S*smsverify_temp\/secret\.key" must hold 32 bytes/
 
 
 === TEST 20: the generated key survives a reload: a code still confirms
+--- lmdb_only: the key made in the store directory
 --- request
 POST /send
 {"phoneNumber":"010-1234-5678"}
@@ -949,7 +965,7 @@ qr/\[emerg\] .*no "smsverify_provider" is defined for "smsverify send" in \S+\/s
 GET /status
 --- error_code: 200
 --- response_body chomp
-{"codesPending":0,"members":0,"webhookBacklog":0,"sent":0,"sendFailed":0,"confirmed":0,"confirmFailed":0,"signups":0,"rateLimited":0,"testSends":0,"logins":0,"loginsFailed":0,"resets":0,"webhookDelivered":0,"webhookFailed":0,"providers":{}}
+{"codesPending":0,"members":0,"webhookBacklog":0,"sent":0,"sendFailed":0,"confirmed":0,"confirmFailed":0,"signups":0,"rateLimited":0,"testSends":0,"logins":0,"loginsFailed":0,"resets":0,"webhookDelivered":0,"webhookFailed":0,"storeUnavailable":0,"providers":{}}
 
 
 

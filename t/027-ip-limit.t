@@ -56,7 +56,10 @@ sub SmsVerify::status_json { sv_request(GET => '/status')->{json} // {} }
 sub SmsVerify::addr_sends {
     my $key = shift;
     for (@{ sv_store_dump('addrs') }) {
-        return unpack('x v', $_->[1]) if $_->[0] eq $key;
+        next if $_->[0] ne $key;
+        # PostgreSQL: the array of the sends' times, as text
+        return scalar(() = $_->[1] =~ /\d+/g) if sv_store_is_pg();
+        return unpack('x v', $_->[1]);
     }
     return undef;
 }

@@ -52,6 +52,7 @@ sub SmsVerify::today {
     my $key = sprintf '%04d-%02d-%02d', $t[5] + 1900, $t[4] + 1, $t[3];
     for (@{ sv_store_dump('days') }) {
         next if $_->[0] ne $key;
+        return [$key, split ' ', $_->[1]] if sv_store_is_pg();
         my (undef, undef, $sent, $refused) = unpack 'C q< Q< Q<', $_->[1];
         return [$key, $sent, $refused];
     }

@@ -58,7 +58,9 @@ sub SmsVerify::snapshot {
 # the day's count of sends (the refusals apart)
 sub SmsVerify::day_sent {
     my $days = sv_store_dump('days');
-    return @$days ? (unpack 'C q< Q<', $days->[0][1])[2] : 0;
+    return 0 if !@$days;
+    return (split ' ', $days->[0][1])[0] if sv_store_is_pg();
+    return (unpack 'C q< Q<', $days->[0][1])[2];
 }
 
 no_shuffle();

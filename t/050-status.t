@@ -31,7 +31,8 @@ our %Zero = (codesPending => 0, members => 0, sent => 0, sendFailed => 0,
              confirmed => 0, confirmFailed => 0, signups => 0,
              rateLimited => 0, testSends => 0, logins => 0,
              loginsFailed => 0, resets => 0, webhookBacklog => 0,
-             webhookDelivered => 0, webhookFailed => 0);
+             webhookDelivered => 0, webhookFailed => 0,
+             storeUnavailable => 0);
 
 # the counters live in shared memory, summed over the workers
 workers(2);
@@ -77,7 +78,7 @@ GET /status
 Content-Type: application/json
 Cache-Control: no-store
 --- response_body chomp
-{"codesPending":0,"members":0,"webhookBacklog":0,"sent":0,"sendFailed":0,"confirmed":0,"confirmFailed":0,"signups":0,"rateLimited":0,"testSends":0,"logins":0,"loginsFailed":0,"resets":0,"webhookDelivered":0,"webhookFailed":0,"providers":{"log":{"ok":0,"failed":0}}}
+{"codesPending":0,"members":0,"webhookBacklog":0,"sent":0,"sendFailed":0,"confirmed":0,"confirmFailed":0,"signups":0,"rateLimited":0,"testSends":0,"logins":0,"loginsFailed":0,"resets":0,"webhookDelivered":0,"webhookFailed":0,"storeUnavailable":0,"providers":{"log":{"ok":0,"failed":0}}}
 
 
 
@@ -130,7 +131,7 @@ is_deeply $json->{providers},
 GET /status
 --- error_code: 200
 --- response_body chomp
-{"codesPending":0,"members":0,"webhookBacklog":0,"sent":0,"sendFailed":0,"confirmed":0,"confirmFailed":0,"signups":0,"rateLimited":0,"testSends":0,"logins":0,"loginsFailed":0,"resets":0,"webhookDelivered":0,"webhookFailed":0,"providers":{"cafe24":{"ok":0,"failed":0}}}
+{"codesPending":0,"members":0,"webhookBacklog":0,"sent":0,"sendFailed":0,"confirmed":0,"confirmFailed":0,"signups":0,"rateLimited":0,"testSends":0,"logins":0,"loginsFailed":0,"resets":0,"webhookDelivered":0,"webhookFailed":0,"storeUnavailable":0,"providers":{"cafe24":{"ok":0,"failed":0}}}
 
 
 

@@ -128,7 +128,8 @@ sub SmsVerify::agree {
                  testSends => 'test_sends', logins => 'logins',
                  loginsFailed => 'logins_failed', resets => 'resets',
                  webhookDelivered => 'webhook_delivered',
-                 webhookFailed => 'webhook_failed');
+                 webhookFailed => 'webhook_failed',
+                 storeUnavailable => 'store_unavailable');
     my %keys = map { $_ => 1 } keys %$json;
     delete @keys{qw(codesPending members webhookBacklog providers),
                  keys %names};

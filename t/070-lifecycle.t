@@ -130,6 +130,7 @@ exited on signal
 
 === TEST 4: a full store is 500 INTERNAL with a clear log line, then heals
 Once the codes have expired, the next write sweeps them and goes through.
+--- lmdb_only: a full LMDB map
 --- http_config
     smsverify_store smsverify_temp size=256k;
     smsverify_provider log;

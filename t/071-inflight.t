@@ -223,6 +223,7 @@ is_deeply [sort keys %{ $res->{json} }],
           [sort qw(codesPending members sent sendFailed confirmed confirmFailed
                    signups rateLimited testSends logins loginsFailed resets
                    webhookBacklog webhookDelivered webhookFailed
+                   storeUnavailable
                    providers)], 'every figure';
 ok reaped_ok($holder), 'the send that held the pool was answered 200';
 

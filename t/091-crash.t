@@ -62,6 +62,7 @@ run_kills();
 LMDB's write lock is a robust mutex: a worker (here mdb_load) that dies
 in a write transaction leaves it to the next writer, and its transaction
 is never committed.
+--- lmdb_only: LMDB's write lock, held by mdb_load
 --- request
 GET /status
 --- log_level: notice

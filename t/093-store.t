@@ -66,6 +66,7 @@ run_tests();
 __DATA__
 
 === TEST 1: a full store: 500 INTERNAL and why in the log; members unhurt; heals
+--- lmdb_only: a full LMDB map
 --- http_config
     smsverify_store smsverify_temp size=256k;
     smsverify_provider log;
@@ -167,6 +168,7 @@ is $res->{json}{error}, 'CODE_EXPIRED', 'CODE_EXPIRED';
 Each time the store is full, what has expired is swept at once. A burst
 faster than the store can hold for a code's lifetime gets 500 until codes
 expire; the store never grows past its size and serves again at once.
+--- lmdb_only: the LMDB map's bound
 --- http_config
     smsverify_store smsverify_temp size=256k;
     smsverify_provider log;
@@ -218,6 +220,7 @@ code (another write) after it. If the store filled up meanwhile, the SMS
 has gone out: its code must work, not end in 500 INTERNAL with the SMS
 delivered and its code unusable. The provider holds the messages until
 the store is full.
+--- lmdb_only: a full LMDB map
 --- http_config
     smsverify_store smsverify_temp size=256k;
     smsverify_code_ttl $TEST_NGINX_FILL_TTL;

@@ -116,6 +116,7 @@ run_tests();
 __DATA__
 
 === TEST 1: SIGKILL to every process, then a damaged codes' part: members stay
+--- lmdb_only: LMDB's files: the codes' part overwritten, the start check
 --- request
 GET /status
 --- error_code: 200

@@ -277,6 +277,7 @@ sv_mock_reset();
 for my $n (1, 2) {
     is sv_request(POST => '/send', { phoneNumber => '010-5300-0001' })->{status},
        200, "send $n of the phone's 2 an hour";
+    sleep 0.01;     # past the 1ms resend interval
 }
 for my $n (2 .. 3) {
     is sv_request(POST => '/send/ip', { phoneNumber => "010-5300-000$n" })->{status},

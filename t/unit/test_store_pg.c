@@ -332,6 +332,12 @@ race_main(void *p)
     pthread_barrier_wait(&a->r->barrier);
     a->r->rc[a->k] = a->r->run(a->r, a->k);
 
+    /*
+     * a thread's exit closes its connection, which voids an outbox lease
+     * it took: every thread stays until all have run
+     */
+    pthread_barrier_wait(&a->r->barrier);
+
     return NULL;
 }
 

@@ -234,10 +234,14 @@ sub check_store {
               'emails: each member\'s email, to its id, and nothing else');
     is_deeply(\%phones, { map { $by_id{$_}{phone} => $_ } keys %by_id },
               'phones: each member\'s phone, to its id, and nothing else');
-    my ($next) = map { unpack 'Q>', $_->[1] }
-                 grep { $_->[0] eq 'next_id' } @{ $dump{meta} };
-    my $max = (sort { $b <=> $a } keys %by_id)[0] // 0;
-    is($next, $max + 1, 'the next id follows the last member');
+    # (PostgreSQL's ids come from an identity, which a failed insert moves
+    # on too: ids grow, with gaps, and are never reused)
+    if (!SmsVerify::sv_store_is_pg()) {
+        my ($next) = map { unpack 'Q>', $_->[1] }
+                     grep { $_->[0] eq 'next_id' } @{ $dump{meta} };
+        my $max = (sort { $b <=> $a } keys %by_id)[0] // 0;
+        is($next, $max + 1, 'the next id follows the last member');
+    }
 
     # every 200 is there; every other member is one whose answer was lost
     my %member_of = map { $by_id{$_}{phone} => $by_id{$_} } keys %by_id;
@@ -307,12 +311,17 @@ sub run_kills {
                            grep { $_->{outcome} eq 'failed' } @results;
 
     # a reader killed in its transaction; the next worker clears its slot
-    my $reader = stale_reader($dir);
-    push @killed, kill_worker();
-    ok(wait_until(sub { SmsVerify::sv_log_grep(
-                            qr/smsverify cleared \d+ stale store readers/) }, 5),
-       'the new worker cleared the dead reader\'s slot');
-    unlike(`mdb_stat -r $dir`, qr/^\s*$reader\s/m, 'it is gone');
+    # (LMDB's reader table: PostgreSQL has none, a worker is killed alone)
+    if (SmsVerify::sv_store_is_pg()) {
+        push @killed, kill_worker();
+    } else {
+        my $reader = stale_reader($dir);
+        push @killed, kill_worker();
+        ok(wait_until(sub { SmsVerify::sv_log_grep(
+                         qr/smsverify cleared \d+ stale store readers/) }, 5),
+           'the new worker cleared the dead reader\'s slot');
+        unlike(`mdb_stat -r $dir`, qr/^\s*$reader\s/m, 'it is gone');
+    }
 
     # the new workers write: the whole flow, across both of them
     my @after = map { one_phone($Phones + $_) } 1 .. 8;

@@ -19,6 +19,8 @@ package SmsVerify::Flow;
 #                           send, read the logged code, confirm: the token
 #                           (the confirm's response in $LastConfirm)
 #   sv_member(%fields)      a signup body
+#   sv_store_is_pg()        the suite runs against the PostgreSQL store
+#   sv_psql($sql)           psql on its database: the rows, as arrays
 #
 # and, in scope for flows: run_flow(), $Module, $RepoRoot, $LastConfirm.
 
@@ -34,9 +36,10 @@ use SmsVerify::Http qw(sv_request);
 use SmsVerify::Log qw(sv_code_for);
 
 use Exporter 'import';
-our @EXPORT = qw(sv_flow_blocks sv_block_defaults sv_verify_phone sv_member);
+our @EXPORT = qw(sv_flow_blocks sv_block_defaults sv_verify_phone sv_member
+                 sv_store_is_pg sv_psql);
 our @EXPORT_OK = qw(register_load_module run_flow $Module $RepoRoot
-                    $LastConfirm);
+                    $LastConfirm sv_pg_empty sv_pg_key_file $PgUri);
 our %EXPORT_TAGS = (all => [@EXPORT, @EXPORT_OK]);
 
 our $RepoRoot = Cwd::abs_path(
@@ -55,10 +58,105 @@ sub register_load_module {
     return if $registered_preprocessor++;
     Test::Nginx::Util::add_block_preprocessor(sub {
         my $block = shift;
+        sv_pg_block($block) if sv_store_is_pg();
         return if defined $block->no_load_module || $Module eq '';
         my $main_config = $block->main_config // '';
         $block->set_value(main_config => "load_module $Module;\n$main_config");
     });
+}
+
+# ---- the PostgreSQL store ---------------------------------------------------
+#
+# With TEST_NGINX_SMSVERIFY_STORE=postgresql (and TEST_NGINX_PG_URI, from
+# "t/pg/pg.sh env"), every block runs against the PostgreSQL store: its
+# "smsverify_store DIR ...;" lines become the URI (size= and sync= left
+# out, other parameters kept), a block without smsverify_secret gets one
+# (a key file of this run), and the block starts from an empty database
+# (the schema smsverify dropped; the module makes it again at its first
+# connection). A store line that names a URI already (or
+# $TEST_NGINX_PG_...) is left as it is. A store named by $TEST_NGINX_PERSIST_DIR is meant to
+# outlive a block: only its first block starts empty.
+#
+# A block with a --- lmdb_only section (its value: why) is about what only
+# the LMDB store has (its files, its map size, sync=, its start check) and
+# is skipped, as a --- skip_eval section of upstream Test::Nginx skips.
+
+our $PgUri = $ENV{TEST_NGINX_PG_URI};
+
+sub sv_store_is_pg {
+    return ($ENV{TEST_NGINX_SMSVERIFY_STORE} // '') =~ /^postgres(?:ql)?$/;
+}
+
+my ($pg_key_file, %pg_persisted);
+
+sub sv_pg_key_file {
+    return $pg_key_file if $pg_key_file;
+    require File::Temp;
+    my $dir = File::Temp::tempdir('smsverify-pg-key.XXXXXX', TMPDIR => 1,
+                                  CLEANUP => 1);
+    $pg_key_file = "$dir/secret.key";
+    open my $out, '>', $pg_key_file or die "cannot write $pg_key_file: $!";
+    binmode $out;
+    print $out join '', map { chr int rand 256 } 1 .. 32;
+    close $out;
+    chmod 0644, $pg_key_file;
+    return $pg_key_file;
+}
+
+# psql on the tests' database: the output's rows, fields split at "|"
+sub sv_psql {
+    my ($sql) = @_;
+    die "TEST_NGINX_PG_URI is not set (eval \"\$(t/pg/pg.sh env)\")\n"
+        if !$PgUri;
+    my $bin = ($ENV{SV_PG_BIN} // '/usr/lib/postgresql/15/bin') . '/psql';
+    $bin = 'psql' if !-x $bin;
+    my @cmd = ($bin, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $PgUri,
+               '-c', $sql);
+    open my $in, '-|', @cmd or die "cannot run psql: $!\n";
+    my @rows = map { chomp; [split /\|/, $_, -1] } <$in>;
+    close $in or die "psql failed (status $?): $sql\n";
+    return \@rows;
+}
+
+sub sv_pg_empty {
+    sv_psql('SET client_min_messages = warning; '
+            . 'DROP SCHEMA IF EXISTS smsverify CASCADE');
+}
+
+sub sv_pg_block {
+    my $block = shift;
+
+    if (defined $block->lmdb_only) {
+        (my $why = $block->lmdb_only) =~ s/\s+$//;
+        $block->set_value(skip_eval => "1: 1 # LMDB only: $why");
+        return;
+    }
+
+    my ($stores, $persist, $secret) = (0, 0, 0);
+    for my $section (qw(http_config config main_config)) {
+        my $text = $block->can($section) ? $block->$section : undef;
+        next if !defined $text;
+        $secret ||= $text =~ /^\s*smsverify_secret\s/m;
+        $text =~ s{^([ \t]*)smsverify_store[ \t]+(?!postgres|\$TEST_NGINX_PG_)([^;\s]+)([^;\n]*);}{
+            my ($indent, $dir, $params) = ($1, $2, $3);
+            $stores++;
+            $persist ||= $dir =~ /PERSIST/;
+            my $kept = join '', map { " $_" }
+                       grep { !/^(?:size|sync)=/ } split ' ', $params;
+            "${indent}smsverify_store $PgUri$kept;"
+        }gme;
+        $block->set_value($section => $text);
+    }
+    return if !$stores;
+
+    if (!$secret) {
+        my $key = sv_pg_key_file();
+        my $text = $block->http_config;
+        $text =~ s{^(\s*smsverify_store [^;]*;)}{$1\n    smsverify_secret $key;}m;
+        $block->set_value(http_config => $text);
+    }
+
+    sv_pg_empty() if !$persist || !$pg_persisted{$0}++;
 }
 
 # ---- --- flow sections -----------------------------------------------------

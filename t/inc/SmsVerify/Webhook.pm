@@ -40,6 +40,7 @@ use Time::HiRes qw(sleep time);
 
 use SmsVerify::Http qw(parse_response $Timeout);
 use SmsVerify::Store qw(sv_store_dump sv_store_put);
+use SmsVerify::Flow qw(sv_store_is_pg sv_psql);
 
 use Exporter 'import';
 our @EXPORT = qw(sv_receiver_start sv_receiver_events sv_receiver_received
@@ -176,6 +177,7 @@ sub sv_receiver_wait {
 # integers little-endian, the key the event's id (8 bytes big-endian).
 sub sv_outbox {
     my $dir = shift;
+    return sv_pg_outbox() if sv_store_is_pg();
     my @out;
     for my $r (@{ sv_store_dump('outbox', $dir) }) {
         my ($key, $val) = @$r;
@@ -192,9 +194,36 @@ sub sv_outbox {
 
 sub sv_outbox_put {
     my ($e, $dir) = @_;
+    return sv_pg_outbox_put($e) if sv_store_is_pg();
     my $val = pack('C V q< q< a36 C/a', 1, $e->{attempts}, $e->{created_ms},
                    $e->{next_ms}, $e->{msg_id}, $e->{type}) . $e->{body};
     sv_store_put('outbox', $e->{key}, $val, $dir);
+}
+
+# On PostgreSQL the events are rows of smsverify.outbox (sv_pg_schema.c):
+# the same fields, the key the id as the LMDB store keys it.
+sub sv_pg_outbox {
+    return [] if !@{ sv_psql(q{SELECT 1 FROM pg_namespace
+                               WHERE nspname = 'smsverify'}) };
+    my $rows = sv_psql(q{SELECT id, attempts, created_ms, next_attempt_ms,
+                           msg_id, type,
+                           encode(convert_to(payload, 'UTF8'), 'hex')
+                         FROM smsverify.outbox WHERE delivered_ms IS NULL
+                         ORDER BY id});
+    return [map {
+        my ($id, $attempts, $created, $next, $msg_id, $type, $hex) = @$_;
+        { key => pack('Q>', $id), id => $id + 0, attempts => $attempts + 0,
+          created_ms => $created + 0, next_ms => $next + 0,
+          msg_id => $msg_id, type => $type, body => pack('H*', $hex) }
+    } @$rows];
+}
+
+sub sv_pg_outbox_put {
+    my $e = shift;
+    my @n = map { $e->{$_} } qw(attempts created_ms next_ms id);
+    die "sv_outbox_put: not integers\n" if grep { !/^-?\d+$/ } @n;
+    sv_psql(sprintf 'UPDATE smsverify.outbox SET attempts = %d,'
+            . ' created_ms = %s, next_attempt_ms = %s WHERE id = %s', @n);
 }
 
 1;

@@ -271,7 +271,7 @@ my @UnsupportedSections = qw(
     access_log no_access_log grep_error_log grep_error_log_out
     response_body_filters http2 http3 curl stap stap_out stap_out_like
     tcp_listen tcp_reply udp_listen udp_reply skip_nginx skip_nginx2
-    skip_eval skip_openssl skip_slave todo todo_nginx http09
+    skip_openssl skip_slave todo todo_nginx http09
 );
 
 sub run_test {
@@ -282,6 +282,19 @@ sub run_test {
     for my $section (@UnsupportedSections) {
         bail_out("$name - --- $section is not supported by the t/lib "
                  . "stand-in of Test::Nginx") if defined $block->$section;
+    }
+
+    # as upstream: "--- skip_eval: N: CODE" skips N tests if CODE is true
+    if (defined(my $skip = $block->skip_eval)) {
+        $skip =~ /^\s*(\d+)\s*:\s*(.*)$/s
+            or bail_out("$name - bad --- skip_eval: \"$skip\"");
+        my ($n, $code) = ($1, $2);
+        my $should = eval $code;
+        bail_out("$name - skip_eval failed: $@") if $@;
+        if ($should) {
+          SKIP: { Test::More::skip("$name - skip_eval", $n); }
+            return;
+        }
     }
     my $rand_ports = {};
     my $config = expand_env_in_text(scalar $block->config, $name, $rand_ports);
