@@ -749,6 +749,8 @@ ngx_http_smsverify_check_message(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
+    conf->message_fits = 1;
+
     return NGX_CONF_OK;
 }
 

@@ -1,7 +1,8 @@
 -- One wrk script for every scenario of bench/run, steered by environment
 -- variables (wrk passes no per-run data to its threads otherwise).
 --
---   BENCH_MODE     ping | status | confirm | send | mixed | walk | probe |
+--   BENCH_MODE     ping | status | confirm | send | resend | mixed | walk |
+--                  probe |
 --                  raw (BENCH_BODY as BENCH_CTYPE to the URL, as it is) |
 --                  get (GET the URL, with BENCH_COOKIE if set) |
 --                  login (POST the URL: the account of a set's phone)
@@ -10,7 +11,8 @@
 --                  i-th phone being bench_phone(S, i) below (bench/run
 --                  computes the same numbers when it seeds)
 --   BENCH_PHONES   confirm, mixed: how many phones of the set to cycle over
---   BENCH_START    send: the first index of the set to use
+--   BENCH_START    send: the first index of the set to use; confirm,
+--                  resend, login, mixed: the cycled phones' first
 --   BENCH_QUOTA    mixed: responses per thread, then the thread stops
 --   BENCH_FILE     walk: one request body per line, each sent exactly once
 --   BENCH_OUT      walk, mixed: a directory; thread N writes done.N once
@@ -93,7 +95,7 @@ local out               -- walk: output file
 local queue, qhead, qtail = {}, 1, 0   -- walk: items promised, not sent
 
 local function phone_of_confirm(k)
-    return bench_phone(set, k % nphones)
+    return bench_phone(set, first + k % nphones)
 end
 
 function init(args)
@@ -192,6 +194,11 @@ function request()
         return wrk.format("POST", nil, json,
             '{"phoneNumber":"' .. send_phone() .. '"}')
 
+    elseif mode == "resend" then
+        -- the cycled phones again: each got a code just before
+        return wrk.format("POST", nil, json,
+            '{"phoneNumber":"' .. phone_of_confirm(n) .. '"}')
+
     elseif mode == "walk" then
         -- the item delay() promised to this connection; none when wrk
         -- calls request() once to check the script, before any thread
@@ -284,7 +291,7 @@ function response(status, headers, body)
         unexpected = unexpected + 1
     end
 
-    if mode == "confirm" then
+    if mode == "confirm" and expect == 400 then
         local left = body and body:match('"attemptsLeft":(%d+)')
         if left then
             left = tonumber(left)

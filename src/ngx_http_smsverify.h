@@ -206,6 +206,8 @@ typedef struct {
     ngx_array_t                *providers;          /* sv_provider_t */
     ngx_http_complex_value_t   *message;
     ngx_http_smsverify_conf_pos_t  message_pos;
+    ngx_uint_t                  message_fits;   /* one SMS, whatever the */
+                                                /* request: merge knew */
 
     ngx_uint_t                  code_length;
     ngx_http_smsverify_conf_pos_t  code_length_pos;

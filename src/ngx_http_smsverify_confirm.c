@@ -27,6 +27,8 @@ typedef struct {
 
 static ngx_http_smsverify_err_e ngx_http_smsverify_read_guess(
     ngx_http_request_t *r, cJSON *root, ngx_str_t *guess);
+static ngx_int_t ngx_http_smsverify_confirm_read(
+    ngx_http_smsverify_confirm_job_t *job);
 static void ngx_http_smsverify_confirm_thread(void *data);
 static int ngx_http_smsverify_token_new(void *data, uint8_t *token_hash);
 static ngx_int_t ngx_http_smsverify_confirm_done(ngx_http_request_t *r,
@@ -64,12 +66,17 @@ ngx_http_smsverify_confirm(ngx_http_request_t *r, cJSON *root)
         return ngx_http_smsverify_reject(r, err);
     }
 
+    job->store = mcf->store;
+    job->confirm.phone = job->phone;
+
+    if (ngx_http_smsverify_confirm_read(job) == NGX_OK) {
+        return ngx_http_smsverify_confirm_done(r, job);
+    }
+
     sv_code_hash(mcf->secret, job->phone, (char *) guess.data, guess.len,
                  job->guess_hash);
 
-    job->store = mcf->store;
     job->key = mcf->secret;
-    job->confirm.phone = job->phone;
     job->confirm.guess_hash = job->guess_hash;
     job->confirm.token_new = ngx_http_smsverify_token_new;
     job->confirm.token_data = job;
@@ -115,6 +122,39 @@ ngx_http_smsverify_read_guess(ngx_http_request_t *r, cJSON *root,
     }
 
     return NGX_HTTP_SMSVERIFY_OK;
+}
+
+
+/*
+ * On the event loop, where the store's reads never wait: NGX_OK if a read
+ * decides the confirm (no code, an expired one, a member's phone) as the
+ * pool's would have at that moment, with nothing to write; else
+ * NGX_DECLINED, the pool decides (a read that failed, too).  A send in
+ * flight meanwhile is one the confirm came before.
+ */
+
+static ngx_int_t
+ngx_http_smsverify_confirm_read(ngx_http_smsverify_confirm_job_t *job)
+{
+    if (!sv_store_reads_wait_free(job->store)) {
+        return NGX_DECLINED;
+    }
+
+    job->confirm.now_ms = sv_clock_ms();
+
+    job->rc = sv_store_confirm_read(job->store, &job->confirm, job->err,
+                                    sizeof(job->err));
+
+    switch (job->rc) {
+
+    case SV_STORE_NO_CODE:
+    case SV_STORE_EXPIRED:
+    case SV_STORE_PHONE_TAKEN:
+        return NGX_OK;
+
+    default:
+        return NGX_DECLINED;
+    }
 }
 
 

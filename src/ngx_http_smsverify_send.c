@@ -69,6 +69,8 @@ static ngx_http_smsverify_err_e ngx_http_smsverify_check_sms_length(
     ngx_http_request_t *r, ngx_http_smsverify_send_job_t *job);
 static void ngx_http_smsverify_put_code(ngx_str_t *text, u_char *code,
     size_t len);
+static ngx_int_t ngx_http_smsverify_send_read(
+    ngx_http_smsverify_send_job_t *job);
 static void ngx_http_smsverify_send_thread(void *data);
 static void ngx_http_smsverify_send_changed(
     ngx_http_smsverify_send_job_t *job, const char *what);
@@ -112,6 +114,19 @@ ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
         return ngx_http_smsverify_send_test(r, job, tn);
     }
 
+    job->store = mcf->store;
+    ngx_http_smsverify_set_limits(r, job);
+
+    /*
+     * A message that fits one SMS whatever the request (merge checked it)
+     * can fail now only for want of memory or random bytes: a refusal the
+     * read decides comes first, without a code drawn or a message made.
+     */
+
+    if (lcf->message_fits && ngx_http_smsverify_send_read(job) == NGX_OK) {
+        return ngx_http_smsverify_send_done(r, job);
+    }
+
     err = ngx_http_smsverify_draw_code(r, job, code);
     if (err != NGX_HTTP_SMSVERIFY_OK) {
         return ngx_http_smsverify_reject(r, err);
@@ -133,13 +148,17 @@ ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    job->store = mcf->store;
     job->providers = lcf->providers->elts;
     job->nproviders = lcf->providers->nelts;
     job->attempts = lcf->max_attempts;
-
-    ngx_http_smsverify_set_limits(r, job);
     job->ttl_ms = lcf->code_ttl;
+
+    /* else the message's own failures, known only now, come first */
+
+    if (!lcf->message_fits && ngx_http_smsverify_send_read(job) == NGX_OK) {
+        ngx_explicit_memzero((u_char *) job->sms.text, job->sms.len);
+        return ngx_http_smsverify_send_done(r, job);
+    }
 
     if (ngx_http_smsverify_task_post(r) != NGX_OK) {
         /* no thread will see the message */
@@ -393,6 +412,44 @@ ngx_http_smsverify_test_send(ngx_http_smsverify_send_job_t *job)
     return sv_store_code_put(job->store, job->phone, job->hash,
                              job->expires_ms, job->attempts,
                              job->limits.purpose, job->err, sizeof(job->err));
+}
+
+
+/*
+ * On the event loop, where the store's reads never wait: NGX_OK if a read
+ * refuses the send (a limit of the phone or the address, the phone taken
+ * or no member's) as the pool's send_begin would have at that moment;
+ * nothing was counted, no provider asked.  Else NGX_DECLINED: the pool
+ * decides (the budget's refusals too: the store counts each).  A refusal holds against sends in
+ * flight meanwhile: the store counts theirs before their provider call,
+ * and takes a count back only after it, so this send came before.
+ */
+
+static ngx_int_t
+ngx_http_smsverify_send_read(ngx_http_smsverify_send_job_t *job)
+{
+    if (!sv_store_reads_wait_free(job->store)) {
+        return NGX_DECLINED;
+    }
+
+    job->accepted = -1;
+    job->limits.now_ms = sv_clock_ms();
+
+    job->rc = sv_store_send_read(job->store, &job->limits, job->err,
+                                 sizeof(job->err));
+
+    switch (job->rc) {
+
+    case SV_STORE_PHONE_TAKEN:
+    case SV_STORE_NOT_MEMBER:
+    case SV_STORE_IP_LIMIT:
+    case SV_STORE_RESEND_TOO_SOON:
+    case SV_STORE_SEND_LIMIT:
+        return NGX_OK;
+
+    default:
+        return NGX_DECLINED;
+    }
 }
 
 

@@ -139,6 +139,13 @@ ngx_http_smsverify_status(ngx_http_request_t *r)
     job->store = mcf->store;
     job->format = format;
 
+    /* the counts are a read: on the loop where reads never wait (LMDB) */
+
+    if (sv_store_reads_wait_free(job->store)) {
+        ngx_http_smsverify_status_thread(job);
+        return ngx_http_smsverify_status_done(r, job);
+    }
+
     if (ngx_http_smsverify_task_post(r) != NGX_OK) {
         return ngx_http_smsverify_busy(r);
     }

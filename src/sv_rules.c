@@ -345,10 +345,17 @@ sv_rules_confirm_taken(const sv_code_rec_t *rec, int taken)
 
 /* Codes. */
 
+int
+sv_rules_code_expired(const sv_code_rec_t *rec, int64_t now_ms)
+{
+    return now_ms >= rec->expires_ms;
+}
+
+
 sv_store_rc_t
 sv_rules_guess(sv_code_rec_t *rec, const uint8_t *guess_hash, int64_t now_ms)
 {
-    if (now_ms >= rec->expires_ms) {
+    if (sv_rules_code_expired(rec, now_ms)) {
         return SV_STORE_EXPIRED;
     }
 

@@ -147,6 +147,12 @@ int sv_rules_confirm_taken(const sv_code_rec_t *rec, int taken);
 
 
 /*
+ * 1 if the code has expired at now_ms: a guess is EXPIRED then, before
+ * any comparison, and changes nothing.
+ */
+int sv_rules_code_expired(const sv_code_rec_t *rec, int64_t now_ms);
+
+/*
  * A guess at the code in rec, at now_ms, compared in constant time:
  *   EXPIRED   rec is left as it is (an expired guess costs no attempt);
  *   OK        a match: the code goes, a token comes;

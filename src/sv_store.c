@@ -544,6 +544,31 @@ sv_store_reads_wait_free(sv_store_t *st)
 
 
 sv_store_rc_t
+sv_store_confirm_read(sv_store_t *st, sv_confirm_t *c, char *err,
+    size_t errlen)
+{
+    if (!sv_phone_fits(c->phone, err, errlen)) {
+        return SV_STORE_ERROR;
+    }
+
+    return st->ops->confirm_read ? st->ops->confirm_read(st, c, err, errlen)
+                                 : SV_STORE_OK;
+}
+
+
+sv_store_rc_t
+sv_store_send_read(sv_store_t *st, sv_send_t *s, char *err, size_t errlen)
+{
+    if (!sv_send_fits(s, err, errlen)) {
+        return SV_STORE_ERROR;
+    }
+
+    return st->ops->send_read ? st->ops->send_read(st, s, err, errlen)
+                              : SV_STORE_OK;
+}
+
+
+sv_store_rc_t
 sv_store_stats(sv_store_t *st, sv_store_stats_t *stats, char *err,
     size_t errlen)
 {

@@ -341,6 +341,32 @@ sv_store_rc_t sv_store_confirm(sv_store_t *st, sv_confirm_t *c,
     char *err, size_t errlen);
 
 /*
+ * Reads that answer a request where no write is needed, for the event
+ * loop: each decides by sv_rules.h as its call does, from the records
+ * as one read-only transaction of each part sees them (the last
+ * commits: an answer a call made then would have given too), and
+ * changes nothing.  OK means undecided: the call itself must run.  Only
+ * where sv_store_reads_wait_free(); elsewhere OK at once.
+ *
+ * confirm_read: what sv_store_confirm() would answer without writing:
+ * PHONE_TAKEN, NO_CODE, EXPIRED (c->phone, c->now_ms); OK if there is a
+ * code to guess at.  The guess is not looked at, no token drawn.
+ */
+sv_store_rc_t sv_store_confirm_read(sv_store_t *st, sv_confirm_t *c,
+    char *err, size_t errlen);
+
+/*
+ * send_read: a refusal sv_store_send_begin() would give: PHONE_TAKEN,
+ * NOT_MEMBER, IP_LIMIT, RESEND_TOO_SOON, SEND_LIMIT, with
+ * s->retry_after_ms; OK if send_begin must decide: the send passes, the
+ * budget refuses it (a refusal send_begin counts in the day's record: a
+ * write), or the store is full (whose FULL and sweep come first).
+ * Nothing is counted.
+ */
+sv_store_rc_t sv_store_send_read(sv_store_t *st, sv_send_t *s,
+    char *err, size_t errlen);
+
+/*
  * OK if the token is unexpired, of this purpose and for this phone,
  * NO_TOKEN otherwise.
  */

@@ -18,8 +18,9 @@
  * backlog 0), and batch_begin and batch_end where the backend does not
  * batch.  Between batch_begin and batch_end (commit 1, or 0 to
  * abort), the calls this thread makes share the batch's transaction
- * where they can, each undone alone if it fails.  The decisions are
- * sv_rules.h's.
+ * where they can, each undone alone if it fails.  confirm_read and
+ * send_read must be NULL where reads may wait: the event loop calls
+ * them.  The decisions are sv_rules.h's.
  */
 
 #include "sv_store.h"
@@ -110,6 +111,12 @@ typedef struct {
     /* batches: NULL where the backend runs each call alone */
     sv_store_rc_t (*batch_begin)(sv_store_t *st, char *err, size_t errlen);
     sv_store_rc_t (*batch_end)(sv_store_t *st, int commit, char *err,
+                               size_t errlen);
+
+    /* reads for the event loop: NULL where reads may wait */
+    sv_store_rc_t (*confirm_read)(sv_store_t *st, sv_confirm_t *c,
+                                  char *err, size_t errlen);
+    sv_store_rc_t (*send_read)(sv_store_t *st, sv_send_t *s, char *err,
                                size_t errlen);
 } sv_store_ops_t;
 

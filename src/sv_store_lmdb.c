@@ -1124,6 +1124,59 @@ sv_lmdb_send_begin(sv_store_t *store, sv_send_t *s, char *err, size_t errlen)
 }
 
 
+/*
+ * send_begin's verdict on the records as read, counted nowhere; a full
+ * store is send_begin's to answer (its room is checked before its
+ * limits), and so is the budget's refusal: send_begin counts it in the
+ * day's record (the first of the day is told by that count).
+ */
+static sv_store_rc_t
+sv_send_read_txn(sv_txn_t *t, void *arg)
+{
+    sv_send_t       *s = arg;
+    sv_store_rc_t    verdict;
+    sv_send_recs_t   recs;
+
+    if (sv_check_room(t) != SV_STORE_OK) {
+        return SV_STORE_OK;
+    }
+
+    if (sv_send_recs_get(t, s, &recs) != 0) {
+        return SV_STORE_ERROR;
+    }
+
+    verdict = sv_rules_send_limits(&recs, s);
+
+    if (verdict == SV_STORE_BUDGET) {
+        s->budget_first = 0;
+        return SV_STORE_OK;
+    }
+
+    return verdict;
+}
+
+
+static sv_store_rc_t
+sv_lmdb_send_read(sv_store_t *store, sv_send_t *s, char *err, size_t errlen)
+{
+    int             taken;
+    sv_lmdb_t      *st = (sv_lmdb_t *) store;
+    sv_store_rc_t   rc;
+
+    rc = sv_phone_member(st, s->phone, &taken, err, errlen);
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
+    rc = sv_rules_phone_for(s->purpose, taken);
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
+    return sv_read(st, SV_ENV_CODES, sv_send_read_txn, s, err, errlen);
+}
+
+
 /* A send taken back from a window: the record goes with its last. */
 static int
 sv_window_abort(sv_txn_t *t, int db, const char *key, int64_t stamp_ms)
@@ -1243,6 +1296,29 @@ sv_confirm_match(sv_txn_t *t, sv_confirm_t *c, sv_purpose_t purpose)
 }
 
 
+/*
+ * The phone's code in rec: OK, or what a confirm answers without one
+ * (NO_CODE), or without a guess (PHONE_TAKEN); confirm and confirm_read
+ * both begin so.
+ */
+static sv_store_rc_t
+sv_confirm_code(sv_txn_t *t, sv_confirm_arg_t *a, sv_code_rec_t *rec)
+{
+    int  rc;
+
+    rc = sv_code_get(t, a->c->phone, rec);
+    if (rc < 0) {
+        return SV_STORE_ERROR;
+    }
+
+    if (sv_rules_confirm_taken(rc == 1 ? rec : NULL, a->taken)) {
+        return SV_STORE_PHONE_TAKEN;
+    }
+
+    return rc == 0 ? SV_STORE_NO_CODE : SV_STORE_OK;
+}
+
+
 static sv_store_rc_t
 sv_confirm_txn(sv_txn_t *t, void *arg)
 {
@@ -1254,17 +1330,9 @@ sv_confirm_txn(sv_txn_t *t, void *arg)
 
     c = a->c;
 
-    rc = sv_code_get(t, c->phone, &rec);
-    if (rc < 0) {
-        return SV_STORE_ERROR;
-    }
-
-    if (sv_rules_confirm_taken(rc == 1 ? &rec : NULL, a->taken)) {
-        return SV_STORE_PHONE_TAKEN;
-    }
-
-    if (rc == 0) {
-        return SV_STORE_NO_CODE;
+    verdict = sv_confirm_code(t, a, &rec);
+    if (verdict != SV_STORE_OK) {
+        return verdict;
     }
 
     c->purpose = rec.purpose;
@@ -1307,6 +1375,44 @@ sv_lmdb_confirm(sv_store_t *store, sv_confirm_t *c, char *err, size_t errlen)
 
     /* a confirm never grows the store: a token takes its code's place */
     return sv_write(st, SV_ENV_CODES, 0, sv_confirm_txn, &a, err, errlen);
+}
+
+
+static sv_store_rc_t
+sv_confirm_read_txn(sv_txn_t *t, void *arg)
+{
+    sv_code_rec_t      rec;
+    sv_store_rc_t      verdict;
+    sv_confirm_arg_t  *a = arg;
+
+    verdict = sv_confirm_code(t, a, &rec);
+
+    if (verdict == SV_STORE_OK && sv_rules_code_expired(&rec, a->c->now_ms)) {
+        verdict = SV_STORE_EXPIRED;
+    }
+
+    return verdict;
+}
+
+
+/*
+ * The confirm's reads, read-only: a code to guess at is the confirm's
+ * to decide, in its write transaction.
+ */
+static sv_store_rc_t
+sv_lmdb_confirm_read(sv_store_t *store, sv_confirm_t *c, char *err,
+    size_t errlen)
+{
+    sv_lmdb_t         *st = (sv_lmdb_t *) store;
+    sv_store_rc_t      rc;
+    sv_confirm_arg_t   a = { c, 0 };
+
+    rc = sv_phone_member(st, c->phone, &a.taken, err, errlen);
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
+    return sv_read(st, SV_ENV_CODES, sv_confirm_read_txn, &a, err, errlen);
 }
 
 
@@ -3096,7 +3202,11 @@ static const sv_store_ops_t  sv_lmdb_ops = {
 
     /* batches */
     sv_lmdb_batch_begin,
-    sv_lmdb_batch_end
+    sv_lmdb_batch_end,
+
+    /* reads for the event loop */
+    sv_lmdb_confirm_read,
+    sv_lmdb_send_read
 };
 
 

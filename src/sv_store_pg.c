@@ -2102,7 +2102,10 @@ static const sv_store_ops_t  sv_pg_ops = {
 
     /* batches: each call its own transaction, as alone */
     NULL,
-    NULL
+    NULL,
+
+    NULL,                               /* confirm_read: reads wait */
+    NULL                                /* send_read */
 };
 
 

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -5030,6 +5031,370 @@ test_batch_full_runs_again(void **state)
 }
 
 
+/*
+ * Reads for the event loop (confirm_read, send_read): each refusal is
+ * the call's own, with the same retry, and changes nothing; what needs a
+ * write is left undecided (OK).  Where reads may wait, always OK.
+ */
+
+static sv_store_rc_t
+confirm_read(fx_t *f, const char *phone, int64_t now)
+{
+    sv_confirm_t  c;
+
+    memset(&c, 0, sizeof(c));
+    c.phone = phone;
+    c.now_ms = now;
+    c.attempts_left = 12345;
+
+    return sv_store_confirm_read(f->st, &c, f->err, sizeof(f->err));
+}
+
+
+/* send_read of send_limited()'s send: *s with its retry */
+static sv_store_rc_t
+send_read(fx_t *f, const char *phone, sv_purpose_t purpose, int64_t now,
+    const limits_t *l, sv_send_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->phone = phone;
+    s->purpose = purpose;
+    s->now_ms = now;
+    s->resend_ms = 30 * SEC;
+    s->limit = 5;
+    s->window_ms = HOUR;
+    s->addr = l->addr;
+    s->addr_limit = l->addr_limit;
+    s->addr_window_ms = l->addr_window;
+    s->addr_keep_ms = l->addr_keep;
+    s->budget = l->budget;
+    s->retry_after_ms = -1;
+
+    return sv_store_send_read(f->st, s, f->err, sizeof(f->err));
+}
+
+
+/* the read, then the call itself: a refusal is the same, retry and all */
+static void
+send_read_agrees(fx_t *f, const char *phone, int64_t now, const limits_t *l,
+    sv_store_rc_t expect)
+{
+    sv_send_t      r, s;
+    sv_store_rc_t  rc;
+
+    rc = send_read(f, phone, SV_PURPOSE_SIGNUP, now, l, &r);
+    assert_int_equal(rc, expect);
+
+    if (rc == SV_STORE_OK) {
+        return;
+    }
+
+    assert_false(r.budget_first);
+    assert_int_equal(send_limited(f, phone, now, l, &s), rc);
+    assert_int_equal(s.retry_after_ms, r.retry_after_ms);
+}
+
+
+static void
+test_confirm_read(void **state)
+{
+    fx_t     *f = *state;
+    uint8_t   hash[SV_HASH_SIZE];
+
+    tokens_drawn = 0;
+    assert_int_equal(confirm_read(f, PHONE_A, T0), SV_STORE_NO_CODE);
+
+    /* a code to guess at is the confirm's, whatever the guess */
+    put_code(f, PHONE_A, 0x11, T0 + 3 * MIN, 5);
+    assert_int_equal(confirm_read(f, PHONE_A, T0 + 3 * MIN - 1), SV_STORE_OK);
+    assert_int_equal(confirm_read(f, PHONE_A, T0 + 3 * MIN),
+                     SV_STORE_EXPIRED);
+    assert_int_equal(confirm(f, PHONE_A, 0x12, T0 + 3 * MIN, 0x70,
+                             T0 + HOUR, NULL),
+                     SV_STORE_EXPIRED);
+    assert_int_equal(tokens_drawn, 0);
+
+    /* nothing was counted: every attempt is still there */
+    assert_int_equal(confirm_read(f, PHONE_A, T0 + 3 * MIN), SV_STORE_EXPIRED);
+    {
+        unsigned  left;
+
+        assert_int_equal(confirm(f, PHONE_A, 0x12, T0, 0x70, T0 + HOUR,
+                                 &left),
+                         SV_STORE_MISMATCH);
+        assert_int_equal(left, 4);
+    }
+
+    /* a member's phone: taken, unless its code is a reset code */
+    member_a(f);
+    assert_int_equal(confirm_read(f, PHONE_A, T0), SV_STORE_PHONE_TAKEN);
+    put_code(f, PHONE_A, 0x13, T0 + 3 * MIN, 5);
+    assert_int_equal(confirm_read(f, PHONE_A, T0), SV_STORE_PHONE_TAKEN);
+    assert_int_equal(confirm(f, PHONE_A, 0x13, T0, 0x71, T0 + HOUR, NULL),
+                     SV_STORE_PHONE_TAKEN);
+
+    hash_of(hash, 0x14);
+    assert_int_equal(sv_store_code_put(f->st, PHONE_A, hash, T0 + 3 * MIN, 5,
+                                       SV_PURPOSE_RESET, f->err,
+                                       sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(confirm_read(f, PHONE_A, T0), SV_STORE_OK);
+    assert_int_equal(confirm_read(f, PHONE_A, T0 + 3 * MIN), SV_STORE_EXPIRED);
+
+    assert_int_equal(confirm_read(f, "", T0), SV_STORE_ERROR);
+}
+
+
+static void
+test_send_read(void **state)
+{
+    fx_t      *f = *state;
+    int        i;
+    char       phone[32];
+    limits_t   none = { NULL, 0, 0, 0, 0 };
+    limits_t   x = { ADDR_X, 2, HOUR, HOUR, 0 };
+    sv_send_t  s;
+
+    /* a send that would pass, and is not counted by the read */
+    send_read_agrees(f, PHONE_A, T0, &none, SV_STORE_OK);
+    send_read_agrees(f, PHONE_A, T0, &none, SV_STORE_OK);
+    assert_int_equal(send_limited(f, PHONE_A, T0, &none, &s), SV_STORE_OK);
+
+    /* the interval, then the window (5 an hour) */
+    send_read_agrees(f, PHONE_A, T0 + SEC, &none, SV_STORE_RESEND_TOO_SOON);
+
+    for (i = 1; i < 5; i++) {
+        send_read_agrees(f, PHONE_A, T0 + i * MIN, &none, SV_STORE_OK);
+        assert_int_equal(send_limited(f, PHONE_A, T0 + i * MIN, &none, &s),
+                         SV_STORE_OK);
+    }
+
+    send_read_agrees(f, PHONE_A, T0 + 10 * MIN, &none, SV_STORE_SEND_LIMIT);
+
+    /* the address: two phones from it, the third refused */
+    for (i = 0; i < 2; i++) {
+        phone_n(phone, i);
+        assert_int_equal(send_limited(f, phone, T0 + i * MIN, &x, &s),
+                         SV_STORE_OK);
+    }
+
+    phone_n(phone, 2);
+    send_read_agrees(f, phone, T0 + 5 * MIN, &x, SV_STORE_IP_LIMIT);
+
+    /* a phone taken: signup codes refused, a reset code for no member */
+    member_a(f);
+    assert_int_equal(send_read(f, PHONE_A, SV_PURPOSE_SIGNUP, T0 + DAY,
+                               &none, &s),
+                     SV_STORE_PHONE_TAKEN);
+    assert_int_equal(send_read(f, PHONE_B, SV_PURPOSE_RESET, T0 + DAY,
+                               &none, &s),
+                     SV_STORE_NOT_MEMBER);
+    assert_int_equal(send_read(f, PHONE_A, SV_PURPOSE_RESET, T0 + DAY,
+                               &none, &s),
+                     SV_STORE_OK);
+
+    s.phone = NULL;
+    assert_int_equal(sv_store_send_read(f->st, &s, f->err, sizeof(f->err)),
+                     SV_STORE_ERROR);
+}
+
+
+/*
+ * The budget's refusals are send_begin's: each is counted in the day's
+ * record (the first of the day is told by it), a write.
+ */
+static void
+test_send_read_budget(void **state)
+{
+    fx_t      *f = *state;
+    int        i;
+    char       phone[32];
+    limits_t   b = { NULL, 0, 0, 0, 2 };
+    sv_send_t  s;
+
+    for (i = 0; i < 2; i++) {
+        phone_n(phone, i);
+        assert_int_equal(send_limited(f, phone, T0 + i * SEC, &b, &s),
+                         SV_STORE_OK);
+    }
+
+    phone_n(phone, 2);
+    send_read_agrees(f, phone, T0 + MIN, &b, SV_STORE_OK);
+    assert_int_equal(send_limited(f, phone, T0 + MIN, &b, &s),
+                     SV_STORE_BUDGET);
+    assert_true(s.budget_first);
+
+    /* the next refusals of the day too, the phone's limits after them */
+    send_read_agrees(f, phone, T0 + 2 * MIN, &b, SV_STORE_OK);
+    assert_int_equal(send_limited(f, phone, T0 + 2 * MIN, &b, &s),
+                     SV_STORE_BUDGET);
+    assert_false(s.budget_first);
+    send_read_agrees(f, PHONE_A, T0 + TO_MIDNIGHT, &b, SV_STORE_OK);
+    assert_int_equal(send_limited(f, PHONE_A, T0 + TO_MIDNIGHT, &b, &s),
+                     SV_STORE_OK);
+    send_read_agrees(f, PHONE_A, T0 + TO_MIDNIGHT + SEC, &b,
+                     SV_STORE_RESEND_TOO_SOON);
+}
+
+
+/* Where reads may wait (PostgreSQL), the reads decide nothing. */
+static void
+test_reads_undecided_where_reads_wait(void **state)
+{
+    fx_t           *f = *state;
+    limits_t        none = { NULL, 0, 0, 0, 0 };
+    sv_send_t       s;
+    sv_store_rc_t   expect;
+
+    assert_int_equal(send_limited(f, PHONE_A, T0, &none, &s), SV_STORE_OK);
+
+    expect = sv_store_reads_wait_free(f->st) ? SV_STORE_RESEND_TOO_SOON
+                                             : SV_STORE_OK;
+    assert_int_equal(send_read(f, PHONE_A, SV_PURPOSE_SIGNUP, T0 + SEC,
+                               &none, &s),
+                     expect);
+
+    expect = sv_store_reads_wait_free(f->st) ? SV_STORE_NO_CODE : SV_STORE_OK;
+    assert_int_equal(confirm_read(f, PHONE_B, T0), expect);
+}
+
+
+/*
+ * The reads may run on the event loop: they wait for no writer (another
+ * process holds both parts' write locks meanwhile) and write nothing.
+ */
+static void
+test_loop_reads_wait_for_no_writer(void **state)
+{
+    fx_t       *f = *state;
+    int         status, to[2], from[2];
+    char        c;
+    pid_t       pid;
+    uint64_t    codes, members;
+    limits_t    b = { ADDR_X, 3, HOUR, HOUR, 10 };
+    sv_send_t   s;
+
+    member_a(f);
+    assert_int_equal(send_limited(f, PHONE_B, T0, &b, &s), SV_STORE_OK);
+    put_code(f, PHONE_C, 0x11, T0 + MIN, 5);
+    fx_close(f);
+    codes = last_txnid(f->dir, "codes");
+    members = last_txnid(f->dir, "members");
+    fx_open(f, MAP_SIZE, 1);
+
+    assert_int_equal(pipe(to), 0);
+    assert_int_equal(pipe(from), 0);
+
+    pid = fork();
+    assert_true(pid >= 0);
+
+    if (pid == 0) {
+        dup2(to[0], 0);
+        dup2(from[1], 1);
+        close(to[1]);
+        close(from[0]);
+        execlp(argv0, argv0, "--hold", f->dir, (char *) NULL);
+        _exit(127);
+    }
+
+    close(to[0]);
+    close(from[1]);
+    assert_int_equal(read(from[0], &c, 1), 1);
+
+    alarm(10);
+    assert_int_equal(confirm_read(f, PHONE_B, T0), SV_STORE_NO_CODE);
+    assert_int_equal(confirm_read(f, PHONE_C, T0 + MIN), SV_STORE_EXPIRED);
+    assert_int_equal(confirm_read(f, PHONE_C, T0), SV_STORE_OK);
+    assert_int_equal(confirm_read(f, PHONE_A, T0), SV_STORE_PHONE_TAKEN);
+    assert_int_equal(send_read(f, PHONE_B, SV_PURPOSE_SIGNUP, T0 + SEC, &b,
+                               &s),
+                     SV_STORE_RESEND_TOO_SOON);
+    assert_int_equal(send_read(f, PHONE_C, SV_PURPOSE_SIGNUP, T0 + SEC, &b,
+                               &s),
+                     SV_STORE_OK);
+    alarm(0);
+
+    close(to[1]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    close(from[0]);
+
+    fx_close(f);
+    assert_true(last_txnid(f->dir, "codes") == codes);
+    assert_true(last_txnid(f->dir, "members") == members);
+    fx_open(f, MAP_SIZE, 1);
+}
+
+
+/*
+ * status costs the same whatever the store holds: the counts are kept by
+ * the writes (LMDB's own, PostgreSQL's triggers), never counted by a
+ * scan.  The fastest of 101 reads with 10 codes and with 10,010: a scan
+ * of 10,000 codes would take many times longer.
+ */
+
+static int64_t
+stats_fastest_ns(fx_t *f, uint64_t codes)
+{
+    int               i;
+    int64_t           ns, best;
+    struct timespec   a, b;
+    sv_store_stats_t  s;
+
+    best = INT64_MAX;
+
+    for (i = 0; i < 101; i++) {
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        assert_int_equal(sv_store_stats(f->st, &s, f->err, sizeof(f->err)),
+                         SV_STORE_OK);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+
+        assert_int_equal(s.codes_pending, codes);
+
+        ns = (b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec);
+
+        if (ns < best) {
+            best = ns;
+        }
+    }
+
+    return best;
+}
+
+
+static void
+test_stats_cost_flat(void **state)
+{
+    fx_t     *f = *state;
+    int       i;
+    char      phone[32];
+    int64_t   few, many;
+
+    fx_close(f);
+    fx_open(f, 64 * 1024 * 1024, 1);
+
+    for (i = 0; i < 10; i++) {
+        snprintf(phone, sizeof(phone), "+8210%08d", i);
+        put_code(f, phone, 0x11, T0 + HOUR, 5);
+    }
+
+    few = stats_fastest_ns(f, 10);
+
+    for (i = 10; i < 10010; i++) {
+        snprintf(phone, sizeof(phone), "+8210%08d", i);
+        put_code(f, phone, 0x11, T0 + HOUR, 5);
+    }
+
+    many = stats_fastest_ns(f, 10010);
+
+    printf("stats: fastest %lld ns with 10 codes, %lld ns with 10010\n",
+           (long long) few, (long long) many);
+
+    assert_true(many < 3 * few + 20000);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -5130,6 +5495,12 @@ main(int argc, char **argv)
         T(test_batch_results)
         L(test_batch_one_fails)
         L(test_batch_full_runs_again)
+        L(test_confirm_read)
+        L(test_send_read)
+        L(test_send_read_budget)
+        T(test_reads_undecided_where_reads_wait)
+        L(test_loop_reads_wait_for_no_writer)
+        T(test_stats_cost_flat)
 #undef T
 #undef L
     };
