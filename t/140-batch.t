@@ -7,7 +7,9 @@
 # write lock (mdb_load waiting for its records, as in t/091-crash.t):
 # the first confirm's batch waits for the lock, the next ones queue.
 # LMDB counts commits that wrote ("Last transaction ID" of mdb_stat -e):
-# that the queued ones are one batch is read there.
+# that the queued ones are one batch is read there.  Every confirm here
+# is for a phone with a pending code: one without is answered on the
+# event loop (t/141-loop-reads.t) and never reaches a batch.
 
 use Test::Nginx::Socket 'no_plan';
 use lib 't/inc';
@@ -205,9 +207,10 @@ GET /status
 --- log_level: info
 --- timeout: 120
 --- flow
-my %code = map { $_ => code_of($_) } '010-7101-0001', '010-7101-0003';
+my %code = map { $_ => code_of($_) }
+           '010-7101-0001', '010-7101-0002', '010-7101-0003', '010-7101-0009';
 my $h = hold_codes('codes');
-my $first = confirm_in_child('010-7101-0009', '123456');
+my $first = confirm_in_child('010-7101-0009', wrong($code{'010-7101-0009'}));
 settle();
 my @kids = (confirm_in_child('010-7101-0001', $code{'010-7101-0001'}),
             confirm_in_child('010-7101-0002', '123456'),
@@ -216,20 +219,20 @@ settle();
 is(scalar(grep { waitpid($_->[0], POSIX::WNOHANG()) == 0 } $first, @kids), 4,
    'the four wait');
 my $before = txnid();
-# the holder commits a record no code has: 3 bytes
+# the holder replaces a code's record with one no code has: 3 bytes
 is(release($h, " +821071010002\n abc\nDATA=END\n"), 0, 'the holder commits');
 my $a = answer_of($first);
 my @a = map { answer_of($_) } @kids;
-is($a->{status}, 404, 'the first: no code (a batch of one)');
-like($a->{body}, qr/"error":"NO_PENDING_CODE"/, '');
+is($a->{status}, 400, 'the first: a mismatch (a batch of one)');
+like($a->{body}, qr/"error":"CODE_MISMATCH"/, '');
 is($a[0]{status}, 200, 'the right code: verified');
 like($a[0]{json}{verificationToken} // '', qr/^[A-Za-z0-9_-]{43}$/, 'with a token');
 is($a[1]{status}, 500, 'the corrupt record: 500');
 like($a[1]{body}, qr/"error":"INTERNAL"/, 'INTERNAL');
 is($a[2]{status}, 400, 'the wrong code: a mismatch');
 is($a[2]{json}{attemptsLeft}, 4, 'one attempt counted');
-is(txnid(), $before + 2,
-   'the holder\'s commit and one for the batch (the first wrote nothing)');
+is(txnid(), $before + 3,
+   'the holder\'s commit, the first\'s and one for the batch');
 # what the batch wrote is in the store
 my $res = sv_request(POST => '/confirm', { phoneNumber => '010-7101-0003',
     verificationNumber => wrong($code{'010-7101-0003'}) });
@@ -258,8 +261,9 @@ GET /status
 --- timeout: 120
 --- flow
 my $code = code_of('010-7102-0001');
+my $held = code_of('010-7102-0009');
 my $h = hold_codes();
-my $first = confirm_in_child('010-7102-0009', '123456');
+my $first = confirm_in_child('010-7102-0009', wrong($held));
 settle();
 my @kids;
 for my $i (1 .. 5) {
@@ -272,7 +276,7 @@ is(scalar(grep { waitpid($_->[0], POSIX::WNOHANG()) == 0 } $first, @kids[0 .. 2]
    4, 'the others wait');
 kill_holder($h);
 my @a = map { answer_of($_) } @kids;
-is(answer_of($first)->{status}, 404, 'the first answered');
+is(answer_of($first)->{status}, 400, 'the first answered');
 is_deeply([map { $_->{status} } @a], [400, 400, 400, 503, 503],
           'three mismatches, then 503 for the two over the queue');
 like($a[3]{body}, qr/^\{"error":"BUSY","message":"[^"]+"\}$/, 'BUSY');
@@ -334,15 +338,16 @@ GET /status
 --- flow
 my $code = code_of('010-7104-0001');
 my @old = sv_worker_pids();
+my $held = code_of('010-7104-0009');
 my $h = hold_codes();
-my $first = confirm_in_child('010-7104-0009', '123456');
+my $first = confirm_in_child('010-7104-0009', wrong($held));
 settle();
 my @kids = map { confirm_in_child('010-7104-0001', wrong($code)) } 1 .. 3;
 settle();
 ok(reload(), 'new workers run');
 kill_holder($h);
 my @a = map { answer_of($_) } $first, @kids;
-is_deeply([map { $_->{status} } @a], [404, 400, 400, 400], 'every client answered');
+is_deeply([map { $_->{status} } @a], [400, 400, 400, 400], 'every client answered');
 ok(wait_until(sub { sv_gone(@old) }, 10), 'the old worker is gone');
 my $res = sv_request(POST => '/confirm', { phoneNumber => '010-7104-0001',
     verificationNumber => $code });
@@ -366,8 +371,9 @@ GET /status
 my $code = code_of('010-7105-0001');
 my $master = sv_master_pid();
 my @workers = sv_worker_pids();
+my $held = code_of('010-7105-0009');
 my $h = hold_codes();
-my $first = confirm_in_child('010-7105-0009', '123456');
+my $first = confirm_in_child('010-7105-0009', wrong($held));
 settle();
 my @kids = map { confirm_in_child('010-7105-0001', wrong($code)) } 1 .. 3;
 settle();
@@ -375,7 +381,7 @@ kill 'QUIT', $master;
 settle();
 kill_holder($h);
 my @a = map { answer_of($_) } $first, @kids;
-is_deeply([map { $_->{status} } @a], [404, 400, 400, 400], 'every client answered');
+is_deeply([map { $_->{status} } @a], [400, 400, 400, 400], 'every client answered');
 ok(wait_until(sub { sv_gone($master, @workers) }, 10), 'nginx exits');
 ok(scalar(sv_log_grep(qr/\[notice\] \d+#\d+: exit$/)), 'the master logged its exit');
 --- no_error_log eval
