@@ -801,13 +801,20 @@ sv_pg_code_put(sv_store_t *st, const char *phone, const uint8_t *code_hash,
     " AND attempts_left = $3::integer AND expires_ms = $4::bigint"          \
     " AND purpose = $5::text"
 
+/* SV_HASH_SIZE, as SQL spells it */
+#define SV_PG_HASH_SIZE_TEXT  "32"
+
+typedef char  sv_pg_hash_size_is_32[SV_HASH_SIZE == 32 ? 1 : -1];
+
 /*
  * A guess ($2) that is wrong, at the time $3, of the phone's code c where
  * the member m has not its phone taken (sv_rules_guess(),
- * sv_rules_confirm_taken()): it costs an attempt.
+ * sv_rules_confirm_taken()): it costs an attempt.  A code whose hash is
+ * not of the module's making is left alone (its confirm is ERROR).
  */
 #define SV_PG_GUESS_WRONG                                                   \
     " c.phone = $1::text AND c.code_hash <> $2::bytea"                      \
+    " AND octet_length(c.code_hash) = " SV_PG_HASH_SIZE_TEXT                \
     " AND c.expires_ms > $3::bigint"                                        \
     " AND (c.purpose = 'reset' OR NOT m.taken)"
 
