@@ -1573,6 +1573,11 @@ sv_pg_pipeline(sv_pg_t *pg, sv_pg_stmt_t *q, size_t n, sv_pg_err_t *e)
         sv_pg_err_set(&q[i].e, "not sent");
     }
 
+    if (n == 0) {
+        sv_pg_err_clear(e);
+        return SV_PG_OK;
+    }
+
     rc = sv_pg_slot_ready(pg, &s, e);
 
     if (rc == SV_PG_OK) {

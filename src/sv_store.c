@@ -808,13 +808,21 @@ sv_store_outbox_backlog(sv_store_t *st, uint64_t *n, char *err,
 
 /* Batches. */
 
-void
-sv_store_confirm_op(sv_store_t *st, sv_store_confirm_op_t *op)
+/* the code's life is judged when the confirm runs, however long it queued */
+static void
+sv_store_confirm_stamp(sv_store_confirm_op_t *op)
 {
     if (op->clock) {
         op->c->now_ms = sv_clock_ms();
         op->c->token_expires_ms = op->c->now_ms + op->token_ttl_ms;
     }
+}
+
+
+void
+sv_store_confirm_op(sv_store_t *st, sv_store_confirm_op_t *op)
+{
+    sv_store_confirm_stamp(op);
 
     *op->rc = sv_store_confirm(st, op->c, op->err, op->errlen);
 }
@@ -885,11 +893,7 @@ sv_store_confirms_run(sv_store_t *st, sv_store_op_t *ops, size_t n)
             continue;
         }
 
-        if (op->clock) {
-            op->c->now_ms = sv_clock_ms();
-            op->c->token_expires_ms = op->c->now_ms + op->token_ttl_ms;
-        }
-
+        sv_store_confirm_stamp(op);
         list[k++] = op;
     }
 
