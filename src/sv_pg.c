@@ -1410,9 +1410,9 @@ sv_pg_pipe_wait(PGconn *conn, int64_t deadline_ms, int *timed_out)
 }
 
 
-/* statement i of the pipeline, and its sync point; 0, or -1 */
+/* a statement of the pipeline, and its sync point if sync; 0, or -1 */
 static int
-sv_pg_pipe_send(sv_pg_slot_t *s, sv_pg_stmt_t *q)
+sv_pg_pipe_send(sv_pg_slot_t *s, sv_pg_stmt_t *q, int sync)
 {
     int                    sent;
     const sv_pg_params_t  *p;
@@ -1432,7 +1432,11 @@ sv_pg_pipe_send(sv_pg_slot_t *s, sv_pg_stmt_t *q)
                                  q->binary ? 1 : 0);
     }
 
-    return sent && PQpipelineSync(s->conn) ? 0 : -1;
+    if (!sent) {
+        return -1;
+    }
+
+    return !sync || PQpipelineSync(s->conn) ? 0 : -1;
 }
 
 
@@ -1473,26 +1477,28 @@ sv_pg_pipe_prepare(sv_pg_t *pg, sv_pg_slot_t *s, sv_pg_stmt_t *q, size_t n,
 
 
 /*
- * Reads the answers of the statements sent (up to q + n), each decided at
- * its sync point; 0, or -1 if the connection cannot serve on (e says
- * why): the statements not decided then are left UNAVAILABLE.
+ * Reads the answers of the statements sent (up to q + n): each decided at
+ * its sync point, or with one, all at the one after the last; 0, or -1
+ * if the connection cannot serve on (e says why): the statements not
+ * decided then are left UNAVAILABLE.
  */
 static int
 sv_pg_pipe_read(sv_pg_t *pg, sv_pg_slot_t *s, sv_pg_stmt_t *q, size_t n,
-    sv_pg_err_t *e)
+    int one, sv_pg_err_t *e)
 {
-    int         timed_out, lost, answered;
-    size_t      i;
-    int64_t     deadline;
-    PGresult   *r;
-    sv_pg_rc_t  rc;
+    int              timed_out, lost, answered;
+    size_t           i, j;
+    int64_t          deadline;
+    PGresult        *r;
+    sv_pg_rc_t       rc;
+    ExecStatusType   status;
 
     answered = 0;
     deadline = sv_pg_now_ms() + pg->wait_ms;
 
     for (i = 0; i < n && q[i].skip; i++) { /* void */ }
 
-    while (i < n) {
+    for ( ;; ) {
         if (sv_pg_pipe_wait(s->conn, deadline, &timed_out) != 0) {
             if (timed_out) {
                 sv_pg_err_set(e, "no answer from the database within %u ms",
@@ -1510,34 +1516,61 @@ sv_pg_pipe_read(sv_pg_t *pg, sv_pg_slot_t *s, sv_pg_stmt_t *q, size_t n,
                 sv_pg_err_conn(e, "connection lost: ", s->conn);
                 return -1;
             }
+
+            /* one statement's results end; in one transaction, the next */
+            if (one && answered) {
+                for (i++; i < n && q[i].skip; i++) { /* void */ }
+                answered = 0;
+            }
             continue;
         }
 
         /* each answer gives the next one as long again */
         deadline = sv_pg_now_ms() + pg->wait_ms;
+        status = PQresultStatus(r);
 
-        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+        if (status == PGRES_PIPELINE_SYNC) {
             PQclear(r);
+
+            if (one) {
+                /* committed, or rolled back */
+                for (j = 0; j < n; j++) {
+                    q[j].decided = 1;
+                }
+                return 0;
+            }
 
             if (!answered) {
                 q[i].rc = SV_PG_ERROR;
                 sv_pg_err_set(&q[i].e, "no result");
             }
 
-            /* committed, or failed and rolled back */
             q[i].decided = 1;
             answered = 0;
 
             for (i++; i < n && q[i].skip; i++) { /* void */ }
+
+            if (i == n) {
+                return 0;
+            }
             continue;
         }
 
-        if (answered) {
+        if (answered || i == n) {
             PQclear(r);
             continue;
         }
 
         answered = 1;
+
+        if (status == PGRES_PIPELINE_ABORTED) {
+            q[i].rc = SV_PG_RETRY;
+            sv_pg_err_set(&q[i].e, "not run: a statement before it in its"
+                          " transaction failed");
+            PQclear(r);
+            continue;
+        }
+
         rc = sv_pg_result_rc(s->conn, r, &q[i].e, &lost);
         q[i].rc = rc;
 
@@ -1552,16 +1585,49 @@ sv_pg_pipe_read(sv_pg_t *pg, sv_pg_slot_t *s, sv_pg_stmt_t *q, size_t n,
             return -1;
         }
     }
+}
 
-    return 0;
+
+/*
+ * One transaction whose sync point answered: if a statement failed,
+ * nothing of it was applied, and the others are RETRY.
+ */
+static int
+sv_pg_pipe_undone(sv_pg_stmt_t *q, size_t n)
+{
+    size_t  i;
+    int     failed;
+
+    failed = 0;
+
+    for (i = 0; i < n; i++) {
+        failed |= !q[i].skip && q[i].rc != SV_PG_OK;
+    }
+
+    if (!failed) {
+        return 0;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (!q[i].skip && q[i].rc == SV_PG_OK) {
+            PQclear(q[i].res);
+            q[i].res = NULL;
+            q[i].rc = SV_PG_RETRY;
+            sv_pg_err_set(&q[i].e, "rolled back: another statement of its"
+                          " transaction failed");
+        }
+    }
+
+    return 1;
 }
 
 
 sv_pg_rc_t
-sv_pg_pipeline(sv_pg_t *pg, sv_pg_stmt_t *q, size_t n, sv_pg_err_t *e)
+sv_pg_pipeline(sv_pg_t *pg, sv_pg_stmt_t *q, size_t n, int one,
+    sv_pg_err_t *e)
 {
     int            failed;
-    size_t         i, sent;
+    size_t         i, sent, last;
     sv_pg_rc_t     rc;
     sv_pg_slot_t  *s;
 
@@ -1603,8 +1669,12 @@ sv_pg_pipeline(sv_pg_t *pg, sv_pg_stmt_t *q, size_t n, sv_pg_err_t *e)
 
     __atomic_add_fetch(&pg->trips, 1, __ATOMIC_RELAXED);
 
+    for (last = n; last > 0 && q[last - 1].skip; last--) { /* void */ }
+
     for (sent = 0; sent < n; sent++) {
-        if (!q[sent].skip && sv_pg_pipe_send(s, &q[sent]) != 0) {
+        if (!q[sent].skip
+            && sv_pg_pipe_send(s, &q[sent], !one || sent + 1 == last) != 0)
+        {
             break;
         }
     }
@@ -1617,7 +1687,13 @@ sv_pg_pipeline(sv_pg_t *pg, sv_pg_stmt_t *q, size_t n, sv_pg_err_t *e)
         failed = 1;
     }
 
-    if (sv_pg_pipe_read(pg, s, q, sent, e) != 0) {
+    if (last == 0) {
+        /* nothing to send: every statement failed at once */
+
+    } else if ((one && failed)
+               || sv_pg_pipe_read(pg, s, q, sent, one, e) != 0)
+    {
+        /* in one transaction, one not sent whole: none committed */
         failed = 1;
 
     } else if (!failed
@@ -1629,8 +1705,14 @@ sv_pg_pipeline(sv_pg_t *pg, sv_pg_stmt_t *q, size_t n, sv_pg_err_t *e)
     }
 
     if (!failed) {
+        if (last == 0) {
+            (void) PQexitPipelineMode(s->conn);
+            (void) PQsetnonblocking(s->conn, 0);
+        }
+
         sv_pg_err_clear(e);
-        return SV_PG_OK;
+
+        return one && sv_pg_pipe_undone(q, n) ? SV_PG_ROLLBACK : SV_PG_OK;
     }
 
     /* an answer without its sync point may or may not have committed */
@@ -1650,7 +1732,6 @@ sv_pg_pipeline(sv_pg_t *pg, sv_pg_stmt_t *q, size_t n, sv_pg_err_t *e)
 
     return SV_PG_UNAVAILABLE;
 }
-
 
 /* transactions */
 

@@ -1097,17 +1097,51 @@ sv_pg_confirm(sv_store_t *st, sv_confirm_t *c, char *err, size_t errlen)
 /*
  * A batch's confirms: each one's round as sv_confirm_round() makes it,
  * the guesses of all in one pipeline, the matches' writes in a second.
- * A confirm whose code a racer changed, or whose statement met a
- * serialization failure, runs again alone.
+ * Each pipeline is one transaction (one commit, one answer for all); if
+ * a statement of it fails, nothing of it is applied, and it runs again
+ * with each statement a transaction of its own, so that the failure is
+ * that one's alone.  The guesses go in the order of their phones: two
+ * nodes' batches lock the codes they have in common in the same order,
+ * and never wait for each other in a circle.  A confirm whose code a
+ * racer changed, or whose statement met a serialization failure, runs
+ * again alone.
  */
 typedef struct {
     sv_store_confirm_op_t  *op;
     sv_pg_params_t          p;
     sv_code_rec_t           old;
     uint8_t                 token_hash[SV_HASH_SIZE];
-    size_t                  match;      /* of the k-th match: its i */
+    size_t                  stmt;       /* the i-th statement's confirm */
     int                     again;
 } sv_confirm_item_t;
+
+
+/* qsort() has no argument for it: the batch this thread sorts */
+static __thread sv_store_confirm_op_t *const  *sv_confirm_sorting;
+
+static int
+sv_confirm_by_phone(const void *a, const void *b)
+{
+    int            d;
+    const size_t  *i = a, *j = b;
+
+    d = strcmp(sv_confirm_sorting[*i]->c->phone,
+               sv_confirm_sorting[*j]->c->phone);
+
+    return d != 0 ? d : (*i > *j) - (*i < *j);
+}
+
+
+/* in one transaction if all go, else each alone: one more round trip */
+static void
+sv_confirm_pipe(sv_store_t *st, sv_pg_stmt_t *q, size_t n)
+{
+    sv_pg_err_t  e;
+
+    if (sv_pg_pipeline(sv_store_pg(st), q, n, 1, &e) == SV_PG_ROLLBACK) {
+        (void) sv_pg_pipeline(sv_store_pg(st), q, n, 0, &e);
+    }
+}
 
 
 /* what a statement of the pipeline answered, for its confirm */
@@ -1150,18 +1184,19 @@ static void
 sv_pg_confirm_batch(sv_store_t *st, sv_store_confirm_op_t *const *ops,
     size_t n)
 {
-    size_t              i, k;
+    size_t              i, k, *order;
     sv_guess_e          g;
-    sv_pg_err_t         e;
     sv_pg_stmt_t       *q;
-    sv_confirm_item_t  *it;
+    sv_confirm_item_t  *it, *x;
 
     q = calloc(n, sizeof(sv_pg_stmt_t));
     it = calloc(n, sizeof(sv_confirm_item_t));
+    order = calloc(n, sizeof(size_t));
 
-    if (q == NULL || it == NULL) {
+    if (q == NULL || it == NULL || order == NULL) {
         free(q);
         free(it);
+        free(order);
 
         for (i = 0; i < n; i++) {
             *ops[i]->rc = sv_pg_confirm(st, ops[i]->c, ops[i]->err,
@@ -1170,26 +1205,36 @@ sv_pg_confirm_batch(sv_store_t *st, sv_store_confirm_op_t *const *ops,
         return;
     }
 
-    /* every guess */
+    /* every guess, in the order of their phones */
 
     for (i = 0; i < n; i++) {
-        it[i].op = ops[i];
-        sv_confirm_guess_params(&it[i].p, ops[i]->c);
-        q[i].sql = sv_pg_confirm_guess_sql;
-        q[i].p = &it[i].p;
+        order[i] = i;
     }
 
-    (void) sv_pg_pipeline(sv_store_pg(st), q, n, &e);
+    sv_confirm_sorting = ops;
+    qsort(order, n, sizeof(size_t), sv_confirm_by_phone);
 
-    /* the matches' writes, in the order of the guesses */
+    for (k = 0; k < n; k++) {
+        x = &it[order[k]];
+        x->op = ops[order[k]];
+        sv_confirm_guess_params(&x->p, x->op->c);
+        q[k].sql = sv_pg_confirm_guess_sql;
+        q[k].p = &x->p;
+        it[k].stmt = order[k];
+    }
+
+    sv_confirm_pipe(st, q, n);
+
+    /* the matches' writes, in the same order */
 
     k = 0;
 
     for (i = 0; i < n; i++) {
-        g = sv_confirm_piped(&q[i], &it[i], 0);
+        x = &it[it[i].stmt];
+        g = sv_confirm_piped(&q[i], x, 0);
 
         if (g == SV_GUESS_AGAIN) {
-            it[i].again = 1;
+            x->again = 1;
             continue;
         }
 
@@ -1197,45 +1242,45 @@ sv_pg_confirm_batch(sv_store_t *st, sv_store_confirm_op_t *const *ops,
             continue;
         }
 
-        if (sv_confirm_match_params(&it[i].p, ops[i]->c, &it[i].old,
-                                    it[i].token_hash, ops[i]->err,
-                                    ops[i]->errlen)
+        if (sv_confirm_match_params(&x->p, x->op->c, &x->old, x->token_hash,
+                                    x->op->err, x->op->errlen)
             != SV_STORE_OK)
         {
-            *ops[i]->rc = SV_STORE_ERROR;
+            *x->op->rc = SV_STORE_ERROR;
             continue;
         }
 
-        /* q[k], k <= i, is read already */
+        /* q[k] and it[k].stmt, k <= i, are read already */
 
-        it[k].match = i;
+        it[k].stmt = it[i].stmt;
         memset(&q[k], 0, sizeof(sv_pg_stmt_t));
         q[k].sql = sv_pg_confirm_match_sql;
-        q[k].p = &it[i].p;
+        q[k].p = &x->p;
         k++;
     }
 
     if (k > 0) {
-        (void) sv_pg_pipeline(sv_store_pg(st), q, k, &e);
+        sv_confirm_pipe(st, q, k);
 
         for (i = 0; i < k; i++) {
-            if (sv_confirm_piped(&q[i], &it[it[i].match], 1)
-                == SV_GUESS_AGAIN)
-            {
-                it[it[i].match].again = 1;
+            x = &it[it[i].stmt];
+
+            if (sv_confirm_piped(&q[i], x, 1) == SV_GUESS_AGAIN) {
+                x->again = 1;
             }
         }
     }
 
     for (i = 0; i < n; i++) {
         if (it[i].again) {
-            *ops[i]->rc = sv_pg_confirm(st, ops[i]->c, ops[i]->err,
-                                        ops[i]->errlen);
+            *it[i].op->rc = sv_pg_confirm(st, it[i].op->c, it[i].op->err,
+                                          it[i].op->errlen);
         }
     }
 
     free(q);
     free(it);
+    free(order);
 }
 
 

@@ -1481,7 +1481,7 @@ test_pipeline_each_alone(void **state)
         q[6].sql = "SELECT count(*) FROM public.sv_test_pipe";
 
         t = sv_pg_round_trips(pg);
-        assert_int_equal(sv_pg_pipeline(pg, q, 7, &e), SV_PG_OK);
+        assert_int_equal(sv_pg_pipeline(pg, q, 7, 0, &e), SV_PG_OK);
 
         /* the first time, each of the two prepared texts is prepared */
         assert_int_equal(sv_pg_round_trips(pg) - t, i == 0 ? 3 : 1);
@@ -1559,7 +1559,7 @@ test_pipeline_large(void **state)
     }
 
     t = sv_pg_round_trips(pg);
-    assert_int_equal(sv_pg_pipeline(pg, q, N, &e), SV_PG_OK);
+    assert_int_equal(sv_pg_pipeline(pg, q, N, 0, &e), SV_PG_OK);
     assert_int_equal(sv_pg_round_trips(pg) - t, 2);       /* + prepare */
 
     for (i = 0; i < N; i++) {
@@ -1626,7 +1626,7 @@ test_pipeline_lost(void **state)
     q[3].sql = "SELECT 1";
 
     assert_int_equal(pthread_create(&tid, NULL, pipe_kill, &k), 0);
-    assert_int_equal(sv_pg_pipeline(pg, q, 4, &e), SV_PG_UNAVAILABLE);
+    assert_int_equal(sv_pg_pipeline(pg, q, 4, 0, &e), SV_PG_UNAVAILABLE);
     assert_int_equal(pthread_join(tid, NULL), 0);
 
     assert_int_equal(q[0].rc, SV_PG_OK);
@@ -1643,6 +1643,104 @@ test_pipeline_lost(void **state)
 
     assert_true(backend_pid(pg) != k.pid);
     assert_int_equal(sv_pg_opened(pg), 2);
+
+    sv_pg_destroy(pg);
+    admin("DROP TABLE public.sv_test_pipe");
+}
+
+
+/*
+ * A pipeline as one transaction: all committed at its one sync point in
+ * one round trip, or, if one statement fails, none (ROLLBACK: that one
+ * says why, the others RETRY); lost before its sync point, all
+ * UNAVAILABLE and nothing committed.
+ */
+static void
+test_pipeline_one_transaction(void **state)
+{
+    int            i;
+    sv_pg_t       *pg;
+    uint64_t       t;
+    pthread_t      tid;
+    sv_pg_err_t    e;
+    pipe_kill_t    k;
+    sv_pg_stmt_t   q[4];
+
+    (void) state;
+
+    admin("DROP TABLE IF EXISTS public.sv_test_pipe");
+    admin("CREATE TABLE public.sv_test_pipe (id int PRIMARY KEY)");
+
+    pg = pg_new(0, 0, 0);
+    k.pid = backend_pid(pg);
+
+    memset(q, 0, sizeof(q));
+    q[0].sql = "INSERT INTO public.sv_test_pipe VALUES (1)";
+    q[1].sql = "INSERT INTO public.sv_test_pipe VALUES (2)";
+    q[2].sql = "SELECT count(*) FROM public.sv_test_pipe";
+
+    t = sv_pg_round_trips(pg);
+    assert_int_equal(sv_pg_pipeline(pg, q, 3, 1, &e), SV_PG_OK);
+    assert_int_equal(sv_pg_round_trips(pg) - t, 1);
+
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(q[i].rc, SV_PG_OK);
+    }
+
+    /* it sees its own statements' writes */
+    assert_string_equal(PQgetvalue(q[2].res, 0, 0), "2");
+
+    for (i = 0; i < 3; i++) {
+        PQclear(q[i].res);
+    }
+
+    memset(q, 0, sizeof(q));
+    q[0].sql = "INSERT INTO public.sv_test_pipe VALUES (3)";
+    q[1].sql = "INSERT INTO public.sv_test_pipe VALUES (1)";
+    q[2].sql = "INSERT INTO public.sv_test_pipe VALUES (4)";
+    q[3].sql = "SELECT 1";
+
+    assert_int_equal(sv_pg_pipeline(pg, q, 4, 1, &e), SV_PG_ROLLBACK);
+    assert_int_equal(q[0].rc, SV_PG_RETRY);
+    assert_null(q[0].res);
+    assert_int_equal(q[1].rc, SV_PG_ERROR);
+    assert_string_equal(q[1].e.sqlstate, "23505");
+    assert_int_equal(q[2].rc, SV_PG_RETRY);
+    assert_int_equal(q[3].rc, SV_PG_RETRY);
+    assert_int_equal(admin_long("SELECT count(*) FROM public.sv_test_pipe",
+                                NULL), 2);
+
+    /* each alone then: the failure is that one's */
+    assert_int_equal(sv_pg_pipeline(pg, q, 4, 0, &e), SV_PG_OK);
+    assert_int_equal(q[0].rc, SV_PG_OK);
+    assert_int_equal(q[1].rc, SV_PG_ERROR);
+    assert_int_equal(q[2].rc, SV_PG_OK);
+    assert_int_equal(q[3].rc, SV_PG_OK);
+    PQclear(q[0].res);
+    PQclear(q[2].res);
+    PQclear(q[3].res);
+    assert_int_equal(admin_long("SELECT count(*) FROM public.sv_test_pipe",
+                                NULL), 4);
+
+    /* lost before its sync point: nothing of it */
+    k.pid = backend_pid(pg);
+
+    memset(q, 0, sizeof(q));
+    q[0].sql = "INSERT INTO public.sv_test_pipe VALUES (5)";
+    q[1].sql = "SELECT pg_sleep(3)";
+    q[2].sql = "INSERT INTO public.sv_test_pipe VALUES (6)";
+
+    assert_int_equal(pthread_create(&tid, NULL, pipe_kill, &k), 0);
+    assert_int_equal(sv_pg_pipeline(pg, q, 3, 1, &e), SV_PG_UNAVAILABLE);
+    assert_int_equal(pthread_join(tid, NULL), 0);
+
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(q[i].rc, SV_PG_UNAVAILABLE);
+        assert_null(q[i].res);
+    }
+
+    assert_int_equal(admin_long("SELECT count(*) FROM public.sv_test_pipe",
+                                NULL), 4);
 
     sv_pg_destroy(pg);
     admin("DROP TABLE public.sv_test_pipe");
@@ -1675,6 +1773,7 @@ main(void)
         cmocka_unit_test(test_pipeline_each_alone),
         cmocka_unit_test(test_pipeline_large),
         cmocka_unit_test(test_pipeline_lost),
+        cmocka_unit_test(test_pipeline_one_transaction),
     };
 
     const struct CMUnitTest  skipped[] = {

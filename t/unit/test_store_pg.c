@@ -1619,10 +1619,11 @@ test_race_batches(void **state)
 
 
 /*
- * The database killed while a batch is in flight: the confirms before
- * the one it was waiting on (a row held) were committed and answer so;
- * that one and those after answer UNAVAILABLE, and nothing of theirs is
- * in the database when it is back.
+ * The database killed while a batch is in flight (one transaction, held
+ * at a row another transaction locked): nothing of it was committed,
+ * every confirm answers UNAVAILABLE at once, and nothing of theirs is in
+ * the database when it is back.  (A pipeline of one transaction a
+ * statement, lost midway, answers those whose sync came: test_pg.c.)
  */
 
 static void *
@@ -1676,14 +1677,9 @@ test_batch_outage(void **state)
 
     assert_true(now_ms() - t0 < 3000);
 
-    assert_int_equal(b[0].rc, SV_STORE_MISMATCH);
-    assert_int_equal(b[1].rc, SV_STORE_UNAVAILABLE);   /* its write's */
-    assert_int_equal(b[2].rc, SV_STORE_MISMATCH);
-    assert_int_equal(b[3].rc, SV_STORE_UNAVAILABLE);
-    assert_int_equal(b[4].rc, SV_STORE_UNAVAILABLE);
-    assert_int_equal(b[5].rc, SV_STORE_UNAVAILABLE);
-
     for (i = 0; i < 6; i++) {
+        assert_int_equal(b[i].rc, SV_STORE_UNAVAILABLE);
+        assert_true(b[i].err[0] != '\0');
         assert_int_equal(b[i].runs, 0);
     }
 
@@ -1700,12 +1696,9 @@ test_batch_outage(void **state)
 
     assert_int_equal(rc, SV_STORE_NO_CODE);
 
-    assert_int_equal(attempts_of(phones[0]), 4);
-    assert_int_equal(attempts_of(phones[1]), 5);
-    assert_int_equal(attempts_of(phones[2]), 4);
-    assert_int_equal(attempts_of(phones[3]), 5);
-    assert_int_equal(attempts_of(phones[4]), 5);
-    assert_int_equal(attempts_of(phones[5]), 5);
+    for (i = 0; i < 6; i++) {
+        assert_int_equal(attempts_of(phones[i]), 5);
+    }
     assert_int_equal(admin_long("SELECT count(*) FROM smsverify.tokens"
                                 " WHERE phone LIKE '+8210300%'"), 0);
 }
