@@ -637,8 +637,8 @@ int sv_store_batches(sv_store_t *st);
 /*
  * 1 if the backend runs a batch's confirms (ops with confirm) together:
  * where sv_store_batches(), and PostgreSQL, whose confirms of a batch
- * share their round trips (one for every guess, one more for the
- * matches), each still in a transaction of its own.
+ * share their round trips and commits (one for every guess, one more for
+ * the matches), each answered as alone.
  */
 int sv_store_batches_confirms(sv_store_t *st);
 

@@ -33,7 +33,8 @@
  * Round trips: a confirm 1 (a wrong guess counted, or no code, an expired
  * one, a taken phone) or 2 (a match: its write after); a batch's
  * confirms as many for them all (sv_pg_confirm_batch(): pipelines, one
- * transaction a confirm still); a send 5 (BEGIN, the limits' locks,
+ * transaction each, one more round trip where a statement failed); a
+ * send 5 (BEGIN, the limits' locks,
  * their read, their write, COMMIT; 4 for a refusal), a signup 4 (BEGIN, the token locked,
  * the member with its terms and the token's deletion in one statement,
  * COMMIT) after its check's 1.
