@@ -30,14 +30,14 @@
  * themselves.  Every statement is constant SQL with parameters; none is
  * built from input.
  *
- * Round trips: a confirm 1 (a wrong guess counted, or no code, an expired
- * one, a taken phone) or 2 (a match: its write after); a batch's
- * confirms as many for them all (sv_pg_confirm_batch(): pipelines, one
- * transaction each, one more round trip where a statement failed); a
- * send 5 (BEGIN, the limits' locks,
- * their read, their write, COMMIT; 4 for a refusal), a signup 4 (BEGIN, the token locked,
- * the member with its terms and the token's deletion in one statement,
- * COMMIT) after its check's 1.
+ * Round trips: a confirm 1 (a wrong guess counted, or no code, an
+ * expired one, a taken phone) or 2 (a match or the last attempt: its
+ * write after); a batch's confirms as many for them all
+ * (sv_pg_confirm_batch(): pipelines, one transaction each, one more
+ * round trip where a statement failed); a send 5 (BEGIN, the limits'
+ * locks, their read, their write, COMMIT; 4 for a refusal), a signup 4
+ * (BEGIN, the token locked, the member with its terms and the token's
+ * deletion in one statement, COMMIT) after its check's 1.
  */
 
 #include <errno.h>
@@ -821,26 +821,27 @@ typedef char  sv_pg_hash_size_is_32[SV_HASH_SIZE == 32 ? 1 : -1];
 
 /*
  * One statement for every guess: a wrong one's attempt counted on the
- * code as it is when the write comes (d: one left at least, b: the last,
- * the code burnt), and the code and the phone's member as the statement
- * began, for the other answers (no code, expired, taken, a match).  The
- * two writes never both apply: as the statement began the code had
- * either more than one attempt left or not; where a racer changed the
- * code since, neither may, and the confirm runs again.
+ * code as it is when the write comes (d), but for the last attempt, and
+ * the code and the phone's member as the statement began, for the other
+ * answers (no code, expired, taken, a match, the last attempt: the
+ * code's deletion, as a match's, is a second statement, which changes
+ * nothing if the code is no longer as read).  Where a racer changed the
+ * code since it was read and the write did not apply, the confirm runs
+ * again.  No DELETE here: the codes' statement triggers (the counts)
+ * would fire for every guess.
  */
 static const char  sv_pg_confirm_guess_sql[] =
     "WITH m AS (SELECT EXISTS (SELECT 1 FROM smsverify.members"
     "  WHERE phone = $1::text) AS taken),"
     " d AS (UPDATE smsverify.codes c SET attempts_left = c.attempts_left - 1"
     "  FROM m WHERE" SV_PG_GUESS_WRONG " AND c.attempts_left > 1"
-    "  RETURNING c.attempts_left, c.purpose),"
-    " b AS (DELETE FROM smsverify.codes c USING m"
-    "  WHERE" SV_PG_GUESS_WRONG " AND c.attempts_left <= 1"
-    "  RETURNING c.purpose)"
+    "  RETURNING c.attempts_left, c.purpose)"
     " SELECT c.code_hash, c.attempts_left, c.expires_ms, c.purpose, m.taken,"
-    " (SELECT attempts_left FROM d), (SELECT purpose FROM d),"
-    " (SELECT purpose FROM b)"
+    " (SELECT attempts_left FROM d), (SELECT purpose FROM d)"
     " FROM m LEFT JOIN smsverify.codes c ON c.phone = $1::text";
+
+static const char  sv_pg_confirm_burnt_sql[] =
+    "DELETE FROM smsverify.codes" SV_PG_CODE_AS_READ;
 
 static const char  sv_pg_confirm_match_sql[] =
     "WITH c AS (DELETE FROM smsverify.codes" SV_PG_CODE_AS_READ
@@ -854,6 +855,8 @@ static const char  sv_pg_confirm_match_sql[] =
 typedef enum {
     SV_GUESS_DONE = 0,          /* the answer is the confirm's */
     SV_GUESS_MATCH,             /* the match to write, if still as read */
+    SV_GUESS_BURN,              /* the last attempt: the code deleted, ... */
+                                /* ... if still as read */
     SV_GUESS_AGAIN              /* a racer changed the code: again */
 } sv_guess_e;
 
@@ -868,7 +871,7 @@ sv_confirm_code(const PGresult *res, sv_code_rec_t *rec, int *taken)
 
     memset(rec, 0, sizeof(sv_code_rec_t));
 
-    if (PQntuples(res) != 1 || PQnfields(res) != 8) {
+    if (PQntuples(res) != 1 || PQnfields(res) != 7) {
         return -1;
     }
 
@@ -943,17 +946,6 @@ sv_confirm_guessed(const PGresult *res, sv_confirm_t *c, sv_code_rec_t *old,
         return SV_GUESS_DONE;
     }
 
-    if (!sv_pg_null(res, 7)) {
-        if (sv_confirm_purpose(res, 7, &c->purpose) != 0) {
-            *rc = sv_pg_bad_row("codes", err, errlen);
-            return SV_GUESS_DONE;
-        }
-
-        c->attempts_left = 0;
-        *rc = SV_STORE_BURNT;
-        return SV_GUESS_DONE;
-    }
-
     /* nothing written: the code as the statement began decides */
 
     if (sv_rules_confirm_taken(found ? &rec : NULL, taken)) {
@@ -978,6 +970,9 @@ sv_confirm_guessed(const PGresult *res, sv_confirm_t *c, sv_code_rec_t *old,
     case SV_STORE_OK:
         return SV_GUESS_MATCH;
 
+    case SV_STORE_BURNT:
+        return SV_GUESS_BURN;
+
     default:
         /* wrong, but the code was no longer as read when the write came */
         return SV_GUESS_AGAIN;
@@ -996,14 +991,16 @@ sv_confirm_guess_params(sv_pg_params_t *p, const sv_confirm_t *c)
 
 
 /*
- * The match's write, if the code is still as read (old): the token drawn
- * now, on a match only.  ERROR if none could be drawn.
+ * The write a match or the last attempt asks for, if the code is still
+ * as read (old): the match's token drawn now, on a match only.  ERROR if
+ * none could be drawn.
  */
 static sv_store_rc_t
-sv_confirm_match_params(sv_pg_params_t *p, sv_confirm_t *c,
-    const sv_code_rec_t *old, uint8_t *token_hash, char *err, size_t errlen)
+sv_confirm_write_params(sv_pg_params_t *p, sv_confirm_t *c,
+    const sv_code_rec_t *old, int burn, uint8_t *token_hash, char *err,
+    size_t errlen)
 {
-    if (c->token_new(c->token_data, token_hash) != 0) {
+    if (!burn && c->token_new(c->token_data, token_hash) != 0) {
         snprintf(err, errlen, "no verification token could be drawn");
         return SV_STORE_ERROR;
     }
@@ -1014,14 +1011,30 @@ sv_confirm_match_params(sv_pg_params_t *p, sv_confirm_t *c,
     sv_pg_param_int64(p, old->attempts_left);
     sv_pg_param_int64(p, old->expires_ms);
     sv_pg_param_text(p, sv_store_pg_purpose_text(old->purpose));
-    sv_pg_param_bytes(p, token_hash, SV_HASH_SIZE);
-    sv_pg_param_int64(p, c->token_expires_ms);
+
+    if (!burn) {
+        sv_pg_param_bytes(p, token_hash, SV_HASH_SIZE);
+        sv_pg_param_int64(p, c->token_expires_ms);
+    }
 
     return SV_STORE_OK;
 }
 
 
-/* One guess statement and, for a match, its write. */
+/* the answer of a write that applied */
+static sv_store_rc_t
+sv_confirm_written(sv_confirm_t *c, int burn)
+{
+    if (burn) {
+        c->attempts_left = 0;
+        return SV_STORE_BURNT;
+    }
+
+    return SV_STORE_OK;
+}
+
+
+/* One guess statement and, for a match or the last attempt, its write. */
 static sv_store_rc_t
 sv_confirm_round(sv_store_t *st, sv_confirm_t *c, int *done, char *err,
     size_t errlen)
@@ -1055,13 +1068,15 @@ sv_confirm_round(sv_store_t *st, sv_confirm_t *c, int *done, char *err,
         return SV_STORE_ERROR;
     }
 
-    rc = sv_confirm_match_params(&p, c, &old, token_hash, err, errlen);
+    rc = sv_confirm_write_params(&p, c, &old, g == SV_GUESS_BURN, token_hash,
+                                 err, errlen);
     if (rc != SV_STORE_OK) {
         return rc;
     }
 
-    rc = sv_store_pg_once(st, sv_pg_confirm_match_sql, &p, &res, err,
-                          errlen);
+    rc = sv_store_pg_once(st, g == SV_GUESS_BURN ? sv_pg_confirm_burnt_sql
+                                                 : sv_pg_confirm_match_sql,
+                          &p, &res, err, errlen);
     if (rc != SV_STORE_OK) {
         return rc;
     }
@@ -1069,7 +1084,7 @@ sv_confirm_round(sv_store_t *st, sv_confirm_t *c, int *done, char *err,
     *done = sv_store_pg_changed(res) == 1;
     PQclear(res);
 
-    return SV_STORE_OK;
+    return sv_confirm_written(c, g == SV_GUESS_BURN);
 }
 
 
@@ -1097,7 +1112,8 @@ sv_pg_confirm(sv_store_t *st, sv_confirm_t *c, char *err, size_t errlen)
 
 /*
  * A batch's confirms: each one's round as sv_confirm_round() makes it,
- * the guesses of all in one pipeline, the matches' writes in a second.
+ * the guesses of all in one pipeline, the writes of the matches and last
+ * attempts in a second.
  * Each pipeline is one transaction (one commit, one answer for all); if
  * a statement of it fails, nothing of it is applied, and it runs again
  * with each statement a transaction of its own, so that the failure is
@@ -1113,6 +1129,7 @@ typedef struct {
     sv_code_rec_t           old;
     uint8_t                 token_hash[SV_HASH_SIZE];
     size_t                  stmt;       /* the i-th statement's confirm */
+    int                     burn;
     int                     again;
 } sv_confirm_item_t;
 
@@ -1166,7 +1183,7 @@ sv_confirm_piped(sv_pg_stmt_t *q, sv_confirm_item_t *it, int match)
 
     if (match) {
         g = sv_store_pg_changed(q->res) == 1 ? SV_GUESS_DONE : SV_GUESS_AGAIN;
-        *op->rc = SV_STORE_OK;
+        *op->rc = sv_confirm_written(op->c, it->burn);
 
     } else {
         g = sv_confirm_guessed(q->res, op->c, &it->old, &rc, op->err,
@@ -1239,12 +1256,15 @@ sv_pg_confirm_batch(sv_store_t *st, sv_store_confirm_op_t *const *ops,
             continue;
         }
 
-        if (g != SV_GUESS_MATCH) {
+        if (g == SV_GUESS_DONE) {
             continue;
         }
 
-        if (sv_confirm_match_params(&x->p, x->op->c, &x->old, x->token_hash,
-                                    x->op->err, x->op->errlen)
+        x->burn = g == SV_GUESS_BURN;
+
+        if (sv_confirm_write_params(&x->p, x->op->c, &x->old, x->burn,
+                                    x->token_hash, x->op->err,
+                                    x->op->errlen)
             != SV_STORE_OK)
         {
             *x->op->rc = SV_STORE_ERROR;
@@ -1255,7 +1275,8 @@ sv_pg_confirm_batch(sv_store_t *st, sv_store_confirm_op_t *const *ops,
 
         it[k].stmt = it[i].stmt;
         memset(&q[k], 0, sizeof(sv_pg_stmt_t));
-        q[k].sql = sv_pg_confirm_match_sql;
+        q[k].sql = x->burn ? sv_pg_confirm_burnt_sql
+                           : sv_pg_confirm_match_sql;
         q[k].p = &x->p;
         k++;
     }

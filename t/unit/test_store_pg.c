@@ -1207,6 +1207,10 @@ warm(fx_t *f)
     verify(f, "+821099999999", 0x77, SV_PURPOSE_SIGNUP);
     assert_int_equal(confirm(f->st, "+821099999999", 0x42, 0x77, NULL,
                              f->err, sizeof(f->err)), SV_STORE_NO_CODE);
+    put_code_at(f->st, "+821099999999", 0x42, 1, T0 + MIN,
+                SV_PURPOSE_SIGNUP);
+    assert_int_equal(confirm(f->st, "+821099999999", 0x41, 0x77, NULL,
+                             f->err, sizeof(f->err)), SV_STORE_BURNT);
 }
 
 
