@@ -1626,7 +1626,7 @@ sv_pg_rc_t
 sv_pg_pipeline(sv_pg_t *pg, sv_pg_stmt_t *q, size_t n, int one,
     sv_pg_err_t *e)
 {
-    int            failed;
+    int            failed, undone;
     size_t         i, sent, last;
     sv_pg_rc_t     rc;
     sv_pg_slot_t  *s;
@@ -1687,6 +1687,8 @@ sv_pg_pipeline(sv_pg_t *pg, sv_pg_stmt_t *q, size_t n, int one,
         failed = 1;
     }
 
+    undone = 0;
+
     if (last == 0) {
         /* nothing to send: every statement failed at once */
 
@@ -1696,23 +1698,21 @@ sv_pg_pipeline(sv_pg_t *pg, sv_pg_stmt_t *q, size_t n, int one,
         /* in one transaction, one not sent whole: none committed */
         failed = 1;
 
-    } else if (!failed
-               && (!PQexitPipelineMode(s->conn)
-                   || PQsetnonblocking(s->conn, 0) != 0))
+    } else {
+        undone = one && sv_pg_pipe_undone(q, n);
+    }
+
+    if (!failed
+        && (!PQexitPipelineMode(s->conn)
+            || PQsetnonblocking(s->conn, 0) != 0))
     {
         sv_pg_err_conn(e, "could not leave the pipeline: ", s->conn);
         failed = 1;
     }
 
     if (!failed) {
-        if (last == 0) {
-            (void) PQexitPipelineMode(s->conn);
-            (void) PQsetnonblocking(s->conn, 0);
-        }
-
         sv_pg_err_clear(e);
-
-        return one && sv_pg_pipe_undone(q, n) ? SV_PG_ROLLBACK : SV_PG_OK;
+        return undone ? SV_PG_ROLLBACK : SV_PG_OK;
     }
 
     /* an answer without its sync point may or may not have committed */
