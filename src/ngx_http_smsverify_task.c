@@ -58,6 +58,7 @@ struct ngx_http_smsverify_lane_s {
     ngx_uint_t                     max;         /* at most at once */
     ngx_msec_t                     after;       /* see SEND_AFTER; 0: never */
     ngx_msec_t                     posted;      /* the newest batch's time */
+    unsigned                       refused:1;   /* the pool took no more */
     unsigned                       ready:1;
 };
 
@@ -78,6 +79,8 @@ static void ngx_http_smsverify_batch_event(ngx_event_t *ev);
 static void ngx_http_smsverify_batch_next(ngx_http_smsverify_lane_t *lane,
     ngx_log_t *log);
 static void ngx_http_smsverify_batch_retry(ngx_event_t *ev);
+static void ngx_http_smsverify_batch_try(ngx_http_smsverify_lane_t *lane,
+    ngx_log_t *log);
 static void ngx_http_smsverify_guard(ngx_event_t *ev);
 
 
@@ -249,7 +252,7 @@ ngx_http_smsverify_lane_post(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_smsverify_lane_may_post(ngx_http_smsverify_lane_t *bs)
 {
-    if (bs->retry.timer_set) {
+    if (bs->refused) {
         return 0;
     }
 
@@ -257,7 +260,7 @@ ngx_http_smsverify_lane_may_post(ngx_http_smsverify_lane_t *bs)
         return 1;
     }
 
-    return bs->running < bs->max && bs->after > 0
+    return bs->running < bs->max
            && ngx_current_msec - bs->posted >= bs->after;
 }
 
@@ -269,8 +272,8 @@ ngx_http_smsverify_lane_later(ngx_http_smsverify_lane_t *bs)
 {
     ngx_msec_t  ran;
 
-    if (bs->queued == 0 || bs->retry.timer_set || bs->running == 0
-        || bs->running >= bs->max || bs->after == 0)
+    if (bs->queued == 0 || bs->refused || bs->retry.timer_set
+        || bs->running == 0 || bs->running >= bs->max)
     {
         /* a batch's end posts them (none in the pool: a retry did) */
         return;
@@ -488,18 +491,17 @@ ngx_http_smsverify_batch_event(ngx_event_t *ev)
 static void
 ngx_http_smsverify_batch_next(ngx_http_smsverify_lane_t *bs, ngx_log_t *log)
 {
-    if (bs->queued == 0 || bs->retry.timer_set) {
+    if (bs->queued == 0 || bs->refused) {
         return;
     }
 
-    if (ngx_http_smsverify_batch_post(bs, log) == NGX_OK) {
-        return;
+    /* they waited for a batch to end: no more for the bound of a slow one */
+
+    if (bs->retry.timer_set) {
+        ngx_del_timer(&bs->retry);
     }
 
-    /* held meanwhile: what comes queues, as behind a batch in the pool */
-
-    bs->retry.log = ngx_cycle->log;
-    ngx_add_timer(&bs->retry, NGX_HTTP_SMSVERIFY_BATCH_RETRY);
+    ngx_http_smsverify_batch_try(bs, log);
 }
 
 
@@ -514,15 +516,35 @@ ngx_http_smsverify_batch_retry(ngx_event_t *ev)
         return;
     }
 
+    bs->refused = 0;
+
     if (!ngx_http_smsverify_lane_may_post(bs)) {
         /* as many in the pool as may be: the next end posts them */
         ngx_http_smsverify_lane_later(bs);
         return;
     }
 
-    if (ngx_http_smsverify_batch_post(bs, ev->log) != NGX_OK) {
-        ngx_add_timer(&bs->retry, NGX_HTTP_SMSVERIFY_BATCH_RETRY);
+    ngx_http_smsverify_batch_try(bs, ev->log);
+}
+
+
+/* what queued, to the pool; if it takes no more, again soon */
+
+static void
+ngx_http_smsverify_batch_try(ngx_http_smsverify_lane_t *bs,
+    ngx_log_t *log)
+{
+    if (bs->queued == 0
+        || ngx_http_smsverify_batch_post(bs, log) == NGX_OK)
+    {
+        return;
     }
+
+    /* held meanwhile: what comes queues, as behind a batch in the pool */
+
+    bs->refused = 1;
+    bs->retry.log = ngx_cycle->log;
+    ngx_add_timer(&bs->retry, NGX_HTTP_SMSVERIFY_BATCH_RETRY);
 }
 
 

@@ -30,6 +30,9 @@
 /* easy handles a thread keeps for its next calls side by side */
 #define SV_HTTP_SPARE_MAX           64
 
+/* connections a thread's calls side by side keep open */
+#define SV_HTTP_KEEP_MAX            64
+
 /* how long sv_http_next() sleeps at most before it looks again */
 #define SV_HTTP_POLL_MS             1000
 
@@ -552,6 +555,13 @@ sv_http_set(int create)
         free(set);
         return NULL;
     }
+
+    /*
+     * The connections of a batch's calls stay for the next: by default
+     * the cache shrinks with the calls, closing them as the calls end.
+     */
+    curl_multi_setopt(set->multi, CURLMOPT_MAXCONNECTS,
+                      (long) SV_HTTP_KEEP_MAX);
 
     pthread_mutex_lock(&sv_http_lock);
 
