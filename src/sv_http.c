@@ -28,10 +28,14 @@
 #define SV_HTTP_DEFAULT_TIMEOUT_MS  5000
 
 /* easy handles a thread keeps for its next calls side by side */
-#define SV_HTTP_SPARE_MAX           64
+#define SV_HTTP_SPARE_MAX           8
+
+/* a provider's answer is small: libcurl's buffers of a call, smaller */
+#define SV_HTTP_BUFFER_SIZE         4096L
+#define SV_HTTP_UPLOAD_BUFFER_SIZE  16384L
 
 /* connections a thread's calls side by side keep open */
-#define SV_HTTP_KEEP_MAX            64
+#define SV_HTTP_KEEP_MAX            32
 
 /* how long sv_http_next() sleeps at most before it looks again */
 #define SV_HTTP_POLL_MS             1000
@@ -440,6 +444,11 @@ sv_http_start(sv_http_call_t *call)
         sv_http_release(set, call);
         return -1;
     }
+
+    /* at their least: a batch may hold hundreds of calls at once */
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, SV_HTTP_BUFFER_SIZE);
+    curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE,
+                     SV_HTTP_UPLOAD_BUFFER_SIZE);
 
     mc = curl_multi_add_handle(set->multi, h);
     if (mc != CURLM_OK) {
