@@ -41,6 +41,8 @@ typedef struct ngx_http_smsverify_lane_s  ngx_http_smsverify_lane_t;
 typedef struct {
     ngx_thread_task_t              task;
     ngx_http_smsverify_lane_t     *lane;
+    ngx_queue_t                    link;        /* in the lane's pool */
+    ngx_msec_t                     posted;
     sv_store_t                    *store;
     ngx_uint_t                     n;
     ngx_http_request_t           **requests;
@@ -54,10 +56,10 @@ struct ngx_http_smsverify_lane_s {
     ngx_uint_t                     queued;
     ngx_event_t                    retry;       /* posts what queued */
     ngx_http_smsverify_batch_pt    run;
-    ngx_uint_t                     running;     /* batches in the pool */
+    ngx_queue_t                    pool;        /* its batches there */
+    ngx_uint_t                     running;     /* how many */
     ngx_uint_t                     max;         /* at most at once */
     ngx_msec_t                     after;       /* see SEND_AFTER; 0: never */
-    ngx_msec_t                     posted;      /* the newest batch's time */
     unsigned                       refused:1;   /* the pool took no more */
     unsigned                       ready:1;
 };
@@ -72,6 +74,8 @@ static ngx_int_t ngx_http_smsverify_lane_post(ngx_http_request_t *r,
 static ngx_int_t ngx_http_smsverify_lane_may_post(
     ngx_http_smsverify_lane_t *lane);
 static void ngx_http_smsverify_lane_later(ngx_http_smsverify_lane_t *lane);
+static ngx_msec_t ngx_http_smsverify_lane_newest(
+    ngx_http_smsverify_lane_t *lane);
 static ngx_int_t ngx_http_smsverify_batch_post(
     ngx_http_smsverify_lane_t *lane, ngx_log_t *log);
 static void ngx_http_smsverify_batch_thread(void *data, ngx_log_t *log);
@@ -202,6 +206,7 @@ ngx_http_smsverify_lane_post(ngx_http_request_t *r,
 
     if (!bs->ready) {
         ngx_queue_init(&bs->queue);
+        ngx_queue_init(&bs->pool);
         bs->retry.handler = ngx_http_smsverify_batch_retry;
         bs->retry.data = bs;
         bs->run = run;
@@ -261,7 +266,22 @@ ngx_http_smsverify_lane_may_post(ngx_http_smsverify_lane_t *bs)
     }
 
     return bs->running < bs->max
-           && ngx_current_msec - bs->posted >= bs->after;
+           && ngx_current_msec - ngx_http_smsverify_lane_newest(bs)
+              >= bs->after;
+}
+
+
+/* when the newest of the lane's batches in the pool went (one is there) */
+
+static ngx_msec_t
+ngx_http_smsverify_lane_newest(ngx_http_smsverify_lane_t *bs)
+{
+    ngx_http_smsverify_batch_t  *b;
+
+    b = ngx_queue_data(ngx_queue_last(&bs->pool), ngx_http_smsverify_batch_t,
+                       link);
+
+    return b->posted;
 }
 
 
@@ -279,7 +299,7 @@ ngx_http_smsverify_lane_later(ngx_http_smsverify_lane_t *bs)
         return;
     }
 
-    ran = ngx_current_msec - bs->posted;
+    ran = ngx_current_msec - ngx_http_smsverify_lane_newest(bs);
 
     bs->retry.log = ngx_cycle->log;
     ngx_add_timer(&bs->retry, ran >= bs->after ? 1 : bs->after - ran);
@@ -442,8 +462,9 @@ ngx_http_smsverify_batch_post(ngx_http_smsverify_lane_t *bs, ngx_log_t *log)
 
     ngx_queue_init(&bs->queue);
     bs->queued = 0;
+    b->posted = ngx_current_msec;
+    ngx_queue_insert_tail(&bs->pool, &b->link);
     bs->running++;
-    bs->posted = ngx_current_msec;
 
     return NGX_OK;
 }
@@ -475,6 +496,7 @@ ngx_http_smsverify_batch_event(ngx_event_t *ev)
     }
 
     lane = b->lane;
+    ngx_queue_remove(&b->link);
     ngx_free(b);
 
     lane->running--;

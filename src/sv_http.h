@@ -100,7 +100,8 @@ int sv_http_url(char *out, size_t size, const char *base, const char *path);
 
 /*
  * Frees every thread's handles.  Only once no thread calls sv_http_post()
- * nor has calls in flight any more (in nginx: at exit_process, after the thread pools ended).
+ * nor has calls in flight any more (in nginx: at exit_process, after the
+ * thread pools ended).
  */
 void sv_http_cleanup(void);
 

@@ -100,12 +100,15 @@ sub settle { Time::HiRes::sleep(0.4 * $main::Slack) }
 
 # The gate, and four sends held by it, each its own batch; $leave: the
 # index of one whose client goes away (its socket is returned instead).
-sub hold_four {
+sub hold_four { hold(4, @_) }
+
+sub hold {
+    my $n = shift;
     my $leave = shift // -1;
     my $dir = File::Temp::tempdir(CLEANUP => 1);
-    my $pid = sv_gate_provider($ENV{TEST_NGINX_GATE_PORT}, 4, $dir);
+    my $pid = sv_gate_provider($ENV{TEST_NGINX_GATE_PORT}, $n, $dir);
     my (@held, @phones);
-    for my $i (0 .. 3) {
+    for my $i (0 .. $n - 1) {
         my $phone = sprintf '010-7299-%04d', 10 * $Seq + $i;
         push @phones, $phone;
         push @held, $i == $leave ? send_to_leave('/hold', $phone)
@@ -165,6 +168,7 @@ our $Config = <<'_EOC_';
             url=http://127.0.0.1:$TEST_NGINX_GATE_PORT timeout=60s;
     }
     location = /send    { smsverify send; }
+    location = /log     { smsverify send; smsverify_provider log; }
     location = /failover {
         smsverify send;
         smsverify_provider sens service_id=$TEST_NGINX_SENS_ID
@@ -430,7 +434,31 @@ is($res->{status}, 200, 'the hanging one\'s count was taken back');
 
 
 
-=== TEST 7: a reload with send batches in flight: every send answered, no socket left
+=== TEST 7: beside slow batches, each send goes at once
+Two batches held by their provider: sends one after the other go each as
+a batch beside them (the newest batch in the pool is the last one, long
+done, not a held one), none waits for the 20 ms bound.
+--- request
+GET /status
+--- timeout: 120
+--- flow
+my $g = hold(2);
+my $t0 = Time::HiRes::time();
+my @status = map { sv_request(POST => '/log',
+                              { phoneNumber => sprintf('010-7217-%04d', $_) })
+                       ->{status} } 1 .. 50;
+my $took = Time::HiRes::time() - $t0;
+is_deeply(\@status, [(200) x 50], 'fifty sent');
+ok($took < 0.9 * $main::Slack, "without a wait each ($took s for 50)");
+open_gate($g);
+is_deeply([map { answer_of($_)->{status} } @{ $g->{held} }], [200, 200],
+          'the held ones sent');
+--- no_error_log eval
+[qr/exited on signal/, qr/\[(?:alert|crit|emerg)\]/]
+
+
+
+=== TEST 8: a reload with send batches in flight: every send answered, no socket left
 --- request
 GET /status
 --- log_level: info
@@ -457,7 +485,7 @@ is(scalar(sv_log_grep(qr/gracefully shutting down/)), 1,
 
 
 
-=== TEST 8: a graceful stop (QUIT) with send batches in flight: every client answered, then nginx exits
+=== TEST 9: a graceful stop (QUIT) with send batches in flight: every client answered, then nginx exits
 The last block: it stops nginx itself.
 --- request
 GET /status
