@@ -23,7 +23,7 @@
  * in the pool at once; past them they wait for one to end.
  */
 #define NGX_HTTP_SMSVERIFY_SEND_AFTER      20
-#define NGX_HTTP_SMSVERIFY_SEND_BATCHES    4
+#define NGX_HTTP_SMSVERIFY_SEND_BATCHES    16
 
 
 typedef struct {

@@ -4,11 +4,11 @@
 # calls side by side, their code_put / send_abort in one store batch.
 #
 # A send batch is held by its provider: /hold sends to a gate (a SENS
-# stand-in that takes 4 messages and answers them only once the test
-# opens it, t/inc/SmsVerify/Mock.pm).  Four holders, sent 0.1 s apart, are
-# four batches in the pool (a batch goes beside the ones in the pool once
-# the newest ran 20 ms, up to 4); the sends after them queue, and go as
-# one batch once a holder is answered.  That they are one batch is read in
+# stand-in that takes N messages and answers them only once the test
+# opens it, t/inc/SmsVerify/Mock.pm).  Sixteen holders, sent 0.1 s apart,
+# are sixteen batches in the pool (a batch goes beside the ones in the
+# pool once the newest ran 20 ms, up to 16); the sends after them queue,
+# and go as one batch once a holder is answered.  That they are one batch is read in
 # LMDB's commits that wrote ("Last transaction ID" of mdb_stat -e): one
 # for their send_begin, one for their code_put and send_abort.
 
@@ -98,9 +98,9 @@ sub wait_until { sv_wait_until($_[0], $_[1] * $main::Slack) }
 
 sub settle { Time::HiRes::sleep(0.4 * $main::Slack) }
 
-# The gate, and four sends held by it, each its own batch; $leave: the
+# The gate, and $n sends held by it, each its own batch; $leave: the
 # index of one whose client goes away (its socket is returned instead).
-sub hold_four { hold(4, @_) }
+sub hold_all { hold(16, @_) }
 
 sub hold {
     my $n = shift;
@@ -204,7 +204,7 @@ run_tests();
 __DATA__
 
 === TEST 1: a batch with one provider failing: only that send gets 502, in one batch
-Three sends queue behind four held batches; the mock fails the first of
+Three sends queue behind sixteen held batches; the mock fails the first of
 their calls.  They go as one batch: two sent, one 502 PROVIDER_FAILED
 whose count is taken back, two commits for the three.
 --- request
@@ -212,7 +212,7 @@ GET /status
 --- log_level: info
 --- timeout: 120
 --- flow
-my $g = hold_four();
+my $g = hold_all();
 sv_mock_behaviour({ provider => 'sens', mode => 'http500', count => 1 });
 my @kids = map { send_in_child('/send', "010-7201-000$_") } 1 .. 3;
 settle();
@@ -223,7 +223,7 @@ my $t0 = Time::HiRes::time();
 open_gate($g);
 my @h = map { answer_of($_) } @{ $g->{held} };
 my @a = map { answer_of($_) } @kids;
-is_deeply([map { $_->{status} } @h], [200, 200, 200, 200], 'the held ones sent');
+is_deeply([map { $_->{status} } @h], [(200) x 16], 'the held ones sent');
 my @failed = grep { $a[$_]{status} == 502 } 0 .. 2;
 my @sent = grep { $a[$_]{status} == 200 } 0 .. 2;
 is(scalar @failed, 1, 'one 502');
@@ -233,7 +233,7 @@ ok(!grep({ $_->{at} - $t0 > 3 * $main::Slack } @a),
    'answered once the batch before them ended');
 SKIP: {
     skip 'commits are counted on LMDB', 1 if sv_store_is_pg();
-    is(txnid() - $before, 4 + 2, 'the held ones\' code_put, and two for the batch');
+    is(txnid() - $before, 16 + 2, 'the held ones\' code_put, and two for the batch');
 }
 for my $i (@sent) {
     my $code = sv_mock_code_for($kids[$i][2]);
@@ -243,7 +243,7 @@ my $res = sv_request(POST => '/send', { phoneNumber => $kids[$failed[0]][2] });
 is($res->{status}, 200, 'the failed phone sends again at once: its count was taken back');
 my $st = sv_request(GET => '/status')->{json};
 is($st->{sendFailed}, 1, 'sendFailed 1');
-is($st->{sent}, 4 + 2 + 1, 'sent 7');
+is($st->{sent}, 16 + 2 + 1, 'sent 19');
 --- error_log eval
 [qr/provider "sens" failed to send to "\+82 10-\*+-\d+": sens answered 500/]
 --- no_error_log eval
@@ -258,7 +258,7 @@ GET /status
 --- log_level: info
 --- timeout: 120
 --- flow
-my $g = hold_four();
+my $g = hold_all();
 sv_mock_behaviour({ provider => 'sens', mode => 'http500', count => 1 });
 my @kids = map { send_in_child('/failover', "010-7202-000$_") } 1 .. 3;
 settle();
@@ -290,7 +290,7 @@ GET /status
 --- log_level: info
 --- timeout: 120
 --- flow
-my $g = hold_four();
+my $g = hold_all();
 sv_store_put('sends', '+821072030002', 'abc');
 my @kids = map { send_in_child('/send', "010-7203-000$_") } 1 .. 3;
 settle();
@@ -301,7 +301,7 @@ my @h = map { answer_of($_) } @{ $g->{held} };
 my @a = map { answer_of($_) } @kids;
 is_deeply([map { $_->{status} } @a], [200, 500, 200], 'the corrupt one alone fails');
 like($a[1]{body}, qr/"error":"INTERNAL"/, 'INTERNAL');
-is(txnid() - $before, 4 + 2, 'the held ones\' code_put, and two for the batch');
+is(txnid() - $before, 16 + 2, 'the held ones\' code_put, and two for the batch');
 is(scalar @{ sv_mock_requests() }, 2, 'the failed one reached no provider');
 for my $i (0, 2) {
     is(confirms($kids[$i][2], sv_mock_code_for($kids[$i][2])), 200,
@@ -315,14 +315,14 @@ for my $i (0, 2) {
 
 
 === TEST 4: a full queue: 503 BUSY for exactly the sends that did not fit
-smsverify_batch_queue 3: behind the four held batches three wait, the
+smsverify_batch_queue 3: behind the sixteen held batches three wait, the
 fourth and fifth are refused at once and count nothing.
 --- request
 GET /status
 --- log_level: info
 --- timeout: 120
 --- flow
-my $g = hold_four();
+my $g = hold_all();
 my @kids;
 for my $i (1 .. 5) {
     push @kids, send_in_child('/send', "010-7204-000$i");
@@ -343,7 +343,7 @@ is_deeply(\@to, ['01072040001', '01072040002', '01072040003'],
 my $res = sv_request(POST => '/send', { phoneNumber => '010-7204-0004' });
 is($res->{status}, 200, 'a refused phone sends at once: nothing was counted');
 my $st = sv_request(GET => '/status')->{json};
-is($st->{sent}, 4 + 3 + 1, 'sent 8');
+is($st->{sent}, 16 + 3 + 1, 'sent 20');
 is($st->{rateLimited}, 0, 'nothing rate limited');
 --- no_error_log eval
 [qr/exited on signal/, qr/\[(?:alert|crit|emerg)\]/]
@@ -358,7 +358,7 @@ GET /status
 --- log_level: info
 --- timeout: 120
 --- flow
-my $g = hold_four(1);
+my $g = hold_all(1);
 my $in_batch = $g->{held}[1];
 my $queued = send_to_leave('/send', '010-7205-0001');
 my $kid = send_in_child('/send', '010-7205-0002');
@@ -370,8 +370,8 @@ open_gate($g);
 my $a = answer_of($kid);
 is($a->{status}, 200, 'the one that stayed: sent');
 my $codes = sv_gate_messages($g->{dir});
-is(scalar keys %$codes, 4, 'the gate got the four held messages');
-for my $i (0, 2, 3) {
+is(scalar keys %$codes, 16, 'the gate got the held messages');
+for my $i (0, 2 .. 15) {
     is(answer_of($g->{held}[$i])->{status}, 200, "held $i: sent");
 }
 my $gone = $g->{phones}[1];
@@ -381,7 +381,7 @@ is(confirms($gone, $code), 200, 'and its code was stored');
 is(confirms('010-7205-0001', sv_mock_code_for('010-7205-0001')), 200,
    'the queued one that left: sent, its code stored');
 my $st = sv_request(GET => '/status')->{json};
-is($st->{sent}, 4 + 2, 'every send counted');
+is($st->{sent}, 16 + 2, 'every send counted');
 ok(wait_until(sub { sv_log_grep(qr/client prematurely closed connection/) >= 2 }, 5),
    'both departures noticed');
 is(scalar(sv_log_grep(qr/closed keepalive connection/)), 0,
@@ -402,7 +402,7 @@ GET /status
 --- timeout: 120
 --- flow
 sv_hang_provider($ENV{TEST_NGINX_HANG_PORT}, 64);
-my $g = hold_four();
+my $g = hold_all();
 my @kids = (send_in_child('/send', '010-7206-0001'),
             send_in_child('/hang', '010-7206-0002'),
             send_in_child('/send', '010-7206-0003'));
@@ -465,13 +465,13 @@ GET /status
 --- timeout: 120
 --- flow
 my @old = sv_worker_pids();
-my $g = hold_four();
+my $g = hold_all();
 my @kids = map { send_in_child('/send', "010-7207-000$_") } 1 .. 3;
 settle();
 ok(reload(), 'new workers run');
 open_gate($g);
 my @a = map { answer_of($_) } @{ $g->{held} }, @kids;
-is_deeply([map { $_->{status} } @a], [(200) x 7], 'every client answered');
+is_deeply([map { $_->{status} } @a], [(200) x 19], 'every client answered');
 ok(wait_until(sub { sv_gone(@old) }, 10), 'the old worker is gone');
 for my $k (@kids) {
     is(confirms($k->[2], sv_mock_code_for($k->[2])), 200,
@@ -494,14 +494,14 @@ GET /status
 --- flow
 my $master = sv_master_pid();
 my @workers = sv_worker_pids();
-my $g = hold_four();
+my $g = hold_all();
 my @kids = map { send_in_child('/send', "010-7208-000$_") } 1 .. 3;
 settle();
 kill 'QUIT', $master;
 settle();
 open_gate($g);
 my @a = map { answer_of($_) } @{ $g->{held} }, @kids;
-is_deeply([map { $_->{status} } @a], [(200) x 7], 'every client answered');
+is_deeply([map { $_->{status} } @a], [(200) x 19], 'every client answered');
 ok(wait_until(sub { sv_gone($master, @workers) }, 10), 'nginx exits');
 ok(scalar(sv_log_grep(qr/\[notice\] \d+#\d+: exit$/)), 'the master logged its exit');
 --- no_error_log eval
