@@ -146,7 +146,8 @@ void
 sv_provider_send_all(sv_provider_chain_t *const *chains, size_t n)
 {
     size_t           i, next, nslots, nfree, size;
-    sv_http_call_t  *slots, **spare, *call;
+    sv_http_call_t  *slots, **spare, *call, *one[1];
+    sv_http_call_t   alone;
 
     for (i = 0; i < n; i++) {
         chains[i]->tried = 0;
@@ -165,15 +166,23 @@ sv_provider_send_all(sv_provider_chain_t *const *chains, size_t n)
      * pages of a mapping go back at its end, and only those touched count.
      */
     size = nslots * (sizeof(sv_http_call_t) + sizeof(sv_http_call_t *));
-    slots = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-    if (slots == MAP_FAILED) {
-        sv_provider_send_each(chains, n);
-        return;
+    if (nslots == 1) {
+        /* a batch of one (at low load, most): its call on the stack */
+        slots = &alone;
+        spare = one;
+
+    } else {
+        slots = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+        if (slots == MAP_FAILED) {
+            sv_provider_send_each(chains, n);
+            return;
+        }
+
+        spare = (sv_http_call_t **) (slots + nslots);
     }
-
-    spare = (sv_http_call_t **) (slots + nslots);
 
     for (nfree = 0; nfree < nslots; nfree++) {
         spare[nfree] = &slots[nfree];
@@ -207,7 +216,9 @@ sv_provider_send_all(sv_provider_chain_t *const *chains, size_t n)
         }
     }
 
-    munmap(slots, size);
+    if (slots != &alone) {
+        munmap(slots, size);
+    }
 }
 
 
