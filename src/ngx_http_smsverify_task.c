@@ -20,7 +20,6 @@
 typedef struct {
     ngx_http_smsverify_thread_pt   handler;
     void                          *data;
-    sv_store_confirm_op_t         *confirm;     /* what handler is, or NULL */
 } ngx_http_smsverify_task_ctx_t;
 
 
@@ -47,7 +46,6 @@ typedef struct {
 } ngx_http_smsverify_batches_t;
 
 
-static ngx_int_t ngx_http_smsverify_task_batch(ngx_http_request_t *r);
 static void ngx_http_smsverify_task_hold(ngx_http_request_t *r);
 static void ngx_http_smsverify_task_thread(void *data, ngx_log_t *log);
 static void ngx_http_smsverify_task_event(ngx_event_t *ev);
@@ -135,6 +133,8 @@ ngx_http_smsverify_task_post(ngx_http_request_t *r)
 ngx_int_t
 ngx_http_smsverify_task_post_store(ngx_http_request_t *r)
 {
+    ngx_http_smsverify_ctx_t        *ctx;
+    ngx_http_smsverify_batches_t    *bs;
     ngx_http_smsverify_main_conf_t  *mcf;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
@@ -142,41 +142,6 @@ ngx_http_smsverify_task_post_store(ngx_http_request_t *r)
     if (!sv_store_batches(mcf->store)) {
         return ngx_http_smsverify_task_post(r);
     }
-
-    return ngx_http_smsverify_task_batch(r);
-}
-
-
-ngx_int_t
-ngx_http_smsverify_task_post_confirm(ngx_http_request_t *r,
-    sv_store_confirm_op_t *op)
-{
-    ngx_http_smsverify_ctx_t        *ctx;
-    ngx_http_smsverify_task_ctx_t   *tctx;
-    ngx_http_smsverify_main_conf_t  *mcf;
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
-    ctx = ngx_http_smsverify_ctx(r);
-    tctx = ctx->task->ctx;
-    tctx->confirm = op;
-
-    if (!sv_store_batches_confirms(mcf->store)) {
-        return ngx_http_smsverify_task_post(r);
-    }
-
-    return ngx_http_smsverify_task_batch(r);
-}
-
-
-/* the worker's batch lane: the one in the pool, or the next one */
-static ngx_int_t
-ngx_http_smsverify_task_batch(ngx_http_request_t *r)
-{
-    ngx_http_smsverify_ctx_t        *ctx;
-    ngx_http_smsverify_batches_t    *bs;
-    ngx_http_smsverify_main_conf_t  *mcf;
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
 
     ctx = ngx_http_smsverify_ctx(r);
     ctx->batch_request = r;
@@ -354,7 +319,6 @@ ngx_http_smsverify_batch_post(ngx_log_t *log)
 
         b->ops[i].run = tctx->handler;
         b->ops[i].data = tctx->data;
-        b->ops[i].confirm = tctx->confirm;
         b->requests[i] = ctx->batch_request;
     }
 

@@ -37,14 +37,5 @@ ngx_int_t ngx_http_smsverify_task_post(ngx_http_request_t *r);
  */
 ngx_int_t ngx_http_smsverify_task_post_store(ngx_http_request_t *r);
 
-/*
- * task_post_store() for a confirm whose thread half is
- * sv_store_confirm_op(op): on a store that batches confirms only
- * (PostgreSQL, sv_store_batches_confirms()) it goes in a batch too, with
- * the other confirms of the worker.
- */
-ngx_int_t ngx_http_smsverify_task_post_confirm(ngx_http_request_t *r,
-    sv_store_confirm_op_t *op);
-
 
 #endif /* _NGX_HTTP_SMSVERIFY_TASK_H_INCLUDED_ */
