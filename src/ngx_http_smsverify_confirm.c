@@ -12,16 +12,16 @@
 
 
 typedef struct {
-    sv_store_t       *store;
-    const uint8_t    *key;
-    char              phone[SV_PHONE_SIZE];
-    uint8_t           guess_hash[SV_HASH_SIZE];
-    char              token[SV_TOKEN_LEN + 1];
-    int64_t           token_ttl_ms;
-    sv_confirm_t      confirm;
+    sv_store_t             *store;
+    const uint8_t          *key;
+    char                    phone[SV_PHONE_SIZE];
+    uint8_t                 guess_hash[SV_HASH_SIZE];
+    char                    token[SV_TOKEN_LEN + 1];
+    sv_confirm_t            confirm;
+    sv_store_confirm_op_t   op;
 
-    sv_store_rc_t     rc;
-    char              err[256];
+    sv_store_rc_t           rc;
+    char                    err[256];
 } ngx_http_smsverify_confirm_job_t;
 
 
@@ -80,9 +80,14 @@ ngx_http_smsverify_confirm(ngx_http_request_t *r, cJSON *root)
     job->confirm.guess_hash = job->guess_hash;
     job->confirm.token_new = ngx_http_smsverify_token_new;
     job->confirm.token_data = job;
-    job->token_ttl_ms = lcf->token_ttl;
+    job->op.c = &job->confirm;
+    job->op.clock = 1;
+    job->op.token_ttl_ms = lcf->token_ttl;
+    job->op.rc = &job->rc;
+    job->op.err = job->err;
+    job->op.errlen = sizeof(job->err);
 
-    if (ngx_http_smsverify_task_post_store(r) != NGX_OK) {
+    if (ngx_http_smsverify_task_post_confirm(r, &job->op) != NGX_OK) {
         return ngx_http_smsverify_busy(r);
     }
 
@@ -165,11 +170,7 @@ ngx_http_smsverify_confirm_thread(void *data)
 
     /* the code's life is judged now, however long the task queued */
 
-    job->confirm.now_ms = sv_clock_ms();
-    job->confirm.token_expires_ms = job->confirm.now_ms + job->token_ttl_ms;
-
-    job->rc = sv_store_confirm(job->store, &job->confirm, job->err,
-                               sizeof(job->err));
+    sv_store_confirm_op(job->store, &job->op);
 }
 
 

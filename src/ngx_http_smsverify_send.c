@@ -16,18 +16,8 @@
 #include "sv_text.h"
 
 
-#define NGX_HTTP_SMSVERIFY_REASON_SIZE       256
-
 /* ASCII SUB: what $smsverify_code yields while a message is built */
 #define NGX_HTTP_SMSVERIFY_CODE_PLACEHOLDER  0x1a
-
-
-/* what one provider did with the message, and how long it took */
-typedef struct {
-    int                    rc;                  /* SV_PROVIDER_* */
-    int64_t                us;
-    char                   reason[NGX_HTTP_SMSVERIFY_REASON_SIZE];
-} ngx_http_smsverify_outcome_t;
 
 
 typedef struct {
@@ -43,12 +33,14 @@ typedef struct {
     ngx_uint_t             nproviders;
     sv_sms_t               sms;
     unsigned               test:1;              /* a test number's */
+    unsigned               begun:1;             /* counted by send_begin */
 
     sv_store_rc_t          rc;
     ngx_uint_t             tried;               /* providers asked */
     ngx_int_t              accepted;            /* provider index, or -1 */
-    ngx_http_smsverify_outcome_t  *outcomes;   /* one per provider */
-    char                   err[NGX_HTTP_SMSVERIFY_REASON_SIZE];
+    sv_provider_outcome_t *outcomes;            /* one per provider */
+    sv_provider_chain_t    chain;
+    char                   err[SV_PROVIDER_REASON_SIZE];
 } ngx_http_smsverify_send_job_t;
 
 
@@ -72,6 +64,10 @@ static void ngx_http_smsverify_put_code(ngx_str_t *text, u_char *code,
 static ngx_int_t ngx_http_smsverify_send_read(
     ngx_http_smsverify_send_job_t *job);
 static void ngx_http_smsverify_send_thread(void *data);
+static void ngx_http_smsverify_send_batch(sv_store_t *store,
+    sv_store_op_t *ops, size_t n);
+static void ngx_http_smsverify_send_begin(void *data);
+static void ngx_http_smsverify_send_end(void *data);
 static void ngx_http_smsverify_send_changed(
     ngx_http_smsverify_send_job_t *job, const char *what);
 static ngx_int_t ngx_http_smsverify_send_done(ngx_http_request_t *r,
@@ -142,7 +138,7 @@ ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
     }
 
     job->outcomes = ngx_pcalloc(r->pool, lcf->providers->nelts
-                                    * sizeof(ngx_http_smsverify_outcome_t));
+                                         * sizeof(sv_provider_outcome_t));
     if (job->outcomes == NULL) {
         ngx_explicit_memzero((u_char *) job->sms.text, job->sms.len);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -153,6 +149,11 @@ ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
     job->attempts = lcf->max_attempts;
     job->ttl_ms = lcf->code_ttl;
 
+    job->chain.providers = job->providers;
+    job->chain.nproviders = job->nproviders;
+    job->chain.sms = &job->sms;
+    job->chain.outcomes = job->outcomes;
+
     /* else the message's own failures, known only now, come first */
 
     if (!lcf->message_fits && ngx_http_smsverify_send_read(job) == NGX_OK) {
@@ -160,7 +161,9 @@ ngx_http_smsverify_send(ngx_http_request_t *r, cJSON *root)
         return ngx_http_smsverify_send_done(r, job);
     }
 
-    if (ngx_http_smsverify_task_post(r) != NGX_OK) {
+    if (ngx_http_smsverify_task_post_send(r, ngx_http_smsverify_send_batch)
+        != NGX_OK)
+    {
         /* no thread will see the message */
         ngx_explicit_memzero((u_char *) job->sms.text, job->sms.len);
         return ngx_http_smsverify_busy(r);
@@ -453,14 +456,12 @@ ngx_http_smsverify_send_read(ngx_http_smsverify_send_job_t *job)
 }
 
 
+/* a test number's send, in a batch of the store's lane */
+
 static void
 ngx_http_smsverify_send_thread(void *data)
 {
     ngx_http_smsverify_send_job_t  *job = data;
-
-    int64_t                        start;
-    ngx_uint_t                     i;
-    ngx_http_smsverify_outcome_t  *o;
 
     job->accepted = -1;
     job->tried = 0;
@@ -470,38 +471,112 @@ ngx_http_smsverify_send_thread(void *data)
     job->limits.now_ms = sv_clock_ms();
     job->expires_ms = job->limits.now_ms + job->ttl_ms;
 
-    if (job->test) {
-        job->rc = ngx_http_smsverify_test_send(job);
-        return;
+    job->rc = ngx_http_smsverify_test_send(job);
+}
+
+
+/*
+ * The sends of a batch, in its pool thread: their send_begin in one
+ * store batch, the providers of those it admitted side by side (each
+ * send's in order, on to the next as soon as one failed), then their
+ * code_put or send_abort in one store batch.  ops[i].data is each job;
+ * the ops are the batch's to reuse.
+ */
+
+static void
+ngx_http_smsverify_send_batch(sv_store_t *store, sv_store_op_t *ops,
+    size_t n)
+{
+    size_t                          i, k;
+    sv_provider_chain_t           **chains, *one[1];
+    ngx_http_smsverify_send_job_t  *job;
+
+    for (i = 0; i < n; i++) {
+        ops[i].run = ngx_http_smsverify_send_begin;
     }
+
+    sv_store_batch_run(store, ops, n);
+
+    chains = (n > 1) ? malloc(n * sizeof(sv_provider_chain_t *)) : NULL;
+
+    for (i = 0, k = 0; i < n; i++) {
+        job = ops[i].data;
+
+        if (!job->begun) {
+            continue;
+        }
+
+        if (chains != NULL) {
+            chains[k++] = &job->chain;
+
+        } else {
+            /* a batch of one, or no memory: each alone */
+            one[0] = &job->chain;
+            sv_provider_send_all(one, 1);
+        }
+    }
+
+    if (chains != NULL) {
+        sv_provider_send_all(chains, k);
+        free(chains);
+    }
+
+    /* the admitted ones, to the front of the ops */
+
+    for (i = 0, k = 0; i < n; i++) {
+        job = ops[i].data;
+
+        if (!job->begun) {
+            continue;
+        }
+
+        /* the text with the code is of no more use */
+        ngx_explicit_memzero((u_char *) job->sms.text, job->sms.len);
+
+        job->tried = job->chain.tried;
+        job->accepted = job->chain.accepted;
+
+        ops[k].run = ngx_http_smsverify_send_end;
+        ops[k].data = job;
+        k++;
+    }
+
+    sv_store_batch_run(store, ops, k);
+}
+
+
+/* counted against the limits and the budget, or refused by them */
+
+static void
+ngx_http_smsverify_send_begin(void *data)
+{
+    ngx_http_smsverify_send_job_t  *job = data;
+
+    job->accepted = -1;
+    job->tried = 0;
+
+    /* the time of the send, not of the request: it may have queued */
+
+    job->limits.now_ms = sv_clock_ms();
+    job->expires_ms = job->limits.now_ms + job->ttl_ms;
 
     job->rc = sv_store_send_begin(job->store, &job->limits, job->err,
                                   sizeof(job->err));
 
-    if (job->rc != SV_STORE_OK) {
+    job->begun = (job->rc == SV_STORE_OK);
+
+    if (!job->begun) {
         ngx_explicit_memzero((u_char *) job->sms.text, job->sms.len);
-        return;
     }
+}
 
-    for (i = 0; i < job->nproviders; i++) {
-        o = &job->outcomes[i];
 
-        start = sv_clock_mono_us();
+/* the code stored once a provider took the message, else the count back */
 
-        o->rc = sv_provider_send(&job->providers[i], &job->sms, o->reason,
-                                 NGX_HTTP_SMSVERIFY_REASON_SIZE);
-
-        o->us = sv_clock_mono_us() - start;
-        job->tried = i + 1;
-
-        if (o->rc == SV_PROVIDER_ACCEPTED) {
-            job->accepted = i;
-            break;
-        }
-    }
-
-    /* the text with the code is of no more use */
-    ngx_explicit_memzero((u_char *) job->sms.text, job->sms.len);
+static void
+ngx_http_smsverify_send_end(void *data)
+{
+    ngx_http_smsverify_send_job_t  *job = data;
 
     if (job->accepted < 0) {
         job->rc = sv_store_send_abort(job->store, &job->limits, job->err,
@@ -651,7 +726,7 @@ ngx_http_smsverify_count_providers(ngx_http_request_t *r,
     ngx_str_t                        phone;
     ngx_uint_t                       i, skip_level;
     const sv_provider_t             *p;
-    ngx_http_smsverify_outcome_t    *o;
+    sv_provider_outcome_t           *o;
     ngx_http_smsverify_counters_t   *c;
     ngx_http_smsverify_main_conf_t  *mcf;
 

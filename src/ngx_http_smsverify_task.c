@@ -2,8 +2,9 @@
 /*
  * Thread pool plumbing: post a request's work, keep the request alive
  * while a pool thread runs it, resume the request on the event loop.
- * Store work goes in batches: one in the pool at a time per worker, the
- * requests that come meanwhile queued for the next.
+ * Store work and sends go in batches, each in its lane: one batch of a
+ * lane in the pool at a time per worker, the requests that come
+ * meanwhile queued for the lane's next.
  */
 
 #include "ngx_http_smsverify_task.h"
@@ -16,10 +17,19 @@
 /* how soon a batch the pool's queue refused is posted again */
 #define NGX_HTTP_SMSVERIFY_BATCH_RETRY     10
 
+/*
+ * Sends: with a batch in the pool for this long (a slow provider), the
+ * ones queued meanwhile go as another batch beside it, up to this many
+ * in the pool at once; past them they wait for one to end.
+ */
+#define NGX_HTTP_SMSVERIFY_SEND_AFTER      20
+#define NGX_HTTP_SMSVERIFY_SEND_BATCHES    16
+
 
 typedef struct {
     ngx_http_smsverify_thread_pt   handler;
     void                          *data;
+    sv_store_confirm_op_t         *confirm;     /* what handler is, or NULL */
 } ngx_http_smsverify_task_ctx_t;
 
 
@@ -27,8 +37,13 @@ typedef struct {
  * A batch in the pool: its own memory, freed by its completion, as the
  * requests in it may end in any order while it is answered.
  */
+typedef struct ngx_http_smsverify_lane_s  ngx_http_smsverify_lane_t;
+
 typedef struct {
     ngx_thread_task_t              task;
+    ngx_http_smsverify_lane_t     *lane;
+    ngx_queue_t                    link;        /* in the lane's pool */
+    ngx_msec_t                     posted;
     sv_store_t                    *store;
     ngx_uint_t                     n;
     ngx_http_request_t           **requests;
@@ -36,29 +51,47 @@ typedef struct {
 } ngx_http_smsverify_batch_t;
 
 
-/* the worker's: whether a batch is in the pool, and who waits for it */
-typedef struct {
+/* a lane of the worker's: its batches in the pool, who waits for them */
+struct ngx_http_smsverify_lane_s {
     ngx_queue_t                    queue;
     ngx_uint_t                     queued;
-    ngx_event_t                    retry;
-    unsigned                       running:1;
+    ngx_event_t                    retry;       /* posts what queued */
+    ngx_http_smsverify_batch_pt    run;
+    ngx_queue_t                    pool;        /* its batches there */
+    ngx_uint_t                     running;     /* how many */
+    ngx_uint_t                     max;         /* at most at once */
+    ngx_msec_t                     after;       /* see SEND_AFTER; 0: never */
+    unsigned                       refused:1;   /* the pool took no more */
     unsigned                       ready:1;
-} ngx_http_smsverify_batches_t;
+};
 
 
 static void ngx_http_smsverify_task_hold(ngx_http_request_t *r);
 static void ngx_http_smsverify_task_thread(void *data, ngx_log_t *log);
 static void ngx_http_smsverify_task_event(ngx_event_t *ev);
 static void ngx_http_smsverify_task_resume(ngx_http_request_t *r);
-static ngx_int_t ngx_http_smsverify_batch_post(ngx_log_t *log);
+static ngx_int_t ngx_http_smsverify_lane_post(ngx_http_request_t *r,
+    ngx_http_smsverify_lane_t *lane, ngx_http_smsverify_batch_pt run);
+static ngx_int_t ngx_http_smsverify_lane_may_post(
+    ngx_http_smsverify_lane_t *lane);
+static void ngx_http_smsverify_lane_later(ngx_http_smsverify_lane_t *lane);
+static ngx_msec_t ngx_http_smsverify_lane_newest(
+    ngx_http_smsverify_lane_t *lane);
+static ngx_int_t ngx_http_smsverify_batch_post(
+    ngx_http_smsverify_lane_t *lane, ngx_log_t *log);
 static void ngx_http_smsverify_batch_thread(void *data, ngx_log_t *log);
 static void ngx_http_smsverify_batch_event(ngx_event_t *ev);
-static void ngx_http_smsverify_batch_next(ngx_log_t *log);
+static void ngx_http_smsverify_batch_next(ngx_http_smsverify_lane_t *lane,
+    ngx_log_t *log);
 static void ngx_http_smsverify_batch_retry(ngx_event_t *ev);
+static void ngx_http_smsverify_batch_try(ngx_http_smsverify_lane_t *lane,
+    ngx_log_t *log);
 static void ngx_http_smsverify_guard(ngx_event_t *ev);
 
 
-static ngx_http_smsverify_batches_t  ngx_http_smsverify_batches;
+/* store-only jobs; sends that ask providers */
+static ngx_http_smsverify_lane_t  ngx_http_smsverify_store_lane;
+static ngx_http_smsverify_lane_t  ngx_http_smsverify_send_lane;
 
 
 void *
@@ -133,8 +166,6 @@ ngx_http_smsverify_task_post(ngx_http_request_t *r)
 ngx_int_t
 ngx_http_smsverify_task_post_store(ngx_http_request_t *r)
 {
-    ngx_http_smsverify_ctx_t        *ctx;
-    ngx_http_smsverify_batches_t    *bs;
     ngx_http_smsverify_main_conf_t  *mcf;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
@@ -143,17 +174,71 @@ ngx_http_smsverify_task_post_store(ngx_http_request_t *r)
         return ngx_http_smsverify_task_post(r);
     }
 
+    ngx_http_smsverify_store_lane.max = 1;
+
+    return ngx_http_smsverify_lane_post(r, &ngx_http_smsverify_store_lane,
+                                        sv_store_batch_run);
+}
+
+
+ngx_int_t
+ngx_http_smsverify_task_post_confirm(ngx_http_request_t *r,
+    sv_store_confirm_op_t *op)
+{
+    ngx_http_smsverify_ctx_t        *ctx;
+    ngx_http_smsverify_task_ctx_t   *tctx;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
+    ctx = ngx_http_smsverify_ctx(r);
+    tctx = ctx->task->ctx;
+    tctx->confirm = op;
+
+    if (!sv_store_batches_confirms(mcf->store)) {
+        return ngx_http_smsverify_task_post(r);
+    }
+
+    ngx_http_smsverify_store_lane.max = 1;
+
+    return ngx_http_smsverify_lane_post(r, &ngx_http_smsverify_store_lane,
+                                        sv_store_batch_run);
+}
+
+
+ngx_int_t
+ngx_http_smsverify_task_post_send(ngx_http_request_t *r,
+    ngx_http_smsverify_batch_pt run)
+{
+    ngx_http_smsverify_send_lane.max = NGX_HTTP_SMSVERIFY_SEND_BATCHES;
+    ngx_http_smsverify_send_lane.after = NGX_HTTP_SMSVERIFY_SEND_AFTER;
+
+    return ngx_http_smsverify_lane_post(r, &ngx_http_smsverify_send_lane,
+                                        run);
+}
+
+
+static ngx_int_t
+ngx_http_smsverify_lane_post(ngx_http_request_t *r,
+    ngx_http_smsverify_lane_t *bs, ngx_http_smsverify_batch_pt run)
+{
+    ngx_http_smsverify_ctx_t        *ctx;
+    ngx_http_smsverify_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
+
     ctx = ngx_http_smsverify_ctx(r);
     ctx->batch_request = r;
-    bs = &ngx_http_smsverify_batches;
 
     if (!bs->ready) {
         ngx_queue_init(&bs->queue);
+        ngx_queue_init(&bs->pool);
         bs->retry.handler = ngx_http_smsverify_batch_retry;
+        bs->retry.data = bs;
+        bs->run = run;
         bs->ready = 1;
     }
 
-    if (bs->running) {
+    if (!ngx_http_smsverify_lane_may_post(bs)) {
 
         /* it goes with the next batch, once the one in the pool is done */
 
@@ -165,24 +250,84 @@ ngx_http_smsverify_task_post_store(ngx_http_request_t *r)
         bs->queued++;
 
         ngx_http_smsverify_task_hold(r);
+        ngx_http_smsverify_lane_later(bs);
 
         return NGX_OK;
     }
 
-    /* nothing in the pool: a batch of one, at once */
+    /* nothing in the pool (or only slow batches): with what waits, at once */
 
     ngx_queue_insert_tail(&bs->queue, &ctx->batch_link);
-    bs->queued = 1;
+    bs->queued++;
 
-    if (ngx_http_smsverify_batch_post(r->connection->log) != NGX_OK) {
+    if (ngx_http_smsverify_batch_post(bs, r->connection->log) != NGX_OK) {
         ngx_queue_remove(&ctx->batch_link);
-        bs->queued = 0;
+        bs->queued--;
+        ngx_http_smsverify_lane_later(bs);
         return NGX_BUSY;
     }
 
     ngx_http_smsverify_task_hold(r);
 
     return NGX_OK;
+}
+
+
+/*
+ * Whether a batch may go now: none in the pool, or (sends) fewer than
+ * max, the newest of them there for "after" ms; never while a refused
+ * batch waits for its retry.
+ */
+
+static ngx_int_t
+ngx_http_smsverify_lane_may_post(ngx_http_smsverify_lane_t *bs)
+{
+    if (bs->refused) {
+        return 0;
+    }
+
+    if (bs->running == 0) {
+        return 1;
+    }
+
+    return bs->running < bs->max
+           && ngx_current_msec - ngx_http_smsverify_lane_newest(bs)
+              >= bs->after;
+}
+
+
+/* when the newest of the lane's batches in the pool went (one is there) */
+
+static ngx_msec_t
+ngx_http_smsverify_lane_newest(ngx_http_smsverify_lane_t *bs)
+{
+    ngx_http_smsverify_batch_t  *b;
+
+    b = ngx_queue_data(ngx_queue_last(&bs->pool), ngx_http_smsverify_batch_t,
+                       link);
+
+    return b->posted;
+}
+
+
+/* what queued goes once the newest batch ran "after" ms, if it may then */
+
+static void
+ngx_http_smsverify_lane_later(ngx_http_smsverify_lane_t *bs)
+{
+    ngx_msec_t  ran;
+
+    if (bs->queued == 0 || bs->refused || bs->retry.timer_set
+        || bs->running == 0 || bs->running >= bs->max)
+    {
+        /* a batch's end posts them (none in the pool: a retry did) */
+        return;
+    }
+
+    ran = ngx_current_msec - ngx_http_smsverify_lane_newest(bs);
+
+    bs->retry.log = ngx_cycle->log;
+    ngx_add_timer(&bs->retry, ran >= bs->after ? 1 : bs->after - ran);
 }
 
 
@@ -286,19 +431,16 @@ ngx_http_smsverify_task_resume(ngx_http_request_t *r)
  * location; they leave the queue only once it is posted.
  */
 static ngx_int_t
-ngx_http_smsverify_batch_post(ngx_log_t *log)
+ngx_http_smsverify_batch_post(ngx_http_smsverify_lane_t *bs, ngx_log_t *log)
 {
     ngx_uint_t                       i;
     ngx_queue_t                     *q;
     ngx_http_request_t              *r;
     ngx_http_smsverify_ctx_t        *ctx;
     ngx_http_smsverify_batch_t      *b;
-    ngx_http_smsverify_batches_t    *bs;
     ngx_http_smsverify_task_ctx_t   *tctx;
     ngx_http_smsverify_loc_conf_t   *lcf;
     ngx_http_smsverify_main_conf_t  *mcf;
-
-    bs = &ngx_http_smsverify_batches;
 
     b = ngx_calloc(sizeof(ngx_http_smsverify_batch_t)
                    + bs->queued * (sizeof(ngx_http_request_t *)
@@ -319,6 +461,7 @@ ngx_http_smsverify_batch_post(ngx_log_t *log)
 
         b->ops[i].run = tctx->handler;
         b->ops[i].data = tctx->data;
+        b->ops[i].confirm = tctx->confirm;
         b->requests[i] = ctx->batch_request;
     }
 
@@ -328,6 +471,7 @@ ngx_http_smsverify_batch_post(ngx_log_t *log)
     mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_smsverify_module);
 
+    b->lane = bs;
     b->store = mcf->store;
     b->task.ctx = b;
     b->task.handler = ngx_http_smsverify_batch_thread;
@@ -344,7 +488,9 @@ ngx_http_smsverify_batch_post(ngx_log_t *log)
 
     ngx_queue_init(&bs->queue);
     bs->queued = 0;
-    bs->running = 1;
+    b->posted = ngx_current_msec;
+    ngx_queue_insert_tail(&bs->pool, &b->link);
+    bs->running++;
 
     return NGX_OK;
 }
@@ -355,7 +501,7 @@ ngx_http_smsverify_batch_thread(void *data, ngx_log_t *log)
 
     /* only plain C from here, as for a task alone */
 
-    sv_store_batch_run(b->store, b->ops, b->n);
+    b->lane->run(b->store, b->ops, b->n);
 }
 
 
@@ -363,6 +509,7 @@ static void
 ngx_http_smsverify_batch_event(ngx_event_t *ev)
 {
     ngx_uint_t                   i;
+    ngx_http_smsverify_lane_t   *lane;
     ngx_http_smsverify_batch_t  *b = ev->data;
 
     /*
@@ -374,44 +521,78 @@ ngx_http_smsverify_batch_event(ngx_event_t *ev)
         ngx_http_smsverify_task_resume(b->requests[i]);
     }
 
+    lane = b->lane;
+    ngx_queue_remove(&b->link);
     ngx_free(b);
 
-    ngx_http_smsverify_batches.running = 0;
+    lane->running--;
 
-    ngx_http_smsverify_batch_next(ngx_cycle->log);
+    ngx_http_smsverify_batch_next(lane, ngx_cycle->log);
 }
 
 
-/* whatever queued meanwhile goes now, or soon if the pool takes no more */
+/*
+ * A batch ended: whatever queued meanwhile goes now, or soon if the pool
+ * takes no more.
+ */
 
 static void
-ngx_http_smsverify_batch_next(ngx_log_t *log)
+ngx_http_smsverify_batch_next(ngx_http_smsverify_lane_t *bs, ngx_log_t *log)
 {
-    ngx_http_smsverify_batches_t  *bs;
+    if (bs->queued == 0 || bs->refused) {
+        return;
+    }
 
-    bs = &ngx_http_smsverify_batches;
+    /* they waited for a batch to end: no more for the bound of a slow one */
+
+    if (bs->retry.timer_set) {
+        ngx_del_timer(&bs->retry);
+    }
+
+    ngx_http_smsverify_batch_try(bs, log);
+}
+
+
+/* a refused batch again, or the bound of a slow one passed */
+
+static void
+ngx_http_smsverify_batch_retry(ngx_event_t *ev)
+{
+    ngx_http_smsverify_lane_t  *bs = ev->data;
 
     if (bs->queued == 0) {
         return;
     }
 
-    if (ngx_http_smsverify_batch_post(log) == NGX_OK) {
+    bs->refused = 0;
+
+    if (!ngx_http_smsverify_lane_may_post(bs)) {
+        /* as many in the pool as may be: the next end posts them */
+        ngx_http_smsverify_lane_later(bs);
+        return;
+    }
+
+    ngx_http_smsverify_batch_try(bs, ev->log);
+}
+
+
+/* what queued, to the pool; if it takes no more, again soon */
+
+static void
+ngx_http_smsverify_batch_try(ngx_http_smsverify_lane_t *bs,
+    ngx_log_t *log)
+{
+    if (bs->queued == 0
+        || ngx_http_smsverify_batch_post(bs, log) == NGX_OK)
+    {
         return;
     }
 
     /* held meanwhile: what comes queues, as behind a batch in the pool */
 
-    bs->running = 1;
+    bs->refused = 1;
     bs->retry.log = ngx_cycle->log;
     ngx_add_timer(&bs->retry, NGX_HTTP_SMSVERIFY_BATCH_RETRY);
-}
-
-
-static void
-ngx_http_smsverify_batch_retry(ngx_event_t *ev)
-{
-    ngx_http_smsverify_batches.running = 0;
-    ngx_http_smsverify_batch_next(ev->log);
 }
 
 

@@ -13,6 +13,11 @@
 #include "ngx_http_smsverify.h"
 
 
+/* what a batch's pool thread runs: the jobs' data in ops[i].data */
+typedef void (*ngx_http_smsverify_batch_pt)(sv_store_t *store,
+    sv_store_op_t *ops, size_t n);
+
+
 /* the job (size bytes, zeroed) thread and done share; NULL: no memory */
 void *ngx_http_smsverify_task_alloc(ngx_http_request_t *r, size_t size,
     ngx_http_smsverify_thread_pt thread, ngx_http_smsverify_done_pt done);
@@ -36,6 +41,25 @@ ngx_int_t ngx_http_smsverify_task_post(ngx_http_request_t *r);
  * nothing runs.  A store that does not batch: task_post().
  */
 ngx_int_t ngx_http_smsverify_task_post_store(ngx_http_request_t *r);
+
+/*
+ * task_post_store() for a confirm whose thread half is
+ * sv_store_confirm_op(op): on a store that batches confirms only
+ * (PostgreSQL, sv_store_batches_confirms()) it goes in a batch too, with
+ * the other confirms of the worker.
+ */
+ngx_int_t ngx_http_smsverify_task_post_confirm(ngx_http_request_t *r,
+    sv_store_confirm_op_t *op);
+
+/*
+ * The same for a send that asks providers, in a lane of its own and with
+ * either store: the worker's sends queued meanwhile go together as one
+ * task running run() over their jobs (ops[i].data), which makes their
+ * store calls in batches (sv_store_batch_run()) and their provider calls
+ * side by side.  NGX_BUSY as for task_post_store().
+ */
+ngx_int_t ngx_http_smsverify_task_post_send(ngx_http_request_t *r,
+    ngx_http_smsverify_batch_pt run);
 
 
 #endif /* _NGX_HTTP_SMSVERIFY_TASK_H_INCLUDED_ */

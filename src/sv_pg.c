@@ -64,6 +64,7 @@ struct sv_pg_s {
     pthread_mutex_t     lock;           /* slots */
     sv_pg_slot_t       *slots;
     uint64_t            opened;         /* __atomic */
+    uint64_t            trips;          /* __atomic: round trips */
 
     /* the last failed open, under lock */
     unsigned            reconnect_ms;
@@ -526,6 +527,13 @@ sv_pg_opened(sv_pg_t *pg)
 }
 
 
+uint64_t
+sv_pg_round_trips(sv_pg_t *pg)
+{
+    return __atomic_load_n(&pg->trips, __ATOMIC_RELAXED);
+}
+
+
 /* the threads' slots */
 
 /* a thread's exit */
@@ -676,6 +684,42 @@ sv_pg_wait(PGconn *conn, int64_t deadline_ms, int *timed_out)
 
 
 /*
+ * What a statement's result says: OK, or e says why; *lost is set if the
+ * connection cannot serve on (the caller drops it).
+ */
+static sv_pg_rc_t
+sv_pg_result_rc(PGconn *conn, const PGresult *r, sv_pg_err_t *e, int *lost)
+{
+    ExecStatusType  status;
+
+    *lost = 0;
+    status = PQresultStatus(r);
+
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+        sv_pg_err_clear(e);
+        return SV_PG_OK;
+    }
+
+    sv_pg_err_result(e, conn, r);
+
+    if (PQstatus(conn) == CONNECTION_BAD || sv_pg_state_fatal(e)) {
+        *lost = 1;
+        return SV_PG_UNAVAILABLE;
+    }
+
+    if (sv_pg_state_busy(e)) {
+        return SV_PG_UNAVAILABLE;
+    }
+
+    if (sv_pg_state_retry(e)) {
+        return SV_PG_RETRY;
+    }
+
+    return SV_PG_ERROR;
+}
+
+
+/*
  * Waits for the answer to what was sent on the slot's connection.  OK
  * with *res (if asked for); otherwise e says why, and a connection that
  * cannot serve on is dropped.
@@ -683,13 +727,15 @@ sv_pg_wait(PGconn *conn, int64_t deadline_ms, int *timed_out)
 static sv_pg_rc_t
 sv_pg_answer(sv_pg_t *pg, sv_pg_slot_t *s, PGresult **res, sv_pg_err_t *e)
 {
-    int              timed_out;
-    int64_t          deadline;
-    PGresult        *first, *r;
-    ExecStatusType   status;
+    int          timed_out, lost;
+    int64_t      deadline;
+    PGresult    *first, *r;
+    sv_pg_rc_t   rc;
 
     first = NULL;
     deadline = sv_pg_now_ms() + pg->wait_ms;
+
+    __atomic_add_fetch(&pg->trips, 1, __ATOMIC_RELAXED);
 
     for ( ;; ) {
         if (sv_pg_wait(s->conn, deadline, &timed_out) != 0) {
@@ -725,35 +771,19 @@ sv_pg_answer(sv_pg_t *pg, sv_pg_slot_t *s, PGresult **res, sv_pg_err_t *e)
         return SV_PG_ERROR;
     }
 
-    status = PQresultStatus(first);
+    rc = sv_pg_result_rc(s->conn, first, e, &lost);
 
-    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
-        sv_pg_err_clear(e);
-        if (res != NULL) {
-            *res = first;
-        } else {
-            PQclear(first);
-        }
-        return SV_PG_OK;
+    if (rc == SV_PG_OK && res != NULL) {
+        *res = first;
+    } else {
+        PQclear(first);
     }
 
-    sv_pg_err_result(e, s->conn, first);
-    PQclear(first);
-
-    if (PQstatus(s->conn) == CONNECTION_BAD || sv_pg_state_fatal(e)) {
+    if (lost) {
         sv_pg_drop(s);
-        return SV_PG_UNAVAILABLE;
     }
 
-    if (sv_pg_state_busy(e)) {
-        return SV_PG_UNAVAILABLE;
-    }
-
-    if (sv_pg_state_retry(e)) {
-        return SV_PG_RETRY;
-    }
-
-    return SV_PG_ERROR;
+    return rc;
 }
 
 
@@ -1324,6 +1354,384 @@ sv_pg_exec(sv_pg_t *pg, const char *sql, const sv_pg_params_t *p,
     }
 }
 
+
+/* pipelines */
+
+/*
+ * Waits until libpq can give the pipeline's next result without blocking,
+ * sending what is left of the statements meanwhile (the server answers
+ * the first while the last are still on their way: neither side waits
+ * for the other to read); -1 past the deadline or lost.
+ */
+static int
+sv_pg_pipe_wait(PGconn *conn, int64_t deadline_ms, int *timed_out)
+{
+    int            n, flush;
+    int64_t        left;
+    struct pollfd  pfd;
+
+    *timed_out = 0;
+
+    for ( ;; ) {
+        flush = PQflush(conn);
+        if (flush < 0) {
+            return -1;
+        }
+
+        if (!PQisBusy(conn)) {
+            return 0;
+        }
+
+        left = deadline_ms - sv_pg_now_ms();
+        if (left <= 0) {
+            *timed_out = 1;
+            return -1;
+        }
+
+        pfd.fd = PQsocket(conn);
+        pfd.events = POLLIN | (flush ? POLLOUT : 0);
+        pfd.revents = 0;
+
+        if (pfd.fd < 0) {
+            return -1;
+        }
+
+        n = poll(&pfd, 1, left > 60000 ? 60000 : (int) left);
+        if (n < 0 && errno != EINTR) {
+            return -1;
+        }
+
+        if (n > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP))
+            && !PQconsumeInput(conn))
+        {
+            return -1;
+        }
+    }
+}
+
+
+/* a statement of the pipeline, and its sync point if sync; 0, or -1 */
+static int
+sv_pg_pipe_send(sv_pg_slot_t *s, sv_pg_stmt_t *q, int sync)
+{
+    int                    sent;
+    const sv_pg_params_t  *p;
+
+    p = q->p;
+
+    if (q->name[0] != '\0') {
+        sent = PQsendQueryPrepared(s->conn, q->name, p->n, p->values,
+                                   p->lengths, p->formats,
+                                   q->binary ? 1 : 0);
+
+    } else {
+        sent = PQsendQueryParams(s->conn, q->sql, p != NULL ? p->n : 0, NULL,
+                                 p != NULL ? p->values : NULL,
+                                 p != NULL ? p->lengths : NULL,
+                                 p != NULL ? p->formats : NULL,
+                                 q->binary ? 1 : 0);
+    }
+
+    if (!sent) {
+        return -1;
+    }
+
+    return !sync || PQpipelineSync(s->conn) ? 0 : -1;
+}
+
+
+/*
+ * The statements' names on the slot's connection, prepared now where
+ * they were not; those whose parameters overflow fail at once (skip).
+ */
+static sv_pg_rc_t
+sv_pg_pipe_prepare(sv_pg_t *pg, sv_pg_slot_t *s, sv_pg_stmt_t *q, size_t n,
+    sv_pg_err_t *e)
+{
+    size_t      i;
+    sv_pg_rc_t  rc;
+
+    for (i = 0; i < n; i++) {
+        q[i].name[0] = '\0';
+        q[i].skip = 0;
+
+        if (q[i].p != NULL && q[i].p->overflow) {
+            q[i].skip = 1;
+            q[i].rc = SV_PG_ERROR;
+            sv_pg_err_set(&q[i].e, "more than %d parameters",
+                          SV_PG_PARAMS_MAX);
+            continue;
+        }
+
+        if (q[i].p == NULL || !q[i].p->prepared) {
+            continue;
+        }
+
+        if (sv_pg_prepare(pg, s, q[i].sql, q[i].p, q[i].name, &rc, e) < 0) {
+            return rc;
+        }
+    }
+
+    return SV_PG_OK;
+}
+
+
+/*
+ * Reads the answers of the statements sent (up to q + n): each decided at
+ * its sync point, or with one, all at the one after the last; 0, or -1
+ * if the connection cannot serve on (e says why): the statements not
+ * decided then are left UNAVAILABLE.
+ */
+static int
+sv_pg_pipe_read(sv_pg_t *pg, sv_pg_slot_t *s, sv_pg_stmt_t *q, size_t n,
+    int one, sv_pg_err_t *e)
+{
+    int              timed_out, lost, answered;
+    size_t           i, j;
+    int64_t          deadline;
+    PGresult        *r;
+    sv_pg_rc_t       rc;
+    ExecStatusType   status;
+
+    answered = 0;
+    deadline = sv_pg_now_ms() + pg->wait_ms;
+
+    for (i = 0; i < n && q[i].skip; i++) { /* void */ }
+
+    for ( ;; ) {
+        if (sv_pg_pipe_wait(s->conn, deadline, &timed_out) != 0) {
+            if (timed_out) {
+                sv_pg_err_set(e, "no answer from the database within %u ms",
+                              pg->wait_ms);
+            } else {
+                sv_pg_err_conn(e, "connection lost: ", s->conn);
+            }
+            return -1;
+        }
+
+        r = PQgetResult(s->conn);
+
+        if (r == NULL) {
+            if (PQstatus(s->conn) == CONNECTION_BAD) {
+                sv_pg_err_conn(e, "connection lost: ", s->conn);
+                return -1;
+            }
+
+            /* one statement's results end; in one transaction, the next */
+            if (one && answered) {
+                for (i++; i < n && q[i].skip; i++) { /* void */ }
+                answered = 0;
+            }
+            continue;
+        }
+
+        /* each answer gives the next one as long again */
+        deadline = sv_pg_now_ms() + pg->wait_ms;
+        status = PQresultStatus(r);
+
+        if (status == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+
+            if (one) {
+                /* committed, or rolled back */
+                for (j = 0; j < n; j++) {
+                    q[j].decided = 1;
+                }
+                return 0;
+            }
+
+            if (!answered) {
+                q[i].rc = SV_PG_ERROR;
+                sv_pg_err_set(&q[i].e, "no result");
+            }
+
+            q[i].decided = 1;
+            answered = 0;
+
+            for (i++; i < n && q[i].skip; i++) { /* void */ }
+
+            if (i == n) {
+                return 0;
+            }
+            continue;
+        }
+
+        if (answered || i == n) {
+            PQclear(r);
+            continue;
+        }
+
+        answered = 1;
+
+        if (status == PGRES_PIPELINE_ABORTED) {
+            q[i].rc = SV_PG_RETRY;
+            sv_pg_err_set(&q[i].e, "not run: a statement before it in its"
+                          " transaction failed");
+            PQclear(r);
+            continue;
+        }
+
+        rc = sv_pg_result_rc(s->conn, r, &q[i].e, &lost);
+        q[i].rc = rc;
+
+        if (rc == SV_PG_OK) {
+            q[i].res = r;
+        } else {
+            PQclear(r);
+        }
+
+        if (lost) {
+            *e = q[i].e;
+            return -1;
+        }
+    }
+}
+
+
+/*
+ * One transaction whose sync point answered: if a statement failed,
+ * nothing of it was applied, and the others are RETRY.
+ */
+static int
+sv_pg_pipe_undone(sv_pg_stmt_t *q, size_t n)
+{
+    size_t  i;
+    int     failed;
+
+    failed = 0;
+
+    for (i = 0; i < n; i++) {
+        failed |= !q[i].skip && q[i].rc != SV_PG_OK;
+    }
+
+    if (!failed) {
+        return 0;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (!q[i].skip && q[i].rc == SV_PG_OK) {
+            PQclear(q[i].res);
+            q[i].res = NULL;
+            q[i].rc = SV_PG_RETRY;
+            sv_pg_err_set(&q[i].e, "rolled back: another statement of its"
+                          " transaction failed");
+        }
+    }
+
+    return 1;
+}
+
+
+sv_pg_rc_t
+sv_pg_pipeline(sv_pg_t *pg, sv_pg_stmt_t *q, size_t n, int one,
+    sv_pg_err_t *e)
+{
+    int            failed, undone;
+    size_t         i, sent, last;
+    sv_pg_rc_t     rc;
+    sv_pg_slot_t  *s;
+
+    for (i = 0; i < n; i++) {
+        q[i].res = NULL;
+        q[i].decided = 0;
+        q[i].skip = 0;
+        q[i].rc = SV_PG_UNAVAILABLE;
+        sv_pg_err_set(&q[i].e, "not sent");
+    }
+
+    if (n == 0) {
+        sv_pg_err_clear(e);
+        return SV_PG_OK;
+    }
+
+    rc = sv_pg_slot_ready(pg, &s, e);
+
+    if (rc == SV_PG_OK) {
+        rc = sv_pg_pipe_prepare(pg, s, q, n, e);
+    }
+
+    if (rc == SV_PG_OK
+        && (PQsetnonblocking(s->conn, 1) != 0
+            || !PQenterPipelineMode(s->conn)))
+    {
+        rc = sv_pg_send_failed(s, e);
+    }
+
+    if (rc != SV_PG_OK) {
+        for (i = 0; i < n; i++) {
+            if (!q[i].skip) {
+                q[i].rc = rc;
+                q[i].e = *e;
+            }
+        }
+        return rc;
+    }
+
+    __atomic_add_fetch(&pg->trips, 1, __ATOMIC_RELAXED);
+
+    for (last = n; last > 0 && q[last - 1].skip; last--) { /* void */ }
+
+    for (sent = 0; sent < n; sent++) {
+        if (!q[sent].skip
+            && sv_pg_pipe_send(s, &q[sent], !one || sent + 1 == last) != 0)
+        {
+            break;
+        }
+    }
+
+    failed = 0;
+
+    if (sent < n) {
+        /* what was sent before is answered; the rest, the connection's */
+        sv_pg_err_conn(e, "could not send a statement: ", s->conn);
+        failed = 1;
+    }
+
+    undone = 0;
+
+    if (last == 0) {
+        /* nothing to send: every statement failed at once */
+
+    } else if ((one && failed)
+               || sv_pg_pipe_read(pg, s, q, sent, one, e) != 0)
+    {
+        /* in one transaction, one not sent whole: none committed */
+        failed = 1;
+
+    } else {
+        undone = one && sv_pg_pipe_undone(q, n);
+    }
+
+    if (!failed
+        && (!PQexitPipelineMode(s->conn)
+            || PQsetnonblocking(s->conn, 0) != 0))
+    {
+        sv_pg_err_conn(e, "could not leave the pipeline: ", s->conn);
+        failed = 1;
+    }
+
+    if (!failed) {
+        sv_pg_err_clear(e);
+        return undone ? SV_PG_ROLLBACK : SV_PG_OK;
+    }
+
+    /* an answer without its sync point may or may not have committed */
+
+    for (i = 0; i < n; i++) {
+        if (q[i].decided || q[i].skip) {
+            continue;
+        }
+
+        PQclear(q[i].res);
+        q[i].res = NULL;
+        q[i].rc = SV_PG_UNAVAILABLE;
+        q[i].e = *e;
+    }
+
+    sv_pg_drop(s);
+
+    return SV_PG_UNAVAILABLE;
+}
 
 /* transactions */
 

@@ -153,6 +153,57 @@ sv_pg_rc_t sv_pg_exec(sv_pg_t *pg, const char *sql, const sv_pg_params_t *p,
     int binary, PGresult **res, sv_pg_err_t *e);
 
 /*
+ * One statement of a pipeline: sql, p and binary as for sv_pg_exec(); rc,
+ * res (on OK, to PQclear()) and e are its answer.
+ */
+typedef struct {
+    const char             *sql;
+    const sv_pg_params_t   *p;
+    int                     binary;
+
+    sv_pg_rc_t              rc;          /* out */
+    PGresult               *res;         /* out */
+    sv_pg_err_t             e;           /* out */
+
+    /* sv_pg's */
+    char                    name[24];
+    unsigned                skip:1;
+    unsigned                decided:1;
+} sv_pg_stmt_t;
+
+/*
+ * The n statements in one round trip on the calling thread's connection
+ * (libpq's pipeline mode): all sent at once, the answers read in order.
+ *
+ * With one 0, each is followed by a sync point, so that each runs in a
+ * transaction of its own, committed at its sync, and one that fails
+ * fails alone.  A statement is OK once its sync point answered.  One
+ * whose answer or sync did not come (the connection lost, no answer
+ * within the statement timeout and margin since the answer before) is
+ * UNAVAILABLE, and so is every one after it: its outcome is unknown.  A
+ * serialization failure or deadlock is RETRY, rolled back, not run
+ * again here.  Returns OK if every statement was answered (each with its
+ * own rc), else why the pipeline stopped.
+ *
+ * With one 1, they are one transaction, committed at one sync point
+ * after the last: all OK and committed (OK), or, if one failed, none
+ * applied (ROLLBACK: that one has its rc, the others RETRY), or all
+ * UNAVAILABLE if the sync point did not answer (the outcome unknown).
+ *
+ * The statements p asks to be prepared are, first, where they are not
+ * yet (a round trip each, once a connection).
+ */
+sv_pg_rc_t sv_pg_pipeline(sv_pg_t *pg, sv_pg_stmt_t *q, size_t n, int one,
+    sv_pg_err_t *e);
+
+/*
+ * The round trips made so far by every thread: each answer waited for
+ * (a statement, a prepare, a BEGIN or COMMIT), each pipeline one.  Not
+ * the connections' opening.
+ */
+uint64_t sv_pg_round_trips(sv_pg_t *pg);
+
+/*
  * BEGIN at the isolation level, body(t, arg), COMMIT if it returned OK,
  * else ROLLBACK.  A serialization failure or deadlock anywhere (the body's
  * statements or the COMMIT) rolls back and runs the body again, at most

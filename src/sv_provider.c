@@ -1,29 +1,46 @@
 /*
- * Provider dispatch and the process-wide libcurl set-up.
+ * Provider dispatch, many sends side by side, and the process-wide
+ * libcurl set-up.
  */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <curl/curl.h>
 
+#include "sv_clock.h"
 #include "sv_http.h"
 #include "sv_provider_impl.h"
 
 
-typedef int (*sv_provider_send_pt)(const sv_provider_t *p,
-    const sv_sms_t *sms, char *err, size_t errlen);
+typedef int (*sv_provider_build_pt)(const sv_provider_t *p,
+    const sv_sms_t *sms, sv_http_call_t *call, char *err, size_t errlen);
+typedef int (*sv_provider_read_pt)(const sv_provider_t *p,
+    sv_http_call_t *call, char *err, size_t errlen);
 
 typedef struct {
-    const char           *name;
-    sv_provider_send_pt   send;
+    const char            *name;
+    sv_provider_build_pt   build;
+    sv_provider_read_pt    read;            /* NULL: never PENDING */
 } sv_provider_backend_t;
 
 
+static int sv_provider_advance(sv_provider_chain_t *chain,
+    sv_http_call_t *call);
+static void sv_provider_answered(sv_provider_chain_t *chain,
+    sv_http_call_t *call);
+static void sv_provider_send_each(sv_provider_chain_t *const *chains,
+    size_t n);
+
+
 static const sv_provider_backend_t  sv_backends[SV_PROVIDER_NTYPES] = {
-    [SV_PROVIDER_LOG]    = { "log", sv_provider_log_send },
-    [SV_PROVIDER_SENS]   = { "sens", sv_provider_sens_send },
-    [SV_PROVIDER_CAFE24] = { "cafe24", sv_provider_cafe24_send },
+    [SV_PROVIDER_LOG]    = { "log", sv_provider_log_build, NULL },
+    [SV_PROVIDER_SENS]   = { "sens", sv_provider_sens_build,
+                             sv_provider_sens_read },
+    [SV_PROVIDER_CAFE24] = { "cafe24", sv_provider_cafe24_build,
+                             sv_provider_cafe24_read },
 };
 
 
@@ -42,9 +59,34 @@ int
 sv_provider_send(const sv_provider_t *p, const sv_sms_t *sms, char *err,
     size_t errlen)
 {
+    int             rc;
+    sv_http_call_t  call;
+
+    rc = sv_provider_build(p, sms, &call, err, errlen);
+    if (rc != SV_PROVIDER_PENDING) {
+        return rc;
+    }
+
+    call.rc = sv_http_post(call.url, call.headers, call.body, call.len,
+                           call.timeout_ms, &call.resp, call.err,
+                           sizeof(call.err));
+
+    return sv_provider_read(p, &call, err, errlen);
+}
+
+
+int
+sv_provider_build(const sv_provider_t *p, const sv_sms_t *sms,
+    sv_http_call_t *call, char *err, size_t errlen)
+{
     if (errlen > 0) {
         err[0] = '\0';
     }
+
+    call->body = NULL;
+    call->len = 0;
+    call->size = 0;
+    call->headers[0] = NULL;
 
     if (p == NULL || (unsigned) p->type >= SV_PROVIDER_NTYPES) {
         snprintf(err, errlen, "unknown provider");
@@ -63,7 +105,217 @@ sv_provider_send(const sv_provider_t *p, const sv_sms_t *sms, char *err,
         return SV_PROVIDER_SKIPPED;
     }
 
-    return sv_backends[p->type].send(p, sms, err, errlen);
+    call->timeout_ms = p->timeout_ms;
+
+    return sv_backends[p->type].build(p, sms, call, err, errlen);
+}
+
+
+int
+sv_provider_read(const sv_provider_t *p, sv_http_call_t *call, char *err,
+    size_t errlen)
+{
+    const char  *name;
+
+    if (errlen > 0) {
+        err[0] = '\0';
+    }
+
+    /* the body is of no more use, and it holds the code */
+    sv_http_call_wipe(call);
+
+    if (p == NULL || (unsigned) p->type >= SV_PROVIDER_NTYPES
+        || sv_backends[p->type].read == NULL)
+    {
+        snprintf(err, errlen, "unknown provider");
+        return -1;
+    }
+
+    name = sv_backends[p->type].name;
+
+    if (call->rc != 0) {
+        snprintf(err, errlen, "%s: %s", name, call->err);
+        return -1;
+    }
+
+    return sv_backends[p->type].read(p, call, err, errlen);
+}
+
+
+void
+sv_provider_send_all(sv_provider_chain_t *const *chains, size_t n)
+{
+    size_t           i, next, nslots, nfree, size;
+    sv_http_call_t  *slots, **spare, *call, *one[1];
+    sv_http_call_t   alone;
+
+    for (i = 0; i < n; i++) {
+        chains[i]->tried = 0;
+        chains[i]->accepted = -1;
+    }
+
+    nslots = (n < SV_PROVIDER_CALLS_MAX) ? n : SV_PROVIDER_CALLS_MAX;
+
+    if (nslots == 0) {
+        return;
+    }
+
+    /*
+     * Mapped, not malloc()ed: a pool thread's malloc arena would keep the
+     * largest batch's calls (8 KiB of answer each) for good, where the
+     * pages of a mapping go back at its end, and only those touched count.
+     */
+    size = nslots * (sizeof(sv_http_call_t) + sizeof(sv_http_call_t *));
+
+    if (nslots == 1) {
+        /* a batch of one (at low load, most): its call on the stack */
+        slots = &alone;
+        spare = one;
+
+    } else {
+        slots = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+        if (slots == MAP_FAILED) {
+            sv_provider_send_each(chains, n);
+            return;
+        }
+
+        spare = (sv_http_call_t **) (slots + nslots);
+    }
+
+    for (nfree = 0; nfree < nslots; nfree++) {
+        spare[nfree] = &slots[nfree];
+    }
+
+    next = 0;
+
+    for ( ;; ) {
+
+        /* the chains not begun yet, as far as calls are free */
+
+        while (next < n && nfree > 0) {
+            call = spare[--nfree];
+
+            if (!sv_provider_advance(chains[next++], call)) {
+                spare[nfree++] = call;
+            }
+        }
+
+        call = sv_http_next();
+        if (call == NULL) {
+            break;
+        }
+
+        sv_provider_answered(call->data, call);
+
+        /* its chain's next provider at once, on the same call */
+
+        if (!sv_provider_advance(call->data, call)) {
+            spare[nfree++] = call;
+        }
+    }
+
+    if (slots != &alone) {
+        munmap(slots, size);
+    }
+}
+
+
+/*
+ * The chain's next providers until one needs an HTTP call (1: started on
+ * call) or the chain ended (0: accepted, or every provider tried).
+ */
+
+static int
+sv_provider_advance(sv_provider_chain_t *chain, sv_http_call_t *call)
+{
+    int                     rc;
+    size_t                  i;
+    const sv_provider_t    *p;
+    sv_provider_outcome_t  *o;
+
+    while (chain->accepted < 0 && chain->tried < chain->nproviders) {
+        i = chain->tried++;
+        p = &chain->providers[i];
+        o = &chain->outcomes[i];
+
+        chain->start = sv_clock_mono_us();
+
+        rc = sv_provider_build(p, chain->sms, call, o->reason,
+                               sizeof(o->reason));
+
+        if (rc == SV_PROVIDER_PENDING) {
+            call->data = chain;
+
+            if (sv_http_start(call) == 0) {
+                return 1;
+            }
+
+            /* it could not start: a failure of this provider's */
+            rc = sv_provider_read(p, call, o->reason, sizeof(o->reason));
+        }
+
+        o->rc = rc;
+        o->us = sv_clock_mono_us() - chain->start;
+
+        if (rc == SV_PROVIDER_ACCEPTED) {
+            chain->accepted = (int) i;
+        }
+    }
+
+    return 0;
+}
+
+
+/* the answer to the chain's last provider */
+
+static void
+sv_provider_answered(sv_provider_chain_t *chain, sv_http_call_t *call)
+{
+    size_t                  i;
+    sv_provider_outcome_t  *o;
+
+    i = chain->tried - 1;
+    o = &chain->outcomes[i];
+
+    o->rc = sv_provider_read(&chain->providers[i], call, o->reason,
+                             sizeof(o->reason));
+    o->us = sv_clock_mono_us() - chain->start;
+
+    if (o->rc == SV_PROVIDER_ACCEPTED) {
+        chain->accepted = (int) i;
+    }
+}
+
+
+/* without memory for calls side by side: one after the other */
+
+static void
+sv_provider_send_each(sv_provider_chain_t *const *chains, size_t n)
+{
+    size_t                  i, k;
+    sv_provider_chain_t    *chain;
+    sv_provider_outcome_t  *o;
+
+    for (k = 0; k < n; k++) {
+        chain = chains[k];
+
+        for (i = 0; i < chain->nproviders; i++) {
+            o = &chain->outcomes[i];
+
+            chain->start = sv_clock_mono_us();
+            o->rc = sv_provider_send(&chain->providers[i], chain->sms,
+                                     o->reason, sizeof(o->reason));
+            o->us = sv_clock_mono_us() - chain->start;
+            chain->tried = i + 1;
+
+            if (o->rc == SV_PROVIDER_ACCEPTED) {
+                chain->accepted = (int) i;
+                break;
+            }
+        }
+    }
 }
 
 

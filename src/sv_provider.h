@@ -2,13 +2,18 @@
 #define SV_PROVIDER_H
 
 /*
- * SMS providers.  sv_provider_send() runs in a pool thread: it may block
- * for at most the provider's timeout and touches nothing but its
- * arguments and the calling thread's HTTP handle.
+ * SMS providers.  sv_provider_send() and sv_provider_send_all() run in a
+ * pool thread: they may block for at most the providers' timeouts and
+ * touch nothing but their arguments and the calling thread's HTTP
+ * handles.  A send is two halves around its HTTP call: build the request
+ * (sv_provider_build()), read the answer (sv_provider_read()), so that
+ * many sends' calls can be made side by side.
  */
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "sv_http.h"
 
 
 typedef enum {
@@ -82,6 +87,62 @@ int sv_provider_serves(const sv_provider_t *p, const char *e164);
  */
 int sv_provider_send(const sv_provider_t *p, const sv_sms_t *sms,
     char *err, size_t errlen);
+
+/* sv_provider_build(): the request is in the call, to be made */
+#define SV_PROVIDER_PENDING    2
+
+/*
+ * The first half of sv_provider_send(): SV_PROVIDER_PENDING with the
+ * request in call (url, headers, body, timeout: for sv_http_start() or
+ * sv_http_post()), or what sv_provider_send() would say without any HTTP
+ * call (the log provider's ACCEPTED, a SKIPPED, a FAILED before any
+ * request), the reason in err.
+ */
+int sv_provider_build(const sv_provider_t *p, const sv_sms_t *sms,
+    sv_http_call_t *call, char *err, size_t errlen);
+
+/*
+ * The second half, once the call was made (call->rc and call->resp, as
+ * sv_http_next() gives them): SV_PROVIDER_ACCEPTED, or FAILED with the
+ * reason in err.  The call's body is wiped and freed.
+ */
+int sv_provider_read(const sv_provider_t *p, sv_http_call_t *call,
+    char *err, size_t errlen);
+
+
+#define SV_PROVIDER_REASON_SIZE  256
+
+/* what one provider did with a message, and how long it took */
+typedef struct {
+    int                     rc;             /* SV_PROVIDER_* */
+    int64_t                 us;
+    char                    reason[SV_PROVIDER_REASON_SIZE];
+} sv_provider_outcome_t;
+
+/* one message and its providers, tried in order until one accepts it */
+typedef struct {
+    const sv_provider_t    *providers;
+    size_t                  nproviders;
+    const sv_sms_t         *sms;
+    sv_provider_outcome_t  *outcomes;       /* nproviders of them */
+
+    /* the result: providers asked (outcomes filled), the one that took it */
+    size_t                  tried;
+    int                     accepted;       /* index, or -1 */
+
+    int64_t                 start;          /* sv_provider.c's */
+} sv_provider_chain_t;
+
+/* how many HTTP calls sv_provider_send_all() makes side by side at most */
+#define SV_PROVIDER_CALLS_MAX  256
+
+/*
+ * Every chain's providers in order until one accepts, as
+ * sv_provider_send() one after the other would, but the chains side by
+ * side: each chain goes on to its next provider as soon as its call
+ * ended, whatever the others' calls do.  Returns once every chain ended.
+ */
+void sv_provider_send_all(sv_provider_chain_t *const *chains, size_t n);
 
 /* Per-process set-up and tear-down (curl_global_init and cleanup). */
 int sv_provider_init(void);

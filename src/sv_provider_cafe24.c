@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -18,7 +17,7 @@
 #include "sv_phone.h"
 #include "sv_provider_impl.h"
 
-#define SV_CAFE24_URL_SIZE    1024
+#define SV_CAFE24_URL_SIZE    SV_HTTP_URL_SIZE
 /* "070", "1234", "5678" and the like */
 #define SV_CAFE24_PART_SIZE   (SV_CAFE24_GROUP_MAX + 1)
 /* "010-1234-5678" */
@@ -81,17 +80,11 @@ sv_provider_cafe24_check(const sv_provider_t *p, char *err, size_t errlen)
 
 
 int
-sv_provider_cafe24_send(const sv_provider_t *p, const sv_sms_t *sms,
-    char *err, size_t errlen)
+sv_provider_cafe24_build(const sv_provider_t *p, const sv_sms_t *sms,
+    sv_http_call_t *call, char *err, size_t errlen)
 {
-    int                  rc;
     sv_cafe24_form_t     form;
     sv_cafe24_sender_t   sender;
-    sv_http_response_t   resp;
-    char                 url[SV_CAFE24_URL_SIZE];
-    char                 curl_err[CURL_ERROR_SIZE];
-    char                 reason[4 * SV_CAFE24_REASON_MAX + 1];
-    const char          *headers[2];
 
     if (p->url == NULL || p->user_id == NULL || p->secure_key == NULL
         || p->from == NULL)
@@ -101,7 +94,7 @@ sv_provider_cafe24_send(const sv_provider_t *p, const sv_sms_t *sms,
     }
 
     /*
-     * sv_provider_send() skips Cafe24 for a number abroad; a foreign
+     * sv_provider_build() skips Cafe24 for a number abroad; a foreign
      * number's national digits would go to whoever has them in Korea
      */
     if (!sv_provider_serves(p, sms->phone)) {
@@ -109,7 +102,9 @@ sv_provider_cafe24_send(const sv_provider_t *p, const sv_sms_t *sms,
         return -1;
     }
 
-    if (sv_http_url(url, sizeof(url), p->url, "/sms_sender.php") != 0) {
+    if (sv_http_url(call->url, sizeof(call->url), p->url, "/sms_sender.php")
+        != 0)
+    {
         snprintf(err, errlen, "cafe24: url too long");
         return -1;
     }
@@ -125,30 +120,35 @@ sv_provider_cafe24_send(const sv_provider_t *p, const sv_sms_t *sms,
         return -1;
     }
 
-    headers[0] = "Content-Type: application/x-www-form-urlencoded";
-    headers[1] = NULL;
+    /* the form holds the message: sv_provider_read() wipes it */
+    call->body = form.data;
+    call->len = form.len;
+    call->size = form.size;
 
-    rc = sv_http_post(url, headers, form.data, form.len, p->timeout_ms,
-                      &resp, curl_err, sizeof(curl_err));
+    call->headers[0] = "Content-Type: application/x-www-form-urlencoded";
+    call->headers[1] = NULL;
 
-    sv_cafe24_free(&form);
+    return SV_PROVIDER_PENDING;
+}
 
-    if (rc != 0) {
-        snprintf(err, errlen, "cafe24: %s", curl_err);
+
+int
+sv_provider_cafe24_read(const sv_provider_t *p, sv_http_call_t *call,
+    char *err, size_t errlen)
+{
+    char  reason[4 * SV_CAFE24_REASON_MAX + 1];
+
+    if (call->resp.status != 200) {
+        snprintf(err, errlen, "cafe24: HTTP %ld", call->resp.status);
         return -1;
     }
 
-    if (resp.status != 200) {
-        snprintf(err, errlen, "cafe24: HTTP %ld", resp.status);
-        return -1;
-    }
-
-    if (sv_cafe24_accepted(p, &resp)) {
+    if (sv_cafe24_accepted(p, &call->resp)) {
         return 0;
     }
 
-    sv_escape_reason(reason, sizeof(reason), resp.body, resp.len,
-                   SV_CAFE24_REASON_MAX);
+    sv_escape_reason(reason, sizeof(reason), call->resp.body, call->resp.len,
+                     SV_CAFE24_REASON_MAX);
     snprintf(err, errlen, "cafe24 answered \"%s\"", reason);
 
     return -1;

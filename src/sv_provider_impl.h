@@ -9,14 +9,24 @@
 #include "sv_provider.h"
 
 
-int sv_provider_log_send(const sv_provider_t *p, const sv_sms_t *sms,
-    char *err, size_t errlen);
+/*
+ * build: as sv_provider_build(), past its common checks (the call's body
+ * NULL, its headers empty, its timeout the provider's); read: as
+ * sv_provider_read() once an answer came (call->rc 0).
+ */
 
-int sv_provider_sens_send(const sv_provider_t *p, const sv_sms_t *sms,
+int sv_provider_log_build(const sv_provider_t *p, const sv_sms_t *sms,
+    sv_http_call_t *call, char *err, size_t errlen);
+
+int sv_provider_sens_build(const sv_provider_t *p, const sv_sms_t *sms,
+    sv_http_call_t *call, char *err, size_t errlen);
+int sv_provider_sens_read(const sv_provider_t *p, sv_http_call_t *call,
     char *err, size_t errlen);
 int sv_provider_sens_check(const sv_provider_t *p, char *err, size_t errlen);
 
-int sv_provider_cafe24_send(const sv_provider_t *p, const sv_sms_t *sms,
+int sv_provider_cafe24_build(const sv_provider_t *p, const sv_sms_t *sms,
+    sv_http_call_t *call, char *err, size_t errlen);
+int sv_provider_cafe24_read(const sv_provider_t *p, sv_http_call_t *call,
     char *err, size_t errlen);
 int sv_provider_cafe24_check(const sv_provider_t *p, char *err,
     size_t errlen);

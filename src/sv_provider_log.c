@@ -1,6 +1,7 @@
 /*
  * The development provider: hands each message, code included, to the
- * caller's log writer.  It never fails.
+ * caller's log writer while the request is "built": no HTTP call.  It
+ * never fails.
  */
 
 #include <stdio.h>
@@ -16,14 +17,15 @@
 
 
 int
-sv_provider_log_send(const sv_provider_t *p, const sv_sms_t *sms, char *err,
-    size_t errlen)
+sv_provider_log_build(const sv_provider_t *p, const sv_sms_t *sms,
+    sv_http_call_t *call, char *err, size_t errlen)
 {
     int     n;
     size_t  len;
     char    masked[SV_PHONE_MASKED_SIZE];
     char    line[SV_LOG_LINE_SIZE];
 
+    (void) call;
     (void) err;
     (void) errlen;
 

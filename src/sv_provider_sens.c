@@ -13,7 +13,6 @@
 #include <time.h>
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -24,7 +23,8 @@
 #include "sv_provider_impl.h"
 
 #define SV_SENS_PATH_SIZE       256
-#define SV_SENS_URL_SIZE        1024
+/* the call's: what the check accepts the send can hold */
+#define SV_SENS_URL_SIZE        SV_HTTP_URL_SIZE
 /* longest service id or access key taken */
 #define SV_SENS_NAME_MAX        128
 /* base64 of a SHA-256 digest, NUL included */
@@ -33,19 +33,11 @@
 #define SV_SENS_REASON_MAX      100
 
 
-typedef struct {
-    char         stamp[64];
-    char         key[SV_SENS_NAME_MAX + 32];
-    char         sign[SV_SENS_SIGNATURE_SIZE + 32];
-    const char  *list[5];
-} sv_sens_headers_t;
-
-
 static int sv_sens_check_config(const sv_provider_t *p, char *err,
     size_t errlen);
 static int sv_sens_safe(const char *s, const char *extra);
 static int sv_sens_headers(const sv_provider_t *p, const char *path,
-    sv_sens_headers_t *h);
+    sv_http_call_t *call);
 static char *sv_sens_body(const sv_provider_t *p, const sv_sms_t *sms,
     size_t *size);
 static void sv_sens_wipe_content(cJSON *root);
@@ -83,17 +75,12 @@ sv_provider_sens_check(const sv_provider_t *p, char *err, size_t errlen)
 
 
 int
-sv_provider_sens_send(const sv_provider_t *p, const sv_sms_t *sms, char *err,
-    size_t errlen)
+sv_provider_sens_build(const sv_provider_t *p, const sv_sms_t *sms,
+    sv_http_call_t *call, char *err, size_t errlen)
 {
-    int                  rc;
-    char                *body;
-    size_t               size;
-    sv_sens_headers_t    headers;
-    sv_http_response_t   resp;
-    char                 path[SV_SENS_PATH_SIZE];
-    char                 url[SV_SENS_URL_SIZE];
-    char                 curl_err[CURL_ERROR_SIZE];
+    char    *body;
+    size_t   size;
+    char     path[SV_SENS_PATH_SIZE];
 
     if (sv_sens_check_config(p, err, errlen) != 0) {
         return -1;
@@ -107,12 +94,12 @@ sv_provider_sens_send(const sv_provider_t *p, const sv_sms_t *sms, char *err,
     snprintf(path, sizeof(path), "/sms/v2/services/%s/messages",
              p->service_id);
 
-    if (sv_http_url(url, sizeof(url), p->url, path) != 0) {
+    if (sv_http_url(call->url, sizeof(call->url), p->url, path) != 0) {
         snprintf(err, errlen, "sens: url too long");
         return -1;
     }
 
-    if (sv_sens_headers(p, path, &headers) != 0) {
+    if (sv_sens_headers(p, path, call) != 0) {
         snprintf(err, errlen, "sens: cannot compute the signature");
         return -1;
     }
@@ -123,23 +110,26 @@ sv_provider_sens_send(const sv_provider_t *p, const sv_sms_t *sms, char *err,
         return -1;
     }
 
-    rc = sv_http_post(url, headers.list, body, strlen(body), p->timeout_ms,
-                      &resp, curl_err, sizeof(curl_err));
+    /* the body holds the code: sv_provider_read() wipes it */
+    call->body = body;
+    call->size = size;
+    call->len = strlen(body);
 
-    /* the body holds the code */
-    OPENSSL_cleanse(body, size);
-    free(body);
+    return SV_PROVIDER_PENDING;
+}
 
-    if (rc != 0) {
-        snprintf(err, errlen, "sens: %s", curl_err);
-        return -1;
-    }
 
-    if (sv_sens_accepted(&resp)) {
+int
+sv_provider_sens_read(const sv_provider_t *p, sv_http_call_t *call,
+    char *err, size_t errlen)
+{
+    (void) p;
+
+    if (sv_sens_accepted(&call->resp)) {
         return 0;
     }
 
-    sv_sens_failure(&resp, err, errlen);
+    sv_sens_failure(&call->resp, err, errlen);
 
     return -1;
 }
@@ -193,7 +183,7 @@ sv_sens_safe(const char *s, const char *extra)
 
 static int
 sv_sens_headers(const sv_provider_t *p, const char *path,
-    sv_sens_headers_t *h)
+    sv_http_call_t *call)
 {
     char  timestamp[32];
     char  signature[SV_SENS_SIGNATURE_SIZE];
@@ -204,18 +194,20 @@ sv_sens_headers(const sv_provider_t *p, const char *path,
         return -1;
     }
 
-    snprintf(h->stamp, sizeof(h->stamp), "x-ncp-apigw-timestamp: %s",
-             timestamp);
-    snprintf(h->key, sizeof(h->key), "x-ncp-iam-access-key: %s",
-             p->access_key);
-    snprintf(h->sign, sizeof(h->sign), "x-ncp-apigw-signature-v2: %s",
-             signature);
+    /* the access key is at most SV_SENS_NAME_MAX: each line fits */
 
-    h->list[0] = "Content-Type: application/json; charset=utf-8";
-    h->list[1] = h->stamp;
-    h->list[2] = h->key;
-    h->list[3] = h->sign;
-    h->list[4] = NULL;
+    snprintf(call->header[0], SV_HTTP_HEADER_SIZE,
+             "x-ncp-apigw-timestamp: %s", timestamp);
+    snprintf(call->header[1], SV_HTTP_HEADER_SIZE,
+             "x-ncp-iam-access-key: %s", p->access_key);
+    snprintf(call->header[2], SV_HTTP_HEADER_SIZE,
+             "x-ncp-apigw-signature-v2: %s", signature);
+
+    call->headers[0] = "Content-Type: application/json; charset=utf-8";
+    call->headers[1] = call->header[0];
+    call->headers[2] = call->header[1];
+    call->headers[3] = call->header[2];
+    call->headers[4] = NULL;
 
     return 0;
 }

@@ -4,6 +4,7 @@
  */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sv_clock.h"
@@ -807,10 +808,37 @@ sv_store_outbox_backlog(sv_store_t *st, uint64_t *n, char *err,
 
 /* Batches. */
 
+/* the code's life is judged when the confirm runs, however long it queued */
+static void
+sv_store_confirm_stamp(sv_store_confirm_op_t *op)
+{
+    if (op->clock) {
+        op->c->now_ms = sv_clock_ms();
+        op->c->token_expires_ms = op->c->now_ms + op->token_ttl_ms;
+    }
+}
+
+
+void
+sv_store_confirm_op(sv_store_t *st, sv_store_confirm_op_t *op)
+{
+    sv_store_confirm_stamp(op);
+
+    *op->rc = sv_store_confirm(st, op->c, op->err, op->errlen);
+}
+
+
 int
 sv_store_batches(sv_store_t *st)
 {
     return st->ops->batch_begin != NULL && st->ops->batch_end != NULL;
+}
+
+
+int
+sv_store_batches_confirms(sv_store_t *st)
+{
+    return sv_store_batches(st) || st->ops->confirm_batch != NULL;
 }
 
 
@@ -820,11 +848,64 @@ sv_store_ops_alone(sv_store_op_t *ops, size_t n, int all)
     size_t  i;
 
     for (i = 0; i < n; i++) {
+        if (ops[i].done) {
+            continue;
+        }
+
         if (all || ops[i].again) {
             ops[i].again = 0;
             ops[i].run(ops[i].data);
         }
     }
+}
+
+
+/*
+ * The batch's confirms, together where the backend runs them so: those
+ * answered are done.  A phone that does not fit is answered here, as
+ * sv_store_confirm() answers it.
+ */
+static void
+sv_store_confirms_run(sv_store_t *st, sv_store_op_t *ops, size_t n)
+{
+    size_t                   i, k;
+    sv_store_confirm_op_t   *op, **list;
+
+    list = malloc(n * sizeof(sv_store_confirm_op_t *));
+    if (list == NULL) {
+        /* each runs alone then */
+        return;
+    }
+
+    k = 0;
+
+    for (i = 0; i < n; i++) {
+        op = ops[i].confirm;
+
+        if (op == NULL) {
+            continue;
+        }
+
+        ops[i].done = 1;
+
+        if (!sv_phone_fits(op->c->phone, op->err, op->errlen)) {
+            *op->rc = SV_STORE_ERROR;
+            continue;
+        }
+
+        sv_store_confirm_stamp(op);
+        list[k++] = op;
+    }
+
+    if (k == 1) {
+        *list[0]->rc = sv_store_confirm(st, list[0]->c, list[0]->err,
+                                        list[0]->errlen);
+
+    } else if (k > 1) {
+        st->ops->confirm_batch(st, list, k);
+    }
+
+    free(list);
 }
 
 
@@ -836,6 +917,11 @@ sv_store_batch_run(sv_store_t *st, sv_store_op_t *ops, size_t n)
 
     for (i = 0; i < n; i++) {
         ops[i].again = 0;
+        ops[i].done = 0;
+    }
+
+    if (n > 1 && st->ops->confirm_batch != NULL && sv_batch_store == NULL) {
+        sv_store_confirms_run(st, ops, n);
     }
 
     /* a batch of one is a call alone: no transaction around it */
@@ -850,6 +936,10 @@ sv_store_batch_run(sv_store_t *st, sv_store_op_t *ops, size_t n)
     sv_batch_store = st;
 
     for (i = 0; i < n; i++) {
+        if (ops[i].done) {
+            continue;
+        }
+
         sv_batch_full = 0;
         ops[i].run(ops[i].data);
         ops[i].again = sv_batch_full;

@@ -599,18 +599,48 @@ sv_store_rc_t sv_store_outbox_backlog(sv_store_t *st, uint64_t *n,
 
 
 /*
- * Batches (group commit).  One store operation of a batch: run() makes
- * its calls in the pool thread, writing its results where data says;
- * again is the runner's.
+ * A confirm spelled out, for a batch that runs many at once: *rc and err
+ * get what sv_store_confirm(st, c, err, errlen) answers.  With clock set,
+ * c->now_ms is the clock's when it runs and c->token_expires_ms that
+ * plus token_ttl_ms; else c's times are as given.
  */
 typedef struct {
-    void          (*run)(void *data);
-    void           *data;
-    unsigned        again:1;
+    sv_confirm_t   *c;
+    int             clock;
+    int64_t         token_ttl_ms;
+    sv_store_rc_t  *rc;
+    char           *err;
+    size_t          errlen;
+} sv_store_confirm_op_t;
+
+/* The confirm alone. */
+void sv_store_confirm_op(sv_store_t *st, sv_store_confirm_op_t *op);
+
+/*
+ * Batches (group commit).  One store operation of a batch: run() makes
+ * its calls in the pool thread, writing its results where data says.
+ * confirm, if not NULL, says that run() is sv_store_confirm_op() of it:
+ * a backend may then run it with the batch's other confirms instead (the
+ * same answer).  again and done are the runner's.
+ */
+typedef struct {
+    void                   (*run)(void *data);
+    void                    *data;
+    sv_store_confirm_op_t   *confirm;
+    unsigned                 again:1;
+    unsigned                 done:1;
 } sv_store_op_t;
 
 /* 1 if the backend runs a batch as one transaction (LMDB's codes part) */
 int sv_store_batches(sv_store_t *st);
+
+/*
+ * 1 if the backend runs a batch's confirms (ops with confirm) together:
+ * where sv_store_batches(), and PostgreSQL, whose confirms of a batch
+ * share their round trips and commits (one for every guess, one more for
+ * the matches), each answered as alone.
+ */
+int sv_store_batches_confirms(sv_store_t *st);
 
 /*
  * Runs the n operations in this thread, each as if alone, each with its
@@ -622,6 +652,8 @@ int sv_store_batches(sv_store_t *st);
  * alone after it (a full store relieved as a call alone relieves it).
  * A batch of one, or a backend that does not batch, runs each alone.
  * Calls that write the members' part run in their own transactions.
+ * Where the backend batches confirms apart (PostgreSQL), those with
+ * confirm go together first, and the rest run alone.
  */
 void sv_store_batch_run(sv_store_t *st, sv_store_op_t *ops, size_t n);
 

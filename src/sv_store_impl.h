@@ -15,10 +15,11 @@
  * reads_wait_free may be NULL where there is nothing to do (the last:
  * where reads may wait); so may the outbox's four, in a backend without
  * one (sv_store_outbox_take() and the like are ERROR there, and the
- * backlog 0), and batch_begin and batch_end where the backend does not
- * batch.  Between batch_begin and batch_end (commit 1, or 0 to
- * abort), the calls this thread makes share the batch's transaction
- * where they can, each undone alone if it fails.  confirm_read and
+ * backlog 0), batch_begin and batch_end where the backend does not
+ * batch, and confirm_batch where it has no faster way for many confirms
+ * than one after the other.  Between batch_begin and batch_end (commit
+ * 1, or 0 to abort), the calls this thread makes share the batch's
+ * transaction where they can, each undone alone if it fails.  confirm_read and
  * send_read must be NULL where reads may wait: the event loop calls
  * them.  The decisions are sv_rules.h's.
  */
@@ -112,6 +113,14 @@ typedef struct {
     sv_store_rc_t (*batch_begin)(sv_store_t *st, char *err, size_t errlen);
     sv_store_rc_t (*batch_end)(sv_store_t *st, int commit, char *err,
                                size_t errlen);
+
+    /*
+     * NULL where confirms do not go together: the n confirms (n > 1,
+     * each phone checked), each answered as if alone
+     */
+    void          (*confirm_batch)(sv_store_t *st,
+                                   sv_store_confirm_op_t *const *ops,
+                                   size_t n);
 
     /* reads for the event loop: NULL where reads may wait */
     sv_store_rc_t (*confirm_read)(sv_store_t *st, sv_confirm_t *c,

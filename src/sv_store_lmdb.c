@@ -3203,6 +3203,7 @@ static const sv_store_ops_t  sv_lmdb_ops = {
     /* batches */
     sv_lmdb_batch_begin,
     sv_lmdb_batch_end,
+    NULL,                               /* confirm_batch: in the txn */
 
     /* reads for the event loop */
     sv_lmdb_confirm_read,

@@ -14,21 +14,30 @@
  *   - a transaction that locks an existing row (SELECT ... FOR UPDATE:
  *     the token a signup or a reset uses up), decides, writes;
  *
- *   - for a confirm, the cheapest: a read, then one statement that
- *     writes only if the code is still what was read (its hash,
- *     attempts, expiry, purpose), with no transaction around them.  A
- *     racer's write in between makes it change nothing, and the confirm
- *     reads again: every attempt is counted, and of two matches one.
+ *   - for a confirm, the cheapest: one statement that counts a wrong
+ *     guess's attempt on the code as it is when its write comes (the
+ *     database locks the row and sees a racer's committed change), and
+ *     answers the code as it was when the statement began; a match is
+ *     written by a second statement only if the code is still what was
+ *     read (its hash, attempts, expiry, purpose), with no transaction
+ *     around them.  A racer's write in between makes it change nothing,
+ *     and the confirm runs again: every attempt is counted, and of two
+ *     matches one.  The guess's comparison is the database's there
+ *     (bytea <>: hashes keyed with the module's secret, which no
+ *     timing of it gives away); the answers are still sv_rules.h's.
  *
  * Single statements (code_put, session_start, rehash) decide in
  * themselves.  Every statement is constant SQL with parameters; none is
  * built from input.
  *
- * Round trips: a confirm 2 (read, conditional write; 1 for no code or an
- * expired one), a send 5 (BEGIN, the limits' locks, their read, their
- * write, COMMIT; 4 for a refusal), a signup 4 (BEGIN, the token locked,
- * the member with its terms and the token's deletion in one statement,
- * COMMIT) after its check's 1.
+ * Round trips: a confirm 1 (a wrong guess counted, or no code, an
+ * expired one, a taken phone) or 2 (a match or the last attempt: its
+ * write after); a batch's confirms as many for them all
+ * (sv_pg_confirm_batch(): pipelines, one transaction each, one more
+ * round trip where a statement failed); a send 5 (BEGIN, the limits'
+ * locks, their read, their write, COMMIT; 4 for a refusal), a signup 4
+ * (BEGIN, the token locked, the member with its terms and the token's
+ * deletion in one statement, COMMIT) after its check's 1.
  */
 
 #include <errno.h>
@@ -793,15 +802,43 @@ sv_pg_code_put(sv_store_t *st, const char *phone, const uint8_t *code_hash,
     " AND attempts_left = $3::integer AND expires_ms = $4::bigint"          \
     " AND purpose = $5::text"
 
-static const char  sv_pg_confirm_read_sql[] =
-    "SELECT c.code_hash, c.attempts_left, c.expires_ms, c.purpose,"
-    " EXISTS (SELECT 1 FROM smsverify.members WHERE phone = $1::text)"
-    " FROM (VALUES (1)) AS v"
-    " LEFT JOIN smsverify.codes c ON c.phone = $1::text";
+/* SV_HASH_SIZE, as SQL spells it */
+#define SV_PG_HASH_SIZE_TEXT  "32"
 
-static const char  sv_pg_confirm_mismatch_sql[] =
-    "UPDATE smsverify.codes SET attempts_left = $6::integer"
-    SV_PG_CODE_AS_READ;
+typedef char  sv_pg_hash_size_is_32[SV_HASH_SIZE == 32 ? 1 : -1];
+
+/*
+ * A guess ($2) that is wrong, at the time $3, of the phone's code c where
+ * the member m has not its phone taken (sv_rules_guess(),
+ * sv_rules_confirm_taken()): it costs an attempt.  A code whose hash is
+ * not of the module's making is left alone (its confirm is ERROR).
+ */
+#define SV_PG_GUESS_WRONG                                                   \
+    " c.phone = $1::text AND c.code_hash <> $2::bytea"                      \
+    " AND octet_length(c.code_hash) = " SV_PG_HASH_SIZE_TEXT                \
+    " AND c.expires_ms > $3::bigint"                                        \
+    " AND (c.purpose = 'reset' OR NOT m.taken)"
+
+/*
+ * One statement for every guess: a wrong one's attempt counted on the
+ * code as it is when the write comes (d), but for the last attempt, and
+ * the code and the phone's member as the statement began, for the other
+ * answers (no code, expired, taken, a match, the last attempt: the
+ * code's deletion, as a match's, is a second statement, which changes
+ * nothing if the code is no longer as read).  Where a racer changed the
+ * code since it was read and the write did not apply, the confirm runs
+ * again.  No DELETE here: the codes' statement triggers (the counts)
+ * would fire for every guess.
+ */
+static const char  sv_pg_confirm_guess_sql[] =
+    "WITH m AS (SELECT EXISTS (SELECT 1 FROM smsverify.members"
+    "  WHERE phone = $1::text) AS taken),"
+    " d AS (UPDATE smsverify.codes c SET attempts_left = c.attempts_left - 1"
+    "  FROM m WHERE" SV_PG_GUESS_WRONG " AND c.attempts_left > 1"
+    "  RETURNING c.attempts_left, c.purpose)"
+    " SELECT c.code_hash, c.attempts_left, c.expires_ms, c.purpose, m.taken,"
+    " (SELECT attempts_left FROM d), (SELECT purpose FROM d)"
+    " FROM m LEFT JOIN smsverify.codes c ON c.phone = $1::text";
 
 static const char  sv_pg_confirm_burnt_sql[] =
     "DELETE FROM smsverify.codes" SV_PG_CODE_AS_READ;
@@ -814,6 +851,16 @@ static const char  sv_pg_confirm_match_sql[] =
     " SELECT $6::bytea, phone, $7::bigint, 0, purpose FROM c";
 
 
+/* what a guess statement's answer leaves to do */
+typedef enum {
+    SV_GUESS_DONE = 0,          /* the answer is the confirm's */
+    SV_GUESS_MATCH,             /* the match to write, if still as read */
+    SV_GUESS_BURN,              /* the last attempt: the code deleted, ... */
+                                /* ... if still as read */
+    SV_GUESS_AGAIN              /* a racer changed the code: again */
+} sv_guess_e;
+
+
 /* 1 if a code was read (rec), 0 if the phone has none, -1 if bad */
 static int
 sv_confirm_code(const PGresult *res, sv_code_rec_t *rec, int *taken)
@@ -823,11 +870,12 @@ sv_confirm_code(const PGresult *res, sv_code_rec_t *rec, int *taken)
     char     purpose[16];
 
     memset(rec, 0, sizeof(sv_code_rec_t));
-    *taken = sv_store_pg_bool(res, 0, 4);
 
-    if (PQntuples(res) != 1) {
+    if (PQntuples(res) != 1 || PQnfields(res) != 7) {
         return -1;
     }
+
+    *taken = sv_store_pg_bool(res, 0, 4);
 
     if (sv_pg_null(res, 0)) {
         return 0;
@@ -850,115 +898,193 @@ sv_confirm_code(const PGresult *res, sv_code_rec_t *rec, int *taken)
 }
 
 
-/*
- * The write a guess's verdict asks for, if the code is still as read:
- * *done 1 if it was, 0 if a racer changed it first.
- */
-static sv_store_rc_t
-sv_confirm_write(sv_store_t *st, sv_confirm_t *c, const sv_code_rec_t *old,
-    const sv_code_rec_t *rec, sv_store_rc_t verdict, int *done, char *err,
-    size_t errlen)
+/* the purpose at col: 0, or -1 if it is not one */
+static int
+sv_confirm_purpose(const PGresult *res, int col, sv_purpose_t *purpose)
 {
-    uint8_t          token_hash[SV_HASH_SIZE];
-    PGresult        *res;
-    const char      *sql;
-    sv_store_rc_t    rc;
-    sv_pg_params_t   p;
+    char  text[16];
 
-    sv_store_pg_params(&p);
-    sv_pg_param_text(&p, c->phone);
-    sv_pg_param_bytes(&p, old->hash, SV_HASH_SIZE);
-    sv_pg_param_int64(&p, old->attempts_left);
-    sv_pg_param_int64(&p, old->expires_ms);
-    sv_pg_param_text(&p, sv_store_pg_purpose_text(old->purpose));
-
-    switch (verdict) {
-
-    case SV_STORE_MISMATCH:
-        sv_pg_param_int64(&p, rec->attempts_left);
-        sql = sv_pg_confirm_mismatch_sql;
-        break;
-
-    case SV_STORE_BURNT:
-        sql = sv_pg_confirm_burnt_sql;
-        break;
-
-    default: /* SV_STORE_OK */
-        if (c->token_new(c->token_data, token_hash) != 0) {
-            snprintf(err, errlen, "no verification token could be drawn");
-            return SV_STORE_ERROR;
-        }
-
-        sv_pg_param_bytes(&p, token_hash, SV_HASH_SIZE);
-        sv_pg_param_int64(&p, c->token_expires_ms);
-        sql = sv_pg_confirm_match_sql;
-        break;
+    if (sv_store_pg_text(res, 0, col, text, sizeof(text)) != 0) {
+        return -1;
     }
 
-    rc = sv_store_pg_once(st, sql, &p, &res, err, errlen);
-
-    if (rc == SV_STORE_OK) {
-        *done = sv_store_pg_changed(res) == 1;
-        PQclear(res);
-    }
-
-    return rc;
+    return sv_store_pg_purpose(text, purpose);
 }
 
 
-/* One read and, if the guess changes the code, one write. */
+/*
+ * The guess statement's answer for c: the confirm's answer in *rc (DONE),
+ * or the code as read in *old for a match to write, or AGAIN.
+ */
+static sv_guess_e
+sv_confirm_guessed(const PGresult *res, sv_confirm_t *c, sv_code_rec_t *old,
+    sv_store_rc_t *rc, char *err, size_t errlen)
+{
+    int            found, taken;
+    int64_t        v;
+    sv_code_rec_t  rec;
+
+    found = sv_confirm_code(res, &rec, &taken);
+
+    if (found < 0) {
+        *rc = sv_pg_bad_row("codes", err, errlen);
+        return SV_GUESS_DONE;
+    }
+
+    /* a wrong guess, counted: what the write found is the answer */
+
+    if (!sv_pg_null(res, 5)) {
+        if (sv_pg_int_in(res, 0, 5, 1, UINT32_MAX, &v) != 0
+            || sv_confirm_purpose(res, 6, &c->purpose) != 0)
+        {
+            *rc = sv_pg_bad_row("codes", err, errlen);
+            return SV_GUESS_DONE;
+        }
+
+        c->attempts_left = (unsigned) v;
+        *rc = SV_STORE_MISMATCH;
+        return SV_GUESS_DONE;
+    }
+
+    /* nothing written: the code as the statement began decides */
+
+    if (sv_rules_confirm_taken(found ? &rec : NULL, taken)) {
+        *rc = SV_STORE_PHONE_TAKEN;
+        return SV_GUESS_DONE;
+    }
+
+    if (!found) {
+        *rc = SV_STORE_NO_CODE;
+        return SV_GUESS_DONE;
+    }
+
+    *old = rec;
+    c->purpose = rec.purpose;
+
+    switch (sv_rules_guess(&rec, c->guess_hash, c->now_ms)) {
+
+    case SV_STORE_EXPIRED:
+        *rc = SV_STORE_EXPIRED;
+        return SV_GUESS_DONE;
+
+    case SV_STORE_OK:
+        return SV_GUESS_MATCH;
+
+    case SV_STORE_BURNT:
+        return SV_GUESS_BURN;
+
+    default:
+        /* wrong, but the code was no longer as read when the write came */
+        return SV_GUESS_AGAIN;
+    }
+}
+
+
+static void
+sv_confirm_guess_params(sv_pg_params_t *p, const sv_confirm_t *c)
+{
+    sv_store_pg_params(p);
+    sv_pg_param_text(p, c->phone);
+    sv_pg_param_bytes(p, c->guess_hash, SV_HASH_SIZE);
+    sv_pg_param_int64(p, c->now_ms);
+}
+
+
+/*
+ * The write a match or the last attempt asks for, if the code is still
+ * as read (old): the match's token drawn now, on a match only.  ERROR if
+ * none could be drawn.
+ */
+static sv_store_rc_t
+sv_confirm_write_params(sv_pg_params_t *p, sv_confirm_t *c,
+    const sv_code_rec_t *old, int burn, uint8_t *token_hash, char *err,
+    size_t errlen)
+{
+    if (!burn && c->token_new(c->token_data, token_hash) != 0) {
+        snprintf(err, errlen, "no verification token could be drawn");
+        return SV_STORE_ERROR;
+    }
+
+    sv_store_pg_params(p);
+    sv_pg_param_text(p, c->phone);
+    sv_pg_param_bytes(p, old->hash, SV_HASH_SIZE);
+    sv_pg_param_int64(p, old->attempts_left);
+    sv_pg_param_int64(p, old->expires_ms);
+    sv_pg_param_text(p, sv_store_pg_purpose_text(old->purpose));
+
+    if (!burn) {
+        sv_pg_param_bytes(p, token_hash, SV_HASH_SIZE);
+        sv_pg_param_int64(p, c->token_expires_ms);
+    }
+
+    return SV_STORE_OK;
+}
+
+
+/* the answer of a write that applied */
+static sv_store_rc_t
+sv_confirm_written(sv_confirm_t *c, int burn)
+{
+    if (burn) {
+        c->attempts_left = 0;
+        return SV_STORE_BURNT;
+    }
+
+    return SV_STORE_OK;
+}
+
+
+/* One guess statement and, for a match or the last attempt, its write. */
 static sv_store_rc_t
 sv_confirm_round(sv_store_t *st, sv_confirm_t *c, int *done, char *err,
     size_t errlen)
 {
-    int              found, taken;
+    uint8_t          token_hash[SV_HASH_SIZE];
     PGresult        *res;
-    sv_code_rec_t    old, rec;
-    sv_store_rc_t    rc, verdict;
+    sv_guess_e       g;
+    sv_code_rec_t    old;
+    sv_store_rc_t    rc;
     sv_pg_params_t   p;
 
     *done = 1;
 
-    sv_store_pg_params(&p);
-    sv_pg_param_text(&p, c->phone);
+    sv_confirm_guess_params(&p, c);
 
-    rc = sv_store_pg_once(st, sv_pg_confirm_read_sql, &p, &res, err, errlen);
+    rc = sv_store_pg_once(st, sv_pg_confirm_guess_sql, &p, &res, err,
+                          errlen);
     if (rc != SV_STORE_OK) {
         return rc;
     }
 
-    found = sv_confirm_code(res, &rec, &taken);
+    g = sv_confirm_guessed(res, c, &old, &rc, err, errlen);
     PQclear(res);
 
-    if (found < 0) {
-        return sv_pg_bad_row("codes", err, errlen);
+    if (g == SV_GUESS_DONE) {
+        return rc;
     }
 
-    if (sv_rules_confirm_taken(found ? &rec : NULL, taken)) {
-        return SV_STORE_PHONE_TAKEN;
+    if (g == SV_GUESS_AGAIN) {
+        *done = 0;
+        return SV_STORE_ERROR;
     }
 
-    if (!found) {
-        return SV_STORE_NO_CODE;
+    rc = sv_confirm_write_params(&p, c, &old, g == SV_GUESS_BURN, token_hash,
+                                 err, errlen);
+    if (rc != SV_STORE_OK) {
+        return rc;
     }
 
-    old = rec;
-    c->purpose = rec.purpose;
-    verdict = sv_rules_guess(&rec, c->guess_hash, c->now_ms);
-
-    if (verdict == SV_STORE_MISMATCH) {
-        c->attempts_left = rec.attempts_left;
-
-    } else if (verdict == SV_STORE_BURNT) {
-        c->attempts_left = 0;
-
-    } else if (verdict != SV_STORE_OK) {
-        return verdict;
+    rc = sv_store_pg_once(st, g == SV_GUESS_BURN ? sv_pg_confirm_burnt_sql
+                                                 : sv_pg_confirm_match_sql,
+                          &p, &res, err, errlen);
+    if (rc != SV_STORE_OK) {
+        return rc;
     }
 
-    rc = sv_confirm_write(st, c, &old, &rec, verdict, done, err, errlen);
+    *done = sv_store_pg_changed(res) == 1;
+    PQclear(res);
 
-    return rc == SV_STORE_OK ? verdict : rc;
+    return sv_confirm_written(c, g == SV_GUESS_BURN);
 }
 
 
@@ -981,6 +1107,202 @@ sv_pg_confirm(sv_store_t *st, sv_confirm_t *c, char *err, size_t errlen)
              SV_PG_CONFIRM_ROUNDS);
 
     return SV_STORE_ERROR;
+}
+
+
+/*
+ * A batch's confirms: each one's round as sv_confirm_round() makes it,
+ * the guesses of all in one pipeline, the writes of the matches and last
+ * attempts in a second.
+ * Each pipeline is one transaction (one commit, one answer for all); if
+ * a statement of it fails, nothing of it is applied, and it runs again
+ * with each statement a transaction of its own, so that the failure is
+ * that one's alone.  The guesses go in the order of their phones: two
+ * nodes' batches lock the codes they have in common in the same order,
+ * and never wait for each other in a circle.  A confirm whose code a
+ * racer changed, or whose statement met a serialization failure, runs
+ * again alone.
+ */
+typedef struct {
+    sv_store_confirm_op_t  *op;
+    sv_pg_params_t          p;
+    sv_code_rec_t           old;
+    uint8_t                 token_hash[SV_HASH_SIZE];
+    size_t                  stmt;       /* the i-th statement's confirm */
+    int                     burn;
+    int                     again;
+} sv_confirm_item_t;
+
+
+/* qsort() has no argument for it: the batch this thread sorts */
+static __thread sv_store_confirm_op_t *const  *sv_confirm_sorting;
+
+static int
+sv_confirm_by_phone(const void *a, const void *b)
+{
+    int            d;
+    const size_t  *i = a, *j = b;
+
+    d = strcmp(sv_confirm_sorting[*i]->c->phone,
+               sv_confirm_sorting[*j]->c->phone);
+
+    return d != 0 ? d : (*i > *j) - (*i < *j);
+}
+
+
+/* in one transaction if all go, else each alone: one more round trip */
+static void
+sv_confirm_pipe(sv_store_t *st, sv_pg_stmt_t *q, size_t n)
+{
+    sv_pg_err_t  e;
+
+    if (sv_pg_pipeline(sv_store_pg(st), q, n, 1, &e) == SV_PG_ROLLBACK) {
+        (void) sv_pg_pipeline(sv_store_pg(st), q, n, 0, &e);
+    }
+}
+
+
+/* what a statement of the pipeline answered, for its confirm */
+static sv_guess_e
+sv_confirm_piped(sv_pg_stmt_t *q, sv_confirm_item_t *it, int match)
+{
+    sv_guess_e              g;
+    sv_store_rc_t           rc;
+    sv_store_confirm_op_t  *op;
+
+    op = it->op;
+
+    if (q->rc == SV_PG_RETRY) {
+        return SV_GUESS_AGAIN;
+    }
+
+    if (q->rc != SV_PG_OK) {
+        *op->rc = sv_store_pg_rc(q->rc, &q->e, op->err, op->errlen);
+        return SV_GUESS_DONE;
+    }
+
+    if (match) {
+        g = sv_store_pg_changed(q->res) == 1 ? SV_GUESS_DONE : SV_GUESS_AGAIN;
+        *op->rc = sv_confirm_written(op->c, it->burn);
+
+    } else {
+        g = sv_confirm_guessed(q->res, op->c, &it->old, &rc, op->err,
+                               op->errlen);
+        *op->rc = rc;
+    }
+
+    PQclear(q->res);
+    q->res = NULL;
+
+    return g;
+}
+
+
+static void
+sv_pg_confirm_batch(sv_store_t *st, sv_store_confirm_op_t *const *ops,
+    size_t n)
+{
+    size_t              i, k, *order;
+    sv_guess_e          g;
+    sv_pg_stmt_t       *q;
+    sv_confirm_item_t  *it, *x;
+
+    q = calloc(n, sizeof(sv_pg_stmt_t));
+    it = calloc(n, sizeof(sv_confirm_item_t));
+    order = calloc(n, sizeof(size_t));
+
+    if (q == NULL || it == NULL || order == NULL) {
+        free(q);
+        free(it);
+        free(order);
+
+        for (i = 0; i < n; i++) {
+            *ops[i]->rc = sv_pg_confirm(st, ops[i]->c, ops[i]->err,
+                                        ops[i]->errlen);
+        }
+        return;
+    }
+
+    /* every guess, in the order of their phones */
+
+    for (i = 0; i < n; i++) {
+        order[i] = i;
+    }
+
+    sv_confirm_sorting = ops;
+    qsort(order, n, sizeof(size_t), sv_confirm_by_phone);
+
+    for (k = 0; k < n; k++) {
+        x = &it[order[k]];
+        x->op = ops[order[k]];
+        sv_confirm_guess_params(&x->p, x->op->c);
+        q[k].sql = sv_pg_confirm_guess_sql;
+        q[k].p = &x->p;
+        it[k].stmt = order[k];
+    }
+
+    sv_confirm_pipe(st, q, n);
+
+    /* the matches' writes, in the same order */
+
+    k = 0;
+
+    for (i = 0; i < n; i++) {
+        x = &it[it[i].stmt];
+        g = sv_confirm_piped(&q[i], x, 0);
+
+        if (g == SV_GUESS_AGAIN) {
+            x->again = 1;
+            continue;
+        }
+
+        if (g == SV_GUESS_DONE) {
+            continue;
+        }
+
+        x->burn = g == SV_GUESS_BURN;
+
+        if (sv_confirm_write_params(&x->p, x->op->c, &x->old, x->burn,
+                                    x->token_hash, x->op->err,
+                                    x->op->errlen)
+            != SV_STORE_OK)
+        {
+            *x->op->rc = SV_STORE_ERROR;
+            continue;
+        }
+
+        /* q[k] and it[k].stmt, k <= i, are read already */
+
+        it[k].stmt = it[i].stmt;
+        memset(&q[k], 0, sizeof(sv_pg_stmt_t));
+        q[k].sql = x->burn ? sv_pg_confirm_burnt_sql
+                           : sv_pg_confirm_match_sql;
+        q[k].p = &x->p;
+        k++;
+    }
+
+    if (k > 0) {
+        sv_confirm_pipe(st, q, k);
+
+        for (i = 0; i < k; i++) {
+            x = &it[it[i].stmt];
+
+            if (sv_confirm_piped(&q[i], x, 1) == SV_GUESS_AGAIN) {
+                x->again = 1;
+            }
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        if (it[i].again) {
+            *it[i].op->rc = sv_pg_confirm(st, it[i].op->c, it[i].op->err,
+                                          it[i].op->errlen);
+        }
+    }
+
+    free(q);
+    free(it);
+    free(order);
 }
 
 
@@ -2100,9 +2422,10 @@ static const sv_store_ops_t  sv_pg_ops = {
     sv_store_pg_outbox_failed,
     sv_store_pg_outbox_backlog,
 
-    /* batches: each call its own transaction, as alone */
+    /* batches: each call its own transaction, as alone; confirms piped */
     NULL,
     NULL,
+    sv_pg_confirm_batch,
 
     NULL,                               /* confirm_read: reads wait */
     NULL                                /* send_read */

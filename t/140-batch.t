@@ -1,15 +1,19 @@
 # Batches of store work (group commit): while one batch of a worker's is
 # in the pool, the store operations of further requests (confirm here)
 # queue in the worker, up to smsverify_batch_queue, and go together as
-# the next batch, one LMDB write transaction.
+# the next batch: one LMDB write transaction, or on PostgreSQL one
+# pipeline (each confirm its own transaction, all in one round trip: the
+# round trips are counted in t/unit/test_store_pg.c).
 #
 # A batch is held in the pool by another process holding the codes'
-# write lock (mdb_load waiting for its records, as in t/091-crash.t):
-# the first confirm's batch waits for the lock, the next ones queue.
-# LMDB counts commits that wrote ("Last transaction ID" of mdb_stat -e):
-# that the queued ones are one batch is read there.  Every confirm here
-# is for a phone with a pending code: one without is answered on the
-# event loop (t/141-loop-reads.t) and never reaches a batch.
+# write lock: on LMDB mdb_load waiting for its records, as in
+# t/091-crash.t; on PostgreSQL psql in a transaction that locked the
+# codes' table in SHARE mode (reads go on, writes wait).  The first
+# confirm's batch waits for the lock, the next ones queue.  LMDB counts
+# commits that wrote ("Last transaction ID" of mdb_stat -e): that the
+# queued ones are one batch is read there.  Every confirm here is for a
+# phone with a pending code: one without is answered on the event loop
+# (t/141-loop-reads.t) and never reaches a batch.
 
 use Test::Nginx::Socket 'no_plan';
 use lib 't/inc';
@@ -26,6 +30,10 @@ our $Answers = File::Temp::tempdir(CLEANUP => 1);
 
 # valgrind slows nginx down
 our $Slack = $ENV{TEST_NGINX_USE_VALGRIND} ? 10 : 1;
+
+# the pauses while a batch is held: on PostgreSQL the held statement
+# gives up after the statement timeout (5 s), so they stay shorter
+our $HoldSlack = sv_store_is_pg() && $Slack > 3 ? 3 : $Slack;
 
 {
 package SmsVerify;
@@ -78,12 +86,14 @@ sub confirm_to_leave {
 # waits for what() to be true, up to $secs (times the slack)
 sub wait_until { sv_wait_until($_[0], $_[1] * $main::Slack) }
 
-sub settle { Time::HiRes::sleep(0.4 * $main::Slack) }
+sub settle { Time::HiRes::sleep(0.4 * $main::HoldSlack) }
 
 # mdb_load holding the codes' write lock: it waits for its records inside
-# its write transaction until the pipe gives them or closes
+# its write transaction until the pipe gives them or closes; on
+# PostgreSQL psql, whose records are SQL
 sub hold_codes {
     my $db = shift // 'never_committed';
+    return hold_codes_pg() if sv_store_is_pg();
     my $dir = sv_store_env('codes');
     pipe(my $from, my $to) or die "pipe: $!";
     my $pid = fork // die "fork: $!";
@@ -100,10 +110,34 @@ sub hold_codes {
     return { pid => $pid, pipe => $to };
 }
 
+sub hold_codes_pg {
+    my $bin = ($ENV{SV_PG_BIN} // '/usr/lib/postgresql/15/bin') . '/psql';
+    $bin = 'psql' if !-x $bin;
+    pipe(my $from, my $to) or die "pipe: $!";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        close $to;
+        open STDIN, '<&', $from or POSIX::_exit(126);
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>', '/dev/null';
+        exec($bin, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d',
+             $SmsVerify::Flow::PgUri) or POSIX::_exit(127);
+    }
+    close $from;
+    syswrite $to, "BEGIN;\nLOCK TABLE smsverify.codes IN SHARE MODE;\n";
+    wait_until(sub {
+        sv_psql(q{SELECT count(*) FROM pg_locks l
+                  JOIN pg_class c ON c.oid = l.relation
+                  WHERE c.relname = 'codes' AND l.mode = 'ShareLock'
+                  AND l.granted})->[0][0] > 0 }, 10)
+        or die "psql did not lock smsverify.codes";
+    return { pid => $pid, pipe => $to, pg => 1 };
+}
+
 # the holder commits what it was given (its records, then the end)
 sub release {
     my ($h, $records) = @_;
-    syswrite $h->{pipe}, $records // '';
+    syswrite $h->{pipe}, ($records // '') . ($h->{pg} ? "\nCOMMIT;\n" : '');
     close $h->{pipe};
     waitpid $h->{pid}, 0;
     return $? >> 8;
@@ -199,9 +233,8 @@ qr/\[emerg\] .*"smsverify_batch_queue" directive is duplicate in \S+nginx\.conf:
 === TEST 4: a batch with one failing operation: only that request fails, the others' writes stay
 Three confirms queue behind a confirm waiting for the write lock; while
 the lock is held, a corrupt code record is written for one of them.  The
-three go as one batch, one commit: a match, a mismatch, and a 500 for the
-corrupt record alone.
---- lmdb_only: batches are the LMDB store's (held by its write lock)
+three go as one batch, one commit (PostgreSQL: one pipeline): a match, a
+mismatch, and a 500 for the corrupt record alone.
 --- request
 GET /status
 --- log_level: info
@@ -218,9 +251,12 @@ my @kids = (confirm_in_child('010-7101-0001', $code{'010-7101-0001'}),
 settle();
 is(scalar(grep { waitpid($_->[0], POSIX::WNOHANG()) == 0 } $first, @kids), 4,
    'the four wait');
-my $before = txnid();
+my $before = sv_store_is_pg() ? 0 : txnid();
 # the holder replaces a code's record with one no code has: 3 bytes
-is(release($h, " +821071010002\n abc\nDATA=END\n"), 0, 'the holder commits');
+is(release($h, sv_store_is_pg()
+    ? "UPDATE smsverify.codes SET code_hash = 'abc'"
+      . " WHERE phone = '+821071010002';"
+    : " +821071010002\n abc\nDATA=END\n"), 0, 'the holder commits');
 my $a = answer_of($first);
 my @a = map { answer_of($_) } @kids;
 is($a->{status}, 400, 'the first: a mismatch (a batch of one)');
@@ -231,8 +267,10 @@ is($a[1]{status}, 500, 'the corrupt record: 500');
 like($a[1]{body}, qr/"error":"INTERNAL"/, 'INTERNAL');
 is($a[2]{status}, 400, 'the wrong code: a mismatch');
 is($a[2]{json}{attemptsLeft}, 4, 'one attempt counted');
+# LMDB: one commit for the batch (PostgreSQL: its round trip, unit-tested)
 is(txnid(), $before + 3,
-   'the holder\'s commit, the first\'s and one for the batch');
+   'the holder\'s commit, the first\'s and one for the batch')
+    if !sv_store_is_pg();
 # what the batch wrote is in the store
 my $res = sv_request(POST => '/confirm', { phoneNumber => '010-7101-0003',
     verificationNumber => wrong($code{'010-7101-0003'}) });
@@ -244,7 +282,9 @@ $res = sv_request(POST => '/confirm', { phoneNumber => '010-7101-0001',
     verificationNumber => $code{'010-7101-0001'} });
 like($res->{body}, qr/"error":"NO_PENDING_CODE"/, 'the matched code is gone');
 --- error_log eval
-[qr/corrupt record in .codes./]
+[SmsVerify::Flow::sv_store_is_pg()
+ ? qr/a row of smsverify\.codes that is not of this module's making/
+ : qr/corrupt record in .codes./]
 --- no_error_log eval
 [qr/exited on signal/, qr/\[(?:alert|crit|emerg)\]/]
 
@@ -254,7 +294,6 @@ like($res->{body}, qr/"error":"NO_PENDING_CODE"/, 'the matched code is gone');
 smsverify_batch_queue 3: behind the batch in the pool, three wait; the
 fourth and fifth are refused at once, the three answered once the lock is
 free.
---- lmdb_only: batches are the LMDB store's (held by its write lock)
 --- request
 GET /status
 --- log_level: info
@@ -268,7 +307,7 @@ settle();
 my @kids;
 for my $i (1 .. 5) {
     push @kids, confirm_in_child('010-7102-0001', wrong($code));
-    Time::HiRes::sleep(0.15 * $main::Slack);
+    Time::HiRes::sleep(0.15 * $main::HoldSlack);
 }
 ok(wait_until(sub { !grep { !-e $_->[1] } @kids[3, 4] }, 5),
    'the two that did not fit are answered while the lock is held');
@@ -293,7 +332,6 @@ is($res->{status}, 200, 'the refused ones counted nothing: the code confirms');
 === TEST 6: clients that go away while their confirm is in the batch, and while it is queued
 The operation still runs (its guess is counted), nothing is answered to a
 closed connection, and nothing else is disturbed.
---- lmdb_only: batches are the LMDB store's (held by its write lock)
 --- request
 GET /status
 --- log_level: info
@@ -332,7 +370,6 @@ is(scalar(sv_log_grep(qr/closed keepalive connection/)), 0,
 === TEST 7: a reload with batches in flight: every request answered, no socket left
 --- request
 GET /status
---- lmdb_only: batches are the LMDB store's (held by its write lock)
 --- log_level: info
 --- timeout: 120
 --- flow
@@ -362,7 +399,6 @@ is(scalar(sv_log_grep(qr/gracefully shutting down/)), 1,
 
 === TEST 8: a graceful stop (QUIT) with batches in flight: every client answered, then nginx exits
 The last block: it stops nginx itself.
---- lmdb_only: batches are the LMDB store's (held by its write lock)
 --- request
 GET /status
 --- log_level: info

@@ -1420,6 +1420,333 @@ test_skipped(void **state)
 }
 
 
+/*
+ * A pipeline: every statement answers for itself, in order, in one
+ * round trip: those that fail (an error, a constraint, too many
+ * parameters) fail alone, the others commit.
+ */
+static void
+test_pipeline_each_alone(void **state)
+{
+    int              i;
+    sv_pg_t         *pg;
+    uint64_t         t;
+    sv_pg_err_t      e;
+    sv_pg_stmt_t     q[7];
+    sv_pg_params_t   p[7];
+
+    (void) state;
+
+    admin("DROP TABLE IF EXISTS public.sv_test_pipe");
+    admin("CREATE TABLE public.sv_test_pipe (id int PRIMARY KEY)");
+
+    pg = pg_new(0, 0, 0);
+    (void) backend_pid(pg);             /* connected: the schema checked */
+
+    for (i = 0; i < 2; i++) {
+        memset(q, 0, sizeof(q));
+
+        sv_pg_params_init(&p[0]);
+        sv_pg_param_int64(&p[0], 10 * i + 1);
+        sv_pg_params_prepared(&p[0]);
+        q[0].sql = "INSERT INTO public.sv_test_pipe VALUES ($1::int)";
+        q[0].p = &p[0];
+
+        q[1].sql = "SELECT 1 / 0";
+
+        sv_pg_params_init(&p[2]);
+        sv_pg_param_int64(&p[2], 10 * i + 2);
+        sv_pg_params_prepared(&p[2]);
+        q[2].sql = q[0].sql;
+        q[2].p = &p[2];
+
+        sv_pg_params_init(&p[3]);
+        sv_pg_param_int64(&p[3], 10 * i + 1);
+        q[3].sql = q[0].sql;
+        q[3].p = &p[3];
+
+        sv_pg_params_init(&p[4]);
+        while (!p[4].overflow) {
+            sv_pg_param_int64(&p[4], 1);
+        }
+        q[4].sql = "SELECT 1";
+        q[4].p = &p[4];
+
+        sv_pg_params_init(&p[5]);
+        sv_pg_param_int64(&p[5], 41);
+        sv_pg_params_prepared(&p[5]);
+        q[5].sql = "SELECT $1::bigint + 1";
+        q[5].p = &p[5];
+
+        q[6].sql = "SELECT count(*) FROM public.sv_test_pipe";
+
+        t = sv_pg_round_trips(pg);
+        assert_int_equal(sv_pg_pipeline(pg, q, 7, 0, &e), SV_PG_OK);
+
+        /* the first time, each of the two prepared texts is prepared */
+        assert_int_equal(sv_pg_round_trips(pg) - t, i == 0 ? 3 : 1);
+
+        assert_int_equal(q[0].rc, SV_PG_OK);
+        assert_int_equal(q[1].rc, SV_PG_ERROR);
+        assert_string_equal(q[1].e.sqlstate, "22012");
+        assert_null(q[1].res);
+        assert_int_equal(q[2].rc, SV_PG_OK);
+        assert_int_equal(q[3].rc, SV_PG_ERROR);
+        assert_string_equal(q[3].e.sqlstate, "23505");
+        assert_string_equal(q[3].e.constraint, "sv_test_pipe_pkey");
+        assert_int_equal(q[4].rc, SV_PG_ERROR);
+        assert_non_null(strstr(q[4].e.text, "parameters"));
+        assert_int_equal(q[5].rc, SV_PG_OK);
+        assert_string_equal(PQgetvalue(q[5].res, 0, 0), "42");
+        assert_int_equal(q[6].rc, SV_PG_OK);
+        assert_string_equal(PQgetvalue(q[6].res, 0, 0), i == 0 ? "2" : "4");
+
+        PQclear(q[0].res);
+        PQclear(q[2].res);
+        PQclear(q[5].res);
+        PQclear(q[6].res);
+    }
+
+    assert_int_equal(admin_long("SELECT count(*) FROM public.sv_test_pipe",
+                                NULL), 4);
+
+    /* and the connection serves on, out of the pipeline */
+    assert_int_equal(prepared_run(pg, "SELECT $1::bigint + 1", 1), 2);
+    assert_int_equal(sv_pg_opened(pg), 1);
+
+    sv_pg_destroy(pg);
+    admin("DROP TABLE public.sv_test_pipe");
+}
+
+
+/*
+ * More than the sockets hold both ways (8 KiB in and out, each of 4000
+ * statements): sending and reading interleave, nobody waits for ever.
+ */
+static void
+test_pipeline_large(void **state)
+{
+    int              i;
+    char            *big;
+    sv_pg_t         *pg;
+    uint64_t         t;
+    sv_pg_err_t      e;
+    sv_pg_stmt_t    *q;
+    sv_pg_params_t  *p;
+
+    (void) state;
+
+    enum { N = 4000, SIZE = 8192 };
+
+    big = malloc(SIZE + 1);
+    q = calloc(N, sizeof(sv_pg_stmt_t));
+    p = calloc(N, sizeof(sv_pg_params_t));
+    assert_true(big != NULL && q != NULL && p != NULL);
+
+    memset(big, 'x', SIZE);
+    big[SIZE] = '\0';
+
+    pg = pg_new(0, 0, 0);
+    (void) backend_pid(pg);
+
+    for (i = 0; i < N; i++) {
+        sv_pg_params_init(&p[i]);
+        sv_pg_param_text(&p[i], big);
+        sv_pg_param_int64(&p[i], i);
+        sv_pg_params_prepared(&p[i]);
+        q[i].sql = "SELECT $1::text, $2::bigint";
+        q[i].p = &p[i];
+    }
+
+    t = sv_pg_round_trips(pg);
+    assert_int_equal(sv_pg_pipeline(pg, q, N, 0, &e), SV_PG_OK);
+    assert_int_equal(sv_pg_round_trips(pg) - t, 2);       /* + prepare */
+
+    for (i = 0; i < N; i++) {
+        assert_int_equal(q[i].rc, SV_PG_OK);
+        assert_int_equal(PQgetlength(q[i].res, 0, 0), SIZE);
+        assert_int_equal(atol(PQgetvalue(q[i].res, 0, 1)), i);
+        PQclear(q[i].res);
+    }
+
+    sv_pg_destroy(pg);
+    free(p);
+    free(q);
+    free(big);
+}
+
+
+/*
+ * The connection lost in a pipeline: the statements answered before
+ * stand, the one running and those after are UNAVAILABLE; the next use
+ * opens a new connection.
+ */
+
+typedef struct {
+    long     pid;
+} pipe_kill_t;
+
+
+static void *
+pipe_kill(void *p)
+{
+    char          num[32];
+    pipe_kill_t  *k = p;
+
+    sleep_ms(300);
+    snprintf(num, sizeof(num), "%ld", k->pid);
+    (void) admin_long("SELECT pg_terminate_backend($1::int)::int", num);
+
+    return NULL;
+}
+
+
+static void
+test_pipeline_lost(void **state)
+{
+    int            i;
+    sv_pg_t       *pg;
+    pthread_t      tid;
+    sv_pg_err_t    e;
+    pipe_kill_t    k;
+    sv_pg_stmt_t   q[4];
+
+    (void) state;
+
+    admin("DROP TABLE IF EXISTS public.sv_test_pipe");
+    admin("CREATE TABLE public.sv_test_pipe (id int PRIMARY KEY)");
+
+    pg = pg_new(0, 0, 0);
+    k.pid = backend_pid(pg);
+
+    memset(q, 0, sizeof(q));
+    q[0].sql = "INSERT INTO public.sv_test_pipe VALUES (1)";
+    q[1].sql = "SELECT pg_sleep(3)";
+    q[2].sql = "INSERT INTO public.sv_test_pipe VALUES (2)";
+    q[3].sql = "SELECT 1";
+
+    assert_int_equal(pthread_create(&tid, NULL, pipe_kill, &k), 0);
+    assert_int_equal(sv_pg_pipeline(pg, q, 4, 0, &e), SV_PG_UNAVAILABLE);
+    assert_int_equal(pthread_join(tid, NULL), 0);
+
+    assert_int_equal(q[0].rc, SV_PG_OK);
+    PQclear(q[0].res);
+
+    for (i = 1; i < 4; i++) {
+        assert_int_equal(q[i].rc, SV_PG_UNAVAILABLE);
+        assert_null(q[i].res);
+        assert_true(q[i].e.text[0] != '\0');
+    }
+
+    assert_int_equal(admin_long("SELECT count(*) FROM public.sv_test_pipe",
+                                NULL), 1);
+
+    assert_true(backend_pid(pg) != k.pid);
+    assert_int_equal(sv_pg_opened(pg), 2);
+
+    sv_pg_destroy(pg);
+    admin("DROP TABLE public.sv_test_pipe");
+}
+
+
+/*
+ * A pipeline as one transaction: all committed at its one sync point in
+ * one round trip, or, if one statement fails, none (ROLLBACK: that one
+ * says why, the others RETRY); lost before its sync point, all
+ * UNAVAILABLE and nothing committed.
+ */
+static void
+test_pipeline_one_transaction(void **state)
+{
+    int            i;
+    sv_pg_t       *pg;
+    uint64_t       t;
+    pthread_t      tid;
+    sv_pg_err_t    e;
+    pipe_kill_t    k;
+    sv_pg_stmt_t   q[4];
+
+    (void) state;
+
+    admin("DROP TABLE IF EXISTS public.sv_test_pipe");
+    admin("CREATE TABLE public.sv_test_pipe (id int PRIMARY KEY)");
+
+    pg = pg_new(0, 0, 0);
+    k.pid = backend_pid(pg);
+
+    memset(q, 0, sizeof(q));
+    q[0].sql = "INSERT INTO public.sv_test_pipe VALUES (1)";
+    q[1].sql = "INSERT INTO public.sv_test_pipe VALUES (2)";
+    q[2].sql = "SELECT count(*) FROM public.sv_test_pipe";
+
+    t = sv_pg_round_trips(pg);
+    assert_int_equal(sv_pg_pipeline(pg, q, 3, 1, &e), SV_PG_OK);
+    assert_int_equal(sv_pg_round_trips(pg) - t, 1);
+
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(q[i].rc, SV_PG_OK);
+    }
+
+    /* it sees its own statements' writes */
+    assert_string_equal(PQgetvalue(q[2].res, 0, 0), "2");
+
+    for (i = 0; i < 3; i++) {
+        PQclear(q[i].res);
+    }
+
+    memset(q, 0, sizeof(q));
+    q[0].sql = "INSERT INTO public.sv_test_pipe VALUES (3)";
+    q[1].sql = "INSERT INTO public.sv_test_pipe VALUES (1)";
+    q[2].sql = "INSERT INTO public.sv_test_pipe VALUES (4)";
+    q[3].sql = "SELECT 1";
+
+    assert_int_equal(sv_pg_pipeline(pg, q, 4, 1, &e), SV_PG_ROLLBACK);
+    assert_int_equal(q[0].rc, SV_PG_RETRY);
+    assert_null(q[0].res);
+    assert_int_equal(q[1].rc, SV_PG_ERROR);
+    assert_string_equal(q[1].e.sqlstate, "23505");
+    assert_int_equal(q[2].rc, SV_PG_RETRY);
+    assert_int_equal(q[3].rc, SV_PG_RETRY);
+    assert_int_equal(admin_long("SELECT count(*) FROM public.sv_test_pipe",
+                                NULL), 2);
+
+    /* each alone then: the failure is that one's */
+    assert_int_equal(sv_pg_pipeline(pg, q, 4, 0, &e), SV_PG_OK);
+    assert_int_equal(q[0].rc, SV_PG_OK);
+    assert_int_equal(q[1].rc, SV_PG_ERROR);
+    assert_int_equal(q[2].rc, SV_PG_OK);
+    assert_int_equal(q[3].rc, SV_PG_OK);
+    PQclear(q[0].res);
+    PQclear(q[2].res);
+    PQclear(q[3].res);
+    assert_int_equal(admin_long("SELECT count(*) FROM public.sv_test_pipe",
+                                NULL), 4);
+
+    /* lost before its sync point: nothing of it */
+    k.pid = backend_pid(pg);
+
+    memset(q, 0, sizeof(q));
+    q[0].sql = "INSERT INTO public.sv_test_pipe VALUES (5)";
+    q[1].sql = "SELECT pg_sleep(3)";
+    q[2].sql = "INSERT INTO public.sv_test_pipe VALUES (6)";
+
+    assert_int_equal(pthread_create(&tid, NULL, pipe_kill, &k), 0);
+    assert_int_equal(sv_pg_pipeline(pg, q, 3, 1, &e), SV_PG_UNAVAILABLE);
+    assert_int_equal(pthread_join(tid, NULL), 0);
+
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(q[i].rc, SV_PG_UNAVAILABLE);
+        assert_null(q[i].res);
+    }
+
+    assert_int_equal(admin_long("SELECT count(*) FROM public.sv_test_pipe",
+                                NULL), 4);
+
+    sv_pg_destroy(pg);
+    admin("DROP TABLE public.sv_test_pipe");
+}
+
+
 int
 main(void)
 {
@@ -1443,6 +1770,10 @@ main(void)
         cmocka_unit_test(test_params_numbers_bytes),
         cmocka_unit_test(test_schema_members),
         cmocka_unit_test(test_outage),
+        cmocka_unit_test(test_pipeline_each_alone),
+        cmocka_unit_test(test_pipeline_large),
+        cmocka_unit_test(test_pipeline_lost),
+        cmocka_unit_test(test_pipeline_one_transaction),
     };
 
     const struct CMUnitTest  skipped[] = {

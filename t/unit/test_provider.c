@@ -1078,6 +1078,328 @@ test_url(void **state)
 }
 
 
+/* the two halves of a send: the request built, the answer read */
+
+static void
+test_build_read(void **state)
+{
+    int              rc;
+    char             err[256];
+    sv_sms_t         sms;
+    sv_provider_t    p;
+    sv_http_call_t  *call;
+
+    (void) state;
+
+    call = calloc(1, sizeof(*call));
+    assert_non_null(call);
+
+    sms.phone = PHONE;
+    sms.text = TEXT;
+    sms.len = strlen(TEXT);
+
+    p = sens();
+    p.timeout_ms = 1234;
+    rc = sv_provider_build(&p, &sms, call, err, sizeof(err));
+    assert_int_equal(rc, SV_PROVIDER_PENDING);
+    assert_non_null(strstr(call->url, "/sms/v2/services/" SENS_SERVICE
+                                      "/messages"));
+    assert_int_equal(call->timeout_ms, 1234);
+    assert_non_null(call->body);
+    assert_int_equal(call->len, strlen(call->body));
+    assert_non_null(strstr(call->body, CODE));
+    assert_string_equal(call->headers[0],
+                        "Content-Type: application/json; charset=utf-8");
+    assert_memory_equal(call->headers[3], "x-ncp-apigw-signature-v2: ", 26);
+    assert_null(call->headers[4]);
+
+    /* an answer that says accepted */
+    call->rc = 0;
+    call->resp.status = 202;
+    call->resp.len = snprintf(call->resp.body, sizeof(call->resp.body),
+                              "{\"statusCode\":\"202\"}");
+    assert_int_equal(sv_provider_read(&p, call, err, sizeof(err)), 0);
+    assert_null(call->body);
+
+    /* refused */
+    assert_int_equal(sv_provider_build(&p, &sms, call, err, sizeof(err)),
+                     SV_PROVIDER_PENDING);
+    call->rc = 0;
+    call->resp.status = 500;
+    call->resp.len = snprintf(call->resp.body, sizeof(call->resp.body),
+                              "{\"errorMessage\":\"down\"}");
+    assert_int_equal(sv_provider_read(&p, call, err, sizeof(err)), -1);
+    assert_string_equal(err, "sens answered 500: \"down\"");
+    assert_null(call->body);
+
+    /* no answer at all: the HTTP client's reason */
+    assert_int_equal(sv_provider_build(&p, &sms, call, err, sizeof(err)),
+                     SV_PROVIDER_PENDING);
+    call->rc = -1;
+    snprintf(call->err, sizeof(call->err), "Connection refused");
+    assert_int_equal(sv_provider_read(&p, call, err, sizeof(err)), -1);
+    assert_string_equal(err, "sens: Connection refused");
+
+    /* cafe24: a form; abroad it is skipped before any request */
+    p = cafe24();
+    assert_int_equal(sv_provider_build(&p, &sms, call, err, sizeof(err)),
+                     SV_PROVIDER_PENDING);
+    assert_non_null(strstr(call->url, "/sms_sender.php"));
+    assert_non_null(strstr(call->body, "mode=MQ%3D%3D"));
+    assert_string_equal(call->headers[0],
+                        "Content-Type: application/x-www-form-urlencoded");
+    assert_null(call->headers[1]);
+    call->rc = 0;
+    call->resp.status = 200;
+    call->resp.len = snprintf(call->resp.body, sizeof(call->resp.body),
+                              "success,99");
+    assert_int_equal(sv_provider_read(&p, call, err, sizeof(err)), 0);
+
+    sms.phone = "+14155550123";
+    assert_int_equal(sv_provider_build(&p, &sms, call, err, sizeof(err)),
+                     SV_PROVIDER_SKIPPED);
+    assert_null(call->body);
+
+    /* log: accepted while built, no request */
+    memset(&p, 0, sizeof(p));
+    p.type = SV_PROVIDER_LOG;
+    assert_int_equal(sv_provider_build(&p, &sms, call, err, sizeof(err)),
+                     SV_PROVIDER_ACCEPTED);
+    assert_null(call->body);
+
+    free(call);
+}
+
+
+/* calls side by side: each answered, the slow one last */
+
+static void
+test_http_many(void **state)
+{
+    int              i, rc;
+    char             err[256];
+    size_t           n;
+    sv_sms_t         sms[5];
+    sv_provider_t    p, slow;
+    sv_http_call_t  *calls, *call;
+    struct timespec  start;
+    char             phones[5][16];
+
+    (void) state;
+
+    assert_null(sv_http_next());
+    assert_int_equal(sv_http_in_flight(), 0);
+
+    /* cafe24 (the first call) answers after 500 ms, sens at once */
+    cJSON_Delete(mock_call("/__mock/behaviour",
+                           "{\"provider\":\"cafe24\",\"mode\":\"ok\","
+                           "\"delay_ms\":500}"));
+
+    calls = calloc(5, sizeof(*calls));
+    assert_non_null(calls);
+
+    p = sens();
+    slow = cafe24();
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+
+    for (i = 0; i < 5; i++) {
+        snprintf(phones[i], sizeof(phones[i]), "+8210555500%02d", i);
+        sms[i].phone = phones[i];
+        sms[i].text = TEXT;
+        sms[i].len = strlen(TEXT);
+
+        rc = sv_provider_build(i == 0 ? &slow : &p, &sms[i], &calls[i], err,
+                               sizeof(err));
+        assert_int_equal(rc, SV_PROVIDER_PENDING);
+        calls[i].data = &calls[i];
+        assert_int_equal(sv_http_start(&calls[i]), 0);
+        assert_int_equal(sv_http_in_flight(), i + 1);
+    }
+
+    for (n = 0; (call = sv_http_next()) != NULL; n++) {
+        assert_ptr_equal(call->data, call);
+        assert_int_equal(call->rc, 0);
+        assert_int_equal(sv_provider_read(call == &calls[0] ? &slow : &p,
+                                          call, err, sizeof(err)), 0);
+
+        /* the four prompt ones first, side by side with the slow one */
+        if (n < 4) {
+            assert_true(call != &calls[0]);
+            assert_int_equal(call->resp.status, 202);
+            assert_true(elapsed_ms(&start) < 500);
+
+        } else {
+            assert_ptr_equal(call, &calls[0]);
+            assert_int_equal(call->resp.status, 200);
+            assert_true(elapsed_ms(&start) >= 500);
+        }
+    }
+
+    assert_int_equal(n, 5);
+    assert_int_equal(sv_http_in_flight(), 0);
+
+    free(calls);
+}
+
+
+/* a call that never gets an answer ends at its own timeout */
+
+static void
+test_http_many_timeout(void **state)
+{
+    char             err[256], url[64];
+    long             ms;
+    sv_sms_t         sms;
+    sv_provider_t    p, dead;
+    sv_http_call_t  *calls, *call;
+    struct timespec  start;
+
+    (void) state;
+
+    calls = calloc(3, sizeof(*calls));
+    assert_non_null(calls);
+
+    sms.phone = PHONE;
+    sms.text = TEXT;
+    sms.len = strlen(TEXT);
+
+    p = sens();
+    p.timeout_ms = 3000;
+    dead = cafe24();
+    dead.timeout_ms = 300;
+
+    /* cafe24 never answers; the second goes to a closed port */
+    mock_behave("cafe24", "hang");
+    assert_int_equal(sv_provider_build(&dead, &sms, &calls[0], err,
+                                       sizeof(err)), SV_PROVIDER_PENDING);
+    assert_int_equal(sv_http_start(&calls[0]), 0);
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", closed_port());
+    dead.url = url;
+    assert_int_equal(sv_provider_build(&dead, &sms, &calls[1], err,
+                                       sizeof(err)), SV_PROVIDER_PENDING);
+    assert_int_equal(sv_http_start(&calls[1]), 0);
+
+    assert_int_equal(sv_provider_build(&p, &sms, &calls[2], err,
+                                       sizeof(err)), SV_PROVIDER_PENDING);
+    assert_int_equal(sv_http_start(&calls[2]), 0);
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+
+    while ((call = sv_http_next()) != NULL) {
+        ms = elapsed_ms(&start);
+
+        if (call == &calls[0]) {
+            assert_int_equal(call->rc, -1);
+            assert_non_null(strstr(call->err, "imed out"));
+            assert_true(ms >= 250 && ms < 1000);
+
+        } else if (call == &calls[1]) {
+            assert_int_equal(call->rc, -1);
+            assert_true(call->err[0] != '\0');
+            assert_true(ms < 300);
+
+        } else {
+            assert_int_equal(call->rc, 0);
+            assert_int_equal(call->resp.status, 202);
+            assert_true(ms < 300);
+        }
+
+        sv_http_call_wipe(call);
+    }
+
+    free(calls);
+}
+
+
+/* chains side by side: each one's providers in order, on its own */
+
+static void
+test_send_all(void **state)
+{
+    char                    url[64];
+    cJSON                  *list;
+    sv_sms_t                sms[4];
+    sv_provider_t           a[2], b[2], c[1], d[2];
+    sv_provider_chain_t     chain[4], *chains[4];
+    sv_provider_outcome_t   out[4][2];
+    int                     i;
+
+    (void) state;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", closed_port());
+
+    /* a: a dead sens, then sens; b: cafe24 abroad (skipped), then log */
+    a[0] = sens();
+    a[0].url = url;
+    a[1] = sens();
+    b[0] = cafe24();
+    memset(&b[1], 0, sizeof(b[1]));
+    b[1].type = SV_PROVIDER_LOG;
+    /* c: sens alone; d: cafe24 (which fails here), then a dead sens */
+    c[0] = sens();
+    d[0] = cafe24();
+    d[1] = sens();
+    d[1].url = url;
+
+    for (i = 0; i < 4; i++) {
+        sms[i].text = TEXT;
+        sms[i].len = strlen(TEXT);
+    }
+
+    sms[0].phone = "+821055550001";
+    sms[1].phone = "+14155550123";
+    sms[2].phone = "+821055550003";
+    sms[3].phone = "+821055550004";
+
+    chain[0] = (sv_provider_chain_t) { a, 2, &sms[0], out[0], 9, 9, 0 };
+    chain[1] = (sv_provider_chain_t) { b, 2, &sms[1], out[1], 9, 9, 0 };
+    chain[2] = (sv_provider_chain_t) { c, 1, &sms[2], out[2], 9, 9, 0 };
+    chain[3] = (sv_provider_chain_t) { d, 2, &sms[3], out[3], 9, 9, 0 };
+
+    for (i = 0; i < 4; i++) {
+        chains[i] = &chain[i];
+    }
+
+    mock_behave("cafe24", "http500");
+
+    sv_provider_send_all(chains, 4);
+
+    assert_int_equal(chain[0].tried, 2);
+    assert_int_equal(chain[0].accepted, 1);
+    assert_int_equal(out[0][0].rc, SV_PROVIDER_FAILED);
+    assert_memory_equal(out[0][0].reason, "sens: ", 6);
+    assert_int_equal(out[0][1].rc, SV_PROVIDER_ACCEPTED);
+
+    assert_int_equal(chain[1].tried, 2);
+    assert_int_equal(chain[1].accepted, 1);
+    assert_int_equal(out[1][0].rc, SV_PROVIDER_SKIPPED);
+    assert_int_equal(out[1][1].rc, SV_PROVIDER_ACCEPTED);
+
+    assert_int_equal(chain[2].tried, 1);
+    assert_int_equal(chain[2].accepted, 0);
+    assert_true(out[2][0].us > 0);
+
+    assert_int_equal(chain[3].tried, 2);
+    assert_int_equal(chain[3].accepted, -1);
+    assert_string_equal(out[3][0].reason, "cafe24: HTTP 500");
+    assert_int_equal(out[3][1].rc, SV_PROVIDER_FAILED);
+    assert_memory_equal(out[3][1].reason, "sens: ", 6);
+
+    /* a's second sens and c's got through */
+    list = mock_messages();
+    assert_int_equal(cJSON_GetArraySize(list), 2);
+    cJSON_Delete(list);
+
+    assert_int_equal(sv_http_in_flight(), 0);
+
+    /* nothing to send: returns at once */
+    sv_provider_send_all(chains, 0);
+}
+
+
+
 int
 main(void)
 {
@@ -1107,6 +1429,10 @@ main(void)
         cmocka_unit_test_setup(test_slow, reset_mock),
         cmocka_unit_test_setup(test_keepalive, reset_mock),
         cmocka_unit_test_setup(test_threads, reset_mock),
+        cmocka_unit_test_setup(test_build_read, reset_mock),
+        cmocka_unit_test_setup(test_http_many, reset_mock),
+        cmocka_unit_test_setup(test_http_many_timeout, reset_mock),
+        cmocka_unit_test_setup(test_send_all, reset_mock),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -4861,6 +4861,7 @@ batch(op_t *o, size_t n)
     sv_store_op_t  ops[16];
 
     assert_true(n <= 16);
+    memset(ops, 0, sizeof(ops));
 
     for (i = 0; i < n; i++) {
         ops[i].run = op_run;

@@ -25,6 +25,7 @@
 
 #include "sv_pg.h"
 #include "sv_store.h"
+#include "sv_store_pg_impl.h"
 
 
 #define T0          1700000000000LL
@@ -1076,6 +1077,637 @@ test_race_outbox_take(void **state)
 }
 
 
+/*
+ * Batches of confirms (sv_store_batch_run() with typed ops): each answered
+ * as alone, in pipelines whose round trips sv_pg counts.
+ */
+
+#define BATCH_MAX   64
+
+typedef struct {
+    sv_store_t             *st;
+    sv_confirm_t            c;
+    uint8_t                 ghash[SV_HASH_SIZE];
+    uint8_t                 thash[SV_HASH_SIZE];
+    sv_store_confirm_op_t   op;
+    sv_store_rc_t           rc;
+    char                    err[256];
+    int                     runs;
+} bop_t;
+
+
+static void
+bop_run(void *data)
+{
+    bop_t  *b = data;
+
+    b->runs++;
+    sv_store_confirm_op(b->st, &b->op);
+}
+
+
+static void
+bop_set(bop_t *b, sv_store_t *st, const char *phone, int guess, int token)
+{
+    memset(b, 0, sizeof(bop_t));
+    b->st = st;
+    hash_of(b->ghash, guess);
+    hash_of(b->thash, token);
+
+    b->c.phone = phone;
+    b->c.guess_hash = b->ghash;
+    b->c.now_ms = T0;
+    b->c.token_new = token_new;
+    b->c.token_data = b->thash;
+    b->c.token_expires_ms = T0 + 30 * MIN;
+
+    b->op.c = &b->c;
+    b->op.rc = &b->rc;
+    b->op.err = b->err;
+    b->op.errlen = sizeof(b->err);
+
+    b->rc = (sv_store_rc_t) -1;
+}
+
+
+static void
+bop_batch(bop_t *b, size_t n)
+{
+    size_t         i;
+    sv_store_op_t  ops[BATCH_MAX];
+
+    assert_true(n <= BATCH_MAX);
+    memset(ops, 0, sizeof(ops));
+
+    for (i = 0; i < n; i++) {
+        ops[i].run = bop_run;
+        ops[i].data = &b[i];
+        ops[i].confirm = &b[i].op;
+    }
+
+    sv_store_batch_run(b[0].st, ops, n);
+}
+
+
+static uint64_t
+trips(fx_t *f)
+{
+    return sv_pg_round_trips(sv_store_pg(f->st));
+}
+
+
+static void
+put_code_at(sv_store_t *st, const char *phone, int h, unsigned attempts,
+    int64_t expires_ms, sv_purpose_t purpose)
+{
+    char     err[256];
+    uint8_t  hash[SV_HASH_SIZE];
+
+    hash_of(hash, h);
+
+    if (sv_store_code_put(st, phone, hash, expires_ms, attempts, purpose,
+                          err, sizeof(err))
+        != SV_STORE_OK)
+    {
+        fail_msg("code_put: %s", err);
+    }
+}
+
+
+static long
+attempts_of(const char *phone)
+{
+    char  sql[2048];
+
+    snprintf(sql, sizeof(sql), "SELECT coalesce((SELECT attempts_left"
+             " FROM smsverify.codes WHERE phone = '%s'), -1)", phone);
+
+    return admin_long(sql);
+}
+
+
+static long
+tokens_of(const char *phone, int token)
+{
+    char  sql[2048];
+
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM smsverify.tokens"
+             " WHERE phone = '%s'"
+             " AND token_hash = decode(repeat('%02x', %d), 'hex')", phone,
+             token, SV_HASH_SIZE);
+
+    return admin_long(sql);
+}
+
+
+/* the statements prepared on this thread's connection: none to come */
+static void
+warm(fx_t *f)
+{
+    verify(f, "+821099999999", 0x77, SV_PURPOSE_SIGNUP);
+    assert_int_equal(confirm(f->st, "+821099999999", 0x42, 0x77, NULL,
+                             f->err, sizeof(f->err)), SV_STORE_NO_CODE);
+    put_code_at(f->st, "+821099999999", 0x42, 1, T0 + MIN,
+                SV_PURPOSE_SIGNUP);
+    assert_int_equal(confirm(f->st, "+821099999999", 0x41, 0x77, NULL,
+                             f->err, sizeof(f->err)), SV_STORE_BURNT);
+}
+
+
+/*
+ * Each confirm of a batch answers as it would alone: a wrong guess, the
+ * last one (burnt), no code, an expired one, a member's phone, a reset
+ * code of a member's phone, a match with its own token; two guesses at
+ * one phone see each other, in order; and all in two round trips.
+ */
+static void
+test_batch_answers(void **state)
+{
+    fx_t      *f = *state;
+    int        i;
+    bop_t      b[10];
+    uint64_t   t;
+
+    warm(f);
+
+    put_code_at(f->st, "+821000000000", 0x42, 5, T0 + MIN, SV_PURPOSE_SIGNUP);
+    put_code_at(f->st, "+821000000001", 0x42, 1, T0 + MIN, SV_PURPOSE_SIGNUP);
+    put_code_at(f->st, "+821000000003", 0x42, 5, T0, SV_PURPOSE_SIGNUP);
+    put_code_at(f->st, "+821000000004", 0x42, 5, T0 + MIN, SV_PURPOSE_RESET);
+    put_code_at(f->st, "+821000000007", 0x42, 5, T0 + MIN, SV_PURPOSE_SIGNUP);
+
+    /* members of 5 (a signup code) and 6 (a reset code) */
+    verify(f, "+821000000005", 0x55, SV_PURPOSE_SIGNUP);
+    assert_int_equal(signup(f->st, "a@example.com", "+821000000005", 0x55,
+                            NULL, f->err, sizeof(f->err)), SV_STORE_OK);
+    verify(f, "+821000000006", 0x56, SV_PURPOSE_SIGNUP);
+    assert_int_equal(signup(f->st, "b@example.com", "+821000000006", 0x56,
+                            NULL, f->err, sizeof(f->err)), SV_STORE_OK);
+    put_code_at(f->st, "+821000000005", 0x42, 5, T0 + MIN, SV_PURPOSE_SIGNUP);
+    put_code_at(f->st, "+821000000006", 0x42, 5, T0 + MIN, SV_PURPOSE_RESET);
+
+    bop_set(&b[0], f->st, "+821000000000", 0x41, 0x60);
+    bop_set(&b[1], f->st, "+821000000001", 0x41, 0x61);
+    bop_set(&b[2], f->st, "+821000000002", 0x41, 0x62);
+    bop_set(&b[3], f->st, "+821000000003", 0x41, 0x63);
+    bop_set(&b[4], f->st, "+821000000004", 0x42, 0x64);
+    bop_set(&b[5], f->st, "+821000000005", 0x42, 0x65);
+    bop_set(&b[6], f->st, "+821000000006", 0x41, 0x66);
+    bop_set(&b[7], f->st, "+821000000007", 0x41, 0x67);
+    bop_set(&b[8], f->st, "+821000000007", 0x42, 0x68);
+    bop_set(&b[9], f->st, "+821000000000", 0x41, 0x69);
+
+    t = trips(f);
+    bop_batch(b, 10);
+    assert_int_equal(trips(f) - t, 2);
+
+    for (i = 0; i < 10; i++) {
+        assert_int_equal(b[i].runs, 0);
+    }
+
+    assert_int_equal(b[0].rc, SV_STORE_MISMATCH);
+    assert_int_equal(b[0].c.attempts_left, 4);
+    assert_int_equal(b[1].rc, SV_STORE_BURNT);
+    assert_int_equal(b[1].c.attempts_left, 0);
+    assert_int_equal(b[2].rc, SV_STORE_NO_CODE);
+    assert_int_equal(b[3].rc, SV_STORE_EXPIRED);
+    assert_int_equal(b[4].rc, SV_STORE_OK);
+    assert_int_equal(b[4].c.purpose, SV_PURPOSE_RESET);
+    assert_int_equal(b[5].rc, SV_STORE_PHONE_TAKEN);
+    assert_int_equal(b[6].rc, SV_STORE_MISMATCH);
+    assert_int_equal(b[6].c.attempts_left, 4);
+    assert_int_equal(b[6].c.purpose, SV_PURPOSE_RESET);
+    assert_int_equal(b[7].rc, SV_STORE_MISMATCH);
+    assert_int_equal(b[7].c.attempts_left, 4);
+    assert_int_equal(b[8].rc, SV_STORE_OK);
+    assert_int_equal(b[8].c.purpose, SV_PURPOSE_SIGNUP);
+    assert_int_equal(b[9].rc, SV_STORE_MISMATCH);
+    assert_int_equal(b[9].c.attempts_left, 3);
+
+    /* what they wrote: as many attempts, codes and tokens */
+    assert_int_equal(attempts_of("+821000000000"), 3);
+    assert_int_equal(attempts_of("+821000000001"), -1);
+    assert_int_equal(attempts_of("+821000000003"), 5);
+    assert_int_equal(attempts_of("+821000000004"), -1);
+    assert_int_equal(attempts_of("+821000000005"), 5);
+    assert_int_equal(attempts_of("+821000000006"), 4);
+    assert_int_equal(attempts_of("+821000000007"), -1);
+    assert_int_equal(tokens_of("+821000000004", 0x64), 1);
+    assert_int_equal(tokens_of("+821000000007", 0x68), 1);
+    assert_int_equal(tokens_of("+821000000007", 0x67), 0);
+
+    /* the tokens are of the codes' purposes */
+    assert_int_equal(sv_store_token_check(f->st, b[4].thash,
+                                          "+821000000004", SV_PURPOSE_RESET,
+                                          T0, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+    assert_int_equal(sv_store_token_check(f->st, b[8].thash,
+                                          "+821000000007", SV_PURPOSE_SIGNUP,
+                                          T0, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+}
+
+
+/* 50 wrong guesses: one round trip; 50 matches: two; one alone: one. */
+static void
+test_batch_round_trips(void **state)
+{
+    fx_t      *f = *state;
+    int        i;
+    char       phones[50][32];
+    bop_t      b[50];
+    uint64_t   t;
+
+    warm(f);
+
+    for (i = 0; i < 50; i++) {
+        snprintf(phones[i], sizeof(phones[i]), "+8210100%05d", i);
+        put_code_at(f->st, phones[i], 0x42, 5, T0 + MIN, SV_PURPOSE_SIGNUP);
+        bop_set(&b[i], f->st, phones[i], 0x41, 0x10);
+    }
+
+    t = trips(f);
+    bop_batch(b, 50);
+    assert_int_equal(trips(f) - t, 1);
+
+    for (i = 0; i < 50; i++) {
+        assert_int_equal(b[i].rc, SV_STORE_MISMATCH);
+        assert_int_equal(b[i].c.attempts_left, 4);
+        assert_int_equal(b[i].runs, 0);
+        assert_int_equal(attempts_of(phones[i]), 4);
+    }
+
+    for (i = 0; i < 50; i++) {
+        bop_set(&b[i], f->st, phones[i], 0x42, 0x80 + i);
+    }
+
+    t = trips(f);
+    bop_batch(b, 50);
+    assert_int_equal(trips(f) - t, 2);
+
+    for (i = 0; i < 50; i++) {
+        assert_int_equal(b[i].rc, SV_STORE_OK);
+        assert_int_equal(tokens_of(phones[i], 0x80 + i), 1);
+    }
+
+    /* a batch of one is the confirm alone: a wrong guess, one trip */
+    put_code_at(f->st, phones[0], 0x42, 5, T0 + MIN, SV_PURPOSE_SIGNUP);
+    bop_set(&b[0], f->st, phones[0], 0x41, 0x10);
+
+    t = trips(f);
+    bop_batch(b, 1);
+    assert_int_equal(trips(f) - t, 1);
+    assert_int_equal(b[0].rc, SV_STORE_MISMATCH);
+    assert_int_equal(b[0].runs, 1);
+}
+
+
+/* a connection of the test's own, for locks held across statements */
+static PGconn *
+admin_conn(void)
+{
+    PGconn  *conn;
+
+    conn = PQconnectdb(uri);
+    assert_int_equal(PQstatus(conn), CONNECTION_OK);
+
+    return conn;
+}
+
+
+static void
+conn_do(PGconn *conn, const char *sql)
+{
+    PGresult  *res;
+
+    res = PQexec(conn, sql);
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK
+        && PQresultStatus(res) != PGRES_TUPLES_OK)
+    {
+        fail_msg("%s: %s", sql, PQerrorMessage(conn));
+    }
+
+    PQclear(res);
+}
+
+
+/*
+ * A failing confirm answers only itself: one whose code is not of the
+ * module's making (ERROR), one whose row another transaction holds past
+ * the statement timeout (UNAVAILABLE); those around them as alone.
+ */
+static void
+test_batch_one_fails(void **state)
+{
+    fx_t             *f = *state;
+    int               i;
+    bop_t             b[5];
+    PGconn           *conn;
+    sv_store_t       *st;
+    sv_store_conf_t   conf;
+
+    memset(&conf, 0, sizeof(conf));
+    conf.uri = uri;
+    conf.statement_timeout_ms = 300;
+    assert_int_equal(sv_store_open(&st, &conf, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+
+    for (i = 0; i < 5; i++) {
+        char  phone[32];
+
+        snprintf(phone, sizeof(phone), "+8210200%05d", i);
+        put_code_at(st, phone, 0x42, 5, T0 + MIN, SV_PURPOSE_SIGNUP);
+    }
+
+    admin_do("UPDATE smsverify.codes SET code_hash = '\\x0102'"
+             " WHERE phone = '+821020000001'");
+
+    conn = admin_conn();
+    conn_do(conn, "BEGIN");
+    conn_do(conn, "SELECT * FROM smsverify.codes"
+            " WHERE phone = '+821020000003' FOR UPDATE");
+
+    bop_set(&b[0], st, "+821020000000", 0x41, 0x10);
+    bop_set(&b[1], st, "+821020000001", 0x41, 0x11);
+    bop_set(&b[2], st, "+821020000002", 0x42, 0x12);
+    bop_set(&b[3], st, "+821020000003", 0x41, 0x13);
+    bop_set(&b[4], st, "+821020000004", 0x41, 0x14);
+
+    bop_batch(b, 5);
+
+    conn_do(conn, "ROLLBACK");
+    PQfinish(conn);
+
+    assert_int_equal(b[0].rc, SV_STORE_MISMATCH);
+    assert_int_equal(b[0].c.attempts_left, 4);
+    assert_int_equal(b[1].rc, SV_STORE_ERROR);
+    assert_non_null(strstr(b[1].err, "codes"));
+    assert_int_equal(b[2].rc, SV_STORE_OK);
+    assert_int_equal(b[3].rc, SV_STORE_UNAVAILABLE);
+    assert_non_null(strstr(b[3].err, "57014"));
+    assert_int_equal(b[4].rc, SV_STORE_MISMATCH);
+    assert_int_equal(b[4].c.attempts_left, 4);
+
+    assert_int_equal(attempts_of("+821020000000"), 4);
+    assert_int_equal(attempts_of("+821020000001"), 5);
+    assert_int_equal(attempts_of("+821020000002"), -1);
+    assert_int_equal(attempts_of("+821020000003"), 5);
+    assert_int_equal(attempts_of("+821020000004"), 4);
+    assert_int_equal(tokens_of("+821020000002", 0x12), 1);
+
+    /* the connection serves on: the held one, free now, alone */
+    bop_set(&b[3], st, "+821020000003", 0x41, 0x13);
+    bop_batch(&b[3], 1);
+    assert_int_equal(b[3].rc, SV_STORE_MISMATCH);
+    assert_int_equal(b[3].c.attempts_left, 4);
+
+    sv_store_close(st);
+}
+
+
+/*
+ * Batches from two connections (two nodes) on one code: every attempt
+ * counted once, and of the matches one.
+ */
+
+#define RACE_BATCH  8
+
+typedef struct {
+    sv_store_t          *st;
+    pthread_barrier_t   *barrier;
+    int                  right;         /* the batch's last guess right */
+    int                  token;
+    bop_t                b[RACE_BATCH];
+} batch_race_t;
+
+
+static void *
+batch_race_main(void *p)
+{
+    int            i;
+    batch_race_t  *r = p;
+
+    for (i = 0; i < RACE_BATCH; i++) {
+        bop_set(&r->b[i], r->st, PHONE_A,
+                r->right && i == RACE_BATCH - 1 ? 0x42 : 0x41, r->token);
+    }
+
+    pthread_barrier_wait(r->barrier);
+    bop_batch(r->b, RACE_BATCH);
+
+    return NULL;
+}
+
+
+static void
+batch_race(sv_store_t *st, batch_race_t *r, int right)
+{
+    int                 k;
+    pthread_t           tid[2];
+    pthread_barrier_t   barrier;
+
+    assert_int_equal(pthread_barrier_init(&barrier, NULL, 2), 0);
+
+    for (k = 0; k < 2; k++) {
+        r[k].st = st;
+        r[k].barrier = &barrier;
+        r[k].right = right;
+        r[k].token = 0x20 + k;
+        assert_int_equal(pthread_create(&tid[k], NULL, batch_race_main,
+                                        &r[k]), 0);
+    }
+
+    for (k = 0; k < 2; k++) {
+        assert_int_equal(pthread_join(tid[k], NULL), 0);
+    }
+
+    pthread_barrier_destroy(&barrier);
+}
+
+
+static void
+test_race_batches(void **state)
+{
+    fx_t          *f = *state;
+    int            round, k, i, ok, burnt, none, wrong;
+    bop_t         *b;
+    unsigned       seen;
+    batch_race_t   r[2];
+
+    for (round = 0; round < ROUNDS; round++) {
+
+        /* wrong guesses only: 5 attempts, 16 guesses */
+
+        put_code_at(f->st, PHONE_A, 0x42, ATTEMPTS, T0 + MIN,
+                    SV_PURPOSE_SIGNUP);
+        batch_race(f->st, r, 0);
+
+        seen = 0;
+        wrong = burnt = none = 0;
+
+        for (k = 0; k < 2; k++) {
+            for (i = 0; i < RACE_BATCH; i++) {
+                b = &r[k].b[i];
+
+                switch (b->rc) {
+                case SV_STORE_MISMATCH:
+                    assert_true(b->c.attempts_left >= 1
+                                && b->c.attempts_left < ATTEMPTS);
+                    assert_false(seen & (1u << b->c.attempts_left));
+                    seen |= 1u << b->c.attempts_left;
+                    wrong++;
+                    break;
+                case SV_STORE_BURNT:
+                    burnt++;
+                    break;
+                case SV_STORE_NO_CODE:
+                    none++;
+                    break;
+                default:
+                    fail_msg("batch %d op %d: rc %d: %s", k, i, b->rc,
+                             b->err);
+                }
+            }
+        }
+
+        assert_int_equal(wrong, ATTEMPTS - 1);
+        assert_int_equal(burnt, 1);
+        assert_int_equal(none, 2 * RACE_BATCH - ATTEMPTS);
+        assert_int_equal(attempts_of(PHONE_A), -1);
+
+        /* each batch ends with the right guess: 20 attempts */
+
+        put_code_at(f->st, PHONE_A, 0x42, 20, T0 + MIN, SV_PURPOSE_SIGNUP);
+        batch_race(f->st, r, 1);
+
+        seen = 0;
+        ok = wrong = none = 0;
+
+        for (k = 0; k < 2; k++) {
+            for (i = 0; i < RACE_BATCH; i++) {
+                b = &r[k].b[i];
+
+                switch (b->rc) {
+                case SV_STORE_MISMATCH:
+                    assert_true(b->c.attempts_left >= 1
+                                && b->c.attempts_left < 20);
+                    assert_false(seen & (1u << b->c.attempts_left));
+                    seen |= 1u << b->c.attempts_left;
+                    wrong++;
+                    break;
+                case SV_STORE_OK:
+                    assert_int_equal(i, RACE_BATCH - 1);
+                    ok++;
+                    break;
+                case SV_STORE_NO_CODE:
+                    none++;
+                    break;
+                default:
+                    fail_msg("batch %d op %d: rc %d: %s", k, i, b->rc,
+                             b->err);
+                }
+            }
+        }
+
+        /* the guesses before the match counted; the later ones, none */
+        assert_int_equal(ok, 1);
+        assert_int_equal(wrong + none + ok, 2 * RACE_BATCH);
+        assert_true(wrong >= RACE_BATCH - 1);
+        assert_int_equal(attempts_of(PHONE_A), -1);
+        assert_int_equal(admin_long("SELECT count(*) FROM smsverify.tokens"
+                                    " WHERE phone = '" PHONE_A "'"), 1);
+        admin_do("DELETE FROM smsverify.tokens");
+    }
+}
+
+
+/*
+ * The database killed while a batch is in flight (one transaction, held
+ * at a row another transaction locked): nothing of it was committed,
+ * every confirm answers UNAVAILABLE at once, and nothing of theirs is in
+ * the database when it is back.  (A pipeline of one transaction a
+ * statement, lost midway, answers those whose sync came: test_pg.c.)
+ */
+
+static void *
+kill_later(void *p)
+{
+    (void) p;
+
+    sleep_ms(500);
+    pg_sh("kill");
+
+    return NULL;
+}
+
+
+static void
+test_batch_outage(void **state)
+{
+    fx_t           *f = *state;
+    int             i;
+    bop_t           b[6];
+    char            phones[6][32];
+    PGconn         *conn;
+    int64_t         t0;
+    pthread_t       tid;
+    sv_store_rc_t   rc;
+
+    if (getenv("SV_PG_SH") == NULL) {
+        print_message("SV_PG_SH (the path of t/pg/pg.sh) unset:"
+                      " no outage test\n");
+        skip();
+    }
+
+    warm(f);
+
+    for (i = 0; i < 6; i++) {
+        snprintf(phones[i], sizeof(phones[i]), "+8210300%05d", i);
+        put_code_at(f->st, phones[i], 0x42, 5, T0 + MIN, SV_PURPOSE_SIGNUP);
+        bop_set(&b[i], f->st, phones[i], i == 1 ? 0x42 : 0x41, 0x30 + i);
+    }
+
+    conn = admin_conn();
+    conn_do(conn, "BEGIN");
+    conn_do(conn, "SELECT * FROM smsverify.codes"
+            " WHERE phone = '+821030000003' FOR UPDATE");
+
+    assert_int_equal(pthread_create(&tid, NULL, kill_later, NULL), 0);
+    t0 = now_ms();
+    bop_batch(b, 6);
+    assert_int_equal(pthread_join(tid, NULL), 0);
+    PQfinish(conn);
+
+    assert_true(now_ms() - t0 < 3000);
+
+    for (i = 0; i < 6; i++) {
+        assert_int_equal(b[i].rc, SV_STORE_UNAVAILABLE);
+        assert_true(b[i].err[0] != '\0');
+        assert_int_equal(b[i].runs, 0);
+    }
+
+    pg_sh("start");
+
+    t0 = now_ms();
+
+    do {
+        sleep_ms(100);
+        bop_set(&b[0], f->st, "+821099999998", 0x41, 0x10);
+        bop_batch(b, 1);
+        rc = b[0].rc;
+    } while (rc == SV_STORE_UNAVAILABLE && now_ms() - t0 < 10000);
+
+    assert_int_equal(rc, SV_STORE_NO_CODE);
+
+    for (i = 0; i < 6; i++) {
+        assert_int_equal(attempts_of(phones[i]), 5);
+    }
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.tokens"
+                                " WHERE phone LIKE '+8210300%'"), 0);
+}
+
+
 int
 main(void)
 {
@@ -1093,6 +1725,11 @@ main(void)
         T(test_schema_upgrade),
         T(test_outage),
         T(test_race_outbox_take),
+        T(test_batch_answers),
+        T(test_batch_round_trips),
+        T(test_batch_one_fails),
+        T(test_race_batches),
+        T(test_batch_outage),
 #undef T
     };
 
