@@ -7,6 +7,7 @@
 
 #include "ngx_http_smsverify_process.h"
 #include "sv_clock.h"
+#include "sv_thread.h"
 
 #include <dlfcn.h>
 #include <openssl/rand.h>
@@ -16,6 +17,9 @@
 #define NGX_HTTP_SMSVERIFY_SWEEP_GRACE          3600000
 #define NGX_HTTP_SMSVERIFY_SWEEP_BATCH          10000
 #define NGX_HTTP_SMSVERIFY_READERS_PER_WORKER   130
+
+/* how long a worker's exit waits for its pool threads' exit, in ms */
+#define NGX_HTTP_SMSVERIFY_THREADS_EXIT         1000
 
 
 typedef struct {
@@ -453,7 +457,22 @@ ngx_http_smsverify_init_process(ngx_cycle_t *cycle)
 void
 ngx_http_smsverify_exit_process(ngx_cycle_t *cycle)
 {
+    size_t                           left;
     ngx_http_smsverify_main_conf_t  *mcf;
+
+    /*
+     * The thread pools have finished their tasks by now, but their
+     * threads may still be exiting, and their exit must be over before
+     * this one's exit() cleans up the libraries under them (sv_thread.h).
+     */
+
+    left = sv_thread_wait(NGX_HTTP_SMSVERIFY_THREADS_EXIT);
+
+    if (left) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "smsverify %uz pool threads did not end within %ui ms",
+                      left, (ngx_uint_t) NGX_HTTP_SMSVERIFY_THREADS_EXIT);
+    }
 
     mcf = ngx_http_cycle_get_module_main_conf(cycle,
                                               ngx_http_smsverify_module);
@@ -463,11 +482,10 @@ ngx_http_smsverify_exit_process(ngx_cycle_t *cycle)
     }
 
     /*
-     * The thread pools have finished their tasks by now, but their
-     * threads may still be exiting: each closes its own PostgreSQL
-     * connection as it exits (sv_pg.h), which a close from here would
-     * race.  So that store is left to the process's exit, kept where it
-     * stays reachable, in a module that stays mapped.
+     * Each thread closes its own PostgreSQL connection as it exits
+     * (sv_pg.h), which a close from here would race if one did not end
+     * in time.  So that store is left to the process's exit, kept where
+     * it stays reachable, in a module that stays mapped.
      */
 
     if (mcf->store_uri.len) {
@@ -550,6 +568,8 @@ ngx_http_smsverify_maint_thread(void *data, ngx_log_t *log)
     ngx_http_smsverify_maint_t  *maint = data;
 
     sv_store_t  *store;
+
+    sv_thread_enter();
 
     store = maint->mcf->store;
     maint->rc = SV_STORE_OK;

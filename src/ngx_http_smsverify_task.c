@@ -9,6 +9,7 @@
 
 #include "ngx_http_smsverify_task.h"
 #include "ngx_http_smsverify_ctx.h"
+#include "sv_thread.h"
 
 
 /* bounds the wait of a stuck task; see ngx_http_smsverify_guard() */
@@ -371,6 +372,7 @@ ngx_http_smsverify_task_thread(void *data, ngx_log_t *log)
 
     /* only plain C from here: no request, no pool, no request log */
 
+    sv_thread_enter();
     tctx->handler(tctx->data);
 }
 
@@ -501,6 +503,7 @@ ngx_http_smsverify_batch_thread(void *data, ngx_log_t *log)
 
     /* only plain C from here, as for a task alone */
 
+    sv_thread_enter();
     b->lane->run(b->store, b->ops, b->n);
 }
 

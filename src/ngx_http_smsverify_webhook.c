@@ -8,6 +8,7 @@
 
 #include "ngx_http_smsverify_webhook.h"
 #include "sv_clock.h"
+#include "sv_thread.h"
 
 
 /* how often a worker looks for due events when none was */
@@ -125,6 +126,8 @@ ngx_http_smsverify_webhook_thread(void *data, ngx_log_t *log)
     int64_t        lease_ms;
     sv_store_t    *store;
     sv_store_rc_t  rc;
+
+    sv_thread_enter();
 
     store = wh->mcf->store;
     wh->why[0] = '\0';
