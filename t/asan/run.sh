@@ -95,7 +95,10 @@ gcc -shared -fPIC -O2 -Wall -Wextra -Werror "$root/t/asan/ubsan_log.c" \
 # not looked for: nginx leaves its cycle to the exit (valgrind runs, with
 # suppressions, look for the module's leaks).  UBSan goes on after a
 # report so that one run finds them all; ASan stops the process.  Both
-# runtimes set ASan's log_path: it is the same in both.
+# runtimes set ASan's log_path: it is the same in both.  Reports are not
+# symbolized in the process: a worker the tests stop while it symbolizes
+# leaves a report cut after its first line.  Their frames (object+offset)
+# are symbolized below, once the suite is done.
 
 wrapper=$build/nginx
 cat >"$wrapper" <<EOW
@@ -103,9 +106,9 @@ cat >"$wrapper" <<EOW
 export LD_PRELOAD="$libasan $libubsan $shim\${LD_PRELOAD:+ \$LD_PRELOAD}"
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:\\
 detect_stack_use_after_return=1:strict_string_checks=1:\\
-log_path=$reports/asan"
+symbolize=0:log_path=$reports/asan"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=0:\\
-log_path=$reports/asan"
+symbolize=0:log_path=$reports/asan"
 export SV_UBSAN_LOG_PATH="$reports/ubsan"
 exec "$nginx_bin" "\$@"
 EOW
@@ -145,10 +148,24 @@ status=0
 TEST_NGINX_BINARY=$wrapper \
 TEST_NGINX_SMSVERIFY_MODULE=$module \
 TEST_NGINX_SERVROOT=$servroot \
-    prove "${inc[@]}" "${files[@]}" || status=$?
+    prove --timer "${inc[@]}" "${files[@]}" || status=$?
 
 
 # ---- the reports ------------------------------------------------------------
+
+# "#3 0x7f.. (/path/object.so+0x1a2b)" gets the function and line after it
+symbolize() {
+    local line obj off
+    while IFS= read -r line; do
+        if [[ $line =~ \((/[^+\)]+)\+(0x[0-9a-f]+)\) ]]; then
+            obj=${BASH_REMATCH[1]}
+            off=${BASH_REMATCH[2]}
+            line="$line $(addr2line -f -i -C -e "$obj" "$off" 2>/dev/null \
+                          | paste -sd ' ' -)"
+        fi
+        printf '%s\n' "$line"
+    done
+}
 
 found=$(find "$reports" -type f -size +0 | sort)
 
@@ -163,7 +180,7 @@ if [ -n "$found" ]; then
 
     first=$(head -n 1 <<<"$found")
     echo "---- $first" >&2
-    head -n 40 "$first" >&2
+    head -n 60 "$first" | symbolize >&2
 
     status=1
 
