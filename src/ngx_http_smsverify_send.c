@@ -63,6 +63,8 @@ static void ngx_http_smsverify_put_code(ngx_str_t *text, u_char *code,
     size_t len);
 static ngx_int_t ngx_http_smsverify_send_read(
     ngx_http_smsverify_send_job_t *job);
+static void ngx_http_smsverify_send_stamp(
+    ngx_http_smsverify_send_job_t *job);
 static void ngx_http_smsverify_send_thread(void *data);
 static void ngx_http_smsverify_send_batch(sv_store_t *store,
     sv_store_op_t *ops, size_t n);
@@ -456,6 +458,19 @@ ngx_http_smsverify_send_read(ngx_http_smsverify_send_job_t *job)
 }
 
 
+/* the time of the send, not of the request: it may have queued */
+
+static void
+ngx_http_smsverify_send_stamp(ngx_http_smsverify_send_job_t *job)
+{
+    job->accepted = -1;
+    job->tried = 0;
+
+    job->limits.now_ms = sv_clock_ms();
+    job->expires_ms = job->limits.now_ms + job->ttl_ms;
+}
+
+
 /* a test number's send, in a batch of the store's lane */
 
 static void
@@ -463,13 +478,7 @@ ngx_http_smsverify_send_thread(void *data)
 {
     ngx_http_smsverify_send_job_t  *job = data;
 
-    job->accepted = -1;
-    job->tried = 0;
-
-    /* the time of the send, not of the request: it may have queued */
-
-    job->limits.now_ms = sv_clock_ms();
-    job->expires_ms = job->limits.now_ms + job->ttl_ms;
+    ngx_http_smsverify_send_stamp(job);
 
     job->rc = ngx_http_smsverify_test_send(job);
 }
@@ -552,13 +561,7 @@ ngx_http_smsverify_send_begin(void *data)
 {
     ngx_http_smsverify_send_job_t  *job = data;
 
-    job->accepted = -1;
-    job->tried = 0;
-
-    /* the time of the send, not of the request: it may have queued */
-
-    job->limits.now_ms = sv_clock_ms();
-    job->expires_ms = job->limits.now_ms + job->ttl_ms;
+    ngx_http_smsverify_send_stamp(job);
 
     job->rc = sv_store_send_begin(job->store, &job->limits, job->err,
                                   sizeof(job->err));
