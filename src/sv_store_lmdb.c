@@ -113,6 +113,7 @@ typedef struct {
     char               *err;
     size_t              errlen;
     int                 mdb_rc;         /* of the last LMDB failure */
+    int                 wrote;          /* a write reached LMDB */
 } sv_txn_t;
 
 typedef sv_store_rc_t (*sv_txn_body_pt)(sv_txn_t *t, void *arg);
@@ -343,59 +344,65 @@ sv_free_pages(sv_txn_t *t)
 
 
 /*
- * The batch this thread runs (sv_lmdb_batch_begin): a write txn of the
- * codes' part, parent of each call's own.  Its writer holds the write
- * lock, so the calls of a batch never wait for it again.
+ * The batch this thread runs (sv_lmdb_batch_begin): one write txn of the
+ * codes' part that the calls of the batch run in, one after the other.
+ * Its writer holds the write lock, so they never wait for it again.
+ *
+ * A call's own nested txn would undo any failing call alone, but costs
+ * about as much as the call (a child's page lists are allocated, and
+ * merged at its commit).  Most failures write nothing first (a corrupt
+ * record, a store full before the write): those answer alone.  A call
+ * that fails after a write breaks the batch instead: the txn holds half
+ * of that call, so it is aborted, and every call runs again alone.
  */
 typedef struct {
     sv_lmdb_t          *st;
     sv_txn_t            parent;
+    int                 broken;         /* a call failed after a write */
 } sv_batch_t;
 
 static __thread sv_batch_t  sv_batch;
 
 
-/* The txn of a call in the batch, if the env is the batch's: nested. */
+/* 1 if a call on env runs in this thread's batch */
 static int
-sv_batch_nests(sv_lmdb_t *st, int env)
+sv_batch_runs(sv_lmdb_t *st, int env)
 {
     return sv_batch.st == st && sv_batch.parent.e == &st->envs[env];
 }
 
 
+/* a call of a broken batch: it runs again alone, so not now */
 static sv_store_rc_t
-sv_txn_begin_nested(sv_txn_t *t)
+sv_batch_skip(sv_txn_t *t)
 {
-    int  rc;
-
-    rc = mdb_txn_begin(t->e->env, sv_batch.parent.txn, 0, &t->txn);
-
-    if (rc != MDB_SUCCESS) {
-        return sv_fail(t, "mdb_txn_begin", -1, rc);
-    }
-
-    return SV_STORE_OK;
+    snprintf(t->err, t->errlen, "a call of the batch failed after a write");
+    return SV_STORE_ERROR;
 }
 
 
 /*
  * Runs body in a write txn of one environment: committed unless the body
- * failed.  In a batch, the txn is nested in the batch's: a body that
- * fails is undone alone, and a commit only merges into the batch's.
+ * failed.  In a batch, the body runs in the batch's txn.
  */
 static sv_store_rc_t
 sv_write(sv_lmdb_t *st, int env, int adds, sv_txn_body_pt body, void *arg,
     char *err, size_t errlen)
 {
-    int            nested;
-    sv_txn_t       t = { st, &st->envs[env], NULL, err, errlen, 0 };
+    int            batched;
+    sv_txn_t       t = { st, &st->envs[env], NULL, err, errlen, 0, 0 };
     sv_store_rc_t  rc;
 
-    nested = sv_batch_nests(st, env);
+    batched = sv_batch_runs(st, env);
 
-    if ((nested ? sv_txn_begin_nested(&t) : sv_txn_begin(&t, 0))
-        != SV_STORE_OK)
-    {
+    if (batched) {
+        if (sv_batch.broken) {
+            return sv_batch_skip(&t);
+        }
+
+        t.txn = sv_batch.parent.txn;
+
+    } else if (sv_txn_begin(&t, 0) != SV_STORE_OK) {
         return SV_STORE_ERROR;
     }
 
@@ -405,12 +412,9 @@ sv_write(sv_lmdb_t *st, int env, int adds, sv_txn_body_pt body, void *arg,
         rc = body(&t, arg);
     }
 
-    if (nested) {
-        if (rc == SV_STORE_ERROR) {
-            mdb_txn_abort(t.txn);
-
-        } else if (mdb_txn_commit(t.txn) != MDB_SUCCESS) {
-            rc = sv_fail(&t, "mdb_txn_commit", -1, MDB_PANIC);
+    if (batched) {
+        if (rc == SV_STORE_ERROR && t.wrote) {
+            sv_batch.broken = 1;
         }
 
     } else if (rc == SV_STORE_ERROR) {
@@ -430,32 +434,32 @@ sv_write(sv_lmdb_t *st, int env, int adds, sv_txn_body_pt body, void *arg,
 
 /*
  * A read sees the store as the calls before it left it: in a batch, that
- * is the batch's txn, read through a nested one thrown away after.
+ * is the batch's txn.
  */
 static sv_store_rc_t
 sv_read(sv_lmdb_t *st, int env, sv_txn_body_pt body, void *arg, char *err,
     size_t errlen)
 {
-    int            nested;
-    sv_txn_t       t = { st, &st->envs[env], NULL, err, errlen, 0 };
+    sv_txn_t       t = { st, &st->envs[env], NULL, err, errlen, 0, 0 };
     sv_store_rc_t  rc;
 
-    nested = sv_batch_nests(st, env);
+    if (sv_batch_runs(st, env)) {
+        if (sv_batch.broken) {
+            return sv_batch_skip(&t);
+        }
 
-    if ((nested ? sv_txn_begin_nested(&t) : sv_txn_begin(&t, MDB_RDONLY))
-        != SV_STORE_OK)
-    {
+        t.txn = sv_batch.parent.txn;
+
+        return body(&t, arg);
+    }
+
+    if (sv_txn_begin(&t, MDB_RDONLY) != SV_STORE_OK) {
         return SV_STORE_ERROR;
     }
 
     rc = body(&t, arg);
 
-    if (nested) {
-        mdb_txn_abort(t.txn);
-
-    } else {
-        sv_txn_abort(&t);
-    }
+    sv_txn_abort(&t);
 
     return rc;
 }
@@ -499,6 +503,7 @@ sv_put(sv_txn_t *t, int db, const void *key, size_t klen, const void *data,
     v.mv_data = (void *) data;
     v.mv_size = dlen;
 
+    t->wrote = 1;
     rc = mdb_put(t->txn, t->st->dbi[db], &k, &v, flags);
 
     if (rc != MDB_SUCCESS) {
@@ -519,6 +524,7 @@ sv_del(sv_txn_t *t, int db, const void *key, size_t klen)
     k.mv_data = (void *) key;
     k.mv_size = klen;
 
+    t->wrote = 1;
     rc = mdb_del(t->txn, t->st->dbi[db], &k, NULL);
 
     if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
@@ -950,6 +956,7 @@ sv_dbs_open(sv_txn_t *t, void *arg)
             return sv_fail(t, "mdb_dbi_open", i, rc);
         }
 
+        t->wrote = 1;
         rc = mdb_drop(t->txn, dbi, 1);
         if (rc != MDB_SUCCESS) {
             return sv_fail(t, "mdb_drop", i, rc);
@@ -2327,6 +2334,7 @@ sv_sweep_db(sv_txn_t *t, int db, sv_gone_pt gone, sv_sweep_arg_t *a)
 
         /* the cursor moves to the next record; MDB_NEXT then returns it */
 
+        t->wrote = 1;
         rc = mdb_cursor_del(cur, 0);
         if (rc != MDB_SUCCESS) {
             mdb_cursor_close(cur);
@@ -2529,6 +2537,7 @@ sv_member_sessions_end_txn(sv_txn_t *t, void *arg)
             continue;
         }
 
+        t->wrote = 1;
         rc = mdb_cursor_del(cur, 0);
         if (rc != MDB_SUCCESS) {
             mdb_cursor_close(cur);
@@ -3125,6 +3134,7 @@ sv_lmdb_batch_begin(sv_store_t *store, char *err, size_t errlen)
     sv_batch.parent.err = err;
     sv_batch.parent.errlen = errlen;
     sv_batch.parent.mdb_rc = 0;
+    sv_batch.broken = 0;
 
     if (sv_txn_begin(&sv_batch.parent, 0) != SV_STORE_OK) {
         return SV_STORE_ERROR;
@@ -3150,8 +3160,14 @@ sv_lmdb_batch_end(sv_store_t *store, int commit, char *err, size_t errlen)
     sv_batch.parent.err = err;
     sv_batch.parent.errlen = errlen;
 
-    if (!commit) {
+    if (!commit || sv_batch.broken) {
         sv_txn_abort(&sv_batch.parent);
+
+        if (commit) {
+            snprintf(err, errlen, "a call of the batch failed after a write");
+            return SV_STORE_ERROR;
+        }
+
         return SV_STORE_OK;
     }
 

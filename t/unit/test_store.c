@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -109,6 +110,34 @@ fsync(int fd)
 {
     count_sync(fd);
     return (int) syscall(SYS_fsync, fd);
+}
+
+
+/*
+ * liblmdb's mdb_put, but the puts_to_fail-th call from when it is set
+ * fails, once, as a put that finds no room would: a call that fails
+ * after it wrote.
+ */
+
+static unsigned  puts_to_fail;
+
+
+int
+mdb_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *data,
+    unsigned int flags)
+{
+    static int (*real)(MDB_txn *, MDB_dbi, MDB_val *, MDB_val *,
+                       unsigned int);
+
+    if (real == NULL) {
+        *(void **) &real = dlsym(RTLD_NEXT, "mdb_put");
+    }
+
+    if (puts_to_fail > 0 && --puts_to_fail == 0) {
+        return MDB_TXN_FULL;
+    }
+
+    return real(txn, dbi, key, data, flags);
 }
 
 
@@ -4809,6 +4838,7 @@ typedef struct {
     unsigned         runs;
     sv_store_rc_t    rc;
     char             err[256];
+    unsigned         fault;         /* its fault-th put fails, once */
 } op_t;
 
 
@@ -4820,6 +4850,9 @@ op_run(void *data)
     sv_send_t       s;
 
     o->runs++;
+
+    puts_to_fail = o->fault;
+    o->fault = 0;
 
     switch (o->kind) {
 
@@ -4851,6 +4884,8 @@ op_run(void *data)
                                        sizeof(o->err));
         break;
     }
+
+    puts_to_fail = 0;
 }
 
 
@@ -4884,12 +4919,12 @@ test_batch_results(void **state)
     fx_t      *f = *state;
     unsigned   left;
     op_t       o[] = {
-        { f, OP_PUT, PHONE_A, 0x42, 0, T0, 0, 0, 0, "" },
-        { f, OP_CONFIRM, PHONE_A, 0x43, 0x70, T0, 0, 0, 0, "" },
-        { f, OP_CONFIRM, PHONE_A, 0x42, 0x71, T0, 0, 0, 0, "" },
-        { f, OP_SEND, PHONE_B, 0, 0, T0, 0, 0, 0, "" },
-        { f, OP_SEND, PHONE_B, 0, 0, T0 + SEC, 0, 0, 0, "" },
-        { f, OP_CONFIRM, PHONE_C, 0x42, 0x72, T0, 0, 0, 0, "" },
+        { f, OP_PUT, PHONE_A, 0x42, 0, T0, 0, 0, 0, "", 0 },
+        { f, OP_CONFIRM, PHONE_A, 0x43, 0x70, T0, 0, 0, 0, "", 0 },
+        { f, OP_CONFIRM, PHONE_A, 0x42, 0x71, T0, 0, 0, 0, "", 0 },
+        { f, OP_SEND, PHONE_B, 0, 0, T0, 0, 0, 0, "", 0 },
+        { f, OP_SEND, PHONE_B, 0, 0, T0 + SEC, 0, 0, 0, "", 0 },
+        { f, OP_CONFIRM, PHONE_C, 0x42, 0x72, T0, 0, 0, 0, "", 0 },
     };
 
     batch(o, sizeof(o) / sizeof(o[0]));
@@ -4928,10 +4963,10 @@ test_batch_one_fails(void **state)
     uint8_t    bad[20];
     unsigned   left, one;
     op_t       o[] = {
-        { f, OP_CONFIRM, PHONE_B, 0x43, 0x70, T0, 0, 0, 0, "" },
-        { f, OP_CONFIRM, PHONE_A, 0x42, 0x71, T0, 0, 0, 0, "" },
-        { f, OP_PUT, PHONE_C, 0x44, 0, T0, 0, 0, 0, "" },
-        { f, OP_TOUCH, NULL, 0, 0x55, T0, 0, 0, 0, "" },
+        { f, OP_CONFIRM, PHONE_B, 0x43, 0x70, T0, 0, 0, 0, "", 0 },
+        { f, OP_CONFIRM, PHONE_A, 0x42, 0x71, T0, 0, 0, 0, "", 0 },
+        { f, OP_PUT, PHONE_C, 0x44, 0, T0, 0, 0, 0, "", 0 },
+        { f, OP_TOUCH, NULL, 0, 0x55, T0, 0, 0, 0, "", 0 },
     };
 
     put_code(f, PHONE_B, 0x42, T0 + MIN, 5);
@@ -4974,6 +5009,51 @@ test_batch_one_fails(void **state)
 
 
 /*
+ * An operation that fails after it wrote (a match: the code deleted,
+ * then the token's put fails) leaves the batch's transaction with half
+ * of it: none of the batch is committed, the operations after it are
+ * not run in it, and every one runs again alone, each counted once.
+ */
+static void
+test_batch_fails_after_write(void **state)
+{
+    fx_t      *f = *state;
+    unsigned   left;
+    op_t       o[] = {
+        { f, OP_CONFIRM, PHONE_B, 0x43, 0x70, T0, 0, 0, 0, "", 0 },
+        { f, OP_PUT, PHONE_C, 0x44, 0, T0, 0, 0, 0, "", 0 },
+        { f, OP_CONFIRM, PHONE_A, 0x42, 0x71, T0, 0, 0, 0, "", 1 },
+        { f, OP_CONFIRM, PHONE_B, 0x45, 0x72, T0, 0, 0, 0, "", 0 },
+    };
+
+    put_code(f, PHONE_A, 0x42, T0 + MIN, 5);
+    put_code(f, PHONE_B, 0x42, T0 + MIN, 5);
+
+    batch(o, sizeof(o) / sizeof(o[0]));
+
+    assert_int_equal(o[0].rc, SV_STORE_MISMATCH);
+    assert_int_equal(o[0].left, 4);
+    assert_int_equal(o[1].rc, SV_STORE_OK);
+    assert_int_equal(o[2].rc, SV_STORE_OK);
+    assert_int_equal(o[3].rc, SV_STORE_MISMATCH);
+    assert_int_equal(o[3].left, 3);
+
+    /* the last one too: skipped in the batch, then alone */
+    assert_int_equal(o[0].runs + o[1].runs + o[2].runs + o[3].runs, 8);
+
+    /* as alone: PHONE_B's guesses counted twice, PHONE_A's code a token */
+    assert_int_equal(confirm(f, PHONE_B, 0x46, T0, 0x73, T0 + HOUR, &left),
+                     SV_STORE_MISMATCH);
+    assert_int_equal(left, 2);
+    assert_int_equal(token_check(f, 0x71, PHONE_A, T0), SV_STORE_OK);
+    assert_int_equal(confirm(f, PHONE_A, 0x42, T0, 0x74, T0 + HOUR, NULL),
+                     SV_STORE_NO_CODE);
+    assert_int_equal(confirm(f, PHONE_C, 0x44, T0, 0x75, T0 + HOUR, NULL),
+                     SV_STORE_OK);
+}
+
+
+/*
  * An operation that finds the store full runs again alone after the
  * batch, which relieves it as a call alone does; the others are not run
  * twice.
@@ -4986,9 +5066,9 @@ test_batch_full_runs_again(void **state)
     char            phone[32];
     uint8_t         hash[SV_HASH_SIZE];
     op_t            o[] = {
-        { f, OP_CONFIRM, PHONE_B, 0x43, 0x70, T0 + MIN, 0, 0, 0, "" },
-        { f, OP_SEND, PHONE_A, 0, 0, T0 + MIN, 0, 0, 0, "" },
-        { f, OP_CONFIRM, PHONE_C, 0x42, 0x71, T0 + MIN, 0, 0, 0, "" },
+        { f, OP_CONFIRM, PHONE_B, 0x43, 0x70, T0 + MIN, 0, 0, 0, "", 0 },
+        { f, OP_SEND, PHONE_A, 0, 0, T0 + MIN, 0, 0, 0, "", 0 },
+        { f, OP_CONFIRM, PHONE_C, 0x42, 0x71, T0 + MIN, 0, 0, 0, "", 0 },
     };
     sv_store_rc_t   rc;
 
@@ -5495,6 +5575,7 @@ main(int argc, char **argv)
         L(test_outbox_dead_taker)
         T(test_batch_results)
         L(test_batch_one_fails)
+        L(test_batch_fails_after_write)
         L(test_batch_full_runs_again)
         L(test_confirm_read)
         L(test_send_read)
