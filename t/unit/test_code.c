@@ -10,17 +10,21 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+
 #include <openssl/hmac.h>
 
 #include "sv_code.h"
 
 
 static const uint8_t  key[SV_KEY_SIZE] = "0123456789abcdef0123456789abcdef";
+static const uint8_t  key2[SV_KEY_SIZE] = "fedcba9876543210fedcba9876543210";
 
 
-/* HMAC-SHA256(key, domain "\0" value), computed apart from sv_code.c */
+/* HMAC-SHA256(k, domain "\0" value), computed apart from sv_code.c */
 static void
-reference(const char *domain, const char *value, uint8_t *out)
+reference_with(const uint8_t *k, const char *domain, const char *value,
+    uint8_t *out)
 {
     unsigned int   len;
     unsigned char  msg[256];
@@ -29,8 +33,68 @@ reference(const char *domain, const char *value, uint8_t *out)
     memcpy(msg, domain, dlen);
     memcpy(msg + dlen, value, vlen);
 
-    HMAC(EVP_sha256(), key, SV_KEY_SIZE, msg, dlen + vlen, out, &len);
+    HMAC(EVP_sha256(), k, SV_KEY_SIZE, msg, dlen + vlen, out, &len);
     assert_int_equal(len, SV_HASH_SIZE);
+}
+
+
+static void
+reference(const char *domain, const char *value, uint8_t *out)
+{
+    reference_with(key, domain, value, out);
+}
+
+
+/* keys in turn, each hash as HMAC() gives it: a context keyed for one */
+static void *
+hash_in_turn(void *data)
+{
+    int             i;
+    uint8_t         got[SV_HASH_SIZE], want[SV_HASH_SIZE];
+    const uint8_t  *k;
+    const char     *value = "the-same-value";
+
+    (void) data;
+
+    for (i = 0; i < 6; i++) {
+        k = (i % 3 == 1) ? key2 : key;
+
+        sv_session_hash(k, value, strlen(value), got);
+        reference_with(k, "session", value, want);
+
+        if (memcmp(got, want, SV_HASH_SIZE) != 0) {
+            return (void *) 1;
+        }
+
+        /* the same key twice: the kept context starts afresh */
+
+        sv_token_hash(k, value, strlen(value), got);
+        reference_with(k, "token", value, want);
+
+        if (memcmp(got, want, SV_HASH_SIZE) != 0) {
+            return (void *) 1;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+test_hash_follows_the_key(void **state)
+{
+    void       *failed;
+    pthread_t   tid;
+
+    (void) state;
+
+    assert_null(hash_in_turn(NULL));
+
+    /* a thread of its own: its own context */
+
+    assert_int_equal(pthread_create(&tid, NULL, hash_in_turn, NULL), 0);
+    assert_int_equal(pthread_join(tid, &failed), 0);
+    assert_null(failed);
 }
 
 
@@ -95,6 +159,7 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_session_hash_is_keyed_hmac),
         cmocka_unit_test(test_session_and_token_hashes_differ),
+        cmocka_unit_test(test_hash_follows_the_key),
         cmocka_unit_test(test_tokens_are_fresh_base64url),
     };
 
