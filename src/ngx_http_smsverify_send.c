@@ -36,6 +36,7 @@ typedef struct {
     unsigned               begun:1;             /* counted by send_begin */
 
     sv_store_rc_t          rc;
+    sv_store_send_op_t     begin_op;            /* send_begin, in a batch */
     ngx_uint_t             tried;               /* providers asked */
     ngx_int_t              accepted;            /* provider index, or -1 */
     sv_provider_outcome_t *outcomes;            /* one per provider */
@@ -69,6 +70,9 @@ static void ngx_http_smsverify_send_thread(void *data);
 static void ngx_http_smsverify_send_batch(sv_store_t *store,
     sv_store_op_t *ops, size_t n);
 static void ngx_http_smsverify_send_begin(void *data);
+static void ngx_http_smsverify_send_begin_op(
+    ngx_http_smsverify_send_job_t *job);
+static void ngx_http_smsverify_send_begun(ngx_http_smsverify_send_job_t *job);
 static void ngx_http_smsverify_send_end(void *data);
 static void ngx_http_smsverify_send_changed(
     ngx_http_smsverify_send_job_t *job, const char *what);
@@ -501,10 +505,19 @@ ngx_http_smsverify_send_batch(sv_store_t *store, sv_store_op_t *ops,
     ngx_http_smsverify_send_job_t  *job;
 
     for (i = 0; i < n; i++) {
+        ngx_http_smsverify_send_begin_op(ops[i].data);
         ops[i].run = ngx_http_smsverify_send_begin;
+        ops[i].send = &((ngx_http_smsverify_send_job_t *) ops[i].data)
+                           ->begin_op;
     }
 
+    /* where the store runs the sends together, run() is not called */
+
     sv_store_batch_run(store, ops, n);
+
+    for (i = 0; i < n; i++) {
+        ngx_http_smsverify_send_begun(ops[i].data);
+    }
 
     chains = (n > 1) ? malloc(n * sizeof(sv_provider_chain_t *)) : NULL;
 
@@ -547,6 +560,7 @@ ngx_http_smsverify_send_batch(sv_store_t *store, sv_store_op_t *ops,
 
         ops[k].run = ngx_http_smsverify_send_end;
         ops[k].data = job;
+        ops[k].send = NULL;
         k++;
     }
 
@@ -561,11 +575,33 @@ ngx_http_smsverify_send_begin(void *data)
 {
     ngx_http_smsverify_send_job_t  *job = data;
 
-    ngx_http_smsverify_send_stamp(job);
+    sv_store_send_op(job->store, &job->begin_op);
+}
 
-    job->rc = sv_store_send_begin(job->store, &job->limits, job->err,
-                                  sizeof(job->err));
 
+/*
+ * The send_begin of the job, stamped with the time of the send, not of
+ * the request (it may have queued), when it runs
+ */
+
+static void
+ngx_http_smsverify_send_begin_op(ngx_http_smsverify_send_job_t *job)
+{
+    job->accepted = -1;
+    job->tried = 0;
+
+    job->begin_op.s = &job->limits;
+    job->begin_op.clock = 1;
+    job->begin_op.rc = &job->rc;
+    job->begin_op.err = job->err;
+    job->begin_op.errlen = sizeof(job->err);
+}
+
+
+static void
+ngx_http_smsverify_send_begun(ngx_http_smsverify_send_job_t *job)
+{
+    job->expires_ms = job->limits.now_ms + job->ttl_ms;
     job->begun = (job->rc == SV_STORE_OK);
 
     if (!job->begun) {

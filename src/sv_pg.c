@@ -1622,9 +1622,64 @@ sv_pg_pipe_undone(sv_pg_stmt_t *q, size_t n)
 }
 
 
+static sv_pg_rc_t sv_pg_pipeline_run(sv_pg_t *pg, sv_pg_stmt_t *q, size_t n,
+    int one, int more, sv_pg_err_t *e);
+
+
+/*
+ * The slot of a pipeline that goes on with the transaction a pipeline
+ * before it left open on this thread's connection: that connection as it
+ * is, none opened (a new one would not have the transaction).
+ */
+static sv_pg_rc_t
+sv_pg_slot_in_txn(sv_pg_t *pg, sv_pg_slot_t **sp, sv_pg_err_t *e)
+{
+    sv_pg_slot_t             *s;
+    PGTransactionStatusType   ts;
+
+    s = sv_pg_slot(pg);
+    if (s == NULL) {
+        sv_pg_err_set(e, "out of memory");
+        return SV_PG_ERROR;
+    }
+
+    *sp = s;
+
+    if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
+        sv_pg_err_set(e, "connection lost in a transaction");
+        return SV_PG_UNAVAILABLE;
+    }
+
+    ts = PQtransactionStatus(s->conn);
+
+    if (ts != PQTRANS_INTRANS && ts != PQTRANS_INERROR) {
+        sv_pg_err_set(e, "no transaction open on the connection");
+        return SV_PG_ERROR;
+    }
+
+    sv_pg_err_clear(e);
+    return SV_PG_OK;
+}
+
+
 sv_pg_rc_t
 sv_pg_pipeline(sv_pg_t *pg, sv_pg_stmt_t *q, size_t n, int one,
     sv_pg_err_t *e)
+{
+    return sv_pg_pipeline_run(pg, q, n, one, 0, e);
+}
+
+
+sv_pg_rc_t
+sv_pg_pipeline_more(sv_pg_t *pg, sv_pg_stmt_t *q, size_t n, sv_pg_err_t *e)
+{
+    return sv_pg_pipeline_run(pg, q, n, 0, 1, e);
+}
+
+
+static sv_pg_rc_t
+sv_pg_pipeline_run(sv_pg_t *pg, sv_pg_stmt_t *q, size_t n, int one,
+    int more, sv_pg_err_t *e)
 {
     int            failed, undone;
     size_t         i, sent, last;
@@ -1644,7 +1699,7 @@ sv_pg_pipeline(sv_pg_t *pg, sv_pg_stmt_t *q, size_t n, int one,
         return SV_PG_OK;
     }
 
-    rc = sv_pg_slot_ready(pg, &s, e);
+    rc = more ? sv_pg_slot_in_txn(pg, &s, e) : sv_pg_slot_ready(pg, &s, e);
 
     if (rc == SV_PG_OK) {
         rc = sv_pg_pipe_prepare(pg, s, q, n, e);

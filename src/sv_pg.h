@@ -197,6 +197,16 @@ sv_pg_rc_t sv_pg_pipeline(sv_pg_t *pg, sv_pg_stmt_t *q, size_t n, int one,
     sv_pg_err_t *e);
 
 /*
+ * As sv_pg_pipeline() with one 0, for a pipeline whose statements open a
+ * transaction (BEGIN) and leave it open for the next pipeline to go on
+ * with: this one goes on with it on the same connection, none opened
+ * (UNAVAILABLE if that connection is gone, ERROR if it is not in a
+ * transaction).  Between them the thread runs nothing else on pg.
+ */
+sv_pg_rc_t sv_pg_pipeline_more(sv_pg_t *pg, sv_pg_stmt_t *q, size_t n,
+    sv_pg_err_t *e);
+
+/*
  * The round trips made so far by every thread: each answer waited for
  * (a statement, a prepare, a BEGIN or COMMIT), each pipeline one.  Not
  * the connections' opening.

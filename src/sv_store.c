@@ -828,6 +828,17 @@ sv_store_confirm_op(sv_store_t *st, sv_store_confirm_op_t *op)
 }
 
 
+void
+sv_store_send_op(sv_store_t *st, sv_store_send_op_t *op)
+{
+    if (op->clock) {
+        op->s->now_ms = sv_clock_ms();
+    }
+
+    *op->rc = sv_store_send_begin(st, op->s, op->err, op->errlen);
+}
+
+
 int
 sv_store_batches(sv_store_t *st)
 {
@@ -909,6 +920,66 @@ sv_store_confirms_run(sv_store_t *st, sv_store_op_t *ops, size_t n)
 }
 
 
+/*
+ * The batch's sends, together where the backend runs them so: those
+ * answered are done.  A send that does not fit is answered here, and
+ * one that met a full store runs again alone (relieved as alone).
+ */
+static void
+sv_store_sends_run(sv_store_t *st, sv_store_op_t *ops, size_t n)
+{
+    size_t                i, k;
+    sv_store_send_op_t   *op, **list;
+
+    list = malloc(n * sizeof(sv_store_send_op_t *));
+    if (list == NULL) {
+        /* each runs alone then */
+        return;
+    }
+
+    k = 0;
+
+    for (i = 0; i < n; i++) {
+        op = ops[i].send;
+
+        if (op == NULL || ops[i].done) {
+            continue;
+        }
+
+        ops[i].done = 1;
+
+        if (!sv_send_fits(op->s, op->err, op->errlen)) {
+            *op->rc = SV_STORE_ERROR;
+            continue;
+        }
+
+        if (op->clock) {
+            op->s->now_ms = sv_clock_ms();
+        }
+
+        list[k++] = op;
+    }
+
+    if (k == 1) {
+        *list[0]->rc = sv_store_send_begin(st, list[0]->s, list[0]->err,
+                                           list[0]->errlen);
+
+    } else if (k > 1) {
+        st->ops->send_batch(st, list, k);
+
+        for (i = 0; i < k; i++) {
+            if (*list[i]->rc == SV_STORE_FULL) {
+                *list[i]->rc = sv_store_send_begin(st, list[i]->s,
+                                                   list[i]->err,
+                                                   list[i]->errlen);
+            }
+        }
+    }
+
+    free(list);
+}
+
+
 void
 sv_store_batch_run(sv_store_t *st, sv_store_op_t *ops, size_t n)
 {
@@ -922,6 +993,10 @@ sv_store_batch_run(sv_store_t *st, sv_store_op_t *ops, size_t n)
 
     if (n > 1 && st->ops->confirm_batch != NULL && sv_batch_store == NULL) {
         sv_store_confirms_run(st, ops, n);
+    }
+
+    if (n > 1 && st->ops->send_batch != NULL && sv_batch_store == NULL) {
+        sv_store_sends_run(st, ops, n);
     }
 
     /* a batch of one is a call alone: no transaction around it */

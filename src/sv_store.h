@@ -617,16 +617,34 @@ typedef struct {
 void sv_store_confirm_op(sv_store_t *st, sv_store_confirm_op_t *op);
 
 /*
+ * A send_begin spelled out, for a batch that runs many at once: *rc and
+ * err get what sv_store_send_begin(st, s, err, errlen) answers.  With
+ * clock set, s->now_ms is the clock's when it runs; else as given.
+ */
+typedef struct {
+    sv_send_t      *s;
+    int             clock;
+    sv_store_rc_t  *rc;
+    char           *err;
+    size_t          errlen;
+} sv_store_send_op_t;
+
+/* The send_begin alone. */
+void sv_store_send_op(sv_store_t *st, sv_store_send_op_t *op);
+
+/*
  * Batches (group commit).  One store operation of a batch: run() makes
  * its calls in the pool thread, writing its results where data says.
  * confirm, if not NULL, says that run() is sv_store_confirm_op() of it:
  * a backend may then run it with the batch's other confirms instead (the
- * same answer).  again and done are the runner's.
+ * same answer); send, likewise, that run() is sv_store_send_op() of it.
+ * again and done are the runner's.
  */
 typedef struct {
     void                   (*run)(void *data);
     void                    *data;
     sv_store_confirm_op_t   *confirm;
+    sv_store_send_op_t      *send;
     unsigned                 again:1;
     unsigned                 done:1;
 } sv_store_op_t;
@@ -653,7 +671,10 @@ int sv_store_batches_confirms(sv_store_t *st);
  * A batch of one, or a backend that does not batch, runs each alone.
  * Calls that write the members' part run in their own transactions.
  * Where the backend batches confirms apart (PostgreSQL), those with
- * confirm go together first, and the rest run alone.
+ * confirm go together first, and the rest run alone; so do those with
+ * send where it batches sends (PostgreSQL: each send its own
+ * transaction, their statements in one pipeline, n + 1 round trips for
+ * n sends instead of five each).
  */
 void sv_store_batch_run(sv_store_t *st, sv_store_op_t *ops, size_t n);
 

@@ -35,7 +35,9 @@
  * write after); a batch's confirms as many for them all
  * (sv_pg_confirm_batch(): pipelines, one transaction each, one more
  * round trip where a statement failed); a send 5 (BEGIN, the limits'
- * locks, their read, their write, COMMIT; 4 for a refusal), a signup 4
+ * locks, their read, their write, COMMIT; 4 for a refusal), a batch's
+ * n sends n + 1 for them all (sv_pg_send_batch(): each its own
+ * transaction, one's end and the next's start in one pipeline), a signup 4
  * (BEGIN, the token locked, the member with its terms and the token's
  * deletion in one statement, COMMIT) after its check's 1.
  */
@@ -527,14 +529,16 @@ sv_send_keys(sv_pg_params_t *p, const sv_send_arg_t *a)
 }
 
 
+static int sv_send_parse(sv_send_arg_t *a, const PGresult *res,
+    int *taken);
+
+
 static sv_pg_rc_t
 sv_send_read(sv_send_arg_t *a, int *taken)
 {
-    int             rc, day_there;
-    int64_t         sent, refused;
+    int             rc;
     PGresult       *res;
     sv_pg_rc_t      prc;
-    sv_send_t      *s = a->s;
     sv_pg_params_t  p;
 
     memset(&a->recs, 0, sizeof(sv_send_recs_t));
@@ -551,6 +555,29 @@ sv_send_read(sv_send_arg_t *a, int *taken)
     if (prc != SV_PG_OK) {
         return prc;
     }
+
+    rc = sv_send_parse(a, res, taken);
+
+    PQclear(res);
+
+    if (rc < 0) {
+        return sv_pg_bad_row_txn(&a->q, "sends");
+    }
+
+    return SV_PG_OK;
+}
+
+
+/* the read's row into a->recs and a->had: 0, or -1 for a bad row */
+static int
+sv_send_parse(sv_send_arg_t *a, const PGresult *res, int *taken)
+{
+    int             rc, day_there;
+    int64_t         sent, refused;
+    sv_send_t      *s = a->s;
+
+    memset(&a->recs, 0, sizeof(sv_send_recs_t));
+    a->had = 0;
 
     *taken = sv_store_pg_bool(res, 0, 0);
 
@@ -575,10 +602,8 @@ sv_send_read(sv_send_arg_t *a, int *taken)
         rc = -1;
     }
 
-    PQclear(res);
-
     if (rc < 0) {
-        return sv_pg_bad_row_txn(&a->q, "sends");
+        return -1;
     }
 
     if (day_there) {
@@ -588,39 +613,49 @@ sv_send_read(sv_send_arg_t *a, int *taken)
         a->had |= SV_SEND_REC_DAY;
     }
 
-    return SV_PG_OK;
+    return 0;
 }
 
 
-static sv_pg_rc_t
-sv_send_write(sv_send_arg_t *a)
+/* the write's parameters; phone and addr hold the windows' text */
+static void
+sv_send_write_params(sv_send_arg_t *a, sv_pg_params_t *p, char *phone,
+    char *addr)
 {
     unsigned         w;
     sv_send_t       *s = a->s;
-    sv_pg_params_t   p;
-    char             phone[SV_PG_STAMPS_SIZE], addr[SV_PG_STAMPS_SIZE];
 
     w = a->recs.write;
 
     sv_pg_window_text(&a->recs.phone, phone);
     sv_pg_window_text(&a->recs.addr, addr);
 
-    sv_store_pg_params(&p);
+    sv_store_pg_params(p);
 
-    sv_pg_param_text(&p, s->phone);
-    sv_pg_param_text(&p, phone);
-    sv_pg_param_int64(&p, a->recs.phone.keep_until_ms);
-    sv_pg_bool_param(&p, w & SV_SEND_REC_PHONE);
+    sv_pg_param_text(p, s->phone);
+    sv_pg_param_text(p, phone);
+    sv_pg_param_int64(p, a->recs.phone.keep_until_ms);
+    sv_pg_bool_param(p, w & SV_SEND_REC_PHONE);
 
-    sv_pg_param_text(&p, s->addr);
-    sv_pg_param_text(&p, addr);
-    sv_pg_param_int64(&p, a->recs.addr.keep_until_ms);
-    sv_pg_bool_param(&p, (w & SV_SEND_REC_ADDR) && s->addr != NULL);
+    sv_pg_param_text(p, s->addr);
+    sv_pg_param_text(p, addr);
+    sv_pg_param_int64(p, a->recs.addr.keep_until_ms);
+    sv_pg_bool_param(p, (w & SV_SEND_REC_ADDR) && s->addr != NULL);
 
-    sv_pg_param_text(&p, a->day);
-    sv_pg_param_int64(&p, (int64_t) a->recs.day.sent);
-    sv_pg_param_int64(&p, (int64_t) a->recs.day.refused);
-    sv_pg_bool_param(&p, w & SV_SEND_REC_DAY);
+    sv_pg_param_text(p, a->day);
+    sv_pg_param_int64(p, (int64_t) a->recs.day.sent);
+    sv_pg_param_int64(p, (int64_t) a->recs.day.refused);
+    sv_pg_bool_param(p, w & SV_SEND_REC_DAY);
+}
+
+
+static sv_pg_rc_t
+sv_send_write(sv_send_arg_t *a)
+{
+    sv_pg_params_t   p;
+    char             phone[SV_PG_STAMPS_SIZE], addr[SV_PG_STAMPS_SIZE];
+
+    sv_send_write_params(a, &p, phone, addr);
 
     return sv_store_pg_exec(&a->q, sv_pg_send_write_sql, &p, NULL);
 }
@@ -673,6 +708,236 @@ sv_pg_send_begin(sv_store_t *st, sv_send_t *s, char *err, size_t errlen)
                            &a, &e);
 
     return sv_store_pg_verdict(rc, a.verdict, &e, err, errlen);
+}
+
+
+/*
+ * A batch's sends (sv_pg_send_batch()).  Each send keeps a transaction
+ * of its own with the statements it has alone (BEGIN, the limits' locks,
+ * their read, the write if the rules want one, COMMIT or ROLLBACK): a
+ * send that fails answers alone, and a transaction holds the locks of
+ * one send only, taken in the one order of every send (the day, the
+ * address, the phone), so no two nodes wait for each other in a cycle
+ * and a batch holds no lock across its sends.  What the sends share is
+ * the round trips: one pipeline carries the write and the end of one
+ * send's transaction and the BEGIN, locks and read of the next's, each
+ * statement with its sync point (in a transaction block a sync commits
+ * nothing; a statement that fails leaves its transaction aborted, its
+ * COMMIT is a ROLLBACK, and the next BEGIN is a transaction anew).  The
+ * rules decide between the pipelines, as alone: n sends take n + 1
+ * round trips, not 4 or 5 each.  A pipeline after the first goes on
+ * with the transaction on the same connection (sv_pg_pipeline_more());
+ * the locks' and the read's statements are prepared by the first, on an
+ * idle connection, so that no prepare meets an aborted transaction.
+ * A send met by a serialization failure or a deadlock, or whose
+ * transaction a lost connection took before its COMMIT went, runs again
+ * alone (sv_pg_send_begin(): retried and reconnected as alone); one
+ * whose COMMIT went unanswered is UNAVAILABLE, its outcome unknown, as
+ * alone.
+ */
+
+typedef struct {
+    sv_store_send_op_t     *op;
+    sv_send_arg_t           a;
+    sv_pg_params_t          keys;
+    sv_pg_params_t          w;
+    char                    phone[SV_PG_STAMPS_SIZE];
+    char                    addr[SV_PG_STAMPS_SIZE];
+    int                     again;
+} sv_send_item_t;
+
+
+static void
+sv_send_piped_clear(sv_pg_stmt_t *q, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        PQclear(q[i].res);
+        q[i].res = NULL;
+    }
+}
+
+
+/*
+ * x's BEGIN, locks and read answered (q[0] to q[2]): 1 if its write
+ * follows, else 0 and x is answered or runs again alone.
+ */
+static int
+sv_send_piped_read(sv_pg_stmt_t *q, sv_send_item_t *x)
+{
+    int                  taken, go;
+    size_t               i;
+    sv_store_send_op_t  *op = x->op;
+
+    go = 0;
+
+    for (i = 0; i < 3; i++) {
+        if (q[i].rc == SV_PG_RETRY) {
+            x->again = 1;
+            goto done;
+        }
+
+        if (q[i].rc != SV_PG_OK) {
+            *op->rc = sv_store_pg_rc(q[i].rc, &q[i].e, op->err, op->errlen);
+            goto done;
+        }
+    }
+
+    if (sv_send_parse(&x->a, q[2].res, &taken) != 0) {
+        *op->rc = sv_pg_bad_row("sends", op->err, op->errlen);
+        goto done;
+    }
+
+    *op->rc = sv_rules_phone_for(x->a.s->purpose, taken);
+    if (*op->rc != SV_STORE_OK) {
+        goto done;
+    }
+
+    *op->rc = sv_rules_send_limits(&x->a.recs, x->a.s);
+
+    if (x->a.recs.write != 0) {
+        x->a.verdict = *op->rc;
+        sv_send_write_params(&x->a, &x->w, x->phone, x->addr);
+        go = 1;
+    }
+
+done:
+
+    sv_send_piped_clear(q, 3);
+
+    return go;
+}
+
+
+/* x's write (w) and COMMIT (c) answered */
+static void
+sv_send_piped_end(sv_pg_stmt_t *w, sv_pg_stmt_t *c, sv_send_item_t *x)
+{
+    sv_store_send_op_t  *op = x->op;
+
+    if (w->rc == SV_PG_RETRY || c->rc == SV_PG_RETRY) {
+        x->again = 1;
+
+    } else if (w->rc != SV_PG_OK) {
+        *op->rc = sv_store_pg_rc(w->rc, &w->e, op->err, op->errlen);
+
+    } else if (c->rc != SV_PG_OK) {
+        *op->rc = sv_store_pg_rc(c->rc, &c->e, op->err, op->errlen);
+
+    } else if (strcmp(PQcmdStatus(c->res), "COMMIT") != 0) {
+        snprintf(op->err, op->errlen, "the send's transaction was rolled"
+                 " back");
+        *op->rc = SV_STORE_ERROR;
+
+    } else {
+        *op->rc = x->a.verdict;
+    }
+
+    sv_send_piped_clear(w, 1);
+    sv_send_piped_clear(c, 1);
+}
+
+
+static void
+sv_pg_send_batch(sv_store_t *st, sv_store_send_op_t *const *ops, size_t n)
+{
+    int              writing, stopped;
+    size_t           i, k, r;
+    sv_pg_t         *pg;
+    sv_pg_rc_t       rc;
+    sv_pg_err_t      e;
+    sv_pg_stmt_t     q[5];
+    sv_send_item_t  *it, *x, *prev;
+
+    pg = sv_store_pg(st);
+
+    it = calloc(n, sizeof(sv_send_item_t));
+    if (it == NULL) {
+        for (i = 0; i < n; i++) {
+            *ops[i]->rc = sv_pg_send_begin(st, ops[i]->s, ops[i]->err,
+                                           ops[i]->errlen);
+        }
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        it[i].op = ops[i];
+        it[i].a.s = ops[i]->s;
+        sv_rules_day_key(sv_rules_day(ops[i]->s->now_ms), it[i].a.day);
+    }
+
+    prev = NULL;
+    writing = 0;
+    stopped = 0;
+
+    for (i = 0; i <= n && !stopped; i++) {
+        memset(q, 0, sizeof(q));
+        k = 0;
+
+        if (prev != NULL) {
+            if (writing) {
+                q[k].sql = sv_pg_send_write_sql;
+                q[k++].p = &prev->w;
+            }
+            q[k++].sql = writing ? "COMMIT" : "ROLLBACK";
+        }
+
+        r = k;
+
+        if (i < n) {
+            x = &it[i];
+            sv_send_keys(&x->keys, &x->a);
+            q[k++].sql = "BEGIN ISOLATION LEVEL READ COMMITTED";
+            q[k].sql = sv_pg_send_lock_sql;
+            q[k++].p = &x->keys;
+            q[k].sql = sv_pg_send_read_sql;
+            q[k++].p = &x->keys;
+        }
+
+        rc = (prev == NULL) ? sv_pg_pipeline(pg, q, k, 0, &e)
+                            : sv_pg_pipeline_more(pg, q, k, &e);
+
+        if (prev != NULL) {
+            if (writing) {
+                sv_send_piped_end(&q[0], &q[1], prev);
+            } else {
+                sv_send_piped_clear(q, 1);
+            }
+        }
+
+        if (i == n) {
+            break;
+        }
+
+        if (rc != SV_PG_OK) {
+            /* nothing of it[i] committed: it and those after, alone */
+            sv_send_piped_clear(&q[r], 3);
+            stopped = 1;
+            break;
+        }
+
+        writing = sv_send_piped_read(&q[r], &it[i]);
+        prev = &it[i];
+    }
+
+    if (stopped) {
+        /* no transaction of the batch's may stay open on the connection */
+        sv_pg_disconnect(pg);
+
+        for ( ; i < n; i++) {
+            it[i].again = 1;
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        if (it[i].again) {
+            *it[i].op->rc = sv_pg_send_begin(st, it[i].op->s, it[i].op->err,
+                                             it[i].op->errlen);
+        }
+    }
+
+    free(it);
 }
 
 
@@ -2426,6 +2691,7 @@ static const sv_store_ops_t  sv_pg_ops = {
     NULL,
     NULL,
     sv_pg_confirm_batch,
+    sv_pg_send_batch,
 
     NULL,                               /* confirm_read: reads wait */
     NULL                                /* send_read */

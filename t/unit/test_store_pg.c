@@ -1708,6 +1708,456 @@ test_batch_outage(void **state)
 }
 
 
+/* Batches of sends. */
+
+typedef struct {
+    sv_store_t             *st;
+    sv_send_t               s;
+    sv_store_send_op_t      op;
+    sv_store_rc_t           rc;
+    char                    err[256];
+    int                     runs;
+} sop_t;
+
+
+static void
+sop_run(void *data)
+{
+    sop_t  *o = data;
+
+    o->runs++;
+    sv_store_send_op(o->st, &o->op);
+}
+
+
+/* a send of phone from addr, at most limit in an hour, budget 1000 */
+static void
+sop_set(sop_t *o, sv_store_t *st, const char *phone, const char *addr,
+    unsigned limit, int64_t now_ms)
+{
+    memset(o, 0, sizeof(sop_t));
+    o->st = st;
+
+    o->s.phone = phone;
+    o->s.purpose = SV_PURPOSE_SIGNUP;
+    o->s.now_ms = now_ms;
+    o->s.limit = limit;
+    o->s.window_ms = HOUR;
+    o->s.addr = addr;
+    o->s.addr_keep_ms = DAY;
+    o->s.budget = 1000;
+
+    o->op.s = &o->s;
+    o->op.rc = &o->rc;
+    o->op.err = o->err;
+    o->op.errlen = sizeof(o->err);
+
+    o->rc = (sv_store_rc_t) -1;
+}
+
+
+static void
+sop_batch(sop_t *o, size_t n)
+{
+    size_t         i;
+    sv_store_op_t  ops[BATCH_MAX];
+
+    assert_true(n <= BATCH_MAX);
+    memset(ops, 0, sizeof(ops));
+
+    for (i = 0; i < n; i++) {
+        ops[i].run = sop_run;
+        ops[i].data = &o[i];
+        ops[i].send = &o[i].op;
+    }
+
+    sv_store_batch_run(o[0].st, ops, n);
+}
+
+
+/* the statements of sends prepared on this thread's connection */
+static void
+warm_sends(fx_t *f)
+{
+    sop_t  o[2];
+
+    sop_set(&o[0], f->st, "+821099999990", "198.51.100.1", 5, T0);
+    sop_set(&o[1], f->st, "+821099999991", "198.51.100.1", 5, T0);
+    sop_batch(o, 2);
+    assert_int_equal(o[0].rc, SV_STORE_OK);
+    assert_int_equal(o[1].rc, SV_STORE_OK);
+}
+
+
+/*
+ * A send alone: 5 round trips (BEGIN, the locks, the read, the write,
+ * COMMIT), its code 1 more.  A batch of N sends: N + 1 for them all,
+ * each answered and counted as alone, none run alone.
+ */
+static void
+test_send_batch_round_trips(void **state)
+{
+    fx_t      *f = *state;
+    int        i;
+    char       phones[40][32];
+    sop_t      o[40];
+    uint64_t   t;
+
+    warm_sends(f);
+    put_code_at(f->st, "+821099999990", 0x42, 5, T0 + MIN,
+                SV_PURPOSE_SIGNUP);
+
+    sop_set(&o[0], f->st, "+821099999992", "198.51.100.1", 5, T0);
+    t = trips(f);
+    sop_batch(o, 1);
+    assert_int_equal(o[0].rc, SV_STORE_OK);
+    assert_int_equal(o[0].runs, 1);
+    assert_int_equal(trips(f) - t, 5);
+
+    t = trips(f);
+    put_code_at(f->st, "+821099999992", 0x42, 5, T0 + MIN,
+                SV_PURPOSE_SIGNUP);
+    assert_int_equal(trips(f) - t, 1);
+
+    for (i = 0; i < 40; i++) {
+        snprintf(phones[i], sizeof(phones[i]), "+8210400%05d", i);
+        sop_set(&o[i], f->st, phones[i], "198.51.100.2", 5, T0 + i);
+    }
+
+    t = trips(f);
+    sop_batch(o, 40);
+    assert_int_equal(trips(f) - t, 41);
+
+    for (i = 0; i < 40; i++) {
+        assert_int_equal(o[i].rc, SV_STORE_OK);
+        assert_int_equal(o[i].runs, 0);
+    }
+
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.sends"
+                                " WHERE phone LIKE '+8210400%'"), 40);
+    assert_int_equal(admin_long("SELECT cardinality(stamps_ms)"
+                                " FROM smsverify.address_sends"
+                                " WHERE address = '198.51.100.2'"), 40);
+    assert_int_equal(admin_long("SELECT sent FROM smsverify.daily_sms"),
+                     43);
+}
+
+
+/*
+ * The limits hold within a batch as between sends alone: of 12 sends of
+ * one phone (at most 3 an hour) 3 pass, the others SEND_LIMIT; of an
+ * address's at most 4, 4; a member's phone is taken for a signup; the
+ * budget's last send passes and the next is BUDGET.
+ */
+static void
+test_send_batch_limits(void **state)
+{
+    fx_t      *f = *state;
+    int        i, ok;
+    char       phones[8][32];
+    sop_t      o[20];
+
+    warm_sends(f);
+
+    for (i = 0; i < 12; i++) {
+        sop_set(&o[i], f->st, PHONE_A, NULL, 3, T0 + i);
+    }
+
+    sop_batch(o, 12);
+
+    for (i = 0; i < 12; i++) {
+        assert_int_equal(o[i].rc, i < 3 ? SV_STORE_OK : SV_STORE_SEND_LIMIT);
+        assert_int_equal(o[i].runs, 0);
+    }
+
+    assert_int_equal(admin_long("SELECT cardinality(stamps_ms)"
+                                " FROM smsverify.sends"
+                                " WHERE phone = '" PHONE_A "'"), 3);
+
+    for (i = 0; i < 8; i++) {
+        snprintf(phones[i], sizeof(phones[i]), "+8210500%05d", i);
+        sop_set(&o[i], f->st, phones[i], "198.51.100.7", 5, T0 + i);
+        o[i].s.addr_limit = 4;
+        o[i].s.addr_window_ms = HOUR;
+    }
+
+    sop_batch(o, 8);
+
+    for (i = 0, ok = 0; i < 8; i++) {
+        assert_int_equal(o[i].rc, i < 4 ? SV_STORE_OK : SV_STORE_IP_LIMIT);
+        ok += o[i].rc == SV_STORE_OK;
+    }
+
+    assert_int_equal(ok, 4);
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.sends"
+                                " WHERE phone LIKE '+8210500%'"), 4);
+
+    /* a member's phone, then the budget: 3 + 4 + 2 sent today */
+    verify(f, PHONE_B, 0x55, SV_PURPOSE_SIGNUP);
+    assert_int_equal(signup(f->st, "a@example.com", PHONE_B, 0x55, NULL,
+                            f->err, sizeof(f->err)), SV_STORE_OK);
+
+    sop_set(&o[0], f->st, PHONE_B, NULL, 5, T0);
+    sop_set(&o[1], f->st, "+821060000001", NULL, 5, T0);
+    sop_set(&o[2], f->st, "+821060000002", NULL, 5, T0);
+    sop_set(&o[3], f->st, "+821060000003", NULL, 5, T0);
+    o[1].s.budget = 10;
+    o[2].s.budget = 10;
+    o[3].s.budget = 10;
+
+    sop_batch(o, 4);
+
+    assert_int_equal(o[0].rc, SV_STORE_PHONE_TAKEN);
+    assert_int_equal(o[1].rc, SV_STORE_OK);
+    assert_int_equal(o[2].rc, SV_STORE_BUDGET);
+    assert_int_equal(o[2].s.budget_first, 1);
+    assert_int_equal(o[3].rc, SV_STORE_BUDGET);
+    assert_int_equal(o[3].s.budget_first, 0);
+    assert_int_equal(admin_long("SELECT sent FROM smsverify.daily_sms"), 10);
+    assert_int_equal(admin_long("SELECT refused FROM smsverify.daily_sms"),
+                     2);
+}
+
+
+/* another connection holds a phone's send lock, in a transaction */
+static PGconn *
+hold_send_lock(const char *phone)
+{
+    char     sql[256];
+    PGconn  *conn;
+
+    conn = admin_conn();
+    conn_do(conn, "BEGIN");
+    snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock("
+             SV_PG_LOCK_PHONE ", hashtext('%s'))", phone);
+    conn_do(conn, sql);
+
+    return conn;
+}
+
+
+/*
+ * A failing send answers only itself: one whose row is not of the
+ * module's making (ERROR), one whose lock another transaction holds past
+ * the statement timeout (UNAVAILABLE); those around it as alone, in
+ * the same round trips, and the connection serves on.
+ */
+static void
+test_send_batch_one_fails(void **state)
+{
+    fx_t             *f = *state;
+    int               i;
+    char              phones[5][32];
+    sop_t             o[5];
+    PGconn           *conn;
+    uint64_t          t;
+    sv_store_t       *st, *own;
+    sv_store_conf_t   conf;
+
+    memset(&conf, 0, sizeof(conf));
+    conf.uri = uri;
+    conf.statement_timeout_ms = 300;
+    assert_int_equal(sv_store_open(&st, &conf, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+
+    own = f->st;
+    f->st = st;
+    warm_sends(f);
+
+    for (i = 0; i < 5; i++) {
+        snprintf(phones[i], sizeof(phones[i]), "+8210700%05d", i);
+        sop_set(&o[i], st, phones[i], "198.51.100.9", 5, T0);
+    }
+
+    admin_do("INSERT INTO smsverify.sends (phone, stamps_ms, keep_until_ms)"
+             " VALUES ('+821070000001', '{1,NULL}', 0)");
+
+    conn = hold_send_lock("+821070000003");
+
+    t = trips(f);
+    sop_batch(o, 5);
+    assert_int_equal(trips(f) - t, 6);
+
+    conn_do(conn, "ROLLBACK");
+    PQfinish(conn);
+
+    assert_int_equal(o[0].rc, SV_STORE_OK);
+    assert_int_equal(o[1].rc, SV_STORE_ERROR);
+    assert_non_null(strstr(o[1].err, "sends"));
+    assert_int_equal(o[2].rc, SV_STORE_OK);
+    assert_int_equal(o[3].rc, SV_STORE_UNAVAILABLE);
+    assert_non_null(strstr(o[3].err, "57014"));
+    assert_int_equal(o[4].rc, SV_STORE_OK);
+
+    for (i = 0; i < 5; i++) {
+        assert_int_equal(o[i].runs, 0);
+    }
+
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.sends"
+                                " WHERE phone LIKE '+8210700%'"
+                                " AND cardinality(stamps_ms) = 1"), 3);
+    assert_int_equal(admin_long("SELECT cardinality(stamps_ms)"
+                                " FROM smsverify.address_sends"
+                                " WHERE address = '198.51.100.9'"), 3);
+
+    /* the held one, free now: in a batch again, with another */
+    sop_set(&o[0], st, phones[3], "198.51.100.9", 5, T0);
+    sop_set(&o[1], st, "+821070000009", "198.51.100.9", 5, T0);
+    sop_batch(o, 2);
+    assert_int_equal(o[0].rc, SV_STORE_OK);
+    assert_int_equal(o[1].rc, SV_STORE_OK);
+    assert_int_equal(o[0].runs, 0);
+
+    f->st = own;
+    sv_store_close(st);
+}
+
+
+/*
+ * Batches from two connections (two nodes) on the same phones, in
+ * opposite orders: no deadlock, and the limit exact over both.
+ */
+
+typedef struct {
+    sv_store_t          *st;
+    pthread_barrier_t   *barrier;
+    int                  reverse;
+    sop_t                o[BATCH_MAX];
+} send_race_t;
+
+#define SEND_RACE  16
+
+
+static void *
+send_race_main(void *p)
+{
+    int           i, k;
+    send_race_t  *r = p;
+    static const char *const  phones[2] = { PHONE_A, PHONE_B };
+
+    for (i = 0; i < SEND_RACE; i++) {
+        k = (i + r->reverse) % 2;
+        sop_set(&r->o[i], r->st, phones[k], "198.51.100.5", 5, T0);
+    }
+
+    pthread_barrier_wait(r->barrier);
+    sop_batch(r->o, SEND_RACE);
+
+    return NULL;
+}
+
+
+static void
+test_send_batch_race(void **state)
+{
+    fx_t               *f = *state;
+    int                 i, j, ok, round;
+    pthread_t           tid[2];
+    send_race_t         r[2];
+    pthread_barrier_t   barrier;
+
+    for (round = 0; round < 5; round++) {
+        pthread_barrier_init(&barrier, NULL, 2);
+
+        for (j = 0; j < 2; j++) {
+            memset(&r[j], 0, sizeof(send_race_t));
+            r[j].st = f->st;
+            r[j].barrier = &barrier;
+            r[j].reverse = j;
+            assert_int_equal(pthread_create(&tid[j], NULL, send_race_main,
+                                            &r[j]), 0);
+        }
+
+        for (j = 0; j < 2; j++) {
+            assert_int_equal(pthread_join(tid[j], NULL), 0);
+        }
+
+        pthread_barrier_destroy(&barrier);
+
+        for (j = 0, ok = 0; j < 2; j++) {
+            for (i = 0; i < SEND_RACE; i++) {
+                if (r[j].o[i].rc != SV_STORE_SEND_LIMIT) {
+                    assert_int_equal(r[j].o[i].rc, SV_STORE_OK);
+                    ok++;
+                }
+            }
+        }
+
+        assert_int_equal(ok, 10);
+        assert_int_equal(admin_long("SELECT sum(cardinality(stamps_ms))"
+                                    " FROM smsverify.sends"), 10);
+
+        admin_do("DELETE FROM smsverify.sends");
+    }
+}
+
+
+/*
+ * The database killed while a batch waits on its fourth send (a lock
+ * held): the three before it are committed and answered OK, the others
+ * UNAVAILABLE, at once, and nothing of theirs is in the store.
+ */
+static void
+test_send_batch_outage(void **state)
+{
+    fx_t           *f = *state;
+    int             i;
+    char            phones[6][32];
+    sop_t           o[6];
+    PGconn         *conn;
+    int64_t         t0;
+    pthread_t       tid;
+    sv_store_rc_t   rc;
+
+    if (getenv("SV_PG_SH") == NULL) {
+        print_message("SV_PG_SH (the path of t/pg/pg.sh) unset:"
+                      " no outage test\n");
+        skip();
+    }
+
+    warm_sends(f);
+
+    for (i = 0; i < 6; i++) {
+        snprintf(phones[i], sizeof(phones[i]), "+8210800%05d", i);
+        sop_set(&o[i], f->st, phones[i], "198.51.100.8", 5, T0);
+    }
+
+    conn = hold_send_lock(phones[3]);
+
+    assert_int_equal(pthread_create(&tid, NULL, kill_later, NULL), 0);
+    t0 = now_ms();
+    sop_batch(o, 6);
+    assert_int_equal(pthread_join(tid, NULL), 0);
+    PQfinish(conn);
+
+    assert_true(now_ms() - t0 < 3000);
+
+    for (i = 0; i < 6; i++) {
+        assert_int_equal(o[i].rc, i < 3 ? SV_STORE_OK : SV_STORE_UNAVAILABLE);
+        assert_true(o[i].rc == SV_STORE_OK || o[i].err[0] != '\0');
+    }
+
+    pg_sh("start");
+
+    t0 = now_ms();
+
+    do {
+        sleep_ms(100);
+        sop_set(&o[0], f->st, "+821099999993", NULL, 5, T0);
+        sop_batch(o, 1);
+        rc = o[0].rc;
+    } while (rc == SV_STORE_UNAVAILABLE && now_ms() - t0 < 10000);
+
+    assert_int_equal(rc, SV_STORE_OK);
+
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.sends"
+                                " WHERE phone LIKE '+8210800%'"), 3);
+    assert_int_equal(admin_long("SELECT cardinality(stamps_ms)"
+                                " FROM smsverify.address_sends"
+                                " WHERE address = '198.51.100.8'"), 3);
+}
+
+
 int
 main(void)
 {
@@ -1730,6 +2180,11 @@ main(void)
         T(test_batch_one_fails),
         T(test_race_batches),
         T(test_batch_outage),
+        T(test_send_batch_round_trips),
+        T(test_send_batch_limits),
+        T(test_send_batch_one_fails),
+        T(test_send_batch_race),
+        T(test_send_batch_outage),
 #undef T
     };
 
