@@ -37,6 +37,7 @@ typedef struct {
 
     sv_store_rc_t          rc;
     sv_store_send_op_t     begin_op;            /* send_begin, in a batch */
+    sv_store_code_op_t     code_op;             /* code_put, in a batch */
     ngx_uint_t             tried;               /* providers asked */
     ngx_int_t              accepted;            /* provider index, or -1 */
     sv_provider_outcome_t *outcomes;            /* one per provider */
@@ -74,6 +75,8 @@ static void ngx_http_smsverify_send_begin_op(
     ngx_http_smsverify_send_job_t *job);
 static void ngx_http_smsverify_send_begun(ngx_http_smsverify_send_job_t *job);
 static void ngx_http_smsverify_send_end(void *data);
+static void ngx_http_smsverify_send_code_op(
+    ngx_http_smsverify_send_job_t *job);
 static void ngx_http_smsverify_send_changed(
     ngx_http_smsverify_send_job_t *job, const char *what);
 static ngx_int_t ngx_http_smsverify_send_done(ngx_http_request_t *r,
@@ -493,7 +496,9 @@ ngx_http_smsverify_send_thread(void *data)
  * store batch, the providers of those it admitted side by side (each
  * send's in order, on to the next as soon as one failed), then their
  * code_put or send_abort in one store batch.  ops[i].data is each job;
- * the ops are the batch's to reuse.
+ * the ops are the batch's to reuse.  The ops say which are send_begin
+ * and code_put (send, code), for a store that runs those together
+ * (PostgreSQL's pipelines).
  */
 
 static void
@@ -561,10 +566,28 @@ ngx_http_smsverify_send_batch(sv_store_t *store, sv_store_op_t *ops,
         ops[k].run = ngx_http_smsverify_send_end;
         ops[k].data = job;
         ops[k].send = NULL;
+        ops[k].code = NULL;
+
+        if (job->accepted >= 0) {
+            ngx_http_smsverify_send_code_op(job);
+            ops[k].code = &job->code_op;
+        }
+
         k++;
     }
 
+    /* where the store puts the codes together, run() is not called */
+
     sv_store_batch_run(store, ops, k);
+
+    for (i = 0; i < k; i++) {
+        job = ops[i].data;
+
+        if (job->accepted >= 0) {
+            ngx_http_smsverify_send_changed(job, "the SMS went out, and its"
+                                            " code could not be stored");
+        }
+    }
 }
 
 
@@ -625,12 +648,21 @@ ngx_http_smsverify_send_end(void *data)
         return;
     }
 
-    job->rc = sv_store_code_put(job->store, job->phone, job->hash,
-                                job->expires_ms, job->attempts,
-                                job->limits.purpose, job->err,
-                                sizeof(job->err));
-    ngx_http_smsverify_send_changed(job, "the SMS went out, and its code "
-                                    "could not be stored");
+    sv_store_code_op(job->store, &job->code_op);
+}
+
+
+static void
+ngx_http_smsverify_send_code_op(ngx_http_smsverify_send_job_t *job)
+{
+    job->code_op.phone = job->phone;
+    job->code_op.code_hash = job->hash;
+    job->code_op.expires_ms = job->expires_ms;
+    job->code_op.attempts = job->attempts;
+    job->code_op.purpose = job->limits.purpose;
+    job->code_op.rc = &job->rc;
+    job->code_op.err = job->err;
+    job->code_op.errlen = sizeof(job->err);
 }
 
 

@@ -839,6 +839,15 @@ sv_store_send_op(sv_store_t *st, sv_store_send_op_t *op)
 }
 
 
+void
+sv_store_code_op(sv_store_t *st, sv_store_code_op_t *op)
+{
+    *op->rc = sv_store_code_put(st, op->phone, op->code_hash, op->expires_ms,
+                                op->attempts, op->purpose, op->err,
+                                op->errlen);
+}
+
+
 int
 sv_store_batches(sv_store_t *st)
 {
@@ -980,6 +989,61 @@ sv_store_sends_run(sv_store_t *st, sv_store_op_t *ops, size_t n)
 }
 
 
+/*
+ * The batch's codes, together where the backend puts them so: those
+ * answered are done.  A phone or purpose that does not fit is answered
+ * here, and a code that met a full store is put again alone.
+ */
+static void
+sv_store_codes_run(sv_store_t *st, sv_store_op_t *ops, size_t n)
+{
+    size_t                i, k;
+    sv_store_code_op_t   *op, **list;
+
+    list = malloc(n * sizeof(sv_store_code_op_t *));
+    if (list == NULL) {
+        /* each runs alone then */
+        return;
+    }
+
+    k = 0;
+
+    for (i = 0; i < n; i++) {
+        op = ops[i].code;
+
+        if (op == NULL || ops[i].done) {
+            continue;
+        }
+
+        ops[i].done = 1;
+
+        if (!sv_phone_fits(op->phone, op->err, op->errlen)
+            || !sv_purpose_fits(op->purpose, op->err, op->errlen))
+        {
+            *op->rc = SV_STORE_ERROR;
+            continue;
+        }
+
+        list[k++] = op;
+    }
+
+    if (k == 1) {
+        sv_store_code_op(st, list[0]);
+
+    } else if (k > 1) {
+        st->ops->code_batch(st, list, k);
+
+        for (i = 0; i < k; i++) {
+            if (*list[i]->rc == SV_STORE_FULL) {
+                sv_store_code_op(st, list[i]);
+            }
+        }
+    }
+
+    free(list);
+}
+
+
 void
 sv_store_batch_run(sv_store_t *st, sv_store_op_t *ops, size_t n)
 {
@@ -997,6 +1061,10 @@ sv_store_batch_run(sv_store_t *st, sv_store_op_t *ops, size_t n)
 
     if (n > 1 && st->ops->send_batch != NULL && sv_batch_store == NULL) {
         sv_store_sends_run(st, ops, n);
+    }
+
+    if (n > 1 && st->ops->code_batch != NULL && sv_batch_store == NULL) {
+        sv_store_codes_run(st, ops, n);
     }
 
     /* a batch of one is a call alone: no transaction around it */

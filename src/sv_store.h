@@ -633,18 +633,38 @@ typedef struct {
 void sv_store_send_op(sv_store_t *st, sv_store_send_op_t *op);
 
 /*
+ * A code_put spelled out, for a batch that runs many at once: *rc and
+ * err get what sv_store_code_put() of the same arguments answers.
+ */
+typedef struct {
+    const char     *phone;
+    const uint8_t  *code_hash;
+    int64_t         expires_ms;
+    unsigned        attempts;
+    sv_purpose_t    purpose;
+    sv_store_rc_t  *rc;
+    char           *err;
+    size_t          errlen;
+} sv_store_code_op_t;
+
+/* The code_put alone. */
+void sv_store_code_op(sv_store_t *st, sv_store_code_op_t *op);
+
+/*
  * Batches (group commit).  One store operation of a batch: run() makes
  * its calls in the pool thread, writing its results where data says.
  * confirm, if not NULL, says that run() is sv_store_confirm_op() of it:
  * a backend may then run it with the batch's other confirms instead (the
- * same answer); send, likewise, that run() is sv_store_send_op() of it.
- * again and done are the runner's.
+ * same answer); send and code, likewise, that run() is
+ * sv_store_send_op() or sv_store_code_op() of it.  again and done are
+ * the runner's.
  */
 typedef struct {
     void                   (*run)(void *data);
     void                    *data;
     sv_store_confirm_op_t   *confirm;
     sv_store_send_op_t      *send;
+    sv_store_code_op_t      *code;
     unsigned                 again:1;
     unsigned                 done:1;
 } sv_store_op_t;
@@ -673,8 +693,10 @@ int sv_store_batches_confirms(sv_store_t *st);
  * Where the backend batches confirms apart (PostgreSQL), those with
  * confirm go together first, and the rest run alone; so do those with
  * send where it batches sends (PostgreSQL: each send its own
- * transaction, their statements in one pipeline, n + 1 round trips for
- * n sends instead of five each).
+ * transaction, their statements in pipelines, n + 1 round trips for n
+ * sends instead of five each), and those with code where it batches
+ * codes (PostgreSQL: one round trip for them all, each its own
+ * transaction).
  */
 void sv_store_batch_run(sv_store_t *st, sv_store_op_t *ops, size_t n);
 

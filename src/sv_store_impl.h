@@ -16,11 +16,11 @@
  * where reads may wait); so may the outbox's four, in a backend without
  * one (sv_store_outbox_take() and the like are ERROR there, and the
  * backlog 0), batch_begin and batch_end where the backend does not
- * batch, and confirm_batch and send_batch where it has no faster way for
- * many confirms (sends) than one after the other.  Between batch_begin
- * and batch_end (commit 1, or 0 to abort), the calls this thread makes
- * share the batch's transaction where they can, each undone alone if it
- * fails.  confirm_read and send_read must be NULL where reads may wait:
+ * batch, and confirm_batch, send_batch and code_batch where it has no
+ * faster way for many confirms (sends, codes) than one after the other.
+ * Between batch_begin and batch_end (commit 1, or 0 to abort), the calls
+ * this thread makes share the batch's transaction where they can, each
+ * undone alone if it fails.  confirm_read and send_read must be NULL where reads may wait:
  * the event loop calls them.  The decisions are sv_rules.h's.
  */
 
@@ -128,6 +128,10 @@ typedef struct {
      */
     void          (*send_batch)(sv_store_t *st,
                                 sv_store_send_op_t *const *ops, size_t n);
+
+    /* likewise for code_put (each phone and purpose checked) */
+    void          (*code_batch)(sv_store_t *st,
+                                sv_store_code_op_t *const *ops, size_t n);
 
     /* reads for the event loop: NULL where reads may wait */
     sv_store_rc_t (*confirm_read)(sv_store_t *st, sv_confirm_t *c,

@@ -3221,6 +3221,7 @@ static const sv_store_ops_t  sv_lmdb_ops = {
     sv_lmdb_batch_end,
     NULL,                               /* confirm_batch: in the txn */
     NULL,                               /* send_batch: in the txn */
+    NULL,                               /* code_batch: in the txn */
 
     /* reads for the event loop */
     sv_lmdb_confirm_read,

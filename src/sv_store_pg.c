@@ -1036,6 +1036,29 @@ sv_pg_send_abort(sv_store_t *st, const sv_send_t *s, char *err,
 
 /* Codes. */
 
+static const char  sv_pg_code_put_sql[] =
+    "INSERT INTO smsverify.codes"
+    " (phone, code_hash, attempts_left, expires_ms, purpose)"
+    " VALUES ($1::text, $2::bytea, $3::integer, $4::bigint, $5::text)"
+    " ON CONFLICT (phone) DO UPDATE SET code_hash = EXCLUDED.code_hash,"
+    " attempts_left = EXCLUDED.attempts_left,"
+    " expires_ms = EXCLUDED.expires_ms, purpose = EXCLUDED.purpose";
+
+
+static void
+sv_code_put_params(sv_pg_params_t *p, const char *phone,
+    const uint8_t *code_hash, int64_t expires_ms, unsigned attempts,
+    sv_purpose_t purpose)
+{
+    sv_store_pg_params(p);
+    sv_pg_param_text(p, phone);
+    sv_pg_param_bytes(p, code_hash, SV_HASH_SIZE);
+    sv_pg_param_int64(p, attempts);
+    sv_pg_param_int64(p, expires_ms);
+    sv_pg_param_text(p, sv_store_pg_purpose_text(purpose));
+}
+
+
 static sv_store_rc_t
 sv_pg_code_put(sv_store_t *st, const char *phone, const uint8_t *code_hash,
     int64_t expires_ms, unsigned attempts, sv_purpose_t purpose, char *err,
@@ -1043,21 +1066,74 @@ sv_pg_code_put(sv_store_t *st, const char *phone, const uint8_t *code_hash,
 {
     sv_pg_params_t  p;
 
-    sv_store_pg_params(&p);
-    sv_pg_param_text(&p, phone);
-    sv_pg_param_bytes(&p, code_hash, SV_HASH_SIZE);
-    sv_pg_param_int64(&p, attempts);
-    sv_pg_param_int64(&p, expires_ms);
-    sv_pg_param_text(&p, sv_store_pg_purpose_text(purpose));
+    sv_code_put_params(&p, phone, code_hash, expires_ms, attempts, purpose);
 
-    return sv_store_pg_once(st,
-        "INSERT INTO smsverify.codes"
-        " (phone, code_hash, attempts_left, expires_ms, purpose)"
-        " VALUES ($1::text, $2::bytea, $3::integer, $4::bigint, $5::text)"
-        " ON CONFLICT (phone) DO UPDATE SET code_hash = EXCLUDED.code_hash,"
-        " attempts_left = EXCLUDED.attempts_left,"
-        " expires_ms = EXCLUDED.expires_ms, purpose = EXCLUDED.purpose",
-        &p, NULL, err, errlen);
+    return sv_store_pg_once(st, sv_pg_code_put_sql, &p, NULL, err, errlen);
+}
+
+
+static void
+sv_pg_code_alone(sv_store_t *st, sv_store_code_op_t *op)
+{
+    *op->rc = sv_pg_code_put(st, op->phone, op->code_hash, op->expires_ms,
+                             op->attempts, op->purpose, op->err, op->errlen);
+}
+
+
+/*
+ * A batch's codes: each code_put one statement in a transaction of its
+ * own, as alone, all in one pipeline (a sync point after each): one
+ * round trip for them all, one that fails failing alone, in the batch's
+ * order (two codes of one phone: the later stays, as one after the
+ * other).  One met by a serialization failure or a deadlock is put again
+ * alone; one whose sync point did not answer is UNAVAILABLE, as alone.
+ */
+static void
+sv_pg_code_batch(sv_store_t *st, sv_store_code_op_t *const *ops, size_t n)
+{
+    size_t               i;
+    sv_pg_err_t          e;
+    sv_pg_stmt_t        *q;
+    sv_pg_params_t      *p;
+    sv_store_code_op_t  *op;
+
+    q = calloc(n, sizeof(sv_pg_stmt_t));
+    p = calloc(n, sizeof(sv_pg_params_t));
+
+    if (q == NULL || p == NULL) {
+        free(q);
+        free(p);
+
+        for (i = 0; i < n; i++) {
+            sv_pg_code_alone(st, ops[i]);
+        }
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        op = ops[i];
+        sv_code_put_params(&p[i], op->phone, op->code_hash, op->expires_ms,
+                           op->attempts, op->purpose);
+        q[i].sql = sv_pg_code_put_sql;
+        q[i].p = &p[i];
+    }
+
+    (void) sv_pg_pipeline(sv_store_pg(st), q, n, 0, &e);
+
+    for (i = 0; i < n; i++) {
+        PQclear(q[i].res);
+
+        if (q[i].rc == SV_PG_RETRY) {
+            sv_pg_code_alone(st, ops[i]);
+            continue;
+        }
+
+        *ops[i]->rc = sv_store_pg_rc(q[i].rc, &q[i].e, ops[i]->err,
+                                     ops[i]->errlen);
+    }
+
+    free(q);
+    free(p);
 }
 
 
@@ -2692,6 +2768,7 @@ static const sv_store_ops_t  sv_pg_ops = {
     NULL,
     sv_pg_confirm_batch,
     sv_pg_send_batch,
+    sv_pg_code_batch,
 
     NULL,                               /* confirm_read: reads wait */
     NULL                                /* send_read */

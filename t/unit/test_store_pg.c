@@ -2158,6 +2158,162 @@ test_send_batch_outage(void **state)
 }
 
 
+/* Batches of codes. */
+
+typedef struct {
+    sv_store_t             *st;
+    uint8_t                 hash[SV_HASH_SIZE];
+    sv_store_code_op_t      op;
+    sv_store_rc_t           rc;
+    char                    err[256];
+    int                     runs;
+} cop_t;
+
+
+static void
+cop_run(void *data)
+{
+    cop_t  *o = data;
+
+    o->runs++;
+    sv_store_code_op(o->st, &o->op);
+}
+
+
+static void
+cop_set(cop_t *o, sv_store_t *st, const char *phone, int h)
+{
+    memset(o, 0, sizeof(cop_t));
+    o->st = st;
+    hash_of(o->hash, h);
+
+    o->op.phone = phone;
+    o->op.code_hash = o->hash;
+    o->op.expires_ms = T0 + MIN;
+    o->op.attempts = 5;
+    o->op.purpose = SV_PURPOSE_SIGNUP;
+    o->op.rc = &o->rc;
+    o->op.err = o->err;
+    o->op.errlen = sizeof(o->err);
+
+    o->rc = (sv_store_rc_t) -1;
+}
+
+
+static void
+cop_batch(cop_t *o, size_t n)
+{
+    size_t         i;
+    sv_store_op_t  ops[BATCH_MAX];
+
+    assert_true(n <= BATCH_MAX);
+    memset(ops, 0, sizeof(ops));
+
+    for (i = 0; i < n; i++) {
+        ops[i].run = cop_run;
+        ops[i].data = &o[i];
+        ops[i].code = &o[i].op;
+    }
+
+    sv_store_batch_run(o[0].st, ops, n);
+}
+
+
+static long
+code_is(const char *phone, int h)
+{
+    char  sql[2048];
+
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM smsverify.codes"
+             " WHERE phone = '%s' AND attempts_left = 5"
+             " AND code_hash = decode(repeat('%02x', %d), 'hex')", phone, h,
+             SV_HASH_SIZE);
+
+    return admin_long(sql);
+}
+
+
+/*
+ * A batch's codes: one round trip for 30; two of one phone, the later
+ * stays; one whose row another transaction holds past the statement
+ * timeout is UNAVAILABLE alone, the others put.
+ */
+static void
+test_code_batch(void **state)
+{
+    fx_t             *f = *state;
+    int               i;
+    char              phones[30][32];
+    cop_t             o[30];
+    PGconn           *conn;
+    uint64_t          t;
+    sv_store_t       *st, *own;
+    sv_store_conf_t   conf;
+
+    warm(f);
+
+    for (i = 0; i < 30; i++) {
+        snprintf(phones[i], sizeof(phones[i]), "+8210900%05d", i);
+        cop_set(&o[i], f->st, phones[i], 0x20 + i);
+    }
+
+    cop_set(&o[29], f->st, phones[0], 0x70);
+
+    t = trips(f);
+    cop_batch(o, 30);
+    assert_int_equal(trips(f) - t, 1);
+
+    for (i = 0; i < 30; i++) {
+        assert_int_equal(o[i].rc, SV_STORE_OK);
+        assert_int_equal(o[i].runs, 0);
+    }
+
+    for (i = 1; i < 29; i++) {
+        assert_int_equal(code_is(phones[i], 0x20 + i), 1);
+    }
+
+    assert_int_equal(code_is(phones[0], 0x70), 1);
+
+    memset(&conf, 0, sizeof(conf));
+    conf.uri = uri;
+    conf.statement_timeout_ms = 300;
+    assert_int_equal(sv_store_open(&st, &conf, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+
+    /* its code_put prepared on its connection */
+    own = f->st;
+    f->st = st;
+    put_code_at(st, "+821099999998", 0x42, 5, T0 + MIN, SV_PURPOSE_SIGNUP);
+
+    conn = admin_conn();
+    conn_do(conn, "BEGIN");
+    conn_do(conn, "SELECT * FROM smsverify.codes"
+            " WHERE phone = '+821090000002' FOR UPDATE");
+
+    for (i = 0; i < 4; i++) {
+        cop_set(&o[i], st, phones[i], 0x50 + i);
+    }
+
+    t = trips(f);
+    cop_batch(o, 4);
+    assert_int_equal(trips(f) - t, 1);
+
+    conn_do(conn, "ROLLBACK");
+    PQfinish(conn);
+
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(o[i].rc, i == 2 ? SV_STORE_UNAVAILABLE
+                                         : SV_STORE_OK);
+        assert_int_equal(code_is(phones[i], i == 2 ? 0x22 : 0x50 + i), 1);
+    }
+
+    assert_non_null(strstr(o[2].err, "57014"));
+
+    f->st = own;
+    sv_store_close(st);
+}
+
+
 int
 main(void)
 {
@@ -2185,6 +2341,7 @@ main(void)
         T(test_send_batch_one_fails),
         T(test_send_batch_race),
         T(test_send_batch_outage),
+        T(test_code_batch),
 #undef T
     };
 
