@@ -1747,6 +1747,74 @@ test_pipeline_one_transaction(void **state)
 }
 
 
+/*
+ * A transaction over two pipelines: the first leaves it open (BEGIN, an
+ * insert), the second goes on with it on the same connection (an insert
+ * seen by the transaction only, COMMIT); with no transaction open there
+ * is nothing to go on with (ERROR), and nothing is sent.
+ */
+static void
+test_pipeline_more(void **state)
+{
+    sv_pg_t         *pg;
+    long             pid;
+    uint64_t         t;
+    sv_pg_err_t      e;
+    sv_pg_stmt_t     q[3];
+
+    (void) state;
+
+    admin("DROP TABLE IF EXISTS public.sv_test_pipe");
+    admin("CREATE TABLE public.sv_test_pipe (id int PRIMARY KEY)");
+
+    pg = pg_new(0, 0, 0);
+    pid = backend_pid(pg);
+
+    memset(q, 0, sizeof(q));
+    q[0].sql = "SELECT 1";
+    t = sv_pg_round_trips(pg);
+    assert_int_equal(sv_pg_pipeline_more(pg, q, 1, &e), SV_PG_ERROR);
+    assert_int_equal(q[0].rc, SV_PG_ERROR);
+    assert_int_equal(sv_pg_round_trips(pg) - t, 0);
+
+    memset(q, 0, sizeof(q));
+    q[0].sql = "BEGIN";
+    q[1].sql = "INSERT INTO public.sv_test_pipe VALUES (1)";
+    assert_int_equal(sv_pg_pipeline(pg, q, 2, 0, &e), SV_PG_OK);
+    assert_int_equal(q[0].rc, SV_PG_OK);
+    assert_int_equal(q[1].rc, SV_PG_OK);
+    PQclear(q[0].res);
+    PQclear(q[1].res);
+
+    /* the sync points committed nothing */
+    assert_int_equal(admin_long("SELECT count(*) FROM public.sv_test_pipe",
+                                NULL), 0);
+
+    memset(q, 0, sizeof(q));
+    q[0].sql = "INSERT INTO public.sv_test_pipe VALUES (2)";
+    q[1].sql = "SELECT count(*) FROM public.sv_test_pipe";
+    q[2].sql = "COMMIT";
+    t = sv_pg_round_trips(pg);
+    assert_int_equal(sv_pg_pipeline_more(pg, q, 3, &e), SV_PG_OK);
+    assert_int_equal(sv_pg_round_trips(pg) - t, 1);
+    assert_int_equal(q[1].rc, SV_PG_OK);
+    assert_string_equal(PQgetvalue(q[1].res, 0, 0), "2");
+    assert_string_equal(PQcmdStatus(q[2].res), "COMMIT");
+    PQclear(q[0].res);
+    PQclear(q[1].res);
+    PQclear(q[2].res);
+
+    assert_int_equal(admin_long("SELECT count(*) FROM public.sv_test_pipe",
+                                NULL), 2);
+
+    /* the same connection all along, idle now and serving on */
+    assert_int_equal(backend_pid(pg), pid);
+
+    sv_pg_destroy(pg);
+    admin("DROP TABLE public.sv_test_pipe");
+}
+
+
 int
 main(void)
 {
@@ -1774,6 +1842,7 @@ main(void)
         cmocka_unit_test(test_pipeline_large),
         cmocka_unit_test(test_pipeline_lost),
         cmocka_unit_test(test_pipeline_one_transaction),
+        cmocka_unit_test(test_pipeline_more),
     };
 
     const struct CMUnitTest  skipped[] = {
