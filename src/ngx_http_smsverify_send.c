@@ -514,6 +514,7 @@ ngx_http_smsverify_send_batch(sv_store_t *store, sv_store_op_t *ops,
         ops[i].run = ngx_http_smsverify_send_begin;
         ops[i].send = &((ngx_http_smsverify_send_job_t *) ops[i].data)
                            ->begin_op;
+        ops[i].code = NULL;
     }
 
     /* where the store runs the sends together, run() is not called */
