@@ -41,20 +41,13 @@ sub wait_until {
     return 0;
 }
 
-sub running { my $pid = shift; kill(0, $pid) && !zombie($pid) }
-
-sub zombie {
-    open my $in, '<', "/proc/$_[0]/stat" or return 1;
-    return (<$in> // '') =~ /\)\s+Z\b/;
-}
-
 # SIGKILL to the master and all its workers, as a crash of the machine's
 # processes (not of its disk) would do.
 sub kill_all {
     my $master = sv_master_pid();
     my @pids = ($master, sv_worker_pids($master));
     kill 'KILL', @pids;
-    ok(wait_until(sub { !grep { running($_) } @pids }, 10),
+    ok(wait_until(sub { sv_gone(@pids) }, 10),
        "master and workers (@pids) killed");
 }
 
@@ -77,7 +70,7 @@ sub start {
 sub stop {
     my $master = sv_master_pid();
     kill 'QUIT', $master;
-    ok(wait_until(sub { !running($master) }, 10), 'stopped');
+    ok(wait_until(sub { sv_gone($master) }, 10), 'stopped');
 }
 
 sub signup {

@@ -36,18 +36,11 @@ package SmsVerify;
 
 use Test::More;
 
-sub running { my $pid = shift; kill(0, $pid) && !zombie($pid) }
-
-sub zombie {
-    open my $in, '<', "/proc/$_[0]/stat" or return 1;
-    return (<$in> // '') =~ /\)\s+Z\b/;
-}
-
 sub kill_all {
     my $master = sv_master_pid();
     my @pids = ($master, sv_worker_pids($master));
     kill 'KILL', @pids;
-    ok(sv_wait_until(sub { !grep { running($_) } @pids }, 10),
+    ok(sv_wait_until(sub { sv_gone(@pids) }, 10),
        "master and workers (@pids) killed");
 }
 

@@ -9,7 +9,8 @@ package SmsVerify::Proc;
 #   sv_request_in_child(METHOD => $path, $body), sv_child_status($pid)
 #                           a request in a child, and its answer's status
 #                           to the tens (an exit code holds no more)
-#   sv_gone(@pids)          none of them runs any more (a zombie is gone)
+#   sv_gone(@pids)          none of them runs any more (a zombie is gone,
+#                           a thread still exiting is not)
 #   sv_wait_until(sub { ... }, $secs, $every)
 #                           waits until the code returns true: 1, or 0
 #                           once $secs went by
@@ -94,14 +95,20 @@ sub sv_child_status {
 }
 
 # None of the processes runs (a zombie is gone: the stand-in runner,
-# whose child nginx may be, reaps it and reads its exit status).
+# whose child nginx may be, reaps it and reads its exit status). A process
+# runs while any of its threads does: the main thread of a process killed
+# shows Z as soon as it has exited, while its pool threads may still be
+# exiting, holding the files they share (a listening socket: a start
+# then would fail to bind()).
 sub sv_gone {
     my @pids = @_;
     for my $pid (@pids) {
         next if !kill 0, $pid;
-        open my $in, '<', "/proc/$pid/stat" or next;
-        my $stat = <$in> // '';
-        return 0 if $stat !~ /\)\s+Z\b/;
+        for my $stat (glob "/proc/$pid/task/*/stat") {
+            open my $in, '<', $stat or next;
+            my $line = <$in> // '';
+            return 0 if $line !~ /\)\s+[ZX]\b/;
+        }
     }
     return 1;
 }
