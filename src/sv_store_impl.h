@@ -20,8 +20,9 @@
  * faster way for many confirms (sends, codes) than one after the other.
  * Between batch_begin and batch_end (commit 1, or 0 to abort), the calls
  * this thread makes share the batch's transaction where they can, each
- * undone alone if it fails.  confirm_read and send_read must be NULL where reads may wait:
- * the event loop calls them.  The decisions are sv_rules.h's.
+ * undone alone if it fails.  confirm_read and send_read must be NULL
+ * where reads may wait: the event loop calls them.  The decisions are
+ * sv_rules.h's.
  */
 
 #include "sv_store.h"
