@@ -16,20 +16,31 @@
 
 
 /*
- * A thread's HMAC-SHA256, keyed with the key it last hashed with: HMAC()
- * fetches the algorithm and derives the key's pads at every call, about
- * five times what the hash of these short inputs costs.
+ * A thread's HMAC-SHA256 contexts, each keyed with a key it hashed with
+ * lately: HMAC() fetches the algorithm and derives the key's pads at
+ * every call, about five times what the hash of a short input costs.
+ * Two: a pool thread signs a provider's request between the module's
+ * own hashes.  A longer key than SHA-256's block goes to HMAC().
  */
+#define SV_HMAC_KEY_MAX     64
+#define SV_HMAC_SLOTS       2
+
 typedef struct {
     EVP_MAC_CTX    *ctx;
-    uint8_t         key[SV_KEY_SIZE];
-    int             keyed;
+    size_t          keylen;             /* 0: not keyed */
+    uint8_t         key[SV_HMAC_KEY_MAX];
+} sv_hmac_slot_t;
+
+typedef struct {
+    sv_hmac_slot_t  slots[SV_HMAC_SLOTS];
+    unsigned        next;               /* the slot a new key takes */
 } sv_hmac_t;
 
 
 static void sv_hmac_init(void);
 static void sv_hmac_free(void *data);
-static EVP_MAC_CTX *sv_hmac_ctx(const uint8_t *key);
+static sv_hmac_t *sv_hmac_thread(void);
+static EVP_MAC_CTX *sv_hmac_ctx(const uint8_t *key, size_t keylen);
 static void sv_hmac2(const uint8_t *key, const char *a, size_t alen,
     const char *b, size_t blen, uint8_t *out);
 
@@ -148,20 +159,22 @@ sv_hmac_init(void)
 static void
 sv_hmac_free(void *data)
 {
+    unsigned    i;
     sv_hmac_t  *h = data;
 
-    EVP_MAC_CTX_free(h->ctx);
-    OPENSSL_cleanse(h->key, sizeof(h->key));
+    for (i = 0; i < SV_HMAC_SLOTS; i++) {
+        EVP_MAC_CTX_free(h->slots[i].ctx);
+    }
+
+    OPENSSL_cleanse(h, sizeof(sv_hmac_t));
     free(h);
 }
 
 
-/* the thread's context, ready for a message under key; NULL on failure */
-static EVP_MAC_CTX *
-sv_hmac_ctx(const uint8_t *key)
+static sv_hmac_t *
+sv_hmac_thread(void)
 {
-    sv_hmac_t   *h;
-    OSSL_PARAM   params[2];
+    sv_hmac_t  *h;
 
     pthread_once(&sv_hmac_once, sv_hmac_init);
 
@@ -173,38 +186,94 @@ sv_hmac_ctx(const uint8_t *key)
 
     if (h == NULL) {
         h = calloc(1, sizeof(sv_hmac_t));
-        if (h == NULL) {
-            return NULL;
-        }
 
-        h->ctx = EVP_MAC_CTX_new(sv_hmac_mac);
-
-        if (h->ctx == NULL || pthread_setspecific(sv_hmac_key, h) != 0) {
-            sv_hmac_free(h);
-            return NULL;
+        if (h != NULL && pthread_setspecific(sv_hmac_key, h) != 0) {
+            free(h);
+            h = NULL;
         }
     }
 
-    if (h->keyed && memcmp(h->key, key, SV_KEY_SIZE) == 0) {
+    return h;
+}
 
-        /* the same key: its pads are kept */
 
-        return EVP_MAC_init(h->ctx, NULL, 0, NULL) == 1 ? h->ctx : NULL;
+/* a context of the thread's, ready for a message under key; or NULL */
+static EVP_MAC_CTX *
+sv_hmac_ctx(const uint8_t *key, size_t keylen)
+{
+    unsigned         i;
+    sv_hmac_t       *h;
+    OSSL_PARAM       params[2];
+    sv_hmac_slot_t  *slot;
+
+    if (keylen == 0 || keylen > SV_HMAC_KEY_MAX) {
+        return NULL;
+    }
+
+    h = sv_hmac_thread();
+    if (h == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < SV_HMAC_SLOTS; i++) {
+        slot = &h->slots[i];
+
+        if (slot->keylen == keylen && memcmp(slot->key, key, keylen) == 0) {
+
+            /* no key: the pads of the one it has are kept */
+
+            return EVP_MAC_init(slot->ctx, NULL, 0, NULL) == 1 ? slot->ctx
+                                                                : NULL;
+        }
+    }
+
+    slot = &h->slots[h->next];
+    h->next = (h->next + 1) % SV_HMAC_SLOTS;
+    slot->keylen = 0;
+
+    if (slot->ctx == NULL) {
+        slot->ctx = EVP_MAC_CTX_new(sv_hmac_mac);
+        if (slot->ctx == NULL) {
+            return NULL;
+        }
     }
 
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
                                                  (char *) "SHA256", 0);
     params[1] = OSSL_PARAM_construct_end();
 
-    h->keyed = EVP_MAC_init(h->ctx, key, SV_KEY_SIZE, params) == 1;
-
-    if (!h->keyed) {
+    if (EVP_MAC_init(slot->ctx, key, keylen, params) != 1) {
         return NULL;
     }
 
-    memcpy(h->key, key, SV_KEY_SIZE);
+    memcpy(slot->key, key, keylen);
+    slot->keylen = keylen;
 
-    return h->ctx;
+    return slot->ctx;
+}
+
+
+int
+sv_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t len,
+    uint8_t *out)
+{
+    size_t          n;
+    unsigned int    mdlen;
+    EVP_MAC_CTX    *ctx;
+
+    ctx = sv_hmac_ctx(key, keylen);
+
+    if (ctx != NULL
+        && EVP_MAC_update(ctx, msg, len) == 1
+        && EVP_MAC_final(ctx, out, &n, SV_HASH_SIZE) == 1)
+    {
+        return 0;
+    }
+
+    mdlen = SV_HASH_SIZE;
+
+    return HMAC(EVP_sha256(), key, (int) keylen, msg, len, out, &mdlen)
+           != NULL ? 0 : -1;
 }
 
 
@@ -212,10 +281,7 @@ static void
 sv_hmac2(const uint8_t *key, const char *a, size_t alen, const char *b,
     size_t blen, uint8_t *out)
 {
-    size_t          n;
-    unsigned int    len;
     unsigned char   msg[128];
-    EVP_MAC_CTX    *ctx;
 
     /* callers pass short strings: a phone, a token, a code */
 
@@ -226,15 +292,7 @@ sv_hmac2(const uint8_t *key, const char *a, size_t alen, const char *b,
     memcpy(msg, a, alen);
     memcpy(msg + alen, b, blen);
 
-    ctx = sv_hmac_ctx(key);
-
-    if (ctx == NULL
-        || EVP_MAC_update(ctx, msg, alen + blen) != 1
-        || EVP_MAC_final(ctx, out, &n, SV_HASH_SIZE) != 1)
-    {
-        len = SV_HASH_SIZE;
-        HMAC(EVP_sha256(), key, SV_KEY_SIZE, msg, alen + blen, out, &len);
-    }
+    (void) sv_hmac_sha256(key, SV_KEY_SIZE, msg, alen + blen, out);
 
     OPENSSL_cleanse(msg, sizeof(msg));
 }

@@ -35,4 +35,12 @@ void sv_token_hash(const uint8_t *key, const char *token, size_t len,
 void sv_session_hash(const uint8_t *key, const char *value, size_t len,
     uint8_t *out);
 
+/*
+ * HMAC-SHA256(key, msg) into out (SV_HASH_SIZE bytes), with a context the
+ * calling thread keeps keyed for the next call with the same key.
+ * Returns 0, or -1 if OpenSSL failed.
+ */
+int sv_hmac_sha256(const void *key, size_t keylen, const void *msg,
+    size_t len, uint8_t *out);
+
 #endif /* SV_CODE_H */

@@ -15,8 +15,8 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
+#include "sv_code.h"
 #include "sv_escape.h"
 #include "sv_http.h"
 #include "sv_phone.h"
@@ -335,8 +335,7 @@ sv_sens_sign(const sv_provider_t *p, const char *path, const char *timestamp,
     char *out)
 {
     int            n;
-    unsigned int   mdlen;
-    unsigned char  md[EVP_MAX_MD_SIZE];
+    unsigned char  md[SV_HASH_SIZE];
     char           msg[SV_SENS_PATH_SIZE + SV_SENS_NAME_MAX + 64];
 
     n = snprintf(msg, sizeof(msg), "POST %s\n%s\n%s", path, timestamp,
@@ -345,14 +344,14 @@ sv_sens_sign(const sv_provider_t *p, const char *path, const char *timestamp,
         return -1;
     }
 
-    if (HMAC(EVP_sha256(), p->secret_key, (int) strlen(p->secret_key),
-             (unsigned char *) msg, n, md, &mdlen)
-        == NULL)
+    if (sv_hmac_sha256(p->secret_key, strlen(p->secret_key), msg,
+                       (size_t) n, md)
+        != 0)
     {
         return -1;
     }
 
-    EVP_EncodeBlock((unsigned char *) out, md, (int) mdlen);
+    EVP_EncodeBlock((unsigned char *) out, md, SV_HASH_SIZE);
 
     return 0;
 }

@@ -80,6 +80,40 @@ hash_in_turn(void *data)
 }
 
 
+/*
+ * Keys of any length, more of them in turn than a thread keeps keyed,
+ * and one longer than SHA-256's block: each MAC as HMAC() gives it.
+ */
+static void
+test_hmac_any_key(void **state)
+{
+    int             i, k;
+    size_t          lens[] = { 1, 7, 32, 64, 65, 200 };
+    uint8_t         keys[6][200], got[SV_HASH_SIZE], want[SV_HASH_SIZE];
+    unsigned int    len;
+    const char     *msg = "POST /sms/v2/services/x/messages\n1700000000000\nAK";
+
+    (void) state;
+
+    for (k = 0; k < 6; k++) {
+        memset(keys[k], 'a' + k, sizeof(keys[k]));
+    }
+
+    for (i = 0; i < 30; i++) {
+        k = (i * 5) % 6;
+
+        assert_int_equal(sv_hmac_sha256(keys[k], lens[k], msg, strlen(msg),
+                                        got),
+                         0);
+
+        len = SV_HASH_SIZE;
+        HMAC(EVP_sha256(), keys[k], (int) lens[k],
+             (const unsigned char *) msg, strlen(msg), want, &len);
+        assert_memory_equal(got, want, SV_HASH_SIZE);
+    }
+}
+
+
 static void
 test_hash_follows_the_key(void **state)
 {
@@ -160,6 +194,7 @@ main(void)
         cmocka_unit_test(test_session_hash_is_keyed_hmac),
         cmocka_unit_test(test_session_and_token_hashes_differ),
         cmocka_unit_test(test_hash_follows_the_key),
+        cmocka_unit_test(test_hmac_any_key),
         cmocka_unit_test(test_tokens_are_fresh_base64url),
     };
 
