@@ -683,9 +683,10 @@ int sv_store_batches_confirms(sv_store_t *st);
 /*
  * Runs the n operations in this thread, each as if alone, each with its
  * own result.  Where the backend batches, the calls they make share one
- * write transaction of the codes' part and one commit (and fsync): each
- * operation in a nested transaction, so that one that fails (ERROR) is
- * undone alone and the others' writes stay.  An operation that met a
+ * write transaction of the codes' part and one commit (and fsync).  One
+ * that fails (ERROR) before it wrote answers alone and the others'
+ * writes stay; one that fails after a write has every operation run
+ * again alone, the batch undone.  An operation that met a
  * full store, and every one if the batch's commit fails, runs again
  * alone after it (a full store relieved as a call alone relieves it).
  * A batch of one, or a backend that does not batch, runs each alone.
