@@ -39,6 +39,7 @@ typedef struct {
 
 static void sv_hmac_init(void);
 static void sv_hmac_free(void *data);
+static EVP_MAC_CTX *sv_hmac_ctx_new(void);
 static sv_hmac_t *sv_hmac_thread(void);
 static EVP_MAC_CTX *sv_hmac_ctx(const uint8_t *key, size_t keylen);
 static void sv_hmac2(const uint8_t *key, const char *a, size_t alen,
@@ -142,17 +143,13 @@ sv_session_hash(const uint8_t *key, const char *value, size_t len,
 
 static pthread_once_t  sv_hmac_once = PTHREAD_ONCE_INIT;
 static pthread_key_t   sv_hmac_key;
-static EVP_MAC        *sv_hmac_mac;
 static int             sv_hmac_ready;
 
 
 static void
 sv_hmac_init(void)
 {
-    sv_hmac_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-
-    sv_hmac_ready = sv_hmac_mac != NULL
-                    && pthread_key_create(&sv_hmac_key, sv_hmac_free) == 0;
+    sv_hmac_ready = pthread_key_create(&sv_hmac_key, sv_hmac_free) == 0;
 }
 
 
@@ -168,6 +165,29 @@ sv_hmac_free(void *data)
 
     OPENSSL_cleanse(h, sizeof(sv_hmac_t));
     free(h);
+}
+
+
+/*
+ * The context holds the algorithm: nothing static does, as nginx unloads
+ * the module before a worker exits (its statics gone, what only they
+ * held would be lost).
+ */
+static EVP_MAC_CTX *
+sv_hmac_ctx_new(void)
+{
+    EVP_MAC      *mac;
+    EVP_MAC_CTX  *ctx;
+
+    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (mac == NULL) {
+        return NULL;
+    }
+
+    ctx = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);
+
+    return ctx;
 }
 
 
@@ -232,7 +252,7 @@ sv_hmac_ctx(const uint8_t *key, size_t keylen)
     slot->keylen = 0;
 
     if (slot->ctx == NULL) {
-        slot->ctx = EVP_MAC_CTX_new(sv_hmac_mac);
+        slot->ctx = sv_hmac_ctx_new();
         if (slot->ctx == NULL) {
             return NULL;
         }
