@@ -5448,13 +5448,6 @@ test_loop_reads_wait_for_no_writer(void **state)
 
 
 /*
- * status costs the same whatever the store holds: the counts are kept by
- * the writes (LMDB's own, PostgreSQL's triggers), never counted by a
- * scan.  The fastest of 101 reads with 10 codes and with 10,010: a scan
- * of 10,000 codes would take many times longer.
- */
-
-/*
  * status's counts come from counters the writes keep, not from a scan
  * of the codes held.  On LMDB no record is read: mdb_stat only, so no
  * cursor is opened and no mdb_get made.  On PostgreSQL, another session
