@@ -12,6 +12,7 @@
 
 #include "sv_clock.h"
 #include "sv_http.h"
+#include "sv_phone.h"
 #include "sv_provider_impl.h"
 
 
@@ -27,10 +28,32 @@ typedef struct {
 } sv_provider_backend_t;
 
 
+/*
+ * The chains waiting for their next provider: a[head] to a[n - 1], in
+ * order.  It only shrinks toward the end, so that there is room before
+ * head for every chain taken out of it.
+ */
+typedef struct {
+    sv_provider_chain_t  **a;
+    size_t                 head;
+    size_t                 n;
+} sv_provider_queue_t;
+
+
+static int sv_provider_start(sv_provider_queue_t *q, sv_http_call_t *call);
+static int sv_provider_start_many(sv_provider_chain_t *first,
+    sv_provider_queue_t *q, sv_http_call_t *call);
+static int sv_provider_joins(const sv_provider_chain_t *first,
+    const sv_provider_chain_t *c);
+static int sv_provider_build_many(const sv_provider_t *p,
+    const sv_sms_t *const *sms, size_t n, sv_http_call_t *call, char *err,
+    size_t errlen);
+static void sv_provider_requeue(sv_provider_queue_t *q,
+    sv_provider_chain_t *first);
 static int sv_provider_advance(sv_provider_chain_t *chain,
     sv_http_call_t *call);
-static void sv_provider_answered(sv_provider_chain_t *chain,
-    sv_http_call_t *call);
+static void sv_provider_answered(sv_http_call_t *call,
+    sv_provider_queue_t *q);
 static void sv_provider_send_each(sv_provider_chain_t *const *chains,
     size_t n);
 
@@ -145,13 +168,17 @@ sv_provider_read(const sv_provider_t *p, sv_http_call_t *call, char *err,
 void
 sv_provider_send_all(sv_provider_chain_t *const *chains, size_t n)
 {
-    size_t           i, next, nslots, nfree, size;
-    sv_http_call_t  *slots, **spare, *call, *one[1];
-    sv_http_call_t   alone;
+    size_t                 i, nslots, nfree, size;
+    sv_http_call_t        *slots, **spare, *call, *one[1];
+    sv_http_call_t         alone;
+    sv_provider_chain_t   *one_chain[1];
+    sv_provider_queue_t    q;
 
     for (i = 0; i < n; i++) {
         chains[i]->tried = 0;
         chains[i]->accepted = -1;
+        chains[i]->next = NULL;
+        chains[i]->alone = 0;
     }
 
     nslots = (n < SV_PROVIDER_CALLS_MAX) ? n : SV_PROVIDER_CALLS_MAX;
@@ -165,12 +192,14 @@ sv_provider_send_all(sv_provider_chain_t *const *chains, size_t n)
      * largest batch's calls (8 KiB of answer each) for good, where the
      * pages of a mapping go back at its end, and only those touched count.
      */
-    size = nslots * (sizeof(sv_http_call_t) + sizeof(sv_http_call_t *));
+    size = nslots * (sizeof(sv_http_call_t) + sizeof(sv_http_call_t *))
+           + n * sizeof(sv_provider_chain_t *);
 
-    if (nslots == 1) {
+    if (n == 1) {
         /* a batch of one (at low load, most): its call on the stack */
         slots = &alone;
         spare = one;
+        q.a = one_chain;
 
     } else {
         slots = mmap(NULL, size, PROT_READ | PROT_WRITE,
@@ -182,22 +211,25 @@ sv_provider_send_all(sv_provider_chain_t *const *chains, size_t n)
         }
 
         spare = (sv_http_call_t **) (slots + nslots);
+        q.a = (sv_provider_chain_t **) (spare + nslots);
     }
 
     for (nfree = 0; nfree < nslots; nfree++) {
         spare[nfree] = &slots[nfree];
     }
 
-    next = 0;
+    memcpy(q.a, chains, n * sizeof(sv_provider_chain_t *));
+    q.head = 0;
+    q.n = n;
 
     for ( ;; ) {
 
-        /* the chains not begun yet, as far as calls are free */
+        /* the chains waiting, as far as calls are free */
 
-        while (next < n && nfree > 0) {
+        while (q.head < q.n && nfree > 0) {
             call = spare[--nfree];
 
-            if (!sv_provider_advance(chains[next++], call)) {
+            if (!sv_provider_start(&q, call)) {
                 spare[nfree++] = call;
             }
         }
@@ -207,17 +239,183 @@ sv_provider_send_all(sv_provider_chain_t *const *chains, size_t n)
             break;
         }
 
-        sv_provider_answered(call->data, call);
+        /* its chains that go on, to the front of the queue */
 
-        /* its chain's next provider at once, on the same call */
-
-        if (!sv_provider_advance(call->data, call)) {
-            spare[nfree++] = call;
-        }
+        sv_provider_answered(call, &q);
+        spare[nfree++] = call;
     }
 
     if (slots != &alone) {
         munmap(slots, size);
+    }
+}
+
+
+/* the first chain of the queue that needs an HTTP call, started on call */
+
+static int
+sv_provider_start(sv_provider_queue_t *q, sv_http_call_t *call)
+{
+    sv_provider_chain_t  *chain;
+
+    while (q->head < q->n) {
+        chain = q->a[q->head++];
+
+        if (sv_provider_start_many(chain, q, call)
+            || sv_provider_advance(chain, call))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * 1 if the chain's next provider is a SENS that the chains in the queue
+ * at the same one join, their messages in one request started on call;
+ * 0 if the chain goes alone.
+ */
+
+static int
+sv_provider_start_many(sv_provider_chain_t *first, sv_provider_queue_t *q,
+    sv_http_call_t *call)
+{
+    int                     rc;
+    size_t                  i, j, k;
+    int64_t                 start;
+    const sv_sms_t         *sms[SV_SENS_MESSAGES_MAX];
+    sv_provider_chain_t    *c, *last;
+    const sv_provider_t    *p;
+    sv_provider_outcome_t  *o;
+
+    if (first->alone || first->accepted >= 0
+        || first->tried >= first->nproviders)
+    {
+        return 0;
+    }
+
+    p = &first->providers[first->tried];
+
+    if (p->type != SV_PROVIDER_SENS
+        || sv_phone_country_code_len(first->sms->phone) == 0)
+    {
+        return 0;
+    }
+
+    /* those that join, out of the queue; the others packed to its end */
+
+    sms[0] = first->sms;
+    first->next = NULL;
+    last = first;
+    k = 1;
+
+    for (i = q->n, j = q->n; i > q->head; i--) {
+        c = q->a[i - 1];
+
+        if (k < SV_SENS_MESSAGES_MAX && sv_provider_joins(first, c)) {
+            c->next = NULL;
+            last->next = c;
+            last = c;
+            sms[k++] = c->sms;
+            continue;
+        }
+
+        q->a[--j] = c;
+    }
+
+    q->head = j;
+
+    if (k == 1) {
+        return 0;
+    }
+
+    start = sv_clock_mono_us();
+
+    for (c = first; c != NULL; c = c->next) {
+        c->tried++;
+        c->start = start;
+    }
+
+    o = &first->outcomes[first->tried - 1];
+
+    rc = sv_provider_build_many(p, sms, k, call, o->reason,
+                                sizeof(o->reason));
+
+    if (rc == SV_PROVIDER_PENDING) {
+        call->data = first;
+
+        if (sv_http_start(call) == 0) {
+            return 1;
+        }
+
+        sv_http_call_wipe(call);
+    }
+
+    /* each on its own, as it would have been without the others */
+
+    for (c = first; c != NULL; c = c->next) {
+        c->tried--;
+    }
+
+    sv_provider_requeue(q, first);
+
+    return 0;
+}
+
+
+/* c's next provider is first's, and its number of the same country */
+
+static int
+sv_provider_joins(const sv_provider_chain_t *first,
+    const sv_provider_chain_t *c)
+{
+    size_t  len;
+
+    if (c->alone || c->accepted >= 0 || c->tried >= c->nproviders
+        || &c->providers[c->tried] != &first->providers[first->tried])
+    {
+        return 0;
+    }
+
+    len = sv_phone_country_code_len(first->sms->phone);
+
+    return sv_phone_country_code_len(c->sms->phone) == len
+           && strncmp(c->sms->phone, first->sms->phone, len + 1) == 0;
+}
+
+
+static int
+sv_provider_build_many(const sv_provider_t *p, const sv_sms_t *const *sms,
+    size_t n, sv_http_call_t *call, char *err, size_t errlen)
+{
+    if (errlen > 0) {
+        err[0] = '\0';
+    }
+
+    call->body = NULL;
+    call->len = 0;
+    call->size = 0;
+    call->headers[0] = NULL;
+    call->timeout_ms = p->timeout_ms;
+
+    return sv_provider_sens_build_many(p, sms, n, call, err, errlen);
+}
+
+
+/* the chains of a request, to the front of the queue, each to go alone */
+
+static void
+sv_provider_requeue(sv_provider_queue_t *q, sv_provider_chain_t *first)
+{
+    sv_provider_chain_t  *c, *next;
+
+    for (c = first; c != NULL; c = next) {
+        next = c->next;
+        c->next = NULL;
+        c->alone = 1;
+        q->a[--q->head] = c;
     }
 }
 
@@ -247,6 +445,7 @@ sv_provider_advance(sv_provider_chain_t *chain, sv_http_call_t *call)
 
         if (rc == SV_PROVIDER_PENDING) {
             call->data = chain;
+            chain->next = NULL;
 
             if (sv_http_start(call) == 0) {
                 return 1;
@@ -268,23 +467,63 @@ sv_provider_advance(sv_provider_chain_t *chain, sv_http_call_t *call)
 }
 
 
-/* the answer to the chain's last provider */
+/*
+ * The answer to the request of call->data's chains: each one's outcome
+ * of its last provider; those not accepted to the front of the queue,
+ * for their next provider.  A refusal (4xx) of a request of many: each
+ * of its chains to the same provider again, alone.
+ */
 
 static void
-sv_provider_answered(sv_provider_chain_t *chain, sv_http_call_t *call)
+sv_provider_answered(sv_http_call_t *call, sv_provider_queue_t *q)
 {
+    int                     rc, refused;
+    int64_t                 us;
     size_t                  i;
-    sv_provider_outcome_t  *o;
+    sv_provider_chain_t    *first, *c, *next;
+    sv_provider_outcome_t  *o, *first_o;
 
-    i = chain->tried - 1;
-    o = &chain->outcomes[i];
+    first = call->data;
+    i = first->tried - 1;
+    first_o = &first->outcomes[i];
 
-    o->rc = sv_provider_read(&chain->providers[i], call, o->reason,
-                             sizeof(o->reason));
-    o->us = sv_clock_mono_us() - chain->start;
+    rc = sv_provider_read(&first->providers[i], call, first_o->reason,
+                          sizeof(first_o->reason));
+    us = sv_clock_mono_us() - first->start;
 
-    if (o->rc == SV_PROVIDER_ACCEPTED) {
-        chain->accepted = (int) i;
+    refused = (first->next != NULL && rc != SV_PROVIDER_ACCEPTED
+               && call->rc == 0 && call->resp.status >= 400
+               && call->resp.status < 500);
+
+    if (refused) {
+        for (c = first; c != NULL; c = c->next) {
+            c->tried--;
+        }
+
+        sv_provider_requeue(q, first);
+        return;
+    }
+
+    for (c = first; c != NULL; c = next) {
+        next = c->next;
+        c->next = NULL;
+
+        i = c->tried - 1;
+        o = &c->outcomes[i];
+
+        if (c != first) {
+            memcpy(o->reason, first_o->reason, sizeof(o->reason));
+        }
+
+        o->rc = rc;
+        o->us = us;
+
+        if (rc == SV_PROVIDER_ACCEPTED) {
+            c->accepted = (int) i;
+
+        } else if (c->tried < c->nproviders) {
+            q->a[--q->head] = c;
+        }
     }
 }
 

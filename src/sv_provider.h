@@ -120,7 +120,9 @@ typedef struct {
 } sv_provider_outcome_t;
 
 /* one message and its providers, tried in order until one accepts it */
-typedef struct {
+typedef struct sv_provider_chain_s  sv_provider_chain_t;
+
+struct sv_provider_chain_s {
     const sv_provider_t    *providers;
     size_t                  nproviders;
     const sv_sms_t         *sms;
@@ -130,8 +132,11 @@ typedef struct {
     size_t                  tried;
     int                     accepted;       /* index, or -1 */
 
-    int64_t                 start;          /* sv_provider.c's */
-} sv_provider_chain_t;
+    /* sv_provider.c's */
+    int64_t                 start;
+    sv_provider_chain_t    *next;           /* in the same request */
+    unsigned                alone:1;        /* not in a request of many */
+};
 
 /* how many HTTP calls sv_provider_send_all() makes side by side at most */
 #define SV_PROVIDER_CALLS_MAX  256
@@ -141,6 +146,13 @@ typedef struct {
  * sv_provider_send() one after the other would, but the chains side by
  * side: each chain goes on to its next provider as soon as its call
  * ended, whatever the others' calls do.  Returns once every chain ended.
+ *
+ * Chains at the same SENS provider (the same sv_provider_t) with numbers
+ * of one country go as one request of many messages, each with its own
+ * text.  Its answer is each one's: accepted, or failed, and then each
+ * goes on to its next provider.  A request of many that SENS refuses
+ * with a 4xx, which one message may have caused, is tried again as one
+ * request per message.
  */
 void sv_provider_send_all(sv_provider_chain_t *const *chains, size_t n);
 

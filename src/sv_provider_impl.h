@@ -20,6 +20,18 @@ int sv_provider_log_build(const sv_provider_t *p, const sv_sms_t *sms,
 
 int sv_provider_sens_build(const sv_provider_t *p, const sv_sms_t *sms,
     sv_http_call_t *call, char *err, size_t errlen);
+
+/* the API's limit of messages in one request */
+#define SV_SENS_MESSAGES_MAX  100
+
+/*
+ * As sv_provider_sens_build(), for n messages (1 to SV_SENS_MESSAGES_MAX)
+ * to numbers of one country code: one request, each message with its
+ * own text.
+ */
+int sv_provider_sens_build_many(const sv_provider_t *p,
+    const sv_sms_t *const *sms, size_t n, sv_http_call_t *call, char *err,
+    size_t errlen);
 int sv_provider_sens_read(const sv_provider_t *p, sv_http_call_t *call,
     char *err, size_t errlen);
 int sv_provider_sens_check(const sv_provider_t *p, char *err, size_t errlen);

@@ -5,6 +5,8 @@
  * for the API gateway: x-ncp-apigw-signature-v2 is
  * base64(HMAC-SHA256(secret key, "POST {path}\n{timestamp}\n{access key}")).
  * The message is accepted when the answer is 202 with "statusCode":"202".
+ * One request may carry up to 100 messages, each with its own text (a
+ * message's "content" goes before the request's): the answer is for all.
  */
 
 #include <stdio.h>
@@ -38,11 +40,16 @@ static int sv_sens_check_config(const sv_provider_t *p, char *err,
 static int sv_sens_safe(const char *s, const char *extra);
 static int sv_sens_headers(const sv_provider_t *p, const char *path,
     sv_http_call_t *call);
-static char *sv_sens_body(const sv_provider_t *p, const sv_sms_t *sms,
-    size_t *size);
+static int sv_sens_country(const sv_sms_t *const *sms, size_t n, char *cc);
+static char *sv_sens_body(const sv_provider_t *p, const sv_sms_t *const *sms,
+    size_t n, const char *cc, size_t *size);
+static int sv_sens_fill(cJSON *root, const sv_provider_t *p,
+    const sv_sms_t *const *sms, size_t n, const char *cc);
+static int sv_sens_add_message(cJSON *messages, const sv_sms_t *sms,
+    int own_text);
+static int sv_sens_add_text(cJSON *obj, const sv_sms_t *sms);
 static void sv_sens_wipe_content(cJSON *root);
-static int sv_sens_fill(cJSON *root, const char *cc, const char *from,
-    const char *text, const char *to);
+static void sv_sens_wipe_item(cJSON *obj);
 static long long sv_sens_timestamp(void);
 static int sv_sens_sign(const sv_provider_t *p, const char *path,
     const char *timestamp, char *out);
@@ -78,15 +85,39 @@ int
 sv_provider_sens_build(const sv_provider_t *p, const sv_sms_t *sms,
     sv_http_call_t *call, char *err, size_t errlen)
 {
+    return sv_provider_sens_build_many(p, &sms, 1, call, err, errlen);
+}
+
+
+int
+sv_provider_sens_build_many(const sv_provider_t *p,
+    const sv_sms_t *const *sms, size_t n, sv_http_call_t *call, char *err,
+    size_t errlen)
+{
     char    *body;
     size_t   size;
+    char     cc[4];
     char     path[SV_SENS_PATH_SIZE];
 
     if (sv_sens_check_config(p, err, errlen) != 0) {
         return -1;
     }
 
-    if (sms->phone[0] != '+' || sv_phone_country_code_len(sms->phone) == 0) {
+    if (n == 0 || n > SV_SENS_MESSAGES_MAX) {
+        snprintf(err, errlen, "sens: %zu messages in one request", n);
+        return -1;
+    }
+
+    switch (sv_sens_country(sms, n, cc)) {
+
+    case 0:
+        break;
+
+    case 1:
+        snprintf(err, errlen, "sens: numbers of more than one country");
+        return -1;
+
+    default:
         snprintf(err, errlen, "sens: not an E.164 number");
         return -1;
     }
@@ -104,13 +135,13 @@ sv_provider_sens_build(const sv_provider_t *p, const sv_sms_t *sms,
         return -1;
     }
 
-    body = sv_sens_body(p, sms, &size);
+    body = sv_sens_body(p, sms, n, cc, &size);
     if (body == NULL) {
         snprintf(err, errlen, "sens: cannot build the request");
         return -1;
     }
 
-    /* the body holds the code: sv_provider_read() wipes it */
+    /* the body holds the codes: sv_provider_read() wipes it */
     call->body = body;
     call->size = size;
     call->len = strlen(body);
@@ -214,46 +245,61 @@ sv_sens_headers(const sv_provider_t *p, const char *path,
 
 
 /*
- * The JSON body, in a buffer of *size bytes of our own: every copy of the
- * text, which holds the code, is wiped before it is freed (cJSON's own
+ * The country code all the numbers share, into cc: 0; 1 if they differ;
+ * -1 if one is not E.164.  A request has one countryCode for all its
+ * messages.
+ */
+static int
+sv_sens_country(const sv_sms_t *const *sms, size_t n, char *cc)
+{
+    size_t  i, len;
+
+    for (i = 0; i < n; i++) {
+        len = sv_phone_country_code_len(sms[i]->phone);
+
+        if (sms[i]->phone[0] != '+' || len == 0 || len > 3) {
+            return -1;
+        }
+
+        if (i == 0) {
+            memcpy(cc, sms[0]->phone + 1, len);
+            cc[len] = '\0';
+
+        } else if (strlen(cc) != len
+                   || memcmp(cc, sms[i]->phone + 1, len) != 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * The JSON body, in a buffer of *size bytes of our own: every copy of a
+ * text, which holds a code, is wiped before it is freed (cJSON's own
  * printing would grow its buffer by realloc(), leaving copies behind).
  */
 static char *
-sv_sens_body(const sv_provider_t *p, const sv_sms_t *sms, size_t *size)
+sv_sens_body(const sv_provider_t *p, const sv_sms_t *const *sms, size_t n,
+    const char *cc, size_t *size)
 {
-    char    *text, *out;
-    size_t   cclen;
+    char    *out;
+    size_t   i;
     cJSON   *root;
-    char     cc[4];
-    char     national[SV_PHONE_SIZE];
-
-    cclen = sv_phone_country_code_len(sms->phone);
-    if (cclen == 0 || cclen >= sizeof(cc)) {
-        return NULL;
-    }
-
-    memcpy(cc, sms->phone + 1, cclen);
-    cc[cclen] = '\0';
-
-    sv_phone_national(sms->phone, national);
-
-    /* sms->text is not NUL-terminated */
-    text = malloc(sms->len + 1);
-    if (text == NULL) {
-        return NULL;
-    }
-
-    memcpy(text, sms->text, sms->len);
-    text[sms->len] = '\0';
 
     /* cJSON escapes a byte to at most 6; the rest is a few short fields */
-    *size = 6 * sms->len + 512;
+    *size = 512;
+
+    for (i = 0; i < n; i++) {
+        *size += 6 * sms[i]->len + 64;
+    }
 
     out = malloc(*size);
 
     root = cJSON_CreateObject();
-    if (root == NULL || out == NULL
-        || sv_sens_fill(root, cc, p->from, text, national) != 0
+    if (root == NULL || out == NULL || sv_sens_fill(root, p, sms, n, cc) != 0
         || !cJSON_PrintPreallocated(root, out, (int) *size, 0))
     {
         if (out != NULL) {
@@ -266,56 +312,121 @@ sv_sens_body(const sv_provider_t *p, const sv_sms_t *sms, size_t *size)
     sv_sens_wipe_content(root);
     cJSON_Delete(root);
 
+    return out;
+}
+
+
+/*
+ * The first message's text is the request's content, the default; each
+ * other message has its own, which SENS puts before the default.
+ */
+static int
+sv_sens_fill(cJSON *root, const sv_provider_t *p, const sv_sms_t *const *sms,
+    size_t n, const char *cc)
+{
+    size_t   i;
+    cJSON   *messages;
+
+    if (cJSON_AddStringToObject(root, "type", "SMS") == NULL
+        || cJSON_AddStringToObject(root, "contentType", "COMM") == NULL
+        || cJSON_AddStringToObject(root, "countryCode", cc) == NULL
+        || cJSON_AddStringToObject(root, "from", p->from) == NULL
+        || sv_sens_add_text(root, sms[0]) != 0)
+    {
+        return -1;
+    }
+
+    messages = cJSON_AddArrayToObject(root, "messages");
+    if (messages == NULL) {
+        return -1;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (sv_sens_add_message(messages, sms[i], i > 0) != 0) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+sv_sens_add_message(cJSON *messages, const sv_sms_t *sms, int own_text)
+{
+    cJSON  *message;
+    char    national[SV_PHONE_SIZE];
+
+    message = cJSON_CreateObject();
+    if (message == NULL) {
+        return -1;
+    }
+
+    cJSON_AddItemToArray(messages, message);
+
+    sv_phone_national(sms->phone, national);
+
+    if (cJSON_AddStringToObject(message, "to", national) == NULL) {
+        return -1;
+    }
+
+    if (own_text) {
+        return sv_sens_add_text(message, sms);
+    }
+
+    return 0;
+}
+
+
+/* obj's "content": the text, which is not NUL-terminated */
+static int
+sv_sens_add_text(cJSON *obj, const sv_sms_t *sms)
+{
+    char   *text;
+    cJSON  *item;
+
+    text = malloc(sms->len + 1);
+    if (text == NULL) {
+        return -1;
+    }
+
+    memcpy(text, sms->text, sms->len);
+    text[sms->len] = '\0';
+
+    item = cJSON_AddStringToObject(obj, "content", text);
+
     OPENSSL_cleanse(text, sms->len + 1);
     free(text);
 
-    return out;
+    return (item != NULL) ? 0 : -1;
 }
 
 
 static void
 sv_sens_wipe_content(cJSON *root)
 {
-    cJSON  *content;
+    cJSON  *message;
 
-    content = cJSON_GetObjectItemCaseSensitive(root, "content");
+    sv_sens_wipe_item(root);
 
-    if (cJSON_IsString(content) && content->valuestring != NULL) {
-        OPENSSL_cleanse(content->valuestring, strlen(content->valuestring));
+    cJSON_ArrayForEach(message,
+                       cJSON_GetObjectItemCaseSensitive(root, "messages"))
+    {
+        sv_sens_wipe_item(message);
     }
 }
 
 
-static int
-sv_sens_fill(cJSON *root, const char *cc, const char *from, const char *text,
-    const char *to)
+static void
+sv_sens_wipe_item(cJSON *obj)
 {
-    cJSON  *messages, *message;
+    cJSON  *content;
 
-    if (cJSON_AddStringToObject(root, "type", "SMS") == NULL
-        || cJSON_AddStringToObject(root, "contentType", "COMM") == NULL
-        || cJSON_AddStringToObject(root, "countryCode", cc) == NULL
-        || cJSON_AddStringToObject(root, "from", from) == NULL
-        || cJSON_AddStringToObject(root, "content", text) == NULL)
-    {
-        return -1;
+    content = cJSON_GetObjectItemCaseSensitive(obj, "content");
+
+    if (cJSON_IsString(content) && content->valuestring != NULL) {
+        OPENSSL_cleanse(content->valuestring, strlen(content->valuestring));
     }
-
-    messages = cJSON_AddArrayToObject(root, "messages");
-    message = cJSON_CreateObject();
-
-    if (messages == NULL || message == NULL) {
-        cJSON_Delete(message);
-        return -1;
-    }
-
-    cJSON_AddItemToArray(messages, message);
-
-    if (cJSON_AddStringToObject(message, "to", to) == NULL) {
-        return -1;
-    }
-
-    return 0;
 }
 
 

@@ -1,7 +1,8 @@
 # Sends in batches: while a worker's send batches are in the pool, further
 # sends queue in the worker (up to smsverify_batch_queue) and go together
 # as one pool task: their send_begin in one store batch, their provider
-# calls side by side, their code_put / send_abort in one store batch.
+# calls side by side (those to one SENS in one request), their code_put /
+# send_abort in one store batch.
 #
 # A send batch is held by its provider: /hold sends to a gate (a SENS
 # stand-in that takes N messages and answers them only once the test
@@ -204,16 +205,18 @@ run_tests();
 __DATA__
 
 === TEST 1: a batch with one provider failing: only that send gets 502, in one batch
-Three sends queue behind sixteen held batches; the mock fails the first of
-their calls.  They go as one batch: two sent, one 502 PROVIDER_FAILED
-whose count is taken back, two commits for the three.
+Three sends queue behind sixteen held batches and go as one batch, their
+messages in one SENS request.  The mock refuses it (400, which one
+message may cause) and the first of the three requests of one made
+again: two sent, one 502 PROVIDER_FAILED whose count is taken back, two
+commits for the three.
 --- request
 GET /status
 --- log_level: info
 --- timeout: 120
 --- flow
 my $g = hold_all();
-sv_mock_behaviour({ provider => 'sens', mode => 'http500', count => 1 });
+sv_mock_behaviour({ provider => 'sens', mode => 'http400', count => 2 });
 my @kids = map { send_in_child('/send', "010-7201-000$_") } 1 .. 3;
 settle();
 is(waiting(@kids), 3, 'the three queue');
@@ -229,6 +232,8 @@ my @sent = grep { $a[$_]{status} == 200 } 0 .. 2;
 is(scalar @failed, 1, 'one 502');
 is(scalar @sent, 2, 'two sent');
 like($a[$failed[0]]{body}, qr/"error":"PROVIDER_FAILED"/, 'PROVIDER_FAILED');
+is(scalar @{ sv_mock_requests() }, 3 + 3,
+   'sens got the three in one request, then each alone');
 ok(!grep({ $_->{at} - $t0 > 3 * $main::Slack } @a),
    'answered once the batch before them ended');
 SKIP: {
@@ -244,22 +249,24 @@ is($res->{status}, 200, 'the failed phone sends again at once: its count was tak
 my $st = sv_request(GET => '/status')->{json};
 is($st->{sendFailed}, 1, 'sendFailed 1');
 is($st->{sent}, 16 + 2 + 1, 'sent 19');
+is($st->{providers}{sens}{failed}, 1, 'sens failed once: the send, not the request of three');
 --- error_log eval
-[qr/provider "sens" failed to send to "\+82 10-\*+-\d+": sens answered 500/]
+[qr/provider "sens" failed to send to "\+82 10-\*+-\d+": sens answered 400/]
 --- no_error_log eval
 [qr/exited on signal/, qr/\[(?:alert|crit|emerg)\]/]
 
 
 
 === TEST 2: failover stays per send, in order, inside a batch
-The first call of the batch fails: that send alone goes on to cafe24.
+The request of the three is refused, then one of theirs alone: that send
+alone goes on to cafe24.
 --- request
 GET /status
 --- log_level: info
 --- timeout: 120
 --- flow
 my $g = hold_all();
-sv_mock_behaviour({ provider => 'sens', mode => 'http500', count => 1 });
+sv_mock_behaviour({ provider => 'sens', mode => 'http400', count => 2 });
 my @kids = map { send_in_child('/failover', "010-7202-000$_") } 1 .. 3;
 settle();
 is(waiting(@kids), 3, 'the three queue');
@@ -269,10 +276,63 @@ is_deeply([map { $_->{status} } @a], [200, 200, 200], 'all three sent');
 my @asked = @{ sv_mock_requests() };
 my @sens = grep { $_->{provider} eq 'sens' } @asked;
 my @cafe24 = grep { $_->{provider} eq 'cafe24' } @asked;
-is(scalar @sens, 3, 'sens asked for each');
+is(scalar @sens, 3 + 3, 'sens asked for the three together, then for each');
 is(scalar @cafe24, 1, 'cafe24 once');
-my $failed = $sens[0]{to};
-is(($cafe24[0]{to} // '') =~ s/\D//gr, $failed, 'for the send sens failed first');
+my %by_sens = map { $_->{to} => 1 }
+              grep { $_->{provider} eq 'sens' } @{ sv_mock_messages() };
+my $failover = ($cafe24[0]{to} // '') =~ s/\D//gr;
+ok(!$by_sens{$failover}, 'for the send sens refused alone');
+is(scalar keys %by_sens, 2, 'sens took the other two');
+for my $k (@kids) {
+    is(confirms($k->[2], sv_mock_code_for($k->[2])), 200, "$k->[2]: its code confirms");
+}
+--- no_error_log eval
+[qr/exited on signal/, qr/\[(?:alert|crit|emerg)\]/]
+
+
+
+=== TEST 2b: a batch's sends go to SENS as one request, each with its own code
+--- request
+GET /status
+--- timeout: 120
+--- flow
+my $g = hold_all();
+my @kids = map { send_in_child('/send', "010-7203-000$_") } 1 .. 3;
+settle();
+is(waiting(@kids), 3, 'the three queue');
+open_gate($g);
+my @a = map { answer_of($_) } @kids;
+is_deeply([map { $_->{status} } @a], [200, 200, 200], 'all three sent');
+my @m = grep { $_->{to} =~ /^0107203/ } @{ sv_mock_messages() };
+is(scalar @m, 3, 'three messages');
+is(scalar(keys %{ { map { $_->{request} => 1 } @m } }), 1, 'in one request');
+is(scalar(keys %{ { map { $_->{text} => 1 } @m } }), 3, 'each its own text');
+for my $k (@kids) {
+    is(confirms($k->[2], sv_mock_code_for($k->[2])), 200, "$k->[2]: its code confirms");
+}
+my $st = sv_request(GET => '/status')->{json};
+is($st->{providers}{sens}{ok}, 16 + 3, 'sens ok counts the sends');
+--- no_error_log eval
+[qr/exited on signal/, qr/\[(?:alert|crit|emerg)\]/]
+
+
+
+=== TEST 2c: the request of a batch's sends fails: each send on to its next provider
+--- request
+GET /status
+--- timeout: 120
+--- flow
+my $g = hold_all();
+sv_mock_behaviour({ provider => 'sens', mode => 'http500', count => 1 });
+my @kids = map { send_in_child('/failover', "010-7204-000$_") } 1 .. 3;
+settle();
+is(waiting(@kids), 3, 'the three queue');
+open_gate($g);
+my @a = map { answer_of($_) } @kids;
+is_deeply([map { $_->{status} } @a], [200, 200, 200], 'all three sent');
+my @asked = @{ sv_mock_requests() };
+is(scalar(grep { $_->{provider} eq 'sens' } @asked), 3, 'sens asked once for the three');
+is(scalar(grep { $_->{provider} eq 'cafe24' } @asked), 3, 'cafe24 for each');
 for my $k (@kids) {
     is(confirms($k->[2], sv_mock_code_for($k->[2])), 200, "$k->[2]: its code confirms");
 }

@@ -15,7 +15,8 @@ NAVER Cloud SENS, SMS API v2:
     x-ncp-iam-access-key and x-ncp-apigw-signature-v2 =
     base64(HMAC-SHA256(secret, "POST {path}\\n{timestamp}\\n{access key}")),
     a JSON body with type SMS, contentType COMM or AD, countryCode, from,
-    content and messages[].to (digits only).
+    content and messages (1 to 100) of to (digits only) and an optional
+    content of the message's own, which goes before the request's.
     401 {"error": {"errorCode": "200", "message": "Authentication Failed",
     "details": ...}} for bad credentials (the API gateway's form),
     400 {"status": "400", "errorMessage": ...} for a bad body,
@@ -35,7 +36,9 @@ Control API, for the tests:
                              [{"provider", "to", "from", "text", "conn",
                              ...}], conn being the client's port (equal
                              ports: a kept-alive connection); sens adds
-                             type, contentType and countryCode, cafe24
+                             type, contentType, countryCode and request
+                             (the requestId it answered: equal ids, one
+                             request of many messages), cafe24
                              testflag (true or false)
     GET  /__mock/requests    every request to a provider, accepted or not,
                              oldest first: [{"provider", "to",
@@ -215,11 +218,14 @@ def check_sens_body(headers, raw):
         if not isinstance(m, dict) or not isinstance(m.get("to"), str) \
                 or not m["to"].isdigit():
             raise sens_error(400, "messages[].to must be digits only")
-        to.append(m["to"])
+        own = m.get("content")
+        if own is not None and (not isinstance(own, str) or own == ""):
+            raise sens_error(400, "messages[].content must be a string")
+        # a message's own content goes before the request's
+        to.append((m["to"], own if own is not None else content))
 
     return {"type": "SMS", "contentType": content_type,
-            "countryCode": country, "from": sender, "text": content,
-            "recipients": to}
+            "countryCode": country, "from": sender, "recipients": to}
 
 
 def what_was_asked(name, raw):
@@ -413,13 +419,15 @@ class Handler(BaseHTTPRequestHandler):
             raise sens_error(404, "Not Found serviceId")
         check_sens_auth(config, headers, path)
         message = check_sens_body(headers, raw)
+        request_id = "RSSA-" + uuid.uuid4().hex
 
-        for to in message.pop("recipients"):
+        for to, text in message.pop("recipients"):
             self.server.state.record(dict(message, provider="sens", to=to,
+                                          text=text, request=request_id,
                                           conn=self.client_address[1]))
 
         now = time.strftime("%Y-%m-%dT%H:%M:%S.000", time.gmtime())
-        return 202, {"requestId": "RSSA-" + uuid.uuid4().hex,
+        return 202, {"requestId": request_id,
                      "requestTime": now, "statusCode": "202",
                      "statusName": "success"}
 

@@ -1353,10 +1353,18 @@ test_send_all(void **state)
     sms[2].phone = "+821055550003";
     sms[3].phone = "+821055550004";
 
-    chain[0] = (sv_provider_chain_t) { a, 2, &sms[0], out[0], 9, 9, 0 };
-    chain[1] = (sv_provider_chain_t) { b, 2, &sms[1], out[1], 9, 9, 0 };
-    chain[2] = (sv_provider_chain_t) { c, 1, &sms[2], out[2], 9, 9, 0 };
-    chain[3] = (sv_provider_chain_t) { d, 2, &sms[3], out[3], 9, 9, 0 };
+    chain[0] = (sv_provider_chain_t) {
+        .providers = a, .nproviders = 2, .sms = &sms[0], .outcomes = out[0],
+        .tried = 9, .accepted = 9 };
+    chain[1] = (sv_provider_chain_t) {
+        .providers = b, .nproviders = 2, .sms = &sms[1], .outcomes = out[1],
+        .tried = 9, .accepted = 9 };
+    chain[2] = (sv_provider_chain_t) {
+        .providers = c, .nproviders = 1, .sms = &sms[2], .outcomes = out[2],
+        .tried = 9, .accepted = 9 };
+    chain[3] = (sv_provider_chain_t) {
+        .providers = d, .nproviders = 2, .sms = &sms[3], .outcomes = out[3],
+        .tried = 9, .accepted = 9 };
 
     for (i = 0; i < 4; i++) {
         chains[i] = &chain[i];
@@ -1400,6 +1408,239 @@ test_send_all(void **state)
 
 
 
+/*
+ * Sends to one SENS in one batch go as one request, each message with
+ * its own text; a number of another country goes in another.
+ */
+
+#define MANY  5
+
+static void
+many_chains(sv_provider_chain_t *chain, sv_provider_chain_t **chains,
+    sv_sms_t *sms, char (*text)[64], const sv_provider_t *p, size_t np,
+    sv_provider_outcome_t (*out)[2], size_t n)
+{
+    size_t  i;
+    char    phone[32];
+
+    for (i = 0; i < n; i++) {
+        snprintf(text[i], 64, "[MyShop] code %06zu", 100000 + i);
+        snprintf(phone, sizeof(phone), "+8210555501%02zu", i);
+
+        sms[i].phone = strdup(phone);
+        sms[i].text = text[i];
+        sms[i].len = strlen(text[i]);
+
+        chain[i] = (sv_provider_chain_t) {
+        .providers = p, .nproviders = np, .sms = &sms[i], .outcomes = out[i],
+        .tried = 9, .accepted = 9 };
+        chains[i] = &chain[i];
+    }
+}
+
+
+static void
+many_free(sv_sms_t *sms, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        free((char *) sms[i].phone);
+    }
+}
+
+
+/* to, as a provider got it ("01055550100", "010-5555-0100"), is phone */
+static int
+korean_number_is(const char *to, const char *phone)
+{
+    char    digits[32];
+    size_t  n;
+
+    for (n = 0; *to != '\0' && n < sizeof(digits) - 1; to++) {
+        if (*to != '-') {
+            digits[n++] = *to;
+        }
+    }
+
+    digits[n] = '\0';
+
+    return digits[0] == '0' && strcmp(digits + 1, phone + 3) == 0;
+}
+
+
+/* the mock's message to the Korean number phone, or fails */
+static const cJSON *
+message_to(const cJSON *list, const char *provider, const char *phone)
+{
+    const cJSON  *m;
+
+    cJSON_ArrayForEach(m, list) {
+        if (strcmp(field(m, "provider"), provider) == 0
+            && korean_number_is(field(m, "to"), phone))
+        {
+            return m;
+        }
+    }
+
+    fail_msg("no %s message to %s", provider, phone);
+
+    return NULL;
+}
+
+
+static void
+test_send_all_many(void **state)
+{
+    char                    text[MANY + 1][64];
+    cJSON                  *list;
+    size_t                  i;
+    sv_sms_t                sms[MANY + 1];
+    sv_provider_t           p[1];
+    const cJSON            *m;
+    const char             *request;
+    sv_provider_chain_t     chain[MANY + 1], *chains[MANY + 1];
+    sv_provider_outcome_t   out[MANY + 1][2];
+
+    (void) state;
+
+    p[0] = sens();
+    many_chains(chain, chains, sms, text, p, 1, out, MANY + 1);
+
+    /* the last abroad: a request of its own */
+    free((char *) sms[MANY].phone);
+    sms[MANY].phone = strdup("+14155550123");
+
+    sv_provider_send_all(chains, MANY + 1);
+
+    list = mock_messages();
+    assert_int_equal(cJSON_GetArraySize(list), MANY + 1);
+
+    request = field(message_to(list, "sens", sms[0].phone), "request");
+
+    for (i = 0; i < MANY; i++) {
+        assert_int_equal(chain[i].accepted, 0);
+        assert_int_equal(out[i][0].rc, SV_PROVIDER_ACCEPTED);
+
+        m = message_to(list, "sens", sms[i].phone);
+        assert_string_equal(field(m, "text"), text[i]);
+        assert_string_equal(field(m, "countryCode"), "82");
+        assert_string_equal(field(m, "request"), request);
+    }
+
+    assert_int_equal(chain[MANY].accepted, 0);
+
+    cJSON_ArrayForEach(m, list) {
+        if (strcmp(field(m, "to"), "4155550123") == 0) {
+            assert_string_equal(field(m, "countryCode"), "1");
+            assert_string_equal(field(m, "text"), text[MANY]);
+            assert_string_not_equal(field(m, "request"), request);
+        }
+    }
+
+    cJSON_Delete(list);
+    many_free(sms, MANY + 1);
+
+    assert_int_equal(sv_http_in_flight(), 0);
+}
+
+
+/* a request of many that SENS refuses: each message again, alone */
+static void
+test_send_all_many_refused(void **state)
+{
+    char                    text[MANY][64];
+    cJSON                  *list;
+    size_t                  i, j;
+    sv_sms_t                sms[MANY];
+    sv_provider_t           p[1];
+    const char             *request[MANY];
+    sv_provider_chain_t     chain[MANY], *chains[MANY];
+    sv_provider_outcome_t   out[MANY][2];
+
+    (void) state;
+
+    p[0] = sens();
+    many_chains(chain, chains, sms, text, p, 1, out, MANY);
+
+    cJSON_Delete(mock_call("/__mock/behaviour",
+                           "{\"provider\":\"sens\",\"mode\":\"http400\","
+                           "\"count\":1}"));
+
+    sv_provider_send_all(chains, MANY);
+
+    /* the request of five refused, then five of one */
+    list = mock_requests();
+    assert_int_equal(cJSON_GetArraySize(list), 2 * MANY);
+    cJSON_Delete(list);
+
+    list = mock_messages();
+    assert_int_equal(cJSON_GetArraySize(list), MANY);
+
+    for (i = 0; i < MANY; i++) {
+        assert_int_equal(chain[i].tried, 1);
+        assert_int_equal(chain[i].accepted, 0);
+        assert_string_equal(field(message_to(list, "sens", sms[i].phone),
+                                  "text"),
+                            text[i]);
+
+        request[i] = field(message_to(list, "sens", sms[i].phone),
+                           "request");
+
+        for (j = 0; j < i; j++) {
+            assert_string_not_equal(request[i], request[j]);
+        }
+    }
+
+    cJSON_Delete(list);
+    many_free(sms, MANY);
+}
+
+
+/* a request of many that fails otherwise: each on to its next provider */
+static void
+test_send_all_many_failover(void **state)
+{
+    char                    text[MANY][64];
+    cJSON                  *list;
+    size_t                  i;
+    sv_sms_t                sms[MANY];
+    sv_provider_t           p[2];
+    sv_provider_chain_t     chain[MANY], *chains[MANY];
+    sv_provider_outcome_t   out[MANY][2];
+
+    (void) state;
+
+    p[0] = sens();
+    p[1] = cafe24();
+    many_chains(chain, chains, sms, text, p, 2, out, MANY);
+
+    mock_behave("sens", "http500");
+
+    sv_provider_send_all(chains, MANY);
+
+    list = mock_requests();
+    assert_int_equal(cJSON_GetArraySize(list), 2 * MANY);
+    cJSON_Delete(list);
+
+    list = mock_messages();
+    assert_int_equal(cJSON_GetArraySize(list), MANY);
+
+    for (i = 0; i < MANY; i++) {
+        assert_int_equal(chain[i].tried, 2);
+        assert_int_equal(chain[i].accepted, 1);
+        assert_int_equal(out[i][0].rc, SV_PROVIDER_FAILED);
+        assert_memory_equal(out[i][0].reason, "sens answered 500", 17);
+        assert_string_equal(field(message_to(list, "cafe24", sms[i].phone),
+                                  "text"),
+                            text[i]);
+    }
+
+    cJSON_Delete(list);
+    many_free(sms, MANY);
+}
+
+
 int
 main(void)
 {
@@ -1433,6 +1674,9 @@ main(void)
         cmocka_unit_test_setup(test_http_many, reset_mock),
         cmocka_unit_test_setup(test_http_many_timeout, reset_mock),
         cmocka_unit_test_setup(test_send_all, reset_mock),
+        cmocka_unit_test_setup(test_send_all_many, reset_mock),
+        cmocka_unit_test_setup(test_send_all_many_refused, reset_mock),
+        cmocka_unit_test_setup(test_send_all_many_failover, reset_mock),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -229,7 +229,8 @@ sub sv_hang_provider {
     return $Hang{$port};
 }
 
-# A SENS stand-in on 127.0.0.1:$port that takes $n messages, keeps each
+# A SENS stand-in on 127.0.0.1:$port that takes $n messages (in as many
+# requests as they come: one request may carry several), keeps each
 # request's JSON in $dir/gate.N.json, and accepts them all (202) once
 # $dir/gate.open exists. Runs in a child; returns its pid.
 sub sv_gate_provider {
@@ -239,7 +240,8 @@ sub sv_gate_provider {
         Listen => 64, ReuseAddr => 1) or die "listen: $!";
     my $pid = sv_fork(sub {
         my @held;
-        while (@held < $n) {
+        my $messages = 0;
+        while ($messages < $n) {
             IO::Select->new($listen)->can_read(120) or return 1;
             my $c = $listen->accept or next;
             my $req = '';
@@ -257,6 +259,9 @@ sub sv_gate_provider {
             print $out $body;
             close $out;
             push @held, $c;
+            my $m = eval { JSON::PP->new->decode($body) };
+            $messages += ref $m eq 'HASH' && ref $m->{messages} eq 'ARRAY'
+                         ? scalar @{ $m->{messages} } : 1;
         }
         sv_wait_until(sub { -e "$dir/gate.open" }, 300, 0.2) or return 1;
         my $ok = '{"requestId":"gate","requestTime":"2024-01-01T00:00:00.000",'
@@ -273,15 +278,18 @@ sub sv_gate_provider {
     return $pid;
 }
 
-# The messages the gate holds: phone (as SENS gets it) => code.
+# The messages the gate holds: phone (as SENS gets it) => code, from each
+# message's own content or else the request's.
 sub sv_gate_messages {
     my $dir = shift;
     my %code;
     for my $file (glob "$dir/gate.*.json") {
         open my $in, '<', $file or next;
         my $m = eval { JSON::PP->new->decode(do { local $/; <$in> }) } or next;
-        my ($c) = ($m->{content} // '') =~ /\[(\d+)\]/;
-        $code{ $m->{messages}[0]{to} // '' } = $c;
+        for my $to (@{ $m->{messages} // [] }) {
+            my ($c) = ($to->{content} // $m->{content} // '') =~ /\[(\d+)\]/;
+            $code{ $to->{to} // '' } = $c;
+        }
     }
     return \%code;
 }
