@@ -181,7 +181,8 @@ ngx_http_smsverify_store_pg(ngx_conf_t *cf,
 
     for (i = 2; i < cf->args->nelts; i++) {
         if (ngx_strncmp(value[i].data, "size=", 5) == 0
-            || ngx_strncmp(value[i].data, "sync=", 5) == 0)
+            || ngx_strncmp(value[i].data, "sync=", 5) == 0
+            || ngx_strncmp(value[i].data, "writemap=", 9) == 0)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "parameter \"%V\" does not apply to a "
@@ -265,6 +266,16 @@ ngx_http_smsverify_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             }
 
             mcf->store_size = (size_t) size;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "writemap=on") == 0) {
+            mcf->store_writemap = 1;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "writemap=off") == 0) {
+            mcf->store_writemap = 0;
             continue;
         }
 

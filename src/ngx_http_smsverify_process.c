@@ -393,6 +393,7 @@ ngx_http_smsverify_init_process(ngx_cycle_t *cycle)
         sc.dir = (char *) mcf->store_dir.data;
         sc.map_size = mcf->store_size;
         sc.nosync = (mcf->sync_mode != NGX_HTTP_SMSVERIFY_SYNC_ON);
+        sc.writemap = (mcf->store_writemap != 0);
         sc.max_readers = (ccf->worker_processes + 1)
                          * NGX_HTTP_SMSVERIFY_READERS_PER_WORKER;
     }

@@ -85,6 +85,8 @@ typedef struct {
     const char     *dir;           /* existing directory */
     size_t          map_size;      /* of each part */
     int             nosync;        /* the codes' commits do not fsync */
+    int             writemap;      /* the codes' part through a writable */
+                                   /* map, its file allocated whole */
     unsigned        max_readers;
 
     const char     *uri;           /* a libpq URI, or NULL */

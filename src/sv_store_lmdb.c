@@ -48,6 +48,7 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -838,12 +839,64 @@ sv_lmdb_exists(const char *path)
 }
 
 
+/*
+ * writemap: the codes' part written through a writable map, where a
+ * commit otherwise copies every page it wrote into the file (pwrite).
+ * LMDB sets the file to the map's size, a sparse file: a page first
+ * written in a hole on a full disk would be SIGBUS, not an error.  So
+ * the whole map is allocated when opened, and the map is never smaller
+ * than the file: shrinking it would cut the file under other processes'
+ * maps (the workers of before a reload).
+ */
+
+static size_t
+sv_writemap_size(const char *path, size_t map_size)
+{
+    char         data[512 + sizeof("/data.mdb")];
+    struct stat  sb;
+
+    snprintf(data, sizeof(data), "%s/data.mdb", path);
+
+    if (stat(data, &sb) == 0 && (size_t) sb.st_size > map_size) {
+        return (size_t) sb.st_size;
+    }
+
+    return map_size;
+}
+
+
+static sv_store_rc_t
+sv_writemap_allocate(sv_env_t *e, const char *path, sv_txn_t *t)
+{
+    int          rc, fd;
+    MDB_envinfo  info;
+
+    if (mdb_env_get_fd(e->env, &fd) != MDB_SUCCESS
+        || mdb_env_info(e->env, &info) != MDB_SUCCESS)
+    {
+        snprintf(t->err, t->errlen, "mdb_env_info(\"%s\") failed", path);
+        return SV_STORE_ERROR;
+    }
+
+    rc = posix_fallocate(fd, 0, (off_t) info.me_mapsize);
+    if (rc != 0) {
+        snprintf(t->err, t->errlen, "cannot allocate the %zu bytes of "
+                 "\"%s/data.mdb\" (writemap=on): %s", info.me_mapsize,
+                 path, strerror(rc));
+        return SV_STORE_ERROR;
+    }
+
+    return SV_STORE_OK;
+}
+
+
 static sv_store_rc_t
 sv_env_open(sv_lmdb_t *st, int env, const sv_store_conf_t *conf,
     sv_txn_t *t)
 {
-    int        rc;
+    int        rc, writemap;
     char       path[512];
+    size_t     map_size;
     MDB_stat   stat;
     unsigned   flags;
     sv_env_t  *e;
@@ -871,10 +924,14 @@ sv_env_open(sv_lmdb_t *st, int env, const sv_store_conf_t *conf,
         return sv_fail(t, "mdb_env_create", -1, rc);
     }
 
+    writemap = (conf->writemap && env == SV_ENV_CODES);
+    map_size = writemap ? sv_writemap_size(path, conf->map_size)
+                        : conf->map_size;
+
     /* 0 keeps LMDB's default */
 
-    if (conf->map_size) {
-        rc = mdb_env_set_mapsize(e->env, conf->map_size);
+    if (map_size) {
+        rc = mdb_env_set_mapsize(e->env, map_size);
         if (rc != MDB_SUCCESS) {
             return sv_fail(t, "mdb_env_set_mapsize", -1, rc);
         }
@@ -902,10 +959,18 @@ sv_env_open(sv_lmdb_t *st, int env, const sv_store_conf_t *conf,
         flags |= MDB_NOSYNC;
     }
 
+    if (writemap) {
+        flags |= MDB_WRITEMAP;
+    }
+
     rc = mdb_env_open(e->env, path, flags, 0600);
     if (rc != MDB_SUCCESS) {
         snprintf(t->err, t->errlen, "mdb_env_open(\"%s\") failed: %s",
                  path, mdb_strerror(rc));
+        return SV_STORE_ERROR;
+    }
+
+    if (writemap && sv_writemap_allocate(e, path, t) != SV_STORE_OK) {
         return SV_STORE_ERROR;
     }
 

@@ -1539,3 +1539,35 @@ my @lines = grep { /development only/ } split /\n/, $out;
 is scalar @lines, 1, 'nginx -t warns once' or diag $out;
 like $lines[0] // '', qr/^nginx: \[warn\] the "log" provider .* in \S+\/log\.conf:2$/,
      'naming the first "smsverify_provider log"';
+
+
+
+=== TEST 98: smsverify_store writemap=on: the codes' part allocated whole, and it works
+--- lmdb_only: LMDB's map
+--- http_config
+    smsverify_store smsverify_temp size=8m writemap=on;
+    smsverify_provider log;
+--- request
+POST /send
+{"phoneNumber":"010-1234-5678"}
+--- error_code: 200
+--- flow
+my $res = sv_request(POST => '/confirm', { phoneNumber => '010-1234-5678',
+    verificationNumber => sv_code_for('5678') });
+is $res->{status}, 200, 'confirm under writemap=on';
+my @st = stat(server_root() . '/smsverify_temp/codes/data.mdb');
+is $st[7], 8 * 1024 * 1024, 'the file is the map';
+ok $st[12] * 512 >= 8 * 1024 * 1024, 'its blocks allocated';
+@st = stat(server_root() . '/smsverify_temp/members/data.mdb');
+ok $st[7] < 8 * 1024 * 1024, 'the members\' part is not written through its map';
+
+
+
+=== TEST 99: smsverify_store writemap= neither on nor off
+--- lmdb_only: writemap=
+--- http_config
+    smsverify_store smsverify_temp writemap=yes;
+    smsverify_provider log;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "writemap=yes" in \S+nginx\.conf:\d+/

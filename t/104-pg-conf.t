@@ -89,6 +89,17 @@ qr/\[emerg\] .*parameter "sync=off" does not apply to a PostgreSQL store in \S+n
 
 
 
+=== TEST 3b: nor does writemap=
+--- http_config
+    smsverify_store postgres://db.internal/site writemap=on;
+    smsverify_secret $TEST_NGINX_PG_KEY;
+    smsverify_provider log;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*parameter "writemap=on" does not apply to a PostgreSQL store in \S+nginx\.conf:\d+/
+
+
+
 === TEST 4: an unknown parameter after the URI
 --- http_config
     smsverify_store postgresql://db.internal/site mode=0700;

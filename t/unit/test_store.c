@@ -5448,6 +5448,78 @@ test_loop_reads_wait_for_no_writer(void **state)
 
 
 /*
+ * writemap: the codes' part through a writable map.  Its file is
+ * allocated whole when opened (a page written in a hole of a sparse file
+ * on a full disk would be SIGBUS), and never cut to a smaller map under
+ * the processes that map it.
+ */
+
+static void
+writemap_open(fx_t *f, size_t map_size, int writemap)
+{
+    sv_store_conf_t  conf;
+
+    memset(&conf, 0, sizeof(conf));
+    conf.dir = f->dir;
+    conf.map_size = map_size;
+    conf.nosync = 1;
+    conf.max_readers = 64;
+    conf.writemap = writemap;
+
+    assert_int_equal(sv_store_open(&f->st, &conf, f->err, sizeof(f->err)),
+                     SV_STORE_OK);
+}
+
+
+static struct stat
+codes_file(fx_t *f)
+{
+    char         path[256];
+    struct stat  sb;
+
+    snprintf(path, sizeof(path), "%s/" SV_STORE_CODES_DIR "/data.mdb",
+             f->dir);
+    assert_int_equal(stat(path, &sb), 0);
+
+    return sb;
+}
+
+
+static void
+test_writemap(void **state)
+{
+    fx_t         *f = *state;
+    struct stat   sb;
+
+    fx_close(f);
+    writemap_open(f, 1024 * 1024, 1);
+
+    sb = codes_file(f);
+    assert_int_equal(sb.st_size, 1024 * 1024);
+    assert_true((off_t) sb.st_blocks * 512 >= 1024 * 1024);
+
+    put_code(f, PHONE_A, 0x11, T0 + HOUR, 5);
+    assert_int_equal(confirm(f, PHONE_A, 0x12, T0, 0x70, T0 + HOUR, NULL),
+                     SV_STORE_MISMATCH);
+    assert_int_equal(stats(f).codes_pending, 1);
+
+    /* a smaller map: the file stays, and what it holds */
+    fx_close(f);
+    writemap_open(f, 512 * 1024, 1);
+
+    assert_int_equal(codes_file(f).st_size, 1024 * 1024);
+    assert_int_equal(confirm(f, PHONE_A, 0x11, T0, 0x70, T0 + HOUR, NULL),
+                     SV_STORE_OK);
+
+    /* and without writemap again */
+    fx_close(f);
+    writemap_open(f, MAP_SIZE, 0);
+    assert_int_equal(stats(f).codes_pending, 0);
+    assert_int_equal(raw_entries(f->dir, "tokens"), 1);
+}
+
+
+/*
  * status's counts come from counters the writes keep, not from a scan
  * of the codes held.  On LMDB no record is read: mdb_stat only, so no
  * cursor is opened and no mdb_get made.  On PostgreSQL, another session
@@ -5617,6 +5689,7 @@ main(int argc, char **argv)
         T(test_reads_undecided_where_reads_wait)
         L(test_loop_reads_wait_for_no_writer)
         T(test_stats_scans_nothing)
+        L(test_writemap)
 #undef T
 #undef L
     };
