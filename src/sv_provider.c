@@ -98,9 +98,10 @@ sv_provider_send(const sv_provider_t *p, const sv_sms_t *sms, char *err,
 }
 
 
-int
-sv_provider_build(const sv_provider_t *p, const sv_sms_t *sms,
-    sv_http_call_t *call, char *err, size_t errlen)
+/* a call with nothing built into it yet, and no reason */
+
+static void
+sv_provider_call_clear(sv_http_call_t *call, char *err, size_t errlen)
 {
     if (errlen > 0) {
         err[0] = '\0';
@@ -110,6 +111,14 @@ sv_provider_build(const sv_provider_t *p, const sv_sms_t *sms,
     call->len = 0;
     call->size = 0;
     call->headers[0] = NULL;
+}
+
+
+int
+sv_provider_build(const sv_provider_t *p, const sv_sms_t *sms,
+    sv_http_call_t *call, char *err, size_t errlen)
+{
+    sv_provider_call_clear(call, err, errlen);
 
     if (p == NULL || (unsigned) p->type >= SV_PROVIDER_NTYPES) {
         snprintf(err, errlen, "unknown provider");
@@ -390,14 +399,7 @@ static int
 sv_provider_build_many(const sv_provider_t *p, const sv_sms_t *const *sms,
     size_t n, sv_http_call_t *call, char *err, size_t errlen)
 {
-    if (errlen > 0) {
-        err[0] = '\0';
-    }
-
-    call->body = NULL;
-    call->len = 0;
-    call->size = 0;
-    call->headers[0] = NULL;
+    sv_provider_call_clear(call, err, errlen);
     call->timeout_ms = p->timeout_ms;
 
     return sv_provider_sens_build_many(p, sms, n, call, err, errlen);

@@ -1489,6 +1489,23 @@ message_to(const cJSON *list, const char *provider, const char *phone)
 }
 
 
+/* the providers were asked for asked messages, took took: the taken */
+static cJSON *
+asked_then_took(int asked, int took)
+{
+    cJSON  *list;
+
+    list = mock_requests();
+    assert_int_equal(cJSON_GetArraySize(list), asked);
+    cJSON_Delete(list);
+
+    list = mock_messages();
+    assert_int_equal(cJSON_GetArraySize(list), took);
+
+    return list;
+}
+
+
 static void
 test_send_all_many(void **state)
 {
@@ -1570,12 +1587,7 @@ test_send_all_many_refused(void **state)
     sv_provider_send_all(chains, MANY);
 
     /* the request of five refused, then five of one */
-    list = mock_requests();
-    assert_int_equal(cJSON_GetArraySize(list), 2 * MANY);
-    cJSON_Delete(list);
-
-    list = mock_messages();
-    assert_int_equal(cJSON_GetArraySize(list), MANY);
+    list = asked_then_took(2 * MANY, MANY);
 
     for (i = 0; i < MANY; i++) {
         assert_int_equal(chain[i].tried, 1);
@@ -1619,12 +1631,7 @@ test_send_all_many_failover(void **state)
 
     sv_provider_send_all(chains, MANY);
 
-    list = mock_requests();
-    assert_int_equal(cJSON_GetArraySize(list), 2 * MANY);
-    cJSON_Delete(list);
-
-    list = mock_messages();
-    assert_int_equal(cJSON_GetArraySize(list), MANY);
+    list = asked_then_took(2 * MANY, MANY);
 
     for (i = 0; i < MANY; i++) {
         assert_int_equal(chain[i].tried, 2);
