@@ -70,7 +70,7 @@ static ngx_command_t  ngx_http_smsverify_commands[] = {
       NULL },
 
     { ngx_string("smsverify_store"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1234,
       ngx_http_smsverify_store,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,

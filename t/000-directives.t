@@ -1545,7 +1545,7 @@ like $lines[0] // '', qr/^nginx: \[warn\] the "log" provider .* in \S+\/log\.con
 === TEST 98: smsverify_store writemap=on: the codes' part allocated whole, and it works
 --- lmdb_only: LMDB's map
 --- http_config
-    smsverify_store smsverify_temp size=8m writemap=on;
+    smsverify_store smsverify_temp size=8m sync=1s writemap=on;
     smsverify_provider log;
 --- request
 POST /send
