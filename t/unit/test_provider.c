@@ -138,36 +138,42 @@ mock_stop(void)
 }
 
 
+/* the control API's answer, grown as it comes: the lists can be long */
+typedef struct {
+    char    *data;
+    size_t   len;
+} mock_answer_t;
+
+
 static size_t
 mock_collect(char *data, size_t size, size_t n, void *ctx)
 {
-    size_t              len, room;
-    sv_http_response_t  *resp;
+    char           *grown;
+    mock_answer_t  *a;
 
-    resp = ctx;
-    len = size * n;
-    room = SV_HTTP_BODY_MAX - resp->len;
-    len = len < room ? len : room;
+    a = ctx;
 
-    memcpy(resp->body + resp->len, data, len);
-    resp->len += len;
+    grown = realloc(a->data, a->len + size * n + 1);
+    if (grown == NULL) {
+        return 0;
+    }
+
+    memcpy(grown + a->len, data, size * n);
+    a->data = grown;
+    a->len += size * n;
 
     return size * n;
 }
 
 
-/* the control API, over a handle of its own; body NULL means GET */
 static cJSON *
 mock_call(const char *path, const char *body)
 {
-    CURL                *h;
-    CURLcode             rc;
-    char                 url[128];
-    sv_http_response_t  *resp;
-    cJSON               *json;
-
-    resp = calloc(1, sizeof(*resp));
-    assert_non_null(resp);
+    CURL           *h;
+    CURLcode        rc;
+    char            url[128];
+    cJSON          *json;
+    mock_answer_t   a = { NULL, 0 };
 
     snprintf(url, sizeof(url), "%s%s", mock_url, path);
 
@@ -178,7 +184,7 @@ mock_call(const char *path, const char *body)
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, mock_collect);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &a);
 
     if (body != NULL) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
@@ -189,8 +195,8 @@ mock_call(const char *path, const char *body)
 
     assert_int_equal(rc, CURLE_OK);
 
-    json = cJSON_ParseWithLength(resp->body, resp->len);
-    free(resp);
+    json = cJSON_ParseWithLength(a.data, a.len);
+    free(a.data);
     assert_non_null(json);
 
     return json;
@@ -1425,7 +1431,7 @@ many_chains(sv_provider_chain_t *chain, sv_provider_chain_t **chains,
 
     for (i = 0; i < n; i++) {
         snprintf(text[i], 64, "[MyShop] code %06zu", 100000 + i);
-        snprintf(phone, sizeof(phone), "+8210555501%02zu", i);
+        snprintf(phone, sizeof(phone), "+821055%06zu", i);
 
         sms[i].phone = strdup(phone);
         sms[i].text = text[i];
@@ -1562,6 +1568,71 @@ test_send_all_many(void **state)
 }
 
 
+/* SENS takes at most 100 messages a request: 150 go as 100 and 50 */
+static void
+test_send_all_many_max(void **state)
+{
+    int                     ids;
+    cJSON                  *list;
+    size_t                  i, n;
+    sv_sms_t               *sms;
+    sv_provider_t           p[1];
+    const cJSON            *m, *o;
+    sv_provider_chain_t    *chain, **chains;
+    sv_provider_outcome_t  (*out)[2];
+    char                  (*text)[64];
+
+    (void) state;
+
+    n = 150;
+
+    sms = calloc(n, sizeof(sv_sms_t));
+    chain = calloc(n, sizeof(sv_provider_chain_t));
+    chains = calloc(n, sizeof(sv_provider_chain_t *));
+    out = calloc(n, sizeof(*out));
+    text = calloc(n, sizeof(*text));
+    assert_true(sms && chain && chains && out && text);
+
+    p[0] = sens();
+    many_chains(chain, chains, sms, text, p, 1, out, n);
+
+    sv_provider_send_all(chains, n);
+
+    for (i = 0; i < n; i++) {
+        assert_int_equal(chain[i].accepted, 0);
+    }
+
+    list = asked_then_took((int) n, (int) n);
+
+    /* the distinct request ids, and how many messages the first holds */
+
+    ids = 0;
+
+    cJSON_ArrayForEach(m, list) {
+        cJSON_ArrayForEach(o, list) {
+            if (o == m) {
+                ids++;
+                break;
+            }
+
+            if (strcmp(field(o, "request"), field(m, "request")) == 0) {
+                break;
+            }
+        }
+    }
+
+    assert_int_equal(ids, 2);
+
+    cJSON_Delete(list);
+    many_free(sms, n);
+    free(sms);
+    free(chain);
+    free(chains);
+    free(out);
+    free(text);
+}
+
+
 /* a request of many that SENS refuses: each message again, alone */
 static void
 test_send_all_many_refused(void **state)
@@ -1682,6 +1753,7 @@ main(void)
         cmocka_unit_test_setup(test_http_many_timeout, reset_mock),
         cmocka_unit_test_setup(test_send_all, reset_mock),
         cmocka_unit_test_setup(test_send_all_many, reset_mock),
+        cmocka_unit_test_setup(test_send_all_many_max, reset_mock),
         cmocka_unit_test_setup(test_send_all_many_refused, reset_mock),
         cmocka_unit_test_setup(test_send_all_many_failover, reset_mock),
     };
