@@ -86,7 +86,8 @@ typedef struct {
     size_t          map_size;      /* of each part */
     int             nosync;        /* the codes' commits do not fsync */
     int             writemap;      /* the codes' part through a writable */
-                                   /* map, its file allocated whole */
+                                   /* map, its file allocated ahead */
+    size_t          writemap_ahead;         /* 0: sv_store_lmdb's default */
     unsigned        max_readers;
 
     const char     *uri;           /* a libpq URI, or NULL */

@@ -70,6 +70,9 @@
 /* the least room writes leave for sweeps: see sv_check_room() */
 #define SV_RESERVE_MIN      (64 * 1024)
 
+/* writemap: more than the new records of any one txn take; see below */
+#define SV_WRITEMAP_AHEAD   (64 * 1024 * 1024)
+
 const char *const  sv_lmdb_db_names[SV_DB_N] = {
     "codes", "sends", "tokens", "sessions", "logins", "addrs", "days",
     "members", "emails", "phones", "meta", "outbox"
@@ -97,6 +100,10 @@ typedef struct {
      */
     pthread_rwlock_t    resize_lock;
     int                 lock_ready;
+
+    int                 writemap;
+    size_t              ahead;          /* SV_WRITEMAP_AHEAD, or the conf's */
+    size_t              allocated;      /* of the file, by this process */
 } sv_env_t;
 
 typedef struct {
@@ -212,6 +219,10 @@ sv_adopt_map_size(sv_env_t *e)
 }
 
 
+static sv_store_rc_t sv_writemap_allocate(sv_env_t *e, sv_txn_t *t);
+static void sv_txn_abort(sv_txn_t *t);
+
+
 static sv_store_rc_t
 sv_txn_begin(sv_txn_t *t, unsigned flags)
 {
@@ -231,6 +242,13 @@ sv_txn_begin(sv_txn_t *t, unsigned flags)
 
     if (rc != MDB_SUCCESS) {
         return sv_fail(t, "mdb_txn_begin", -1, rc);
+    }
+
+    if (t->e->writemap && !(flags & MDB_RDONLY)
+        && sv_writemap_allocate(t->e, t) != SV_STORE_OK)
+    {
+        sv_txn_abort(t);
+        return SV_STORE_ERROR;
     }
 
     return SV_STORE_OK;
@@ -844,9 +862,13 @@ sv_lmdb_exists(const char *path)
  * commit otherwise copies every page it wrote into the file (pwrite).
  * LMDB sets the file to the map's size, a sparse file: a page first
  * written in a hole on a full disk would be SIGBUS, not an error.  So
- * the whole map is allocated when opened, and the map is never smaller
- * than the file: shrinking it would cut the file under other processes'
- * maps (the workers of before a reload).
+ * every write txn begins with the file allocated past any page it can
+ * come to: it copies each page it changes at most once, so it ends
+ * below twice the pages in use, plus the new records of a batch, which
+ * SV_WRITEMAP_AHEAD bounds with room to spare.  The disk held is thus
+ * in proportion to what the part holds, not SIZE.  And the map is
+ * never smaller than the file: shrinking it would cut the file under
+ * other processes' maps (the workers of before a reload).
  */
 
 static size_t
@@ -865,26 +887,56 @@ sv_writemap_size(const char *path, size_t map_size)
 }
 
 
+/* how much of the file a write txn from this state may come to use */
+static size_t
+sv_writemap_need(sv_env_t *e, const MDB_envinfo *info)
+{
+    size_t  need;
+
+    need = 2 * (info->me_last_pgno + 1) * e->psize + e->ahead;
+
+    return need < info->me_mapsize ? need : info->me_mapsize;
+}
+
+
+/*
+ * Each process allocates before its own write txns, which begin here
+ * with the write lock held; at open it only fails the start early.
+ * Allocating what another process already did costs little.
+ */
 static sv_store_rc_t
-sv_writemap_allocate(sv_env_t *e, const char *path, sv_txn_t *t)
+sv_writemap_allocate(sv_env_t *e, sv_txn_t *t)
 {
     int          rc, fd;
+    size_t       need, len;
     MDB_envinfo  info;
 
     if (mdb_env_get_fd(e->env, &fd) != MDB_SUCCESS
         || mdb_env_info(e->env, &info) != MDB_SUCCESS)
     {
-        snprintf(t->err, t->errlen, "mdb_env_info(\"%s\") failed", path);
+        snprintf(t->err, t->errlen, "mdb_env_info() of the codes failed");
         return SV_STORE_ERROR;
     }
 
-    rc = posix_fallocate(fd, 0, (off_t) info.me_mapsize);
+    need = sv_writemap_need(e, &info);
+
+    if (need <= e->allocated) {
+        return SV_STORE_OK;
+    }
+
+    /* a step ahead, so that this is seldom called */
+
+    len = need + e->ahead < info.me_mapsize ? need + e->ahead
+                                            : info.me_mapsize;
+
+    rc = posix_fallocate(fd, 0, (off_t) len);
     if (rc != 0) {
-        snprintf(t->err, t->errlen, "cannot allocate the %zu bytes of "
-                 "\"%s/data.mdb\" (writemap=on): %s", info.me_mapsize,
-                 path, strerror(rc));
+        snprintf(t->err, t->errlen, "cannot allocate %zu bytes of the "
+                 "codes' data.mdb (writemap=on): %s", len, strerror(rc));
         return SV_STORE_ERROR;
     }
+
+    e->allocated = len;
 
     return SV_STORE_OK;
 }
@@ -970,16 +1022,22 @@ sv_env_open(sv_lmdb_t *st, int env, const sv_store_conf_t *conf,
         return SV_STORE_ERROR;
     }
 
-    if (writemap && sv_writemap_allocate(e, path, t) != SV_STORE_OK) {
-        return SV_STORE_ERROR;
-    }
-
     if (mdb_env_stat(e->env, &stat) != MDB_SUCCESS) {
         snprintf(t->err, t->errlen, "mdb_env_stat(\"%s\") failed", path);
         return SV_STORE_ERROR;
     }
 
     e->psize = stat.ms_psize;
+    e->writemap = writemap;
+    e->ahead = conf->writemap_ahead ? conf->writemap_ahead
+                                    : SV_WRITEMAP_AHEAD;
+    e->allocated = 0;
+
+    /* a disk that cannot hold what the part holds fails the start */
+
+    if (writemap && sv_writemap_allocate(e, t) != SV_STORE_OK) {
+        return SV_STORE_ERROR;
+    }
 
     return SV_STORE_OK;
 }

@@ -16,6 +16,7 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -177,6 +178,28 @@ mdb_cursor_open(MDB_txn *txn, MDB_dbi dbi, MDB_cursor **cursor)
     record_reads += counting_reads;
 
     return real(txn, dbi, cursor);
+}
+
+
+/* posix_fallocate(), refused with ENOSPC while fallocate_fails is set */
+
+static int  fallocate_fails;
+
+
+int
+posix_fallocate(int fd, off_t offset, off_t len)
+{
+    static int (*real)(int, off_t, off_t);
+
+    if (real == NULL) {
+        *(void **) &real = dlsym(RTLD_NEXT, "posix_fallocate");
+    }
+
+    if (fallocate_fails) {
+        return ENOSPC;
+    }
+
+    return real(fd, offset, len);
 }
 
 
@@ -5449,13 +5472,14 @@ test_loop_reads_wait_for_no_writer(void **state)
 
 /*
  * writemap: the codes' part through a writable map.  Its file is
- * allocated whole when opened (a page written in a hole of a sparse file
- * on a full disk would be SIGBUS), and never cut to a smaller map under
- * the processes that map it.
+ * allocated ahead of every write txn, past any page the txn can come to
+ * (a page written in a hole of a sparse file on a full disk would be
+ * SIGBUS), and never cut to a smaller map under the processes that map
+ * it.
  */
 
-static void
-writemap_open(fx_t *f, size_t map_size, int writemap)
+static sv_store_rc_t
+writemap_open_ahead(fx_t *f, size_t map_size, int writemap, size_t ahead)
 {
     sv_store_conf_t  conf;
 
@@ -5465,9 +5489,54 @@ writemap_open(fx_t *f, size_t map_size, int writemap)
     conf.nosync = 1;
     conf.max_readers = 64;
     conf.writemap = writemap;
+    conf.writemap_ahead = ahead;
 
-    assert_int_equal(sv_store_open(&f->st, &conf, f->err, sizeof(f->err)),
+    return sv_store_open(&f->st, &conf, f->err, sizeof(f->err));
+}
+
+
+static void
+writemap_open(fx_t *f, size_t map_size, int writemap)
+{
+    assert_int_equal(writemap_open_ahead(f, map_size, writemap, 0),
                      SV_STORE_OK);
+}
+
+
+/* the bytes of the codes' part in use, as another process sees them */
+static size_t
+codes_in_use(fx_t *f)
+{
+    int          status, from[2];
+    pid_t        pid;
+    size_t       used;
+    MDB_env     *env;
+    MDB_stat     st;
+    MDB_envinfo  info;
+
+    assert_int_equal(pipe(from), 0);
+
+    pid = fork();
+    assert_true(pid >= 0);
+
+    if (pid == 0) {
+        env = raw_open(f->dir, "codes");
+        used = 0;
+
+        if (mdb_env_info(env, &info) == 0 && mdb_env_stat(env, &st) == 0) {
+            used = (info.me_last_pgno + 1) * st.ms_psize;
+        }
+
+        _exit(write(from[1], &used, sizeof(used)) == sizeof(used) ? 0 : 1);
+    }
+
+    close(from[1]);
+    assert_int_equal(read(from[0], &used, sizeof(used)), sizeof(used));
+    close(from[0]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    return used;
 }
 
 
@@ -5482,6 +5551,13 @@ codes_file(fx_t *f)
     assert_int_equal(stat(path, &sb), 0);
 
     return sb;
+}
+
+
+static off_t
+codes_allocated(fx_t *f)
+{
+    return (off_t) codes_file(f).st_blocks * 512;
 }
 
 
@@ -5516,6 +5592,94 @@ test_writemap(void **state)
     writemap_open(f, MAP_SIZE, 0);
     assert_int_equal(stats(f).codes_pending, 0);
     assert_int_equal(raw_entries(f->dir, "tokens"), 1);
+}
+
+
+/*
+ * A large map is not allocated whole: twice what is in use and a step
+ * ahead.  As the records grow, every write txn first allocates past
+ * where it can come to: the pages in use are always allocated.
+ */
+static void
+test_writemap_follows_use(void **state)
+{
+    fx_t    *f = *state;
+    char     phone[32];
+    size_t   used, first;
+    unsigned i;
+
+    fx_close(f);
+    assert_int_equal(writemap_open_ahead(f, 64 * 1024 * 1024, 1,
+                                         256 * 1024),
+                     SV_STORE_OK);
+
+    assert_int_equal(codes_file(f).st_size, 64 * 1024 * 1024);
+    first = (size_t) codes_allocated(f);
+    assert_true(first >= 512 * 1024);
+    assert_true(first < 4 * 1024 * 1024);
+
+    for (i = 0; i < 12000; i++) {
+        snprintf(phone, sizeof(phone), "+8210%08u", i);
+        put_code(f, phone, i & 0xff, T0 + HOUR, 5);
+
+        if (i % 2000 == 1999) {
+            used = codes_in_use(f);
+            assert_true((size_t) codes_allocated(f) >= 2 * used);
+        }
+    }
+
+    /* the records outgrew what the open allocated */
+    assert_true(codes_in_use(f) > first);
+}
+
+
+/* A disk that cannot hold the next txn's pages refuses the write. */
+static void
+test_writemap_disk_full(void **state)
+{
+    fx_t    *f = *state;
+    char     phone[32];
+    unsigned i;
+    sv_store_rc_t  rc;
+
+    fx_close(f);
+
+    fallocate_fails = 1;
+    assert_int_equal(writemap_open_ahead(f, 64 * 1024 * 1024, 1,
+                                         256 * 1024),
+                     SV_STORE_ERROR);
+    assert_non_null(strstr(f->err, "cannot allocate"));
+    f->st = NULL;
+    fallocate_fails = 0;
+
+    assert_int_equal(writemap_open_ahead(f, 64 * 1024 * 1024, 1,
+                                         256 * 1024),
+                     SV_STORE_OK);
+
+    fallocate_fails = 1;
+    rc = SV_STORE_OK;
+
+    for (i = 0; i < 12000 && rc == SV_STORE_OK; i++) {
+        uint8_t  hash[SV_HASH_SIZE];
+
+        snprintf(phone, sizeof(phone), "+8210%08u", i);
+        hash_of(hash, i & 0xff);
+        rc = sv_store_code_put(f->st, phone, hash, T0 + HOUR, 5,
+                               SV_PURPOSE_SIGNUP, f->err, sizeof(f->err));
+    }
+
+    fallocate_fails = 0;
+
+    assert_int_equal(rc, SV_STORE_ERROR);
+    assert_non_null(strstr(f->err, "cannot allocate"));
+    assert_non_null(strstr(f->err, "No space left on device"));
+
+    /* the refused code is not there, the ones before it are */
+    assert_int_equal(stats(f).codes_pending, i - 1);
+    assert_true((size_t) codes_allocated(f) >= codes_in_use(f));
+
+    put_code(f, phone, 0x11, T0 + HOUR, 5);
+    assert_int_equal(stats(f).codes_pending, i);
 }
 
 
@@ -5690,6 +5854,8 @@ main(int argc, char **argv)
         L(test_loop_reads_wait_for_no_writer)
         T(test_stats_scans_nothing)
         L(test_writemap)
+        L(test_writemap_follows_use)
+        L(test_writemap_disk_full)
 #undef T
 #undef L
     };
