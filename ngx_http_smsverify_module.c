@@ -347,6 +347,7 @@ ngx_http_smsverify_init(ngx_conf_t *cf)
     }
 
     ngx_conf_init_size_value(mcf->store_size, 64 * 1024 * 1024);
+    ngx_conf_init_uint_value(mcf->store_writemap, 1);
     ngx_conf_init_uint_value(mcf->sync_mode, NGX_HTTP_SMSVERIFY_SYNC_TIMER);
     ngx_conf_init_msec_value(mcf->sync_interval, 1000);
     ngx_conf_init_uint_value(mcf->daily_budget, 0);
@@ -421,6 +422,7 @@ ngx_http_smsverify_create_main_conf(ngx_conf_t *cf)
      */
 
     mcf->store_size = NGX_CONF_UNSET_SIZE;
+    mcf->store_writemap = NGX_CONF_UNSET_UINT;
     mcf->sync_mode = NGX_CONF_UNSET_UINT;
     mcf->sync_interval = NGX_CONF_UNSET_MSEC;
     mcf->daily_budget = NGX_CONF_UNSET_UINT;

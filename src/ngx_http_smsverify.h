@@ -154,7 +154,7 @@ typedef struct {
     size_t                      store_size;
     ngx_uint_t                  sync_mode;
     ngx_msec_t                  sync_interval;
-    ngx_uint_t                  store_writemap;    /* writemap=on */
+    ngx_uint_t                  store_writemap;    /* writemap=on|off */
     u_char                     *store_conf_file;
     ngx_uint_t                  store_conf_line;
 

@@ -1542,7 +1542,7 @@ like $lines[0] // '', qr/^nginx: \[warn\] the "log" provider .* in \S+\/log\.con
 
 
 
-=== TEST 98: smsverify_store writemap=on: the codes' part allocated whole, and it works
+=== TEST 98: smsverify_store writemap=on: a small map allocated whole, and it works
 --- lmdb_only: LMDB's map
 --- http_config
     smsverify_store smsverify_temp size=8m sync=1s writemap=on;
@@ -1560,6 +1560,45 @@ is $st[7], 8 * 1024 * 1024, 'the file is the map';
 ok $st[12] * 512 >= 8 * 1024 * 1024, 'its blocks allocated';
 @st = stat(server_root() . '/smsverify_temp/members/data.mdb');
 ok $st[7] < 8 * 1024 * 1024, 'the members\' part is not written through its map';
+
+
+
+=== TEST 98a: writemap is on by default; a large map is not allocated whole
+--- lmdb_only: LMDB's map
+--- http_config
+    smsverify_store smsverify_temp size=1g;
+    smsverify_provider log;
+--- request
+POST /send
+{"phoneNumber":"010-1234-5678"}
+--- error_code: 200
+--- flow
+my $res = sv_request(POST => '/confirm', { phoneNumber => '010-1234-5678',
+    verificationNumber => sv_code_for('5678') });
+is $res->{status}, 200, 'confirm under the default';
+my @st = stat(server_root() . '/smsverify_temp/codes/data.mdb');
+is $st[7], 1024 * 1024 * 1024, 'the file is the map: writemap=on';
+ok $st[12] * 512 >= 64 * 1024 * 1024, 'allocated ahead of what it holds';
+ok $st[12] * 512 < 256 * 1024 * 1024, 'but not the whole 1g'
+    or diag $st[12] * 512;
+
+
+
+=== TEST 98b: writemap=off: the codes' file grows with what it holds
+--- lmdb_only: LMDB's map
+--- http_config
+    smsverify_store smsverify_temp size=8m writemap=off;
+    smsverify_provider log;
+--- request
+POST /send
+{"phoneNumber":"010-1234-5678"}
+--- error_code: 200
+--- flow
+my $res = sv_request(POST => '/confirm', { phoneNumber => '010-1234-5678',
+    verificationNumber => sv_code_for('5678') });
+is $res->{status}, 200, 'confirm under writemap=off';
+my @st = stat(server_root() . '/smsverify_temp/codes/data.mdb');
+ok $st[7] < 8 * 1024 * 1024, 'the file is not the map';
 
 
 
