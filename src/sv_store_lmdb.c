@@ -70,6 +70,9 @@
 /* the least room writes leave for sweeps: see sv_check_room() */
 #define SV_RESERVE_MIN      (64 * 1024)
 
+/* read txns kept per part, at most: more are ended */
+#define SV_KEPT_READERS     64
+
 /* writemap: more than the new records of any one txn take; see below */
 #define SV_WRITEMAP_AHEAD   (64 * 1024 * 1024)
 
@@ -100,6 +103,16 @@ typedef struct {
      */
     pthread_rwlock_t    resize_lock;
     int                 lock_ready;
+
+    /*
+     * Read txns kept reset for the next read (MDB_NOTLS: any thread may
+     * renew one).  Renewing takes the txn's own reader slot again, where
+     * a begin takes the reader table's lock that all processes share
+     * and looks for a free slot.
+     */
+    pthread_mutex_t     kept_lock;
+    MDB_txn            *kept[SV_KEPT_READERS];
+    unsigned            nkept;
 
     int                 writemap;
     size_t              ahead;          /* SV_WRITEMAP_AHEAD, or the conf's */
@@ -260,6 +273,64 @@ sv_txn_abort(sv_txn_t *t)
 {
     mdb_txn_abort(t->txn);
     pthread_rwlock_unlock(&t->e->resize_lock);
+}
+
+
+/* a read txn: a kept one renewed, else begun */
+static sv_store_rc_t
+sv_read_begin(sv_txn_t *t)
+{
+    MDB_txn   *txn;
+    sv_env_t  *e = t->e;
+
+    txn = NULL;
+
+    pthread_mutex_lock(&e->kept_lock);
+
+    if (e->nkept > 0) {
+        txn = e->kept[--e->nkept];
+    }
+
+    pthread_mutex_unlock(&e->kept_lock);
+
+    if (txn != NULL) {
+        pthread_rwlock_rdlock(&e->resize_lock);
+
+        if (mdb_txn_renew(txn) == MDB_SUCCESS) {
+            t->txn = txn;
+            return SV_STORE_OK;
+        }
+
+        /* MDB_MAP_RESIZED among others: a begin knows what to do */
+
+        pthread_rwlock_unlock(&e->resize_lock);
+        mdb_txn_abort(txn);
+    }
+
+    return sv_txn_begin(t, MDB_RDONLY);
+}
+
+
+static void
+sv_read_end(sv_txn_t *t)
+{
+    sv_env_t  *e = t->e;
+
+    mdb_txn_reset(t->txn);
+    pthread_rwlock_unlock(&e->resize_lock);
+
+    pthread_mutex_lock(&e->kept_lock);
+
+    if (e->nkept < SV_KEPT_READERS) {
+        e->kept[e->nkept++] = t->txn;
+        t->txn = NULL;
+    }
+
+    pthread_mutex_unlock(&e->kept_lock);
+
+    if (t->txn != NULL) {
+        mdb_txn_abort(t->txn);
+    }
 }
 
 
@@ -472,13 +543,13 @@ sv_read(sv_lmdb_t *st, int env, sv_txn_body_pt body, void *arg, char *err,
         return body(&t, arg);
     }
 
-    if (sv_txn_begin(&t, MDB_RDONLY) != SV_STORE_OK) {
+    if (sv_read_begin(&t) != SV_STORE_OK) {
         return SV_STORE_ERROR;
     }
 
     rc = body(&t, arg);
 
-    sv_txn_abort(&t);
+    sv_read_end(&t);
 
     return rc;
 }
@@ -1123,12 +1194,17 @@ sv_lmdb_close(sv_store_t *store)
     for (env = 0; env < SV_ENV_N; env++) {
         e = &st->envs[env];
 
+        while (e->nkept > 0) {
+            mdb_txn_abort(e->kept[--e->nkept]);
+        }
+
         if (e->env) {
             mdb_env_close(e->env);
         }
 
         if (e->lock_ready) {
             pthread_rwlock_destroy(&e->resize_lock);
+            pthread_mutex_destroy(&e->kept_lock);
         }
     }
 
@@ -3383,6 +3459,13 @@ sv_store_lmdb_open(sv_store_t **stp, const sv_store_conf_t *conf, char *err,
 
         if (pthread_rwlock_init(&t.e->resize_lock, NULL) != 0) {
             snprintf(err, errlen, "pthread_rwlock_init() failed");
+            sv_lmdb_close(&st->store);
+            return SV_STORE_ERROR;
+        }
+
+        if (pthread_mutex_init(&t.e->kept_lock, NULL) != 0) {
+            pthread_rwlock_destroy(&t.e->resize_lock);
+            snprintf(err, errlen, "pthread_mutex_init() failed");
             sv_lmdb_close(&st->store);
             return SV_STORE_ERROR;
         }

@@ -181,6 +181,27 @@ mdb_cursor_open(MDB_txn *txn, MDB_dbi dbi, MDB_cursor **cursor)
 }
 
 
+/* read txns begun (not renewed) */
+
+static unsigned  read_begins;
+
+
+int
+mdb_txn_begin(MDB_env *env, MDB_txn *parent, unsigned int flags,
+    MDB_txn **txn)
+{
+    static int (*real)(MDB_env *, MDB_txn *, unsigned int, MDB_txn **);
+
+    if (real == NULL) {
+        *(void **) &real = dlsym(RTLD_NEXT, "mdb_txn_begin");
+    }
+
+    read_begins += (flags & MDB_RDONLY) != 0;
+
+    return real(env, parent, flags, txn);
+}
+
+
 /* posix_fallocate(), refused with ENOSPC while fallocate_fails is set */
 
 static int  fallocate_fails;
@@ -5746,6 +5767,41 @@ test_stats_scans_nothing(void **state)
 }
 
 
+/*
+ * A read renews a read txn an earlier one kept (its reader slot with
+ * it) instead of beginning one, and sees what was committed since.
+ */
+static void
+test_reads_keep_their_txns(void **state)
+{
+    fx_t              *f = *state;
+    unsigned           i, before;
+    uint64_t           id;
+    sv_session_get_t   g;
+
+    id = member_a(f);
+    assert_int_equal(session_start(f, 0x51, id, 0, T0, NULL), SV_STORE_OK);
+
+    (void) stats(f);
+    assert_int_equal(session_get(f, 0x51, T0, &g), SV_STORE_OK);
+
+    before = read_begins;
+
+    for (i = 0; i < 100; i++) {
+        assert_int_equal(stats(f).codes_pending, 0);
+        assert_int_equal(session_get(f, 0x51, T0, &g), SV_STORE_OK);
+        assert_int_equal(g.member.id, id);
+    }
+
+    assert_int_equal(read_begins, before);
+
+    put_code(f, PHONE_A, 0x11, T0 + HOUR, 5);
+    assert_int_equal(stats(f).codes_pending, 1);
+    assert_int_equal(session_get(f, 0x52, T0, &g), SV_STORE_NO_SESSION);
+    assert_int_equal(read_begins, before);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -5856,6 +5912,7 @@ main(int argc, char **argv)
         L(test_writemap)
         L(test_writemap_follows_use)
         L(test_writemap_disk_full)
+        L(test_reads_keep_their_txns)
 #undef T
 #undef L
     };
