@@ -546,6 +546,42 @@ highest_thread_nice(void)
 }
 
 
+/*
+ * pthread_join() returns once the thread's id is cleared, which is
+ * before the kernel takes the thread out of /proc/self/task: wait for
+ * the joined ones to leave (this process runs no thread of its own), up
+ * to 5 s, and say whether they did.
+ */
+static int
+joined_threads_gone(void)
+{
+    int             n, tries;
+    DIR            *d;
+    struct dirent  *de;
+
+    for (tries = 0; tries < 5000; tries++) {
+        n = 0;
+        d = opendir("/proc/self/task");
+
+        while (d != NULL && (de = readdir(d)) != NULL) {
+            n += (de->d_name[0] != '.');
+        }
+
+        if (d != NULL) {
+            closedir(d);
+        }
+
+        if (n == 1) {
+            return 1;
+        }
+
+        usleep(1000);
+    }
+
+    return 0;
+}
+
+
 static void
 test_hash_yielding(void **state)
 {
@@ -579,6 +615,7 @@ test_hash_yielding(void **state)
     /* the caller's priority never changed, and no thread stays low */
     assert_int_equal(res.before, main_nice);
     assert_int_equal(res.after, main_nice);
+    assert_true(joined_threads_gone());
     assert_int_equal(highest_thread_nice(), main_nice);
     assert_int_equal(getpriority(PRIO_PROCESS, 0), main_nice);
 }
@@ -595,6 +632,7 @@ test_verify_yielding(void **state)
                                       err, sizeof(err)), 0);
     assert_int_equal(sv_password_verify_yielding("Passw0rd!", 9, hash), 1);
     assert_int_equal(sv_password_verify_yielding("Passw0rd?", 9, hash), 0);
+    assert_true(joined_threads_gone());
     assert_int_equal(highest_thread_nice(), getpriority(PRIO_PROCESS, 0));
 }
 
