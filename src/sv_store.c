@@ -840,6 +840,13 @@ sv_store_send_op(sv_store_t *st, sv_store_send_op_t *op)
 
 
 void
+sv_store_abort_op(sv_store_t *st, sv_store_send_op_t *op)
+{
+    *op->rc = sv_store_send_abort(st, op->s, op->err, op->errlen);
+}
+
+
+void
 sv_store_code_op(sv_store_t *st, sv_store_code_op_t *op)
 {
     *op->rc = sv_store_code_put(st, op->phone, op->code_hash, op->expires_ms,
@@ -930,12 +937,13 @@ sv_store_confirms_run(sv_store_t *st, sv_store_op_t *ops, size_t n)
 
 
 /*
- * The batch's sends, together where the backend runs them so: those
- * answered are done.  A send that does not fit is answered here, and
- * one that met a full store runs again alone (relieved as alone).
+ * The batch's sends (send_begin, or with abort their send_abort),
+ * together where the backend runs them so: those answered are done.  A
+ * send that does not fit is answered here, and one that met a full
+ * store runs again alone (relieved as alone).
  */
 static void
-sv_store_sends_run(sv_store_t *st, sv_store_op_t *ops, size_t n)
+sv_store_sends_run(sv_store_t *st, sv_store_op_t *ops, size_t n, int abort)
 {
     size_t                i, k;
     sv_store_send_op_t   *op, **list;
@@ -949,7 +957,7 @@ sv_store_sends_run(sv_store_t *st, sv_store_op_t *ops, size_t n)
     k = 0;
 
     for (i = 0; i < n; i++) {
-        op = ops[i].send;
+        op = abort ? ops[i].abort : ops[i].send;
 
         if (op == NULL || ops[i].done) {
             continue;
@@ -962,26 +970,30 @@ sv_store_sends_run(sv_store_t *st, sv_store_op_t *ops, size_t n)
             continue;
         }
 
-        if (op->clock) {
+        if (op->clock && !abort) {
             op->s->now_ms = sv_clock_ms();
         }
 
         list[k++] = op;
     }
 
-    if (k == 1) {
-        *list[0]->rc = sv_store_send_begin(st, list[0]->s, list[0]->err,
-                                           list[0]->errlen);
+    if (k > 1) {
+        if (abort) {
+            st->ops->abort_batch(st, list, k);
 
-    } else if (k > 1) {
-        st->ops->send_batch(st, list, k);
+        } else {
+            st->ops->send_batch(st, list, k);
+        }
+    }
 
-        for (i = 0; i < k; i++) {
-            if (*list[i]->rc == SV_STORE_FULL) {
-                *list[i]->rc = sv_store_send_begin(st, list[i]->s,
-                                                   list[i]->err,
-                                                   list[i]->errlen);
-            }
+    for (i = 0; i < k; i++) {
+        if (k == 1 || *list[i]->rc == SV_STORE_FULL) {
+            /* stamped already: alone as it is */
+            op = list[i];
+            *op->rc = abort ? sv_store_send_abort(st, op->s, op->err,
+                                                  op->errlen)
+                            : sv_store_send_begin(st, op->s, op->err,
+                                                  op->errlen);
         }
     }
 
@@ -1060,7 +1072,11 @@ sv_store_batch_run(sv_store_t *st, sv_store_op_t *ops, size_t n)
     }
 
     if (n > 1 && st->ops->send_batch != NULL && sv_batch_store == NULL) {
-        sv_store_sends_run(st, ops, n);
+        sv_store_sends_run(st, ops, n, 0);
+    }
+
+    if (n > 1 && st->ops->abort_batch != NULL && sv_batch_store == NULL) {
+        sv_store_sends_run(st, ops, n, 1);
     }
 
     if (n > 1 && st->ops->code_batch != NULL && sv_batch_store == NULL) {

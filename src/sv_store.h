@@ -636,6 +636,13 @@ typedef struct {
 void sv_store_send_op(sv_store_t *st, sv_store_send_op_t *op);
 
 /*
+ * The send_abort alone, of the same op: *rc and err get what
+ * sv_store_send_abort(st, op->s, err, errlen) answers.  op->s is the
+ * send as its send_begin stamped it (clock is not looked at).
+ */
+void sv_store_abort_op(sv_store_t *st, sv_store_send_op_t *op);
+
+/*
  * A code_put spelled out, for a batch that runs many at once: *rc and
  * err get what sv_store_code_put() of the same arguments answers.
  */
@@ -658,15 +665,16 @@ void sv_store_code_op(sv_store_t *st, sv_store_code_op_t *op);
  * its calls in the pool thread, writing its results where data says.
  * confirm, if not NULL, says that run() is sv_store_confirm_op() of it:
  * a backend may then run it with the batch's other confirms instead (the
- * same answer); send and code, likewise, that run() is
- * sv_store_send_op() or sv_store_code_op() of it.  again and done are
- * the runner's.
+ * same answer); send, abort and code, likewise, that run() is
+ * sv_store_send_op(), sv_store_abort_op() or sv_store_code_op() of it.
+ * again and done are the runner's.
  */
 typedef struct {
     void                   (*run)(void *data);
     void                    *data;
     sv_store_confirm_op_t   *confirm;
     sv_store_send_op_t      *send;
+    sv_store_send_op_t      *abort;
     sv_store_code_op_t      *code;
     unsigned                 again:1;
     unsigned                 done:1;

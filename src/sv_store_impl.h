@@ -16,8 +16,9 @@
  * where reads may wait); so may the outbox's four, in a backend without
  * one (sv_store_outbox_take() and the like are ERROR there, and the
  * backlog 0), batch_begin and batch_end where the backend does not
- * batch, and confirm_batch, send_batch and code_batch where it has no
- * faster way for many confirms (sends, codes) than one after the other.
+ * batch, and confirm_batch, send_batch, abort_batch and code_batch where
+ * it has no faster way for many confirms (sends, aborts, codes) than one
+ * after the other.
  * Between batch_begin and batch_end (commit 1, or 0 to abort), the calls
  * this thread makes share the batch's transaction where they can, each
  * undone alone if it fails.  confirm_read and send_read must be NULL
@@ -129,6 +130,10 @@ typedef struct {
      */
     void          (*send_batch)(sv_store_t *st,
                                 sv_store_send_op_t *const *ops, size_t n);
+
+    /* likewise for send_abort (each send checked, not stamped again) */
+    void          (*abort_batch)(sv_store_t *st,
+                                 sv_store_send_op_t *const *ops, size_t n);
 
     /* likewise for code_put (each phone and purpose checked) */
     void          (*code_batch)(sv_store_t *st,

@@ -3420,6 +3420,7 @@ static const sv_store_ops_t  sv_lmdb_ops = {
     sv_lmdb_batch_end,
     NULL,                               /* confirm_batch: in the txn */
     NULL,                               /* send_batch: in the txn */
+    NULL,                               /* abort_batch: in the txn */
     NULL,                               /* code_batch: in the txn */
 
     /* reads for the event loop */

@@ -712,7 +712,111 @@ sv_pg_send_begin(sv_store_t *st, sv_send_t *s, char *err, size_t errlen)
 
 
 /*
- * A batch's sends (sv_pg_send_batch()).  Each send keeps a transaction
+ * The send taken back: each window updated, or deleted with its last
+ * stamp; the day's count, if it has one.
+ */
+static const char  sv_pg_send_abort_sql[] =
+    "WITH p AS (UPDATE smsverify.sends SET stamps_ms = $2::bigint[],"
+    "  keep_until_ms = $3::bigint WHERE phone = $1::text AND $4::boolean),"
+    " pd AS (DELETE FROM smsverify.sends"
+    "  WHERE phone = $1::text AND $5::boolean),"
+    " a AS (UPDATE smsverify.address_sends SET stamps_ms = $7::bigint[],"
+    "  keep_until_ms = $8::bigint WHERE address = $6::text AND $9::boolean),"
+    " ad AS (DELETE FROM smsverify.address_sends"
+    "  WHERE address = $6::text AND $10::boolean)"
+    " UPDATE smsverify.daily_sms SET sent = $12::integer"
+    "  WHERE day = $11::date AND $13::boolean";
+
+
+static void
+sv_abort_window(sv_pg_params_t *p, const char *key, sv_window_rec_t *rec,
+    int there, int64_t stamp_ms, char *text)
+{
+    unsigned  left;
+
+    left = there ? sv_rules_send_abort(rec, stamp_ms) : 0;
+
+    sv_pg_window_text(rec, text);
+
+    sv_pg_param_text(p, key);
+    sv_pg_param_text(p, text);
+    sv_pg_param_int64(p, rec->keep_until_ms);
+    sv_pg_bool_param(p, there && left > 0);
+    sv_pg_bool_param(p, there && left == 0);
+}
+
+
+/* the abort's write (sv_pg_send_abort_sql) of the send as read */
+static void
+sv_send_abort_params(sv_send_arg_t *a, sv_pg_params_t *p, char *phone,
+    char *addr)
+{
+    sv_store_pg_params(p);
+
+    sv_abort_window(p, a->s->phone, &a->recs.phone,
+                    a->had & SV_SEND_REC_PHONE, a->s->now_ms, phone);
+    sv_abort_window(p, a->s->addr, &a->recs.addr,
+                    a->had & SV_SEND_REC_ADDR, a->s->now_ms, addr);
+
+    sv_rules_day_abort(&a->recs.day);
+
+    sv_pg_param_text(p, a->day);
+    sv_pg_param_int64(p, (int64_t) a->recs.day.sent);
+    sv_pg_bool_param(p, a->had & SV_SEND_REC_DAY);
+}
+
+
+static sv_pg_rc_t
+sv_send_abort_body(sv_pg_txn_t *t, void *arg)
+{
+    int             taken;
+    sv_pg_rc_t      rc;
+    sv_send_arg_t  *a = arg;
+    sv_pg_params_t  p;
+    char            phone[SV_PG_STAMPS_SIZE], addr[SV_PG_STAMPS_SIZE];
+
+    a->q.txn = t;
+    a->verdict = SV_STORE_OK;
+
+    rc = sv_send_read(a, &taken);
+    if (rc != SV_PG_OK) {
+        return rc;
+    }
+
+    sv_send_abort_params(a, &p, phone, addr);
+
+    return sv_store_pg_exec(&a->q, sv_pg_send_abort_sql, &p, NULL);
+}
+
+
+static sv_store_rc_t
+sv_pg_send_abort(sv_store_t *st, const sv_send_t *s, char *err,
+    size_t errlen)
+{
+    sv_pg_rc_t     rc;
+    sv_send_t      copy;
+    sv_pg_err_t    e;
+    sv_send_arg_t  a;
+
+    copy = *s;
+
+    memset(&a, 0, sizeof(a));
+    a.s = &copy;
+    a.q.pg = sv_store_pg(st);
+    a.q.e = &e;
+    sv_rules_day_key(sv_rules_day(s->now_ms), a.day);
+
+    rc = sv_pg_transaction(a.q.pg, SV_PG_READ_COMMITTED, sv_send_abort_body,
+                           &a, &e);
+
+    return sv_store_pg_verdict(rc, a.verdict, &e, err, errlen);
+}
+
+
+/*
+ * A batch's sends (sv_pg_send_batch()), and likewise its sends taken
+ * back (sv_pg_abort_batch(): the same locks and read, then the abort's
+ * write, which every abort makes).  Each send keeps a transaction
  * of its own with the statements it has alone (BEGIN, the limits' locks,
  * their read, the write if the rules want one, COMMIT or ROLLBACK): a
  * send that fails answers alone, and a transaction holds the locks of
@@ -761,10 +865,11 @@ sv_send_piped_clear(sv_pg_stmt_t *q, size_t n)
 
 /*
  * x's BEGIN, locks and read answered (q[0] to q[2]): 1 if its write
- * follows, else 0 and x is answered or runs again alone.
+ * follows, else 0 and x is answered or runs again alone.  An abort
+ * always writes.
  */
 static int
-sv_send_piped_read(sv_pg_stmt_t *q, sv_send_item_t *x)
+sv_send_piped_read(sv_pg_stmt_t *q, sv_send_item_t *x, int abort)
 {
     int                  taken, go;
     size_t               i;
@@ -786,6 +891,13 @@ sv_send_piped_read(sv_pg_stmt_t *q, sv_send_item_t *x)
 
     if (sv_send_parse(&x->a, q[2].res, &taken) != 0) {
         *op->rc = sv_pg_bad_row("sends", op->err, op->errlen);
+        goto done;
+    }
+
+    if (abort) {
+        x->a.verdict = SV_STORE_OK;
+        sv_send_abort_params(&x->a, &x->w, x->phone, x->addr);
+        go = 1;
         goto done;
     }
 
@@ -839,8 +951,18 @@ sv_send_piped_end(sv_pg_stmt_t *w, sv_pg_stmt_t *c, sv_send_item_t *x)
 }
 
 
+static sv_store_rc_t
+sv_pg_send_alone(sv_store_t *st, sv_store_send_op_t *op, int abort)
+{
+    return abort ? sv_pg_send_abort(st, op->s, op->err, op->errlen)
+                 : sv_pg_send_begin(st, op->s, op->err, op->errlen);
+}
+
+
+/* a batch's send_begin, or with abort its send_abort */
 static void
-sv_pg_send_batch(sv_store_t *st, sv_store_send_op_t *const *ops, size_t n)
+sv_pg_sends_piped(sv_store_t *st, sv_store_send_op_t *const *ops, size_t n,
+    int abort)
 {
     int              writing, stopped;
     size_t           i, k, r;
@@ -855,8 +977,7 @@ sv_pg_send_batch(sv_store_t *st, sv_store_send_op_t *const *ops, size_t n)
     it = calloc(n, sizeof(sv_send_item_t));
     if (it == NULL) {
         for (i = 0; i < n; i++) {
-            *ops[i]->rc = sv_pg_send_begin(st, ops[i]->s, ops[i]->err,
-                                           ops[i]->errlen);
+            *ops[i]->rc = sv_pg_send_alone(st, ops[i], abort);
         }
         return;
     }
@@ -877,7 +998,8 @@ sv_pg_send_batch(sv_store_t *st, sv_store_send_op_t *const *ops, size_t n)
 
         if (prev != NULL) {
             if (writing) {
-                q[k].sql = sv_pg_send_write_sql;
+                q[k].sql = abort ? sv_pg_send_abort_sql
+                                 : sv_pg_send_write_sql;
                 q[k++].p = &prev->w;
             }
             q[k++].sql = writing ? "COMMIT" : "ROLLBACK";
@@ -917,7 +1039,7 @@ sv_pg_send_batch(sv_store_t *st, sv_store_send_op_t *const *ops, size_t n)
             break;
         }
 
-        writing = sv_send_piped_read(&q[r], &it[i]);
+        writing = sv_send_piped_read(&q[r], &it[i], abort);
         prev = &it[i];
     }
 
@@ -932,8 +1054,7 @@ sv_pg_send_batch(sv_store_t *st, sv_store_send_op_t *const *ops, size_t n)
 
     for (i = 0; i < n; i++) {
         if (it[i].again) {
-            *it[i].op->rc = sv_pg_send_begin(st, it[i].op->s, it[i].op->err,
-                                             it[i].op->errlen);
+            *it[i].op->rc = sv_pg_send_alone(st, it[i].op, abort);
         }
     }
 
@@ -941,96 +1062,17 @@ sv_pg_send_batch(sv_store_t *st, sv_store_send_op_t *const *ops, size_t n)
 }
 
 
-/*
- * The send taken back: each window updated, or deleted with its last
- * stamp; the day's count, if it has one.
- */
-static const char  sv_pg_send_abort_sql[] =
-    "WITH p AS (UPDATE smsverify.sends SET stamps_ms = $2::bigint[],"
-    "  keep_until_ms = $3::bigint WHERE phone = $1::text AND $4::boolean),"
-    " pd AS (DELETE FROM smsverify.sends"
-    "  WHERE phone = $1::text AND $5::boolean),"
-    " a AS (UPDATE smsverify.address_sends SET stamps_ms = $7::bigint[],"
-    "  keep_until_ms = $8::bigint WHERE address = $6::text AND $9::boolean),"
-    " ad AS (DELETE FROM smsverify.address_sends"
-    "  WHERE address = $6::text AND $10::boolean)"
-    " UPDATE smsverify.daily_sms SET sent = $12::integer"
-    "  WHERE day = $11::date AND $13::boolean";
+static void
+sv_pg_send_batch(sv_store_t *st, sv_store_send_op_t *const *ops, size_t n)
+{
+    sv_pg_sends_piped(st, ops, n, 0);
+}
 
 
 static void
-sv_abort_window(sv_pg_params_t *p, const char *key, sv_window_rec_t *rec,
-    int there, int64_t stamp_ms, char *text)
+sv_pg_abort_batch(sv_store_t *st, sv_store_send_op_t *const *ops, size_t n)
 {
-    unsigned  left;
-
-    left = there ? sv_rules_send_abort(rec, stamp_ms) : 0;
-
-    sv_pg_window_text(rec, text);
-
-    sv_pg_param_text(p, key);
-    sv_pg_param_text(p, text);
-    sv_pg_param_int64(p, rec->keep_until_ms);
-    sv_pg_bool_param(p, there && left > 0);
-    sv_pg_bool_param(p, there && left == 0);
-}
-
-
-static sv_pg_rc_t
-sv_send_abort_body(sv_pg_txn_t *t, void *arg)
-{
-    int             taken;
-    sv_pg_rc_t      rc;
-    sv_send_arg_t  *a = arg;
-    sv_pg_params_t  p;
-    char            phone[SV_PG_STAMPS_SIZE], addr[SV_PG_STAMPS_SIZE];
-
-    a->q.txn = t;
-    a->verdict = SV_STORE_OK;
-
-    rc = sv_send_read(a, &taken);
-    if (rc != SV_PG_OK) {
-        return rc;
-    }
-
-    sv_store_pg_params(&p);
-
-    sv_abort_window(&p, a->s->phone, &a->recs.phone,
-                    a->had & SV_SEND_REC_PHONE, a->s->now_ms, phone);
-    sv_abort_window(&p, a->s->addr, &a->recs.addr,
-                    a->had & SV_SEND_REC_ADDR, a->s->now_ms, addr);
-
-    sv_rules_day_abort(&a->recs.day);
-
-    sv_pg_param_text(&p, a->day);
-    sv_pg_param_int64(&p, (int64_t) a->recs.day.sent);
-    sv_pg_bool_param(&p, a->had & SV_SEND_REC_DAY);
-
-    return sv_store_pg_exec(&a->q, sv_pg_send_abort_sql, &p, NULL);
-}
-
-
-static sv_store_rc_t
-sv_pg_send_abort(sv_store_t *st, const sv_send_t *s, char *err,
-    size_t errlen)
-{
-    sv_pg_rc_t     rc;
-    sv_send_t      copy;
-    sv_pg_err_t    e;
-    sv_send_arg_t  a;
-
-    copy = *s;
-
-    memset(&a, 0, sizeof(a));
-    a.s = &copy;
-    a.q.pg = sv_store_pg(st);
-    a.q.e = &e;
-    sv_rules_day_key(sv_rules_day(s->now_ms), a.day);
-
-    rc = sv_pg_transaction(a.q.pg, SV_PG_READ_COMMITTED, sv_send_abort_body,
-                           &a, &e);
-
-    return sv_store_pg_verdict(rc, a.verdict, &e, err, errlen);
+    sv_pg_sends_piped(st, ops, n, 1);
 }
 
 
@@ -2768,6 +2810,7 @@ static const sv_store_ops_t  sv_pg_ops = {
     NULL,
     sv_pg_confirm_batch,
     sv_pg_send_batch,
+    sv_pg_abort_batch,
     sv_pg_code_batch,
 
     NULL,                               /* confirm_read: reads wait */

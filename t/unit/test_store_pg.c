@@ -2013,6 +2013,141 @@ test_send_batch_one_fails(void **state)
 }
 
 
+static void
+aop_run(void *data)
+{
+    sop_t  *o = data;
+
+    o->runs++;
+    sv_store_abort_op(o->st, &o->op);
+}
+
+
+/* the sends of o taken back, as a batch of aborts */
+static void
+aop_batch(sop_t *o, size_t n)
+{
+    size_t         i;
+    sv_store_op_t  ops[BATCH_MAX];
+
+    assert_true(n <= BATCH_MAX);
+    memset(ops, 0, sizeof(ops));
+
+    for (i = 0; i < n; i++) {
+        o[i].rc = (sv_store_rc_t) -1;
+        o[i].runs = 0;
+        ops[i].run = aop_run;
+        ops[i].data = &o[i];
+        ops[i].abort = &o[i].op;
+    }
+
+    sv_store_batch_run(o[0].st, ops, n);
+}
+
+
+/* the statements of sends and their aborts prepared */
+static void
+warm_aborts(fx_t *f)
+{
+    sop_t  o[2];
+
+    warm_sends(f);
+    sop_set(&o[0], f->st, "+821099999980", "198.51.100.1", 5, T0);
+    sop_set(&o[1], f->st, "+821099999981", "198.51.100.1", 5, T0);
+    sop_batch(o, 2);
+    aop_batch(o, 2);
+    assert_int_equal(o[0].rc, SV_STORE_OK);
+    assert_int_equal(o[1].rc, SV_STORE_OK);
+}
+
+
+/*
+ * A batch's sends taken back (every provider failed): N aborts in N + 1
+ * round trips, none run alone, each send's stamps and the day's count
+ * back as they were; one whose row is not of the module's making fails
+ * alone (ERROR), the others as alone.
+ */
+static void
+test_abort_batch(void **state)
+{
+    fx_t      *f = *state;
+    int        i;
+    char       phones[20][32];
+    sop_t      o[20];
+    uint64_t   t;
+    long       sent;
+
+    warm_aborts(f);
+    sent = admin_long("SELECT sent FROM smsverify.daily_sms");
+
+    for (i = 0; i < 20; i++) {
+        snprintf(phones[i], sizeof(phones[i]), "+8210800%05d", i);
+        sop_set(&o[i], f->st, phones[i], "198.51.100.3", 5, T0 + i);
+    }
+
+    /* the first one sent before: one stamp of it stays */
+    sop_batch(o, 1);
+    assert_int_equal(o[0].rc, SV_STORE_OK);
+    o[0].s.now_ms = T0 + MIN;
+
+    sop_batch(o, 20);
+    for (i = 0; i < 20; i++) {
+        assert_int_equal(o[i].rc, SV_STORE_OK);
+    }
+    assert_int_equal(admin_long("SELECT sent FROM smsverify.daily_sms"),
+                     sent + 21);
+
+    t = trips(f);
+    aop_batch(o, 20);
+    assert_int_equal(trips(f) - t, 21);
+
+    for (i = 0; i < 20; i++) {
+        assert_int_equal(o[i].rc, SV_STORE_OK);
+        assert_int_equal(o[i].runs, 0);
+    }
+
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.sends"
+                                " WHERE phone LIKE '+8210800%'"), 1);
+    assert_int_equal(admin_long("SELECT cardinality(stamps_ms)"
+                                " FROM smsverify.sends"
+                                " WHERE phone = '+821080000000'"), 1);
+    assert_int_equal(admin_long("SELECT cardinality(stamps_ms)"
+                                " FROM smsverify.address_sends"
+                                " WHERE address = '198.51.100.3'"), 1);
+    assert_int_equal(admin_long("SELECT sent FROM smsverify.daily_sms"),
+                     sent + 1);
+
+    /* again sent, then taken back with a row of another's making */
+    for (i = 1; i < 5; i++) {
+        sop_set(&o[i], f->st, phones[i], "198.51.100.3", 5, T0 + i);
+    }
+    sop_batch(&o[1], 4);
+
+    admin_do("UPDATE smsverify.sends SET stamps_ms = '{1,NULL}'"
+             " WHERE phone = '+821080000002'");
+
+    t = trips(f);
+    aop_batch(&o[1], 4);
+    assert_int_equal(trips(f) - t, 5);
+
+    assert_int_equal(o[1].rc, SV_STORE_OK);
+    assert_int_equal(o[2].rc, SV_STORE_ERROR);
+    assert_non_null(strstr(o[2].err, "sends"));
+    assert_int_equal(o[3].rc, SV_STORE_OK);
+    assert_int_equal(o[4].rc, SV_STORE_OK);
+
+    for (i = 1; i < 5; i++) {
+        assert_int_equal(o[i].runs, 0);
+    }
+
+    assert_int_equal(admin_long("SELECT count(*) FROM smsverify.sends"
+                                " WHERE phone LIKE '+8210800%'"), 2);
+    assert_int_equal(admin_long("SELECT cardinality(stamps_ms)"
+                                " FROM smsverify.address_sends"
+                                " WHERE address = '198.51.100.3'"), 2);
+}
+
+
 /*
  * Batches from two connections (two nodes) on the same phones, in
  * opposite orders: no deadlock, and the limit exact over both.
@@ -2341,6 +2476,7 @@ main(void)
         T(test_send_batch_one_fails),
         T(test_send_batch_race),
         T(test_send_batch_outage),
+        T(test_abort_batch),
         T(test_code_batch),
 #undef T
     };
