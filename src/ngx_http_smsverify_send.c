@@ -496,9 +496,9 @@ ngx_http_smsverify_send_thread(void *data)
  * store batch, the providers of those it admitted side by side (each
  * send's in order, on to the next as soon as one failed), then their
  * code_put or send_abort in one store batch.  ops[i].data is each job;
- * the ops are the batch's to reuse.  The ops say which are send_begin
- * and code_put (send, code), for a store that runs those together
- * (PostgreSQL's pipelines).
+ * the ops are the batch's to reuse.  The ops say which are send_begin,
+ * send_abort and code_put (send, abort, code), for a store that runs
+ * those together (PostgreSQL's pipelines).
  */
 
 static void
@@ -514,6 +514,7 @@ ngx_http_smsverify_send_batch(sv_store_t *store, sv_store_op_t *ops,
         ops[i].run = ngx_http_smsverify_send_begin;
         ops[i].send = &((ngx_http_smsverify_send_job_t *) ops[i].data)
                            ->begin_op;
+        ops[i].abort = NULL;
         ops[i].code = NULL;
     }
 
@@ -567,17 +568,22 @@ ngx_http_smsverify_send_batch(sv_store_t *store, sv_store_op_t *ops,
         ops[k].run = ngx_http_smsverify_send_end;
         ops[k].data = job;
         ops[k].send = NULL;
+        ops[k].abort = NULL;
         ops[k].code = NULL;
 
         if (job->accepted >= 0) {
             ngx_http_smsverify_send_code_op(job);
             ops[k].code = &job->code_op;
+
+        } else {
+            /* begin_op's send, as send_begin stamped it */
+            ops[k].abort = &job->begin_op;
         }
 
         k++;
     }
 
-    /* where the store puts the codes together, run() is not called */
+    /* where the store runs the codes (aborts) together, run() is not */
 
     sv_store_batch_run(store, ops, k);
 
@@ -587,6 +593,11 @@ ngx_http_smsverify_send_batch(sv_store_t *store, sv_store_op_t *ops,
         if (job->accepted >= 0) {
             ngx_http_smsverify_send_changed(job, "the SMS went out, and its"
                                             " code could not be stored");
+
+        } else {
+            ngx_http_smsverify_send_changed(job, "every provider failed, "
+                                            "and the send could not be "
+                                            "taken back");
         }
     }
 }
@@ -642,10 +653,7 @@ ngx_http_smsverify_send_end(void *data)
     ngx_http_smsverify_send_job_t  *job = data;
 
     if (job->accepted < 0) {
-        job->rc = sv_store_send_abort(job->store, &job->limits, job->err,
-                                      sizeof(job->err));
-        ngx_http_smsverify_send_changed(job, "every provider failed, and "
-                                        "the send could not be taken back");
+        sv_store_abort_op(job->store, &job->begin_op);
         return;
     }
 

@@ -257,6 +257,47 @@ is($st->{providers}{sens}{failed}, 1, 'sens failed once: the send, not the reque
 
 
 
+=== TEST 1b: a batch whose every send fails: each 502, each count taken back, together
+Three sends go as one batch and SENS fails their one request (500, not
+a message's fault: none is asked again alone): three 502 PROVIDER_FAILED,
+and their three
+send_abort in one store batch (one commit on LMDB; on PostgreSQL one
+pipeline for them all, counted in t/unit/test_store_pg.c).
+--- request
+GET /status
+--- log_level: info
+--- timeout: 120
+--- flow
+my $g = hold_all();
+sv_mock_behaviour({ provider => 'sens', mode => 'http500', count => 1 });
+my @kids = map { send_in_child('/send', "010-7205-000$_") } 1 .. 3;
+settle();
+is(waiting(@kids), 3, 'the three queue');
+my $before = txnid();
+open_gate($g);
+my @h = map { answer_of($_) } @{ $g->{held} };
+my @a = map { answer_of($_) } @kids;
+is_deeply([map { $_->{status} } @h], [(200) x 16], 'the held ones sent');
+is_deeply([map { $_->{status} } @a], [502, 502, 502], 'all three 502');
+is(scalar(grep { $_->{body} =~ /"error":"PROVIDER_FAILED"/ } @a), 3,
+   'PROVIDER_FAILED each');
+is(scalar @{ sv_mock_requests() }, 3, 'sens got the three in one request');
+SKIP: {
+    skip 'commits are counted on LMDB', 1 if sv_store_is_pg();
+    is(txnid() - $before, 16 + 2, 'the held ones\' code_put, and two for the batch');
+}
+for my $k (@kids) {
+    my $res = sv_request(POST => '/send', { phoneNumber => $k->[2] });
+    is($res->{status}, 200, "$k->[2] sends again at once: its count was taken back");
+}
+my $st = sv_request(GET => '/status')->{json};
+is($st->{sendFailed}, 3, 'sendFailed 3');
+is($st->{sent}, 16 + 3, 'sent 19');
+--- no_error_log eval
+[qr/exited on signal/, qr/\[(?:alert|crit|emerg)\]/]
+
+
+
 === TEST 2: failover stays per send, in order, inside a batch
 The request of the three is refused, then one of theirs alone: that send
 alone goes on to cafe24.
