@@ -5,10 +5,14 @@ use Test::Nginx::Socket 'no_plan';
 use lib 't/inc';
 use SmsVerify;
 use File::Temp ();
+use IO::Select ();
 use IO::Socket::INET ();
 
 # a provider that accepts connections and never answers
 $ENV{TEST_NGINX_HANG_PORT} = ($ENV{TEST_NGINX_SERVER_PORT} || 1984) + 7;
+# how much longer a send is held under valgrind, and the timeout that holds
+our $Hold = $ENV{TEST_NGINX_USE_VALGRIND} ? 4 : 1;
+$ENV{TEST_NGINX_HOLD_TIMEOUT} = 2 * $Hold . 's';
 # a store that outlives one nginx
 our $Persist = File::Temp::tempdir(CLEANUP => 1);
 chmod 0777, $Persist;
@@ -31,18 +35,24 @@ __DATA__
     smsverify_store smsverify_temp size=8m;
     smsverify_thread_pool tiny;
     smsverify_provider sens service_id=s access_key=a secret_key=k
-        from=0212345678 url=http://127.0.0.1:$TEST_NGINX_HANG_PORT timeout=2s;
+        from=0212345678 url=http://127.0.0.1:$TEST_NGINX_HANG_PORT
+        timeout=$TEST_NGINX_HOLD_TIMEOUT;
 --- config
     location = /send { smsverify send; }
 --- request
 GET /send
 --- error_code: 405
 --- flow
-sv_hang_provider($ENV{TEST_NGINX_HANG_PORT}, 64);
-my @kids = map { sv_request_in_child(POST => '/send',
-                                     { phoneNumber => "010-1234-000$_" }) }
-           1, 2;
-sleep 0.5;
+# one send in the pool's thread, at the provider; then one in its queue of
+# 1, well past the 20 ms in which a send would wait in the worker instead
+my $hang = sv_hang_provider($ENV{TEST_NGINX_HANG_PORT}, 64);
+my @kids = (sv_request_in_child(POST => '/send',
+                                { phoneNumber => '010-1234-0001' }));
+ok(IO::Select->new($hang)->can_read(5 * $main::Hold),
+   'the first send is at the provider');
+push @kids, sv_request_in_child(POST => '/send',
+                                { phoneNumber => '010-1234-0002' });
+sleep 0.4 * $main::Hold;
 my $res = sv_request(POST => '/send', { phoneNumber => '010-1234-0003' });
 is $res->{status}, 503, 'the third is refused';
 is $res->{json}{error}, 'BUSY', 'BUSY';

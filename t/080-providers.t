@@ -1185,18 +1185,23 @@ failed to send
     location = /send   { smsverify_thread_pool tiny; smsverify send; }
     location = /status { smsverify status; }
     location = /fast   { return 200 "fast\n"; }
---- mock_behaviour
-{"provider": "sens", "mode": "ok", "delay_ms": 1000, "count": 2}
 --- request
 GET /fast
 --- error_code: 200
 --- timeout: 10
 --- flow
-# one send in the pool's thread, one in its queue of 1
-my @kids = map { sv_request_in_child(POST => '/send',
-                                     { phoneNumber => "010-1234-000$_" }) }
-           1, 2;
-sleep 0.4;
+# one send in the pool's thread, at the provider; then one in its queue of
+# 1, well past the 20 ms in which a send would wait in the worker instead
+my $hold = $SmsVerify::Slack > 1 ? 4 : 1;
+sv_mock_behaviour({ provider => 'sens', mode => 'ok',
+                    delay_ms => 1000 * $hold, count => 2 });
+my @kids = (sv_request_in_child(POST => '/send',
+                                { phoneNumber => '010-1234-0001' }));
+ok sv_wait_until(sub { @{ sv_mock_requests() } == 1 }, 5 * $hold),
+   'the first send is at the provider';
+push @kids, sv_request_in_child(POST => '/send',
+                                { phoneNumber => '010-1234-0002' });
+sleep 0.4 * $hold;
 my $res = sv_request(POST => '/send', { phoneNumber => '010-1234-0003' });
 is $res->{status}, 503, 'the third: 503';
 is $res->{json}{error}, 'BUSY', 'BUSY';
