@@ -855,6 +855,28 @@ sv_store_code_op(sv_store_t *st, sv_store_code_op_t *op)
 }
 
 
+void
+sv_store_session_op(sv_store_t *st, sv_store_session_op_t *op)
+{
+    char  err[256];
+
+    if (op->get == NULL) {
+        *op->rc = sv_store_session_end(st, op->hash, op->err, op->errlen);
+        return;
+    }
+
+    if (!op->looked) {
+        op->get->now_ms = sv_clock_ms();
+        *op->rc = sv_store_session_get(st, op->get, op->err, op->errlen);
+    }
+
+    if (*op->rc == SV_STORE_OK && op->get->stale) {
+        (void) sv_store_session_touch(st, op->hash, op->get->now_ms, err,
+                                      sizeof(err));
+    }
+}
+
+
 int
 sv_store_batches(sv_store_t *st)
 {
@@ -866,6 +888,13 @@ int
 sv_store_batches_confirms(sv_store_t *st)
 {
     return sv_store_batches(st) || st->ops->confirm_batch != NULL;
+}
+
+
+int
+sv_store_batches_sessions(sv_store_t *st)
+{
+    return sv_store_batches(st) || st->ops->session_batch != NULL;
 }
 
 
@@ -1056,6 +1085,61 @@ sv_store_codes_run(sv_store_t *st, sv_store_op_t *ops, size_t n)
 }
 
 
+/*
+ * The batch's session uses, together where the backend runs them so:
+ * those answered are done.  One without a hash is answered here, as
+ * alone.
+ */
+static void
+sv_store_sessions_run(sv_store_t *st, sv_store_op_t *ops, size_t n)
+{
+    size_t                  i, k;
+    sv_store_session_op_t  *op, **list;
+
+    list = malloc(n * sizeof(sv_store_session_op_t *));
+    if (list == NULL) {
+        /* each runs alone then */
+        return;
+    }
+
+    k = 0;
+
+    for (i = 0; i < n; i++) {
+        op = ops[i].session;
+
+        if (op == NULL || ops[i].done) {
+            continue;
+        }
+
+        ops[i].done = 1;
+
+        if (!sv_given(op->hash, "session hash", op->err, op->errlen)
+            || (op->get != NULL
+                && !sv_given(op->get->hash, "session hash", op->err,
+                             op->errlen)))
+        {
+            *op->rc = SV_STORE_ERROR;
+            continue;
+        }
+
+        if (op->get != NULL && !op->looked) {
+            op->get->now_ms = sv_clock_ms();
+        }
+
+        list[k++] = op;
+    }
+
+    if (k == 1) {
+        sv_store_session_op(st, list[0]);
+
+    } else if (k > 1) {
+        st->ops->session_batch(st, list, k);
+    }
+
+    free(list);
+}
+
+
 void
 sv_store_batch_run(sv_store_t *st, sv_store_op_t *ops, size_t n)
 {
@@ -1081,6 +1165,10 @@ sv_store_batch_run(sv_store_t *st, sv_store_op_t *ops, size_t n)
 
     if (n > 1 && st->ops->code_batch != NULL && sv_batch_store == NULL) {
         sv_store_codes_run(st, ops, n);
+    }
+
+    if (n > 1 && st->ops->session_batch != NULL && sv_batch_store == NULL) {
+        sv_store_sessions_run(st, ops, n);
     }
 
     /* a batch of one is a call alone: no transaction around it */

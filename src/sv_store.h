@@ -661,13 +661,35 @@ typedef struct {
 void sv_store_code_op(sv_store_t *st, sv_store_code_op_t *op);
 
 /*
+ * A session's use spelled out, for a batch that runs many at once.  With
+ * get set, a lookup: unless looked (get answered already, *rc its
+ * answer), *rc and err get what sv_store_session_get(st, get, err,
+ * errlen) answers, get->now_ms the clock's when it runs; then a session
+ * found stale has its last use written (sv_store_session_touch(), whose
+ * failure costs the session a little of its idle time only).  With get
+ * NULL, an end: *rc and err get what sv_store_session_end() answers.
+ */
+typedef struct {
+    const uint8_t     *hash;
+    sv_session_get_t  *get;
+    int                looked;
+    sv_store_rc_t     *rc;
+    char              *err;
+    size_t             errlen;
+} sv_store_session_op_t;
+
+/* The session's use alone. */
+void sv_store_session_op(sv_store_t *st, sv_store_session_op_t *op);
+
+/*
  * Batches (group commit).  One store operation of a batch: run() makes
  * its calls in the pool thread, writing its results where data says.
  * confirm, if not NULL, says that run() is sv_store_confirm_op() of it:
  * a backend may then run it with the batch's other confirms instead (the
  * same answer); send, abort and code, likewise, that run() is
- * sv_store_send_op(), sv_store_abort_op() or sv_store_code_op() of it.
- * again and done are the runner's.
+ * sv_store_send_op(), sv_store_abort_op() or sv_store_code_op() of it,
+ * and session that it is sv_store_session_op() of it.  again and done
+ * are the runner's.
  */
 typedef struct {
     void                   (*run)(void *data);
@@ -676,6 +698,7 @@ typedef struct {
     sv_store_send_op_t      *send;
     sv_store_send_op_t      *abort;
     sv_store_code_op_t      *code;
+    sv_store_session_op_t   *session;
     unsigned                 again:1;
     unsigned                 done:1;
 } sv_store_op_t;
@@ -690,6 +713,14 @@ int sv_store_batches(sv_store_t *st);
  * the matches), each answered as alone.
  */
 int sv_store_batches_confirms(sv_store_t *st);
+
+/*
+ * 1 if the backend runs a batch's session uses (ops with session)
+ * together: where sv_store_batches(), and PostgreSQL, whose lookups and
+ * ends of a batch share a round trip, and the last uses they write one
+ * more, each answered as alone.
+ */
+int sv_store_batches_sessions(sv_store_t *st);
 
 /*
  * Runs the n operations in this thread, each as if alone, each with its

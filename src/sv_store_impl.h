@@ -16,9 +16,9 @@
  * where reads may wait); so may the outbox's four, in a backend without
  * one (sv_store_outbox_take() and the like are ERROR there, and the
  * backlog 0), batch_begin and batch_end where the backend does not
- * batch, and confirm_batch, send_batch, abort_batch and code_batch where
- * it has no faster way for many confirms (sends, aborts, codes) than one
- * after the other.
+ * batch, and confirm_batch, send_batch, abort_batch, code_batch and
+ * session_batch where it has no faster way for many confirms (sends,
+ * aborts, codes, session uses) than one after the other.
  * Between batch_begin and batch_end (commit 1, or 0 to abort), the calls
  * this thread makes share the batch's transaction where they can, each
  * undone alone if it fails.  confirm_read and send_read must be NULL
@@ -138,6 +138,14 @@ typedef struct {
     /* likewise for code_put (each phone and purpose checked) */
     void          (*code_batch)(sv_store_t *st,
                                 sv_store_code_op_t *const *ops, size_t n);
+
+    /*
+     * likewise for session uses (each hash given, each lookup not yet
+     * looked stamped)
+     */
+    void          (*session_batch)(sv_store_t *st,
+                                   sv_store_session_op_t *const *ops,
+                                   size_t n);
 
     /* reads for the event loop: NULL where reads may wait */
     sv_store_rc_t (*confirm_read)(sv_store_t *st, sv_confirm_t *c,

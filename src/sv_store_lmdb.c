@@ -3422,6 +3422,7 @@ static const sv_store_ops_t  sv_lmdb_ops = {
     NULL,                               /* send_batch: in the txn */
     NULL,                               /* abort_batch: in the txn */
     NULL,                               /* code_batch: in the txn */
+    NULL,                               /* session_batch: in the txn */
 
     /* reads for the event loop */
     sv_lmdb_confirm_read,

@@ -2384,29 +2384,17 @@ sv_session_rec(const PGresult *res, sv_session_rec_t *rec)
 }
 
 
+/* what the session's row (or none) in res says of it, as in g */
 static sv_store_rc_t
-sv_pg_session_get(sv_store_t *st, sv_session_get_t *g, char *err,
+sv_pg_session_answer(PGresult *res, sv_session_get_t *g, char *err,
     size_t errlen)
 {
     int               found, member;
-    PGresult         *res;
     sv_store_rc_t     rc;
-    sv_pg_params_t    p;
     sv_session_rec_t  rec;
-
-    memset(&g->member, 0, sizeof(sv_member_info_t));
-
-    sv_store_pg_params(&p);
-    sv_pg_param_bytes(&p, g->hash, SV_HASH_SIZE);
-
-    rc = sv_store_pg_once(st, sv_pg_session_get_sql, &p, &res, err, errlen);
-    if (rc != SV_STORE_OK) {
-        return rc;
-    }
 
     found = sv_session_rec(res, &rec);
     member = found > 0 ? sv_store_pg_member(res, 6, &g->member) : 0;
-    PQclear(res);
 
     if (found < 0 || member < 0) {
         memset(&g->member, 0, sizeof(sv_member_info_t));
@@ -2428,30 +2416,76 @@ sv_pg_session_get(sv_store_t *st, sv_session_get_t *g, char *err,
 }
 
 
+static void
+sv_session_hash_params(sv_pg_params_t *p, const uint8_t *hash)
+{
+    sv_store_pg_params(p);
+    sv_pg_param_bytes(p, hash, SV_HASH_SIZE);
+}
+
+
+static sv_store_rc_t
+sv_pg_session_get(sv_store_t *st, sv_session_get_t *g, char *err,
+    size_t errlen)
+{
+    PGresult        *res;
+    sv_store_rc_t    rc;
+    sv_pg_params_t   p;
+
+    memset(&g->member, 0, sizeof(sv_member_info_t));
+
+    sv_session_hash_params(&p, g->hash);
+
+    rc = sv_store_pg_once(st, sv_pg_session_get_sql, &p, &res, err, errlen);
+    if (rc != SV_STORE_OK) {
+        return rc;
+    }
+
+    rc = sv_pg_session_answer(res, g, err, errlen);
+    PQclear(res);
+
+    return rc;
+}
+
+
 /*
  * A use moves the last use on (never back); an ended session is deleted
  * instead: the two conditions exclude each other, and each is checked
  * again on the row as a racer left it.
  */
+static const char  sv_pg_session_touch_sql[] =
+    "WITH u AS (UPDATE smsverify.sessions"
+    "  SET last_used_ms = greatest(last_used_ms, $2::bigint)"
+    "  WHERE session_hash = $1::bytea"
+    "  AND NOT " SV_PG_SESSION_ENDED("$2::bigint") ")"
+    " DELETE FROM smsverify.sessions WHERE session_hash = $1::bytea"
+    " AND " SV_PG_SESSION_ENDED("$2::bigint");
+
+
+static void
+sv_session_touch_params(sv_pg_params_t *p, const uint8_t *hash,
+    int64_t now_ms)
+{
+    sv_session_hash_params(p, hash);
+    sv_pg_param_int64(p, now_ms);
+}
+
+
 static sv_store_rc_t
 sv_pg_session_touch(sv_store_t *st, const uint8_t *hash, int64_t now_ms,
     char *err, size_t errlen)
 {
     sv_pg_params_t  p;
 
-    sv_store_pg_params(&p);
-    sv_pg_param_bytes(&p, hash, SV_HASH_SIZE);
-    sv_pg_param_int64(&p, now_ms);
+    sv_session_touch_params(&p, hash, now_ms);
 
-    return sv_store_pg_once(st,
-        "WITH u AS (UPDATE smsverify.sessions"
-        "  SET last_used_ms = greatest(last_used_ms, $2::bigint)"
-        "  WHERE session_hash = $1::bytea"
-        "  AND NOT " SV_PG_SESSION_ENDED("$2::bigint") ")"
-        " DELETE FROM smsverify.sessions WHERE session_hash = $1::bytea"
-        " AND " SV_PG_SESSION_ENDED("$2::bigint"),
-        &p, NULL, err, errlen);
+    return sv_store_pg_once(st, sv_pg_session_touch_sql, &p, NULL, err,
+                            errlen);
 }
+
+
+static const char  sv_pg_session_end_sql[] =
+    "DELETE FROM smsverify.sessions WHERE session_hash = $1::bytea";
 
 
 static sv_store_rc_t
@@ -2460,12 +2494,137 @@ sv_pg_session_end(sv_store_t *st, const uint8_t *hash, char *err,
 {
     sv_pg_params_t  p;
 
-    sv_store_pg_params(&p);
-    sv_pg_param_bytes(&p, hash, SV_HASH_SIZE);
+    sv_session_hash_params(&p, hash);
 
-    return sv_store_pg_once(st, "DELETE FROM smsverify.sessions"
-                      " WHERE session_hash = $1::bytea", &p, NULL, err,
-                      errlen);
+    return sv_store_pg_once(st, sv_pg_session_end_sql, &p, NULL, err,
+                            errlen);
+}
+
+
+/* a lookup's (or an end's) statement of a batch; 0 if it has none */
+static int
+sv_pg_session_stmt(sv_store_session_op_t *op, sv_pg_stmt_t *q,
+    sv_pg_params_t *p)
+{
+    if (op->get == NULL) {
+        sv_session_hash_params(p, op->hash);
+        q->sql = sv_pg_session_end_sql;
+
+    } else if (!op->looked) {
+        memset(&op->get->member, 0, sizeof(sv_member_info_t));
+        sv_session_hash_params(p, op->get->hash);
+        q->sql = sv_pg_session_get_sql;
+
+    } else {
+        return 0;
+    }
+
+    q->p = p;
+
+    return 1;
+}
+
+
+/* its answer; one met by a serialization failure or deadlock runs alone */
+static void
+sv_pg_session_answered(sv_store_t *st, sv_store_session_op_t *op,
+    sv_pg_stmt_t *q)
+{
+    if (q->rc == SV_PG_RETRY) {
+        *op->rc = op->get == NULL
+                  ? sv_pg_session_end(st, op->hash, op->err, op->errlen)
+                  : sv_pg_session_get(st, op->get, op->err, op->errlen);
+
+    } else if (q->rc == SV_PG_OK && op->get != NULL) {
+        *op->rc = sv_pg_session_answer(q->res, op->get, op->err,
+                                       op->errlen);
+
+    } else {
+        *op->rc = sv_store_pg_rc(q->rc, &q->e, op->err, op->errlen);
+    }
+
+    PQclear(q->res);
+    q->res = NULL;
+}
+
+
+/* the n statements q, each its own transaction, in one round trip */
+static void
+sv_pg_sessions_piped(sv_store_t *st, sv_pg_stmt_t *q, size_t n)
+{
+    sv_pg_err_t  e;
+
+    if (n > 0) {
+        (void) sv_pg_pipeline(sv_store_pg(st), q, n, 0, &e);
+    }
+}
+
+
+/*
+ * A batch's session uses: the lookups and ends, each one statement in a
+ * transaction of its own, as alone, in one pipeline (a sync point after
+ * each): one round trip for them all, one that fails failing alone.
+ * Then the last uses of the sessions found stale, likewise in one more
+ * (a failed one costs its session a little of its idle time only).
+ */
+static void
+sv_pg_session_batch(sv_store_t *st, sv_store_session_op_t *const *ops,
+    size_t n)
+{
+    size_t                  i, k;
+    sv_pg_stmt_t           *q;
+    sv_pg_params_t         *p;
+    sv_store_session_op_t  *op, **of;
+
+    q = calloc(n, sizeof(sv_pg_stmt_t));
+    p = calloc(n, sizeof(sv_pg_params_t));
+    of = calloc(n, sizeof(sv_store_session_op_t *));
+
+    if (q == NULL || p == NULL || of == NULL) {
+        free(q);
+        free(p);
+        free(of);
+
+        for (i = 0; i < n; i++) {
+            sv_store_session_op(st, ops[i]);
+        }
+        return;
+    }
+
+    for (i = 0, k = 0; i < n; i++) {
+        if (sv_pg_session_stmt(ops[i], &q[k], &p[k])) {
+            of[k++] = ops[i];
+        }
+    }
+
+    sv_pg_sessions_piped(st, q, k);
+
+    for (i = 0; i < k; i++) {
+        sv_pg_session_answered(st, of[i], &q[i]);
+    }
+
+    memset(q, 0, n * sizeof(sv_pg_stmt_t));
+
+    for (i = 0, k = 0; i < n; i++) {
+        op = ops[i];
+
+        if (op->get != NULL && *op->rc == SV_STORE_OK && op->get->stale) {
+            sv_session_touch_params(&p[k], op->hash, op->get->now_ms);
+            q[k].sql = sv_pg_session_touch_sql;
+            q[k].p = &p[k];
+            k++;
+        }
+    }
+
+    sv_pg_sessions_piped(st, q, k);
+
+    for (i = 0; i < k; i++) {
+        PQclear(q[i].res);
+    }
+
+    free(q);
+    free(p);
+    free(of);
 }
 
 
@@ -2812,6 +2971,7 @@ static const sv_store_ops_t  sv_pg_ops = {
     sv_pg_send_batch,
     sv_pg_abort_batch,
     sv_pg_code_batch,
+    sv_pg_session_batch,
 
     NULL,                               /* confirm_read: reads wait */
     NULL                                /* send_read */

@@ -23,6 +23,7 @@
 
 #include <libpq-fe.h>
 
+#include "sv_clock.h"
 #include "sv_pg.h"
 #include "sv_store.h"
 #include "sv_store_pg_impl.h"
@@ -2449,6 +2450,202 @@ test_code_batch(void **state)
 }
 
 
+/* a session's use of a batch, as the guard's lookup or a logout makes it */
+typedef struct {
+    sv_store_t              *st;
+    uint8_t                  hash[SV_HASH_SIZE];
+    sv_session_get_t         get;
+    sv_store_session_op_t    op;
+    sv_store_rc_t            rc;
+    char                     err[256];
+    int                      runs;
+} uop_t;
+
+
+static void
+uop_run(void *data)
+{
+    uop_t  *u = data;
+
+    u->runs++;
+    sv_store_session_op(u->st, &u->op);
+}
+
+
+/* a lookup of the session h; with end set, its end instead */
+static void
+uop_set(uop_t *u, sv_store_t *st, int h, int end)
+{
+    memset(u, 0, sizeof(uop_t));
+    u->st = st;
+    hash_of(u->hash, h);
+
+    u->get.hash = u->hash;
+    u->op.hash = u->hash;
+    u->op.get = end ? NULL : &u->get;
+    u->op.rc = &u->rc;
+    u->op.err = u->err;
+    u->op.errlen = sizeof(u->err);
+
+    u->rc = (sv_store_rc_t) -1;
+}
+
+
+static void
+uop_batch(uop_t *u, size_t n)
+{
+    size_t         i;
+    sv_store_op_t  ops[BATCH_MAX];
+
+    assert_true(n <= BATCH_MAX);
+    memset(ops, 0, sizeof(ops));
+
+    for (i = 0; i < n; i++) {
+        ops[i].run = uop_run;
+        ops[i].data = &u[i];
+        ops[i].session = &u[i].op;
+    }
+
+    sv_store_batch_run(u[0].st, ops, n);
+}
+
+
+/* the session h of the member id, last used at last_ms, idle after an hour */
+static void
+session_used_at(fx_t *f, int h, uint64_t id, int64_t last_ms)
+{
+    uint8_t       hash[SV_HASH_SIZE];
+    sv_session_t  s;
+
+    hash_of(hash, h);
+
+    memset(&s, 0, sizeof(s));
+    s.hash = hash;
+    s.member_id = id;
+    s.now_ms = last_ms;
+    s.expires_ms = last_ms + DAY;
+    s.idle_ms = HOUR;
+
+    assert_int_equal(sv_store_session_start(f->st, &s, f->err,
+                                            sizeof(f->err)), SV_STORE_OK);
+}
+
+
+static int64_t
+last_used_of(int h)
+{
+    char  sql[2048];
+
+    snprintf(sql, sizeof(sql), "SELECT coalesce((SELECT last_used_ms"
+             " FROM smsverify.sessions"
+             " WHERE session_hash = decode(repeat('%02x', %d), 'hex')), -1)",
+             h, SV_HASH_SIZE);
+
+    return admin_long(sql);
+}
+
+
+/*
+ * A batch's session uses: 16 lookups (8 stale), one of a session that is
+ * not there, one whose get ran already (its touch only) and one logout,
+ * in two round trips: the lookups and the end in one, the touches in
+ * one more.  Each answers as alone: the member, NO_SESSION, the end done,
+ * the stale ones' last use moved on and no other's.  A session row not
+ * of the module's making fails its lookup alone.
+ */
+static void
+test_session_batch(void **state)
+{
+    fx_t      *f = *state;
+    int        i;
+    uop_t      u[19];
+    int64_t    now, old;
+    uint64_t   id, t;
+
+    verify(f, PHONE_A, 0x70, SV_PURPOSE_SIGNUP);
+    assert_int_equal(signup(f->st, "kim@example.com", PHONE_A, 0x70, &id,
+                            f->err, sizeof(f->err)), SV_STORE_OK);
+
+    now = sv_clock_ms();
+    old = now - 10 * MIN;
+
+    for (i = 0; i < 18; i++) {
+        session_used_at(f, 0x40 + i, id, i % 2 ? now : old);
+    }
+
+    /* the statements prepared on this thread's connection: none to come */
+    uop_set(&u[0], f->st, 0x40, 0);
+    sv_store_session_op(f->st, &u[0].op);
+    assert_int_equal(u[0].rc, SV_STORE_OK);
+    assert_true(last_used_of(0x40) >= now);
+    uop_set(&u[0], f->st, 0x3f, 1);
+    sv_store_session_op(f->st, &u[0].op);
+    assert_int_equal(u[0].rc, SV_STORE_OK);
+
+    for (i = 0; i < 16; i++) {
+        uop_set(&u[i], f->st, 0x40 + i, 0);
+    }
+
+    uop_set(&u[16], f->st, 0x30, 0);
+
+    /* its get ran on the loop, found it stale: only its touch is left */
+    uop_set(&u[17], f->st, 0x50, 0);
+    u[17].op.looked = 1;
+    u[17].rc = SV_STORE_OK;
+    u[17].get.now_ms = now;
+    u[17].get.stale = 1;
+
+    uop_set(&u[18], f->st, 0x51, 1);
+
+    t = trips(f);
+    uop_batch(u, 19);
+    assert_int_equal(trips(f) - t, 2);
+
+    for (i = 0; i < 16; i++) {
+        assert_int_equal(u[i].runs, 0);
+        assert_int_equal(u[i].rc, SV_STORE_OK);
+        assert_int_equal(u[i].get.member.id, id);
+        assert_string_equal(u[i].get.member.email, "kim@example.com");
+        assert_int_equal(u[i].get.stale, i > 0 && i % 2 == 0);
+        assert_true(u[i].get.now_ms >= now);
+
+        if (i % 2) {
+            assert_int_equal(last_used_of(0x40 + i), now);
+
+        } else {
+            assert_true(last_used_of(0x40 + i) >= now);
+        }
+    }
+
+    assert_int_equal(u[16].rc, SV_STORE_NO_SESSION);
+    assert_int_equal(u[16].get.member.id, 0);
+    assert_int_equal(u[17].rc, SV_STORE_OK);
+    assert_int_equal(last_used_of(0x50), now);
+    assert_int_equal(u[18].rc, SV_STORE_OK);
+    assert_int_equal(last_used_of(0x51), -1);
+
+    /* nothing stale: one round trip; a bad row fails alone */
+    admin_do("UPDATE smsverify.sessions SET epoch = -1"
+             " WHERE session_hash = decode(repeat('43', 32), 'hex')");
+
+    for (i = 0; i < 4; i++) {
+        uop_set(&u[i], f->st, 0x41 + i, 0);
+    }
+
+    t = trips(f);
+    uop_batch(u, 4);
+    assert_int_equal(trips(f) - t, 1);
+
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(u[i].runs, 0);
+        assert_int_equal(u[i].rc, i == 2 ? SV_STORE_ERROR : SV_STORE_OK);
+    }
+
+    assert_non_null(strstr(u[2].err, "smsverify.sessions"));
+    assert_int_equal(u[2].get.member.id, 0);
+}
+
+
 int
 main(void)
 {
@@ -2478,6 +2675,7 @@ main(void)
         T(test_send_batch_outage),
         T(test_abort_batch),
         T(test_code_batch),
+        T(test_session_batch),
 #undef T
     };
 
