@@ -12,11 +12,12 @@
 
 
 typedef struct {
-    sv_store_t        *store;
-    uint8_t            hash[SV_HASH_SIZE];
+    sv_store_t              *store;
+    uint8_t                  hash[SV_HASH_SIZE];
+    sv_store_session_op_t    op;        /* an end: no get */
 
-    sv_store_rc_t      rc;
-    char               err[256];
+    sv_store_rc_t            rc;
+    char                     err[256];
 } ngx_http_smsverify_logout_job_t;
 
 
@@ -57,7 +58,12 @@ ngx_http_smsverify_logout(ngx_http_request_t *r)
     job->store = mcf->store;
     sv_session_hash(mcf->secret, (char *) value.data, value.len, job->hash);
 
-    if (ngx_http_smsverify_task_post_store(r) != NGX_OK) {
+    job->op.hash = job->hash;
+    job->op.rc = &job->rc;
+    job->op.err = job->err;
+    job->op.errlen = sizeof(job->err);
+
+    if (ngx_http_smsverify_task_post_session(r, &job->op) != NGX_OK) {
         return ngx_http_smsverify_busy(r);
     }
 
@@ -73,8 +79,7 @@ ngx_http_smsverify_logout_thread(void *data)
 {
     ngx_http_smsverify_logout_job_t  *job = data;
 
-    job->rc = sv_store_session_end(job->store, job->hash, job->err,
-                                   sizeof(job->err));
+    sv_store_session_op(job->store, &job->op);
 }
 
 

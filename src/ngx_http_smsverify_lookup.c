@@ -9,7 +9,6 @@
 #include "sv_clock.h"
 
 
-static void ngx_http_smsverify_lookup_get(ngx_http_smsverify_lookup_t *lk);
 static void ngx_http_smsverify_lookup_thread(void *data);
 
 
@@ -43,9 +42,17 @@ ngx_http_smsverify_lookup(ngx_http_request_t *r,
 
     sv_session_hash(mcf->secret, (char *) value.data, value.len, lk->hash);
 
+    lk->op.hash = lk->hash;
+    lk->op.get = &lk->get;
+    lk->op.rc = &lk->rc;
+    lk->op.err = lk->err;
+    lk->op.errlen = sizeof(lk->err);
+
     if (sv_store_reads_wait_free(lk->store)) {
-        ngx_http_smsverify_lookup_get(lk);
-        lk->looked = 1;
+        lk->get.now_ms = sv_clock_ms();
+        lk->rc = sv_store_session_get(lk->store, &lk->get, lk->err,
+                                      sizeof(lk->err));
+        lk->op.looked = 1;
 
         if (lk->rc != SV_STORE_OK || !lk->get.stale) {
             return NGX_OK;
@@ -54,17 +61,8 @@ ngx_http_smsverify_lookup(ngx_http_request_t *r,
         /* the write of its last use waits for the store's writers */
     }
 
-    return ngx_http_smsverify_task_post_store(r) == NGX_OK ? NGX_AGAIN : NGX_BUSY;
-}
-
-
-static void
-ngx_http_smsverify_lookup_get(ngx_http_smsverify_lookup_t *lk)
-{
-    lk->get.now_ms = sv_clock_ms();
-
-    lk->rc = sv_store_session_get(lk->store, &lk->get, lk->err,
-                                  sizeof(lk->err));
+    return ngx_http_smsverify_task_post_session(r, &lk->op) == NGX_OK
+           ? NGX_AGAIN : NGX_BUSY;
 }
 
 
@@ -73,16 +71,5 @@ ngx_http_smsverify_lookup_thread(void *data)
 {
     ngx_http_smsverify_lookup_t  *lk = data;
 
-    char  err[256];
-
-    if (!lk->looked) {
-        ngx_http_smsverify_lookup_get(lk);
-    }
-
-    /* a failed touch costs the session a little of its idle time only */
-
-    if (lk->rc == SV_STORE_OK && lk->get.stale) {
-        (void) sv_store_session_touch(lk->store, lk->hash, lk->get.now_ms,
-                                      err, sizeof(err));
-    }
+    sv_store_session_op(lk->store, &lk->op);
 }

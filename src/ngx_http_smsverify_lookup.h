@@ -3,7 +3,9 @@
  * Who the request is: the session of its smsverify_session cookie, looked
  * up in the store: on the event loop where the store's reads never wait
  * (LMDB), else in the pool, and a stale session's last use written in
- * the pool.  Above the request: it calls that, the task and the response.
+ * the pool, both with the worker's store batches where the store batches
+ * session uses.  Above the request: it calls that, the task and the
+ * response.
  */
 
 #ifndef _NGX_HTTP_SMSVERIFY_LOOKUP_H_INCLUDED_
@@ -17,7 +19,7 @@ typedef struct {
     sv_store_t                 *store;
     uint8_t                     hash[SV_HASH_SIZE];
     sv_session_get_t            get;        /* get.member: who it is */
-    unsigned                    looked:1;   /* get ran on the loop */
+    sv_store_session_op_t       op;         /* looked: get ran on the loop */
 
     sv_store_rc_t               rc;         /* OK, NO_SESSION, a failure */
     char                        err[256];

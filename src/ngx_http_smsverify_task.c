@@ -31,6 +31,7 @@ typedef struct {
     ngx_http_smsverify_thread_pt   handler;
     void                          *data;
     sv_store_confirm_op_t         *confirm;     /* what handler is, or NULL */
+    sv_store_session_op_t         *session;     /* likewise */
 } ngx_http_smsverify_task_ctx_t;
 
 
@@ -71,6 +72,11 @@ static void ngx_http_smsverify_task_hold(ngx_http_request_t *r);
 static void ngx_http_smsverify_task_thread(void *data, ngx_log_t *log);
 static void ngx_http_smsverify_task_event(ngx_event_t *ev);
 static void ngx_http_smsverify_task_resume(ngx_http_request_t *r);
+static ngx_http_smsverify_task_ctx_t *ngx_http_smsverify_task_ctx(
+    ngx_http_request_t *r);
+static sv_store_t *ngx_http_smsverify_task_store(ngx_http_request_t *r);
+static ngx_int_t ngx_http_smsverify_store_lane_post(ngx_http_request_t *r,
+    int batches);
 static ngx_int_t ngx_http_smsverify_lane_post(ngx_http_request_t *r,
     ngx_http_smsverify_lane_t *lane, ngx_http_smsverify_batch_pt run);
 static ngx_int_t ngx_http_smsverify_lane_may_post(
@@ -135,13 +141,7 @@ ngx_http_smsverify_task_alloc(ngx_http_request_t *r, size_t size,
 void *
 ngx_http_smsverify_task_data(ngx_http_request_t *r)
 {
-    ngx_http_smsverify_ctx_t       *ctx;
-    ngx_http_smsverify_task_ctx_t  *tctx;
-
-    ctx = ngx_http_smsverify_ctx(r);
-    tctx = ctx->task->ctx;
-
-    return tctx->data;
+    return ngx_http_smsverify_task_ctx(r)->data;
 }
 
 
@@ -167,18 +167,8 @@ ngx_http_smsverify_task_post(ngx_http_request_t *r)
 ngx_int_t
 ngx_http_smsverify_task_post_store(ngx_http_request_t *r)
 {
-    ngx_http_smsverify_main_conf_t  *mcf;
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
-
-    if (!sv_store_batches(mcf->store)) {
-        return ngx_http_smsverify_task_post(r);
-    }
-
-    ngx_http_smsverify_store_lane.max = 1;
-
-    return ngx_http_smsverify_lane_post(r, &ngx_http_smsverify_store_lane,
-                                        sv_store_batch_run);
+    return ngx_http_smsverify_store_lane_post(r,
+               sv_store_batches(ngx_http_smsverify_task_store(r)));
 }
 
 
@@ -186,16 +176,52 @@ ngx_int_t
 ngx_http_smsverify_task_post_confirm(ngx_http_request_t *r,
     sv_store_confirm_op_t *op)
 {
-    ngx_http_smsverify_ctx_t        *ctx;
-    ngx_http_smsverify_task_ctx_t   *tctx;
+    ngx_http_smsverify_task_ctx(r)->confirm = op;
+
+    return ngx_http_smsverify_store_lane_post(r,
+               sv_store_batches_confirms(ngx_http_smsverify_task_store(r)));
+}
+
+
+ngx_int_t
+ngx_http_smsverify_task_post_session(ngx_http_request_t *r,
+    sv_store_session_op_t *op)
+{
+    ngx_http_smsverify_task_ctx(r)->session = op;
+
+    return ngx_http_smsverify_store_lane_post(r,
+               sv_store_batches_sessions(ngx_http_smsverify_task_store(r)));
+}
+
+
+static ngx_http_smsverify_task_ctx_t *
+ngx_http_smsverify_task_ctx(ngx_http_request_t *r)
+{
+    ngx_http_smsverify_ctx_t  *ctx;
+
+    ctx = ngx_http_smsverify_ctx(r);
+
+    return ctx->task->ctx;
+}
+
+
+static sv_store_t *
+ngx_http_smsverify_task_store(ngx_http_request_t *r)
+{
     ngx_http_smsverify_main_conf_t  *mcf;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_smsverify_module);
-    ctx = ngx_http_smsverify_ctx(r);
-    tctx = ctx->task->ctx;
-    tctx->confirm = op;
 
-    if (!sv_store_batches_confirms(mcf->store)) {
+    return mcf->store;
+}
+
+
+/* in the store lane where the store batches such jobs, else alone */
+
+static ngx_int_t
+ngx_http_smsverify_store_lane_post(ngx_http_request_t *r, int batches)
+{
+    if (!batches) {
         return ngx_http_smsverify_task_post(r);
     }
 
@@ -464,6 +490,7 @@ ngx_http_smsverify_batch_post(ngx_http_smsverify_lane_t *bs, ngx_log_t *log)
         b->ops[i].run = tctx->handler;
         b->ops[i].data = tctx->data;
         b->ops[i].confirm = tctx->confirm;
+        b->ops[i].session = tctx->session;
         b->requests[i] = ctx->batch_request;
     }
 

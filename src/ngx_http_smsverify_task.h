@@ -52,6 +52,13 @@ ngx_int_t ngx_http_smsverify_task_post_confirm(ngx_http_request_t *r,
     sv_store_confirm_op_t *op);
 
 /*
+ * Likewise for a session's use whose thread half is
+ * sv_store_session_op(op) (sv_store_batches_sessions()).
+ */
+ngx_int_t ngx_http_smsverify_task_post_session(ngx_http_request_t *r,
+    sv_store_session_op_t *op);
+
+/*
  * The same for a send that asks providers, in a lane of its own and with
  * either store: the worker's sends queued meanwhile go together as one
  * task running run() over their jobs (ops[i].data), which makes their

@@ -1,6 +1,6 @@
 # Batches of store work (group commit): while one batch of a worker's is
-# in the pool, the store operations of further requests (confirm here)
-# queue in the worker, up to smsverify_batch_queue, and go together as
+# in the pool, the store operations of further requests (confirms here;
+# session uses in TEST 5b) queue in the worker, up to smsverify_batch_queue, and go together as
 # the next batch: one LMDB write transaction, or on PostgreSQL one
 # pipeline (each confirm its own transaction, all in one round trip: the
 # round trips are counted in t/unit/test_store_pg.c).
@@ -40,14 +40,13 @@ package SmsVerify;
 
 my $Seq = 0;
 
-# A confirm in a child; answer_of() reads back its status and body.
-sub confirm_in_child {
-    my ($phone, $code) = @_;
+# A request (sv_request's arguments) in a child; answer_of() reads back
+# its status and body.
+sub request_in_child {
+    my @request = @_;
     my $file = "$main::Answers/answer." . ++$Seq;
     my $pid = sv_fork(sub {
-        my $res = sv_request(POST => '/confirm',
-                             { phoneNumber => $phone,
-                               verificationNumber => "$code" });
+        my $res = sv_request(@request);
         open my $out, '>', $file or die "$file: $!";
         print $out JSON::PP->new->canonical->encode(
             { status => $res->{status}, body => $res->{body},
@@ -56,6 +55,13 @@ sub confirm_in_child {
         return 0;
     });
     return [$pid, $file];
+}
+
+sub confirm_in_child {
+    my ($phone, $code) = @_;
+    return request_in_child(POST => '/confirm',
+                            { phoneNumber => $phone,
+                              verificationNumber => "$code" });
 }
 
 sub answer_of {
@@ -324,6 +330,87 @@ is_deeply([sort map { $_->{json}{attemptsLeft} } @a[0 .. 2]], [2, 3, 4],
 my $res = sv_request(POST => '/confirm', { phoneNumber => '010-7102-0001',
     verificationNumber => $code });
 is($res->{status}, 200, 'the refused ones counted nothing: the code confirms');
+--- no_error_log eval
+[qr/exited on signal/, qr/\[(?:alert|crit|emerg)\]/]
+
+
+
+=== TEST 5b: session uses queue too: guards that write a last use and logouts, one batch; past the queue 503 BUSY
+Four sessions of one member, each unused for more than a tenth of its
+idle time: a guarded request writes its last use.  Behind the batch in
+the pool, two guarded requests and a logout wait, and go as one batch
+once the lock is free (LMDB: one commit); the fourth guarded request is
+refused at once and changes nothing.  On PostgreSQL the lookups
+themselves go in the batch.
+--- http_config eval
+$::HttpConfig . q{
+    smsverify_password_hash bcrypt cost=4;
+    smsverify_session_ttl 1h idle=10s;
+}
+--- config eval
+$::Config . q{
+    location = /signup { smsverify signup; smsverify_signup_login off; }
+    location = /login  { smsverify login; }
+    location = /logout { smsverify logout; }
+    location = /who {
+        smsverify_auth member;
+        proxy_set_header X-Member-Id $smsverify_member_id;
+        proxy_pass http://127.0.0.1:$server_port/whoami;
+    }
+    location = /whoami { return 200 "$http_x_member_id"; }
+}
+--- request
+GET /status
+--- log_level: info
+--- timeout: 120
+--- flow
+my $token = sv_verify_phone('010-7106-0001');
+my $res = sv_request(POST => '/signup',
+    sv_member(phoneNumber => '010-7106-0001', termsId => [],
+              verificationToken => $token));
+is($res->{status}, 200, 'a member');
+my $id = $res->{json}{memberId};
+my @cookie = map {
+    my $r = sv_request(POST => '/login', { email => 'kim@example.com',
+                                           password => 'Passw0rd!' });
+    { Cookie => 'smsverify_session=' . sv_cookie($r, 'smsverify_session') }
+} 1 .. 4;
+# a tenth of the idle time unused: a use writes its last use
+Time::HiRes::sleep(1.2);
+my $held = code_of('010-7106-0009');
+my $h = hold_codes();
+my $first = confirm_in_child('010-7106-0009', wrong($held));
+settle();
+my @kids = (request_in_child(GET => '/who', undef, $cookie[0]),
+            request_in_child(GET => '/who', undef, $cookie[1]),
+            request_in_child(POST => '/logout', undef, $cookie[2]));
+settle();
+is(scalar(grep { waitpid($_->[0], POSIX::WNOHANG()) == 0 } $first, @kids),
+   4, 'the three wait behind the batch in the pool');
+$res = sv_request(GET => '/who', undef, $cookie[3]);
+is($res->{status}, 503, 'the fourth does not fit the queue: 503');
+like($res->{body}, qr/^\{"error":"BUSY","message":"[^"]+"\}$/, 'BUSY');
+my $before = sv_store_is_pg() ? 0 : txnid();
+kill_holder($h);
+is(answer_of($first)->{status}, 400, 'the held confirm answered');
+my @a = map { answer_of($_) } @kids;
+is_deeply([map { $_->{status} } @a], [200, 200, 200], 'the three answered');
+is_deeply([map { $_->{body} } @a[0, 1]], [$id, $id], 'the guards: the member');
+like($a[2]{body}, qr/"status":"logged_out"/, 'the logout');
+is(txnid(), $before + 2, 'the held confirm\'s commit, then one for the three')
+    if !sv_store_is_pg();
+is(sv_request(GET => '/who', undef, $cookie[2])->{status}, 401,
+   'the logged-out session is gone');
+is(sv_psql(q{SELECT count(*) FROM smsverify.sessions
+             WHERE last_used_ms > created_ms})->[0][0], 2,
+   'the two guarded sessions\' last use written, no other')
+    if sv_store_is_pg();
+$before = sv_store_is_pg() ? 0 : txnid();
+is_deeply([map { sv_request(GET => '/who', undef, $_)->{status} }
+           @cookie[0, 1, 3]], [200, 200, 200], 'the others still let in');
+is(txnid(), $before + 1,
+   'the two just written are not stale; the refused one is, and is written')
+    if !sv_store_is_pg();
 --- no_error_log eval
 [qr/exited on signal/, qr/\[(?:alert|crit|emerg)\]/]
 
