@@ -600,8 +600,8 @@ sv_json_terms(const cJSON *obj, sv_member_info_t *m)
 }
 
 
-int
-sv_member_decode(const char *text, size_t len, sv_member_info_t *m)
+static int
+sv_member_parse(const char *text, size_t len, sv_member_info_t *m)
 {
     int     rc;
     cJSON  *obj;
@@ -637,6 +637,71 @@ sv_member_decode(const char *text, size_t len, sv_member_info_t *m)
     m->id = (uint64_t) id;
     m->created_ms = (int64_t) created;
     m->epoch = (uint32_t) epoch;
+
+    return 0;
+}
+
+
+/*
+ * The members this thread decoded last, by their records' bytes: a guard
+ * reads the same few members again and again, and cJSON's parse is most
+ * of its cost.  Equal bytes decode to an equal member, so an entry is
+ * never stale; a record that changed is decoded anew.
+ */
+#define SV_MEMBER_MEMO_SLOTS  8
+#define SV_MEMBER_MEMO_TEXT   1536     /* the longest member is shorter */
+
+typedef struct {
+    size_t            len;              /* 0: empty */
+    char              text[SV_MEMBER_MEMO_TEXT];
+    sv_member_info_t  m;
+} sv_member_memo_t;
+
+static __thread sv_member_memo_t  sv_member_memo[SV_MEMBER_MEMO_SLOTS];
+
+
+static sv_member_memo_t *
+sv_member_memo_slot(const char *text, size_t len)
+{
+    size_t    i, n;
+    uint32_t  h;
+
+    /* the record begins with its id: its first bytes tell members apart */
+
+    n = len < 32 ? len : 32;
+    h = 2166136261u ^ (uint32_t) len;
+
+    for (i = 0; i < n; i++) {
+        h = (h ^ (uint8_t) text[i]) * 16777619u;
+    }
+
+    return &sv_member_memo[h % SV_MEMBER_MEMO_SLOTS];
+}
+
+
+int
+sv_member_decode(const char *text, size_t len, sv_member_info_t *m)
+{
+    sv_member_memo_t  *memo;
+
+    if (len == 0 || len > SV_MEMBER_MEMO_TEXT) {
+        return sv_member_parse(text, len, m);
+    }
+
+    memo = sv_member_memo_slot(text, len);
+
+    if (memo->len == len && memcmp(memo->text, text, len) == 0) {
+        *m = memo->m;
+        return 0;
+    }
+
+    if (sv_member_parse(text, len, m) != 0) {
+        return -1;
+    }
+
+    memo->len = len;
+    memcpy(memo->text, text, len);
+    memo->m = *m;
 
     return 0;
 }

@@ -550,6 +550,94 @@ test_member_decode(void **state)
 }
 
 
+static void assert_not_member(const char *text);
+
+
+/* cJSON's allocations: a member decoded again is not parsed again */
+static size_t  cjson_allocs;
+
+
+static void *
+counting_malloc(size_t n)
+{
+    cjson_allocs++;
+    return malloc(n);
+}
+
+
+static size_t
+allocs_of_decode(const char *text, sv_member_info_t *out)
+{
+    cjson_allocs = 0;
+    assert_int_equal(sv_member_decode(text, strlen(text), out), 0);
+
+    return cjson_allocs;
+}
+
+
+#define MEMO_MEMBER(id, nick)                                               \
+    "{\"id\":" id ",\"email\":\"memo@example.com\","                       \
+    "\"phone\":\"+821012345678\",\"nickname\":\"" nick "\","              \
+    "\"passwordHash\":\"$2b$12$x\",\"terms\":[1],"                         \
+    "\"createdAt\":1700000000005,\"epoch\":2}"
+
+
+static void
+test_member_decode_memo(void **state)
+{
+    char              big[2048];
+    size_t            n;
+    cJSON_Hooks       hooks = { counting_malloc, free };
+    sv_member_info_t  out;
+
+    (void) state;
+
+    cJSON_InitHooks(&hooks);
+
+    assert_true(allocs_of_decode(MEMO_MEMBER("21", "a"), &out) > 0);
+    assert_int_equal(out.id, 21);
+
+    memset(&out, 0, sizeof(out));
+    assert_int_equal(allocs_of_decode(MEMO_MEMBER("21", "a"), &out), 0);
+    assert_int_equal(out.id, 21);
+    assert_string_equal(out.email, "memo@example.com");
+    assert_string_equal(out.nickname, "a");
+    assert_string_equal(out.password_hash, "$2b$12$x");
+    assert_int_equal(out.nterms, 1);
+    assert_int_equal(out.created_ms, T0 + 5);
+    assert_int_equal(out.epoch, 2);
+
+    /* another member, then the first again: each its own */
+    (void) allocs_of_decode(MEMO_MEMBER("22", "a"), &out);
+    assert_int_equal(out.id, 22);
+    (void) allocs_of_decode(MEMO_MEMBER("21", "a"), &out);
+    assert_int_equal(out.id, 21);
+
+    /* the record changed past its first bytes, not in length: anew */
+    assert_true(allocs_of_decode(MEMO_MEMBER("21", "b"), &out) > 0);
+    assert_string_equal(out.nickname, "b");
+    assert_int_equal(allocs_of_decode(MEMO_MEMBER("21", "b"), &out), 0);
+    assert_string_equal(out.nickname, "b");
+
+    /* a failure is not kept: the same text fails again */
+    assert_not_member(MEMO_MEMBER("1.5", "a"));
+    assert_not_member(MEMO_MEMBER("1.5", "a"));
+
+    /* longer than the memo keeps: parsed each time, right each time */
+    n = (size_t) snprintf(big, sizeof(big), "{\"id\":23,\"email\":\"m@e.c\","
+                          "\"phone\":\"+8210\",\"nickname\":\"n\","
+                          "\"passwordHash\":\"h\",\"createdAt\":1,"
+                          "\"terms\":[],\"padding\":\"");
+    memset(big + n, 'x', 1600);
+    strcpy(big + n + 1600, "\"}");
+    assert_true(allocs_of_decode(big, &out) > 0);
+    assert_true(allocs_of_decode(big, &out) > 0);
+    assert_int_equal(out.id, 23);
+
+    cJSON_InitHooks(NULL);
+}
+
+
 static void
 assert_not_member(const char *text)
 {
@@ -683,6 +771,7 @@ main(void)
         cmocka_unit_test(test_member_missing),
         cmocka_unit_test(test_member_decode),
         cmocka_unit_test(test_member_decode_refuses),
+        cmocka_unit_test(test_member_decode_memo),
         cmocka_unit_test(test_outbox_bytes),
     };
 
