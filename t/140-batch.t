@@ -31,6 +31,9 @@ our $Answers = File::Temp::tempdir(CLEANUP => 1);
 # valgrind slows nginx down
 our $Slack = $ENV{TEST_NGINX_USE_VALGRIND} ? 10 : 1;
 
+# how long a session of TEST 5b lives unused: a tenth of it makes it stale
+$ENV{TEST_NGINX_SESSION_IDLE} = 10 * $Slack . 's';
+
 # the pauses while a batch is held: on PostgreSQL the held statement
 # gives up after the statement timeout (5 s), so they stay shorter
 our $HoldSlack = sv_store_is_pg() && $Slack > 3 ? 3 : $Slack;
@@ -345,7 +348,7 @@ themselves go in the batch.
 --- http_config eval
 $::HttpConfig . q{
     smsverify_password_hash bcrypt cost=4;
-    smsverify_session_ttl 1h idle=10s;
+    smsverify_session_ttl 1h idle=$TEST_NGINX_SESSION_IDLE;
 }
 --- config eval
 $::Config . q{
@@ -376,7 +379,7 @@ my @cookie = map {
     { Cookie => 'smsverify_session=' . sv_cookie($r, 'smsverify_session') }
 } 1 .. 4;
 # a tenth of the idle time unused: a use writes its last use
-Time::HiRes::sleep(1.2);
+Time::HiRes::sleep(1.2 * $main::Slack);
 my $held = code_of('010-7106-0009');
 my $h = hold_codes();
 my $first = confirm_in_child('010-7106-0009', wrong($held));
